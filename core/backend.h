@@ -1,0 +1,19 @@
+// Run-time choice of kernel variants (which conv/GEMM/BN implementation the ops call), shared
+// by the whole process. The CPU path uses im2col + OpenBLAS unless cpu_reference is set.
+#pragma once
+#include "kernels/batchnorm.h"
+#include "kernels/conv2d.h"
+#include "kernels/gemm.h"
+
+namespace srgan {
+
+struct BackendConfig {
+  kern::ConvAlgo conv_algo = kern::ConvAlgo::v2_smem_tiled;
+  kern::GemmAlgo gemm_algo = kern::GemmAlgo::v1_smem_tiled;
+  kern::BatchNormAlgo bn_algo = kern::BatchNormAlgo::v1_two_pass;
+  bool cpu_reference = false;  // CPU convolutions through the plain-loop reference (slow, exact)
+};
+
+BackendConfig& backend();
+
+}  // namespace srgan

@@ -1,0 +1,71 @@
+// conv2d: NHWC input, KRSC weights, optional bias; forward and both backward passes.
+#include "core/autograd.h"
+#include "core/backend.h"
+#include "core/dispatch.h"
+#include "core/ops.h"
+#include "kernels/conv2d.h"
+
+namespace srgan {
+using namespace kern;
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+  const char* op = "conv2d";
+  check_ndim(op, x, 4, "input", "(N, H, W, C)");
+  check_ndim(op, w, 4, "weight", "(K, R, S, C)");
+  if (w.dim(3) != x.dim(3))
+    fail(op, "input " + shape_str(x.shape()) + " has " + std::to_string(x.dim(3)) + " channels but weight " +
+                 shape_str(w.shape()) + " expects " + std::to_string(w.dim(3)));
+  if (b.defined()) check_shape(op, b, {w.dim(0)}, "bias");
+  check_compatible(op, {{"input", &x}, {"weight", &w}, {"bias", &b}});
+  if (stride < 1 || pad < 0)
+    fail(op, "stride must be >= 1 and padding >= 0, got stride " + std::to_string(stride) + ", padding " +
+                 std::to_string(pad));
+  Conv2dParams p;
+  p.N = int(x.dim(0)); p.H = int(x.dim(1)); p.W = int(x.dim(2)); p.C = int(x.dim(3));
+  p.K = int(w.dim(0)); p.R = int(w.dim(1)); p.S = int(w.dim(2));
+  p.stride = stride; p.pad = pad;
+  if (p.H + 2 * pad < p.R || p.W + 2 * pad < p.S)
+    fail(op, "kernel " + shape_str(w.shape()) + " is larger than the padded input " + shape_str(x.shape()));
+
+  Tensor y = Tensor::empty({p.N, p.P(), p.Q(), p.K}, x.dtype(), x.device());
+  const bool ref = backend().cpu_reference;
+  if (x.is_cuda()) {
+    SRGAN_CUDA_ONLY(op, conv2d_forward_cuda(p, fptr(x), fptr(w), fptr(b), fptr(y), backend().conv_algo, nullptr));
+  } else {
+    dispatch_cpu(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if (ref) conv2d_forward_cpu_ref<T>(p, ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(y));
+      else conv2d_forward_cpu_gemm<T>(p, ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(y));
+    });
+  }
+  return record(y, op, {x, w, b}, [p, x, w, b, ref](const Tensor& g) -> std::vector<Tensor> {
+    Tensor dx, dw, db;
+    if (x.requires_grad()) dx = empty_like(x);
+    const bool want_w = w.requires_grad() || (b.defined() && b.requires_grad());
+    if (want_w) {
+      dw = empty_like(w);
+      if (b.defined()) db = empty_like(b);
+    }
+    if (g.is_cuda()) {
+      SRGAN_CUDA_ONLY("conv2d.backward", {
+        if (dx.defined()) conv2d_backward_data_cuda(p, fptr(g), fptr(w), fptr(dx), backend().conv_algo, nullptr);
+        if (want_w) conv2d_backward_weight_cuda(p, fptr(x), fptr(g), fptr(dw), fptr(db), backend().conv_algo, nullptr);
+      });
+    } else {
+      dispatch_cpu(g.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        if (dx.defined()) {
+          if (ref) conv2d_backward_data_cpu_ref<T>(p, ptr<T>(g), ptr<T>(w), ptr<T>(dx));
+          else conv2d_backward_data_cpu_gemm<T>(p, ptr<T>(g), ptr<T>(w), ptr<T>(dx));
+        }
+        if (want_w) {
+          if (ref) conv2d_backward_weight_cpu_ref<T>(p, ptr<T>(x), ptr<T>(g), ptr<T>(dw), ptr<T>(db));
+          else conv2d_backward_weight_cpu_gemm<T>(p, ptr<T>(x), ptr<T>(g), ptr<T>(dw), ptr<T>(db));
+        }
+      });
+    }
+    return {dx, w.requires_grad() ? dw : Tensor(), b.defined() && b.requires_grad() ? db : Tensor()};
+  });
+}
+
+}  // namespace srgan

@@ -1,0 +1,135 @@
+// MATLAB-exact bicubic resize (recipe in data/resize.h): weights once per dimension, then two
+// separable passes over HWC images, double accumulation in tap order.
+#include "data/resize.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace srgan::data {
+namespace {
+
+// Keys cubic, a = -0.5, written as MATLAB's imresize.m writes it.
+double cubic(double x) {
+  const double ax = std::fabs(x), ax2 = ax * ax, ax3 = ax2 * ax;
+  return (1.5 * ax3 - 2.5 * ax2 + 1.0) * double(ax <= 1.0) +
+         (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * double(ax > 1.0 && ax <= 2.0);
+}
+
+inline uint8_t round_u8(double v) {
+  v = std::floor(v + 0.5);
+  return uint8_t(v < 0.0 ? 0.0 : v > 255.0 ? 255.0 : v);
+}
+inline float round_to(double v, float*) { return float(v); }
+inline uint8_t round_to(double v, uint8_t*) { return round_u8(v); }
+
+// One pass along the height: (H_in, W, C) -> (H_out, W, C).
+template <typename T>
+ImageT<T> resize_height(const ImageT<T>& in, const ResizeWeights& rw) {
+  ImageT<T> out(in.width, rw.out_len, in.channels);
+  const size_t row_len = size_t(in.width) * in.channels;
+  std::vector<double> acc(row_len);
+  for (int y = 0; y < rw.out_len; ++y) {
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (int j = 0; j < rw.taps; ++j) {
+      const double w = rw.weight[size_t(y) * rw.taps + j];
+      const T* src = in.row(rw.index[size_t(y) * rw.taps + j]);
+      for (size_t i = 0; i < row_len; ++i) acc[i] += w * double(src[i]);
+    }
+    T* dst = out.row(y);
+    for (size_t i = 0; i < row_len; ++i) dst[i] = round_to(acc[i], (T*)nullptr);
+  }
+  return out;
+}
+
+// One pass along the width: (H, W_in, C) -> (H, W_out, C).
+template <typename T>
+ImageT<T> resize_width(const ImageT<T>& in, const ResizeWeights& rw) {
+  const int C = in.channels;
+  ImageT<T> out(rw.out_len, in.height, C);
+  for (int y = 0; y < in.height; ++y) {
+    const T* src = in.row(y);
+    T* dst = out.row(y);
+    for (int x = 0; x < rw.out_len; ++x) {
+      const double* w = &rw.weight[size_t(x) * rw.taps];
+      const int* idx = &rw.index[size_t(x) * rw.taps];
+      for (int c = 0; c < C; ++c) {
+        double acc = 0.0;
+        for (int j = 0; j < rw.taps; ++j) acc += w[j] * double(src[size_t(idx[j]) * C + c]);
+        dst[size_t(x) * C + c] = round_to(acc, (T*)nullptr);
+      }
+    }
+  }
+  return out;
+}
+
+template <typename T>
+ImageT<T> resize_impl(const ImageT<T>& img, int out_w, int out_h, double scale_w, double scale_h) {
+  if (img.empty() || img.width <= 0 || img.height <= 0) throw std::runtime_error("imresize_bicubic: empty image");
+  if (out_w <= 0 || out_h <= 0)
+    throw std::runtime_error("imresize_bicubic: output size " + std::to_string(out_w) + "x" + std::to_string(out_h) +
+                             " from a " + std::to_string(img.width) + "x" + std::to_string(img.height) + " image");
+  const ResizeWeights wh = bicubic_weights(img.height, out_h, scale_h);
+  const ResizeWeights ww = bicubic_weights(img.width, out_w, scale_w);
+  if (scale_h <= scale_w) return resize_width(resize_height(img, wh), ww);  // MATLAB: smaller scale first
+  return resize_height(resize_width(img, ww), wh);
+}
+
+int scaled_len(int in, double scale) { return int(std::ceil(scale * double(in))); }
+
+}  // namespace
+
+ResizeWeights bicubic_weights(int in_len, int out_len, double scale) {
+  if (in_len <= 0 || out_len <= 0 || !(scale > 0.0))
+    throw std::runtime_error("bicubic_weights: bad sizes " + std::to_string(in_len) + " -> " + std::to_string(out_len));
+  const bool antialias = scale < 1.0;
+  const double width = antialias ? 4.0 / scale : 4.0;
+  ResizeWeights rw;
+  rw.in_len = in_len;
+  rw.out_len = out_len;
+  rw.taps = int(std::ceil(width)) + 2;
+  rw.weight.resize(size_t(out_len) * rw.taps);
+  rw.index.resize(size_t(out_len) * rw.taps);
+  for (int x = 1; x <= out_len; ++x) {
+    const double u = double(x) / scale + 0.5 * (1.0 - 1.0 / scale);
+    const double left = std::floor(u - width / 2.0);
+    double* w = &rw.weight[size_t(x - 1) * rw.taps];
+    int* idx = &rw.index[size_t(x - 1) * rw.taps];
+    double total = 0.0;
+    for (int j = 0; j < rw.taps; ++j) {
+      const double pos = left + double(j);
+      const double d = u - pos;
+      w[j] = antialias ? scale * cubic(scale * d) : cubic(d);
+      total += w[j];
+      const int i1 = int(pos);  // 1-based, clamped (replicate)
+      idx[j] = (i1 < 1 ? 1 : i1 > in_len ? in_len : i1) - 1;
+    }
+    for (int j = 0; j < rw.taps; ++j) w[j] /= total;
+  }
+  return rw;
+}
+
+Image imresize_bicubic(const Image& img, double scale) {
+  return resize_impl(img, scaled_len(img.width, scale), scaled_len(img.height, scale), scale, scale);
+}
+
+Image imresize_bicubic(const Image& img, int out_width, int out_height) {
+  return resize_impl(img, out_width, out_height, double(out_width) / img.width, double(out_height) / img.height);
+}
+
+ImageF imresize_bicubic(const ImageF& img, double scale) {
+  return resize_impl(img, scaled_len(img.width, scale), scaled_len(img.height, scale), scale, scale);
+}
+
+Image downscale_bicubic(const Image& img, int factor) {
+  if (factor < 1) throw std::runtime_error("downscale_bicubic: factor must be >= 1, got " + std::to_string(factor));
+  const double s = 1.0 / double(factor);
+  return resize_impl(img, (img.width + factor - 1) / factor, (img.height + factor - 1) / factor, s, s);
+}
+
+Image upscale_bicubic(const Image& img, int factor) {
+  if (factor < 1) throw std::runtime_error("upscale_bicubic: factor must be >= 1, got " + std::to_string(factor));
+  return resize_impl(img, img.width * factor, img.height * factor, double(factor), double(factor));
+}
+
+}  // namespace srgan::data

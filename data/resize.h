@@ -1,0 +1,50 @@
+// MATLAB imresize(..., 'bicubic'), bit-exact for uint8 images (the field's LR recipe and the
+// bicubic upscaling baseline). The recipe, checked against published MATLAB LR files
+// (../shared/data/SOURCES.md; tests/test_data_resize.cpp):
+//   - Keys cubic kernel, a = -0.5, 4 px wide;
+//   - downscaling (scale < 1) antialiases: the kernel becomes scale * k(scale * x), 4/scale wide;
+//     upscaling uses k as is;
+//   - output pixel x (1-based) samples input position u = x / scale + 0.5 * (1 - 1 / scale);
+//     taps are floor(u - width/2) + 0 .. ceil(width)+1, weights normalised per output pixel;
+//   - out-of-range taps are clamped to the border (replicate), as older MATLAB releases did
+//     (newer ones mirror; the two differ only in the outer 2 (down) / 4 (x4 up) pixels);
+//   - separable: the dimension with the smaller scale first; for equal scales height (MATLAB
+//     dim 1) then width;
+//   - for uint8 the intermediate is rounded half up and clipped to 0..255 before the second pass;
+//     sums are in double, taps in order.
+// Output size for a scale s: ceil(s * in) per side, as MATLAB.
+//
+// LAYOUT: HWC in and out (data/image.h); every channel is filtered independently.
+#pragma once
+#include <vector>
+
+#include "data/image.h"
+
+namespace srgan::data {
+
+// Weights and clamped 0-based source indices of one dimension: (out_len, taps) each.
+struct ResizeWeights {
+  int in_len = 0;
+  int out_len = 0;
+  int taps = 0;
+  std::vector<double> weight;  // (out_len, taps), each row sums to 1
+  std::vector<int> index;      // (out_len, taps), in [0, in_len)
+};
+
+// MATLAB's contributions(): `scale` is out/in (e.g. 0.25 for x4 downscaling).
+ResizeWeights bicubic_weights(int in_len, int out_len, double scale);
+
+// MATLAB-exact uint8 resize by one scale for both sides; output ceil(scale * in).
+Image imresize_bicubic(const Image& img, double scale);
+// To a given size (scale per side = out / in, as MATLAB's imresize(A, [rows cols])).
+Image imresize_bicubic(const Image& img, int out_width, int out_height);
+// The same filter on float images, with no rounding anywhere (MATLAB on single/double input).
+ImageF imresize_bicubic(const ImageF& img, double scale);
+
+// Downscaling by an integer factor (2, 3, 4, ...): scale 1 / factor. The sides should be
+// multiples of `factor` (modcrop first); otherwise the output is ceil(side / factor), as MATLAB.
+Image downscale_bicubic(const Image& img, int factor);
+// Upscaling by an integer factor: the bicubic baseline of super-resolution tables.
+Image upscale_bicubic(const Image& img, int factor);
+
+}  // namespace srgan::data

@@ -1,0 +1,108 @@
+// Batch normalisation on the CPU (x viewed as (M, C)), statistics accumulated in double.
+#include <cmath>
+#include <vector>
+
+#include "kernels/batchnorm.h"
+
+namespace srgan::kern {
+
+template <typename T>
+void batchnorm_forward_train_cpu(const BatchNormParams& p, const T* x, const T* gamma, const T* beta,
+                                 T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var) {
+  std::vector<double> mean(p.C, 0.0), var(p.C, 0.0);  // (C)
+  for (int64_t m = 0; m < p.M; ++m)
+    for (int c = 0; c < p.C; ++c) mean[c] += double(x[m * p.C + c]);
+  for (int c = 0; c < p.C; ++c) mean[c] /= double(p.M);
+  for (int64_t m = 0; m < p.M; ++m)
+    for (int c = 0; c < p.C; ++c) {
+      double d = double(x[m * p.C + c]) - mean[c];
+      var[c] += d * d;
+    }
+  for (int c = 0; c < p.C; ++c) {
+    double biased = var[c] / double(p.M);
+    double invstd = 1.0 / std::sqrt(biased + p.eps);
+    save_mean[c] = T(mean[c]);
+    save_invstd[c] = T(invstd);
+    if (running_mean && running_var) {
+      double unbiased = p.M > 1 ? var[c] / double(p.M - 1) : biased;
+      running_mean[c] = T((1.0 - p.momentum) * double(running_mean[c]) + p.momentum * mean[c]);
+      running_var[c] = T((1.0 - p.momentum) * double(running_var[c]) + p.momentum * unbiased);
+    }
+    var[c] = invstd;
+  }
+  for (int64_t m = 0; m < p.M; ++m)
+    for (int c = 0; c < p.C; ++c) {
+      int64_t i = m * p.C + c;
+      y[i] = T((double(x[i]) - mean[c]) * var[c] * double(gamma[c]) + double(beta[c]));
+    }
+}
+
+template <typename T>
+void batchnorm_forward_eval_cpu(const BatchNormParams& p, const T* x, const T* gamma, const T* beta,
+                                const T* running_mean, const T* running_var, T* y) {
+  for (int64_t m = 0; m < p.M; ++m)
+    for (int c = 0; c < p.C; ++c) {
+      int64_t i = m * p.C + c;
+      double invstd = 1.0 / std::sqrt(double(running_var[c]) + p.eps);
+      y[i] = T((double(x[i]) - double(running_mean[c])) * invstd * double(gamma[c]) + double(beta[c]));
+    }
+}
+
+// dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), the standard closed form.
+template <typename T>
+void batchnorm_backward_train_cpu(const BatchNormParams& p, const T* x, const T* dy, const T* gamma,
+                                  const T* save_mean, const T* save_invstd, T* dx, T* dgamma, T* dbeta) {
+  std::vector<double> sum_dy(p.C, 0.0), sum_dy_xhat(p.C, 0.0);  // (C)
+  for (int64_t m = 0; m < p.M; ++m)
+    for (int c = 0; c < p.C; ++c) {
+      int64_t i = m * p.C + c;
+      double xhat = (double(x[i]) - double(save_mean[c])) * double(save_invstd[c]);
+      sum_dy[c] += double(dy[i]);
+      sum_dy_xhat[c] += double(dy[i]) * xhat;
+    }
+  for (int64_t m = 0; m < p.M; ++m)
+    for (int c = 0; c < p.C; ++c) {
+      int64_t i = m * p.C + c;
+      double xhat = (double(x[i]) - double(save_mean[c])) * double(save_invstd[c]);
+      double g = double(gamma[c]) * double(save_invstd[c]);
+      dx[i] = T(g * (double(dy[i]) - sum_dy[c] / double(p.M) - xhat * sum_dy_xhat[c] / double(p.M)));
+    }
+  for (int c = 0; c < p.C; ++c) {
+    dgamma[c] = T(sum_dy_xhat[c]);
+    dbeta[c] = T(sum_dy[c]);
+  }
+}
+
+template <typename T>
+void batchnorm_backward_eval_cpu(const BatchNormParams& p, const T* x, const T* dy, const T* gamma,
+                                 const T* running_mean, const T* running_var, T* dx, T* dgamma, T* dbeta) {
+  std::vector<double> sum_dy(p.C, 0.0), sum_dy_xhat(p.C, 0.0);  // (C)
+  for (int64_t m = 0; m < p.M; ++m)
+    for (int c = 0; c < p.C; ++c) {
+      int64_t i = m * p.C + c;
+      double invstd = 1.0 / std::sqrt(double(running_var[c]) + p.eps);
+      double xhat = (double(x[i]) - double(running_mean[c])) * invstd;
+      sum_dy[c] += double(dy[i]);
+      sum_dy_xhat[c] += double(dy[i]) * xhat;
+      dx[i] = T(double(dy[i]) * double(gamma[c]) * invstd);
+    }
+  for (int c = 0; c < p.C; ++c) {
+    dgamma[c] = T(sum_dy_xhat[c]);
+    dbeta[c] = T(sum_dy[c]);
+  }
+}
+
+#define SRGAN_INSTANTIATE(T)                                                                          \
+  template void batchnorm_forward_train_cpu<T>(const BatchNormParams&, const T*, const T*, const T*, T*, \
+                                               T*, T*, T*, T*);                                      \
+  template void batchnorm_forward_eval_cpu<T>(const BatchNormParams&, const T*, const T*, const T*,     \
+                                              const T*, const T*, T*);                               \
+  template void batchnorm_backward_train_cpu<T>(const BatchNormParams&, const T*, const T*, const T*,   \
+                                                const T*, const T*, T*, T*, T*);                     \
+  template void batchnorm_backward_eval_cpu<T>(const BatchNormParams&, const T*, const T*, const T*,    \
+                                               const T*, const T*, T*, T*, T*);
+SRGAN_INSTANTIATE(float)
+SRGAN_INSTANTIATE(double)
+#undef SRGAN_INSTANTIATE
+
+}  // namespace srgan::kern

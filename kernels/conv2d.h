@@ -1,0 +1,52 @@
+// 2-D convolution, NHWC activations and KRSC weights: parameter struct and every implementation.
+//   x  (N, H, W, C)    w (K, R, S, C)    b (K) or nullptr    y (N, P, Q, K)
+// CPU: a plain-loop reference (ground truth, float and double) and an im2col + GEMM path
+// (OpenBLAS for float) that users without a GPU train with. CUDA: variants selected by ConvAlgo.
+#pragma once
+#include "kernels/common.h"
+
+namespace srgan::kern {
+
+struct Conv2dParams {
+  int N = 0, H = 0, W = 0, C = 0;  // input
+  int K = 0, R = 0, S = 0;         // output channels, kernel rows, kernel cols
+  int stride = 1, pad = 0;         // same in both spatial dimensions (PyTorch's zero padding)
+  int P() const { return (H + 2 * pad - R) / stride + 1; }  // output rows
+  int Q() const { return (W + 2 * pad - S) / stride + 1; }  // output cols
+  double flops() const { return 2.0 * N * P() * Q() * K * R * S * C; }  // forward MACs * 2
+};
+
+// ---- CPU reference: plain loops. Each overwrites its outputs. ----
+template <typename T>
+void conv2d_forward_cpu_ref(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y);
+template <typename T>
+void conv2d_backward_data_cpu_ref(const Conv2dParams& p, const T* dy, const T* w, T* dx);
+// db may be nullptr (no bias).
+template <typename T>
+void conv2d_backward_weight_cpu_ref(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db);
+
+// ---- CPU im2col + GEMM: same contract, uses a thread-local scratch buffer for columns. ----
+template <typename T>
+void conv2d_forward_cpu_gemm(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y);
+template <typename T>
+void conv2d_backward_data_cpu_gemm(const Conv2dParams& p, const T* dy, const T* w, T* dx);
+template <typename T>
+void conv2d_backward_weight_cpu_gemm(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db);
+
+// ---- CUDA (float only). Outputs are overwritten. ----
+enum class ConvAlgo {
+  v1_direct = 1,                // one thread per output element, easy to read
+  v2_smem_tiled = 2,            // shared-memory tiles of input and weights
+  v3_implicit_gemm_tf32 = 3,    // implicit GEMM on tensor cores (TF32 mma.sync), NHWC
+  cudnn = 100,                  // baseline behind the same signature
+};
+const char* conv_algo_name(ConvAlgo a);
+
+void conv2d_forward_cuda(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                         float* y, ConvAlgo algo, Stream s);
+void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const float* w, float* dx,
+                               ConvAlgo algo, Stream s);
+void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const float* dy, float* dw,
+                                 float* db, ConvAlgo algo, Stream s);
+
+}  // namespace srgan::kern

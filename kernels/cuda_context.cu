@@ -1,0 +1,96 @@
+// Thread-local cuDNN/cuBLAS handles and the grow-only workspace (see cuda_context.h).
+#include "kernels/cuda_context.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "kernels/cuda_check.h"
+
+namespace srgan::kern::cuda {
+namespace {
+
+constexpr int kMaxDevices = 64;
+
+struct DeviceResources {
+  cudnnHandle_t cudnn = nullptr;
+  cublasHandle_t cublas = nullptr;
+  void* ws = nullptr;
+  size_t ws_bytes = 0;
+  int sms = 0;
+};
+
+// Destroyed at thread exit. Errors are ignored there: at process exit the CUDA runtime may
+// already be shutting down, and a destructor must not throw.
+struct ThreadResources {
+  DeviceResources dev[kMaxDevices];
+  ~ThreadResources() {
+    for (auto& d : dev) {
+      if (d.cudnn) (void)cudnnDestroy(d.cudnn);
+      if (d.cublas) (void)cublasDestroy(d.cublas);
+      if (d.ws) (void)cudaFree(d.ws);
+    }
+  }
+};
+
+DeviceResources& current() {
+  thread_local ThreadResources tr;
+  int dev = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  if (dev < 0 || dev >= kMaxDevices)
+    throw std::runtime_error("srgan: device index " + std::to_string(dev) + " out of range");
+  return tr.dev[dev];
+}
+
+}  // namespace
+
+cudnnHandle_t cudnn_handle(cudaStream_t s) {
+  DeviceResources& d = current();
+  if (!d.cudnn) CUDNN_CHECK(cudnnCreate(&d.cudnn));
+  CUDNN_CHECK(cudnnSetStream(d.cudnn, s));
+  return d.cudnn;
+}
+
+cublasHandle_t cublas_handle(cudaStream_t s) {
+  DeviceResources& d = current();
+  if (!d.cublas) CUBLAS_CHECK(cublasCreate(&d.cublas));
+  CUBLAS_CHECK(cublasSetStream(d.cublas, s));
+  return d.cublas;
+}
+
+void* workspace(size_t bytes, cudaStream_t s) {
+  DeviceResources& d = current();
+  if (bytes < 256) bytes = 256;
+  if (bytes <= d.ws_bytes) return d.ws;
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  CUDA_CHECK(cudaStreamIsCapturing(s, &cap));
+  if (cap != cudaStreamCaptureStatusNone)
+    throw std::runtime_error(
+        "srgan: the CUDA workspace must grow to " + std::to_string(bytes) +
+        " bytes during graph capture; run the captured work once before capturing");
+  // Grow by at least 1.5x so a sequence of slightly larger requests does not reallocate often.
+  size_t grow = d.ws_bytes + d.ws_bytes / 2;
+  if (grow > bytes) bytes = grow;
+  bytes = align256(bytes);
+  if (d.ws) {
+    CUDA_CHECK(cudaDeviceSynchronize());  // queued kernels may still read the old buffer
+    CUDA_CHECK(cudaFree(d.ws));
+    d.ws = nullptr;
+    d.ws_bytes = 0;
+  }
+  CUDA_CHECK(cudaMalloc(&d.ws, bytes));
+  d.ws_bytes = bytes;
+  return d.ws;
+}
+
+int sm_count() {
+  DeviceResources& d = current();
+  if (d.sms == 0) {
+    int dev = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, dev));
+    if (d.sms <= 0) d.sms = 1;
+  }
+  return d.sms;
+}
+
+}  // namespace srgan::kern::cuda

@@ -1,0 +1,35 @@
+// Per-thread CUDA resources shared by every *_cuda / *_cudnn / *_cublas file: cached cuDNN and
+// cuBLAS handles, one grow-only scratch workspace, and device properties read once.
+//
+// Handles and the workspace are thread-local and per device (the device current at the call).
+// Rules for callers (all of srgan's code follows them):
+//  * A thread issues work on one stream at a time: the workspace is reused by consecutive ops
+//    on the same stream (stream order makes that safe); two streams driven by one thread
+//    concurrently would race on it.
+//  * The workspace only grows. Growing synchronises the device before freeing the old buffer
+//    (kernels still queued may be reading it). Inside CUDA-graph capture growth is refused with
+//    an error: run the step once before capturing so every buffer has reached its size.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstddef>
+
+namespace srgan::kern::cuda {
+
+// The cuDNN / cuBLAS handle of this thread for the current device, bound to stream s.
+cudnnHandle_t cudnn_handle(cudaStream_t s);
+cublasHandle_t cublas_handle(cudaStream_t s);
+
+// At least `bytes` of device scratch (256-byte aligned), valid until the next workspace() call
+// of this thread on this device. Never returns nullptr (bytes == 0 gives a small buffer).
+void* workspace(size_t bytes, cudaStream_t s);
+
+// Number of SMs of the current device (cached).
+int sm_count();
+
+// Round up to a multiple of 256 bytes (to carve several arrays out of one workspace).
+inline size_t align256(size_t bytes) { return (bytes + 255) & ~size_t(255); }
+
+}  // namespace srgan::kern::cuda

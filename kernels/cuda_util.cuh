@@ -1,0 +1,182 @@
+// Device helpers shared by the hand-written kernels (internal to kernels/*.cu):
+//   * launch-size helpers and alignment tests for the float4 fast paths,
+//   * deterministic block reductions (fixed summation order: the same inputs give the same
+//     bits on every run, unlike atomicAdd on floats),
+//   * a two-stage column reduction over an (M, C) row-major matrix, the shape of every
+//     per-channel statistic on NHWC data (batch-norm statistics, PReLU slope gradient, bias
+//     gradients): stage 1 has G blocks each reduce a band of rows into partial[G][NACC][C];
+//     stage 2 has one block per channel sum the G partials in order. G depends only on (M, C),
+//     so results do not depend on the GPU model either.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace srgan::kern::cuda {
+
+constexpr int kThreads = 256;  // default block size of the elementwise and reduction kernels
+
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+// Grid for a grid-stride loop over `work` items: enough blocks to fill the GPU, never zero.
+inline int grid_for(int64_t work, int threads = kThreads, int64_t max_blocks = 4096) {
+  int64_t b = (work + threads - 1) / threads;
+  if (b < 1) b = 1;
+  if (b > max_blocks) b = max_blocks;
+  return int(b);
+}
+
+// ---- deterministic reductions -----------------------------------------------------------
+
+template <typename T>
+__device__ __forceinline__ T warp_sum(T v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+  return v;  // lane 0 holds the sum
+}
+
+// Sum of one value per thread over the whole block, in a fixed order. Every thread of the
+// block must call it (it synchronises). The result is valid in thread 0. blockDim.x must be a
+// multiple of 32 and at most 1024.
+template <typename T>
+__device__ T block_sum(T v) {
+  __shared__ T warp_part[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  v = warp_sum(v);
+  __syncthreads();  // warp_part may still be read by a previous call
+  if (lane == 0) warp_part[warp] = v;
+  __syncthreads();
+  T total = T(0);
+  if (threadIdx.x == 0) {
+    const int nwarps = int(blockDim.x) >> 5;
+    for (int w = 0; w < nwarps; ++w) total += warp_part[w];
+  }
+  return total;
+}
+
+// ---- two-stage column reduction -----------------------------------------------------------
+//
+// The functor Op used by stage 1 provides
+//   struct Col { ... };                                   // per-column state (e.g. a shift)
+//   __device__ Col col(int cv) const;                      // cv = vector column index
+//   __device__ void row(const Col&, int64_t row, int cv, float (&acc)[NACC][VEC]) const;
+// and may write elementwise outputs for the element it reads (e.g. dx) inside row().
+// With VEC == 4 a "vector column" is 4 consecutive channels (C % 4 == 0, aligned pointers).
+
+struct ColReduceShape {
+  int G = 1;                // number of stage-1 blocks (row bands)
+  int64_t rows_per_block = 0;
+};
+
+// Depends on (M, C) only, never on the device, so the summation order is fixed.
+inline ColReduceShape col_reduce_shape(int64_t M, int C) {
+  ColReduceShape s;
+  int64_t target_rows = std::max<int64_t>(32, 16384 / std::max(C, 1));  // ~16K elements a block
+  int64_t g = (M + target_rows - 1) / target_rows;
+  s.G = int(std::max<int64_t>(1, std::min<int64_t>(g, 1024)));
+  s.rows_per_block = (M + s.G - 1) / s.G;
+  if (s.rows_per_block < 1) s.rows_per_block = 1;
+  return s;
+}
+
+template <int VEC, int NACC, class Op>
+__global__ void __launch_bounds__(kThreads)
+col_reduce_stage1_kernel(int64_t M, int C, int64_t rows_per_block, Op op, float* partial) {
+  // partial (G, NACC, C)
+  __shared__ float red[NACC][VEC][kThreads];
+  const int Cv = C / VEC;
+  const int lanes_c = Cv < kThreads ? Cv : kThreads;
+  const int lanes_r = kThreads / lanes_c;
+  const int tid = threadIdx.x;
+  const int lc = tid % lanes_c, lr = tid / lanes_c;
+  const bool active = lr < lanes_r;
+  const int64_t row0 = int64_t(blockIdx.x) * rows_per_block;
+  const int64_t row1 = row0 + rows_per_block < M ? row0 + rows_per_block : M;
+
+  for (int cb = 0; cb < Cv; cb += lanes_c) {
+    const int cv = cb + lc;
+    float acc[NACC][VEC];
+#pragma unroll
+    for (int a = 0; a < NACC; ++a)
+#pragma unroll
+      for (int v = 0; v < VEC; ++v) acc[a][v] = 0.f;
+    if (active && cv < Cv) {
+      const auto st = op.col(cv);
+      for (int64_t r = row0 + lr; r < row1; r += lanes_r) op.row(st, r, cv, acc);
+    }
+#pragma unroll
+    for (int a = 0; a < NACC; ++a)
+#pragma unroll
+      for (int v = 0; v < VEC; ++v) red[a][v][tid] = acc[a][v];
+    __syncthreads();
+    // Row lane 0 of each column adds the other row lanes' sums in order.
+    if (lr == 0 && cv < Cv) {
+#pragma unroll
+      for (int a = 0; a < NACC; ++a)
+#pragma unroll
+        for (int v = 0; v < VEC; ++v) {
+          float s = 0.f;
+          for (int j = 0; j < lanes_r; ++j) s += red[a][v][j * lanes_c + lc];
+          partial[(int64_t(blockIdx.x) * NACC + a) * C + cv * VEC + v] = s;
+        }
+    }
+    __syncthreads();  // red is reused by the next column chunk
+  }
+}
+
+// Stage 2: block c sums partial[:, a, c] over the G row bands (in order, in double) for each a
+// and calls fin(c, totals) in thread 0. Fin: __device__ void operator()(int c, const double (&)[NACC]).
+template <int NACC, class Fin>
+__global__ void __launch_bounds__(kThreads)
+col_reduce_stage2_kernel(int G, int C, const float* partial, Fin fin) {
+  const int c = blockIdx.x;
+  double tot[NACC];
+#pragma unroll
+  for (int a = 0; a < NACC; ++a) {
+    double s = 0.0;
+    for (int g = threadIdx.x; g < G; g += blockDim.x) s += double(partial[(int64_t(g) * NACC + a) * C + c]);
+    tot[a] = block_sum(s);
+  }
+  if (threadIdx.x == 0) fin(c, tot);
+}
+
+// Stage 2 for a reduction over all columns together (e.g. a single PReLU slope):
+// one block, fin(0, totals) with totals[a] = sum over g and c of partial[g, a, c].
+template <int NACC, class Fin>
+__global__ void __launch_bounds__(kThreads)
+col_reduce_stage2_all_kernel(int G, int C, const float* partial, Fin fin) {
+  double tot[NACC];
+  const int64_t total = int64_t(G) * C;
+#pragma unroll
+  for (int a = 0; a < NACC; ++a) {
+    double s = 0.0;
+    for (int64_t i = threadIdx.x; i < total; i += blockDim.x) {
+      const int64_t g = i / C, c = i % C;
+      s += double(partial[(g * NACC + a) * C + c]);
+    }
+    tot[a] = block_sum(s);
+  }
+  if (threadIdx.x == 0) fin(0, tot);
+}
+
+// ---- cp.async (sm_80+): global -> shared copies that bypass registers --------------------
+// src_bytes == 0 writes zeros (used for padding and out-of-range elements); the source
+// address must still be a valid pointer, so callers pass the tensor's base in that case.
+
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void cp_async4(void* smem, const void* gmem, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_addr(smem)), "l"(gmem),
+               "r"(valid ? 4 : 0));
+}
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(smem)), "l"(gmem),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+}  // namespace srgan::kern::cuda

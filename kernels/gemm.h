@@ -1,0 +1,23 @@
+// Row-major GEMM: C = alpha * op(A) * op(B) + beta * C, op = transpose when the flag is set.
+//   op(A) (M, K)   op(B) (K, N)   C (M, N), leading dimensions are row strides.
+// CPU: a plain-loop reference and a dispatcher (OpenBLAS sgemm/dgemm). CUDA: our tiled kernel and cuBLAS.
+#pragma once
+#include "kernels/common.h"
+
+namespace srgan::kern {
+
+struct GemmParams {
+  bool transA = false, transB = false;
+  int M = 0, N = 0, K = 0;
+  int lda = 0, ldb = 0, ldc = 0;
+  double alpha = 1.0, beta = 0.0;
+};
+
+template <typename T> void gemm_cpu_ref(const GemmParams& p, const T* A, const T* B, T* C);
+template <typename T> void gemm_cpu_blas(const GemmParams& p, const T* A, const T* B, T* C);
+
+enum class GemmAlgo { v1_smem_tiled = 1, v2_tf32_mma = 2, cublas = 100 };
+
+void gemm_cuda(const GemmParams& p, const float* A, const float* B, float* C, GemmAlgo algo, Stream s);
+
+}  // namespace srgan::kern

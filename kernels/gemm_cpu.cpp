@@ -1,0 +1,42 @@
+// Row-major GEMM on the CPU: a plain-loop reference, and OpenBLAS (cblas) for real work.
+#include <cblas.h>
+
+#include <vector>
+
+#include "kernels/gemm.h"
+
+namespace srgan::kern {
+
+template <typename T>
+void gemm_cpu_ref(const GemmParams& p, const T* A, const T* B, T* C) {
+  for (int i = 0; i < p.M; ++i)
+    for (int j = 0; j < p.N; ++j) {
+      double acc = 0.0;
+      for (int k = 0; k < p.K; ++k) {
+        double a = p.transA ? A[int64_t(k) * p.lda + i] : A[int64_t(i) * p.lda + k];
+        double b = p.transB ? B[int64_t(j) * p.ldb + k] : B[int64_t(k) * p.ldb + j];
+        acc += a * b;
+      }
+      T& c = C[int64_t(i) * p.ldc + j];
+      c = T(p.alpha * acc + (p.beta == 0.0 ? 0.0 : p.beta * double(c)));
+    }
+}
+
+template <>
+void gemm_cpu_blas<float>(const GemmParams& p, const float* A, const float* B, float* C) {
+  if (p.M == 0 || p.N == 0) return;
+  cblas_sgemm(CblasRowMajor, p.transA ? CblasTrans : CblasNoTrans, p.transB ? CblasTrans : CblasNoTrans,
+              p.M, p.N, p.K, float(p.alpha), A, p.lda, B, p.ldb, float(p.beta), C, p.ldc);
+}
+
+template <>
+void gemm_cpu_blas<double>(const GemmParams& p, const double* A, const double* B, double* C) {
+  if (p.M == 0 || p.N == 0) return;
+  cblas_dgemm(CblasRowMajor, p.transA ? CblasTrans : CblasNoTrans, p.transB ? CblasTrans : CblasNoTrans,
+              p.M, p.N, p.K, p.alpha, A, p.lda, B, p.ldb, p.beta, C, p.ldc);
+}
+
+template void gemm_cpu_ref<float>(const GemmParams&, const float*, const float*, float*);
+template void gemm_cpu_ref<double>(const GemmParams&, const double*, const double*, double*);
+
+}  // namespace srgan::kern

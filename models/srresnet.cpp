@@ -1,0 +1,50 @@
+// SRResNet generator: construction with PyTorch-style names, and the forward pass.
+#include "models/srresnet.h"
+
+#include "core/check.h"
+#include "core/ops.h"
+
+namespace srgan {
+
+ResidualBlock::ResidualBlock(int f, Rng& rng) {
+  c1 = register_module("c1", std::make_shared<Conv2d>(f, f, 3, 1, 1, rng));
+  b1 = register_module("b1", std::make_shared<BatchNorm2d>(f));
+  p = register_module("p", std::make_shared<PReLU>());
+  c2 = register_module("c2", std::make_shared<Conv2d>(f, f, 3, 1, 1, rng));
+  b2 = register_module("b2", std::make_shared<BatchNorm2d>(f));
+}
+
+Tensor ResidualBlock::forward(const Tensor& x) {
+  Tensor h = (*p)((*b1)((*c1)(x)));
+  return add(x, (*b2)((*c2)(h)));
+}
+
+SRResNet::SRResNet(const SRResNetConfig& cfg, Rng& rng) : cfg_(cfg) {
+  if (cfg.blocks < 0 || cfg.width < 1) throw Error("SRResNet: blocks must be >= 0 and width >= 1");
+  const int f = cfg.width;
+  head_ = register_module("head", std::make_shared<Sequential>());
+  head_->add(std::make_shared<Conv2d>(3, f, 9, 1, 4, rng));
+  head_->add(std::make_shared<PReLU>());
+  body_ = register_module("body", std::make_shared<Sequential>());
+  for (int i = 0; i < cfg.blocks; ++i) body_->add(std::make_shared<ResidualBlock>(f, rng));
+  mid_ = register_module("mid", std::make_shared<Sequential>());
+  mid_->add(std::make_shared<Conv2d>(f, f, 3, 1, 1, rng));
+  mid_->add(std::make_shared<BatchNorm2d>(f));
+  up_ = register_module("up", std::make_shared<Sequential>());
+  for (int i = 0; i < 2; ++i) {
+    up_->add(std::make_shared<Conv2d>(f, 4 * f, 3, 1, 1, rng));
+    up_->add(std::make_shared<PixelShuffle>(2));
+    up_->add(std::make_shared<PReLU>());
+  }
+  tail_ = register_module("tail", std::make_shared<Conv2d>(f, 3, 9, 1, 4, rng));
+}
+
+Tensor SRResNet::forward(const Tensor& x) {
+  if (x.ndim() != 4 || x.dim(3) != 3)
+    fail("SRResNet", "input must be (N, H, W, 3) RGB, got shape " + shape_str(x.shape()));
+  Tensor h = (*head_)(x);
+  Tensor b = (*mid_)((*body_)(h));
+  return (*tail_)((*up_)(add(h, b)));
+}
+
+}  // namespace srgan

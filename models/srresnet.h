@@ -1,0 +1,49 @@
+// The SRResNet generator of Ledig et al. 2017 (the "G" of SRGAN), 4x upscaling, NHWC:
+//   head: conv 9x9 3->F + PReLU
+//   body: B residual blocks, each conv3x3-BN-PReLU-conv3x3-BN plus identity skip
+//   mid:  conv3x3-BN, added to the head output (long skip)
+//   up:   twice (conv3x3 F->4F, pixel shuffle x2, PReLU)
+//   tail: conv 9x9 F->3
+// Parameter names follow ../shared/bench/srgan_torch.py (head.0.weight, body.3.c1.weight, ...),
+// so a PyTorch state dict converts one-to-one (weights permuted KCRS -> KRSC).
+#pragma once
+#include <memory>
+
+#include "layers/layers.h"
+
+namespace srgan {
+
+struct SRResNetConfig {
+  int blocks = 16;
+  int width = 64;
+};
+
+class ResidualBlock : public Module {
+ public:
+  ResidualBlock(int width, Rng& rng);
+  std::string type_name() const override { return "ResidualBlock"; }
+  std::shared_ptr<Conv2d> c1, c2;
+  std::shared_ptr<BatchNorm2d> b1, b2;
+  std::shared_ptr<PReLU> p;
+
+ protected:
+  Tensor forward(const Tensor& x) override;
+};
+
+class SRResNet : public Module {
+ public:
+  SRResNet(const SRResNetConfig& cfg, Rng& rng);
+  std::string type_name() const override { return "SRResNet"; }
+  const SRResNetConfig& config() const { return cfg_; }
+  static constexpr int scale = 4;
+
+ protected:
+  Tensor forward(const Tensor& x) override;  // (N, h, w, 3) -> (N, 4h, 4w, 3)
+
+ private:
+  SRResNetConfig cfg_;
+  std::shared_ptr<Sequential> head_, body_, mid_, up_;
+  std::shared_ptr<Conv2d> tail_;
+};
+
+}  // namespace srgan

@@ -1,0 +1,85 @@
+// Test helpers shared by every Catch2 test: the Catch2 2.x / 3.x include switch, random fills,
+// and the tolerance check |a - b| <= atol + rtol * |ref| that reports the worst and first bad index.
+#pragma once
+#if __has_include(<catch2/catch_test_macros.hpp>)
+#include <catch2/catch_approx.hpp>
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+using Catch::Approx;
+#define SRGAN_CATCH3 1
+#else
+#include <catch2/catch.hpp>
+#endif
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace srgan::test {
+
+// Uniform values in [lo, hi) from a seeded generator; never all zeros.
+template <typename T>
+std::vector<T> random_vector(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> d(lo, hi);
+  std::vector<T> v(n);
+  for (auto& e : v) e = T(d(gen));
+  return v;
+}
+
+struct CloseReport {
+  bool ok = true;
+  double max_err = 0.0;
+  int64_t first_bad = -1;
+  int64_t worst = -1;
+  std::string message;
+};
+
+// Element-wise |got - ref| <= atol + rtol * |ref|; NaN in got always fails.
+template <typename A, typename B>
+CloseReport all_close(const A* got, const B* ref, int64_t n, double atol, double rtol) {
+  CloseReport r;
+  for (int64_t i = 0; i < n; ++i) {
+    double g = double(got[i]), e = double(ref[i]);
+    double err = std::fabs(g - e);
+    bool bad = !(err <= atol + rtol * std::fabs(e));  // NaN compares false -> bad
+    if (std::isnan(err) || err > r.max_err) {
+      r.max_err = std::isnan(err) ? INFINITY : err;
+      r.worst = i;
+    }
+    if (bad && r.first_bad < 0) r.first_bad = i;
+  }
+  r.ok = r.first_bad < 0;
+  std::ostringstream os;
+  os << "n=" << n << " max_err=" << r.max_err << " at " << r.worst << " (atol=" << atol
+     << ", rtol=" << rtol << ")";
+  if (!r.ok) os << " first bad index " << r.first_bad << ": got " << double(got[r.first_bad])
+                << " expected " << double(ref[r.first_bad]);
+  r.message = os.str();
+  return r;
+}
+
+template <typename A, typename B>
+CloseReport all_close(const std::vector<A>& got, const std::vector<B>& ref, double atol, double rtol) {
+  if (got.size() != ref.size()) {
+    CloseReport r;
+    r.ok = false;
+    r.message = "size mismatch: " + std::to_string(got.size()) + " vs " + std::to_string(ref.size());
+    return r;
+  }
+  return all_close(got.data(), ref.data(), int64_t(got.size()), atol, rtol);
+}
+
+}  // namespace srgan::test
+
+// CHECK_CLOSE(got_ptr_or_vec, ref..., atol, rtol): fails with the report as the message.
+#define SRGAN_REQUIRE_CLOSE(report_expr)        \
+  do {                                          \
+    auto _rep = (report_expr);                  \
+    INFO(_rep.message);                         \
+    REQUIRE(_rep.ok);                           \
+  } while (0)

@@ -1,0 +1,109 @@
+// `srgan <command> [options]`: dispatches to the commands registered by the tools/cmd_*.cpp files.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <sstream>
+
+#include "tools/command.h"
+
+namespace srgan::cli {
+
+Args::Args(int argc, char** argv, const std::vector<std::string>& flags) {
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
+      std::string name = a.substr(2), value;
+      auto eq = name.find('=');
+      bool is_flag = false;
+      for (auto& f : flags) is_flag |= (f == name);
+      if (eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      } else if (!is_flag && name != "help") {
+        if (i + 1 >= argc) throw std::runtime_error("option --" + name + " needs a value");
+        value = argv[++i];
+      }
+      opts_[name] = value;
+    } else {
+      pos_.push_back(a);
+    }
+  }
+}
+
+std::string Args::get(const std::string& name, const std::string& def) const {
+  auto it = opts_.find(name);
+  return it == opts_.end() ? def : it->second;
+}
+
+int64_t Args::get_int(const std::string& name, int64_t def) const {
+  auto it = opts_.find(name);
+  if (it == opts_.end()) return def;
+  char* end = nullptr;
+  long long v = std::strtoll(it->second.c_str(), &end, 10);
+  if (end == it->second.c_str() || *end != '\0')
+    throw std::runtime_error("option --" + name + " expects an integer, got '" + it->second + "'");
+  return v;
+}
+
+double Args::get_double(const std::string& name, double def) const {
+  auto it = opts_.find(name);
+  if (it == opts_.end()) return def;
+  char* end = nullptr;
+  double v = std::strtod(it->second.c_str(), &end);
+  if (end == it->second.c_str() || *end != '\0')
+    throw std::runtime_error("option --" + name + " expects a number, got '" + it->second + "'");
+  return v;
+}
+
+void Args::allow_only(const std::vector<std::string>& known) const {
+  for (auto& [k, v] : opts_) {
+    bool ok = k == "help";
+    for (auto& n : known) ok |= (n == k);
+    if (!ok) throw std::runtime_error("unknown option --" + k + " (see --help)");
+  }
+}
+
+static std::map<std::string, Command>& registry() {
+  static std::map<std::string, Command> r;
+  return r;
+}
+int register_command(const Command& c) {
+  registry()[c.name] = c;
+  return 1;
+}
+const std::map<std::string, Command>& commands() { return registry(); }
+
+}  // namespace srgan::cli
+
+static void print_help() {
+  std::printf("srgan: 4x super-resolution with a from-scratch C++/CUDA engine\n\nusage: srgan <command> [options]\n\ncommands:\n");
+  for (auto& [name, c] : srgan::cli::commands()) std::printf("  %-10s %s\n", name.c_str(), c.summary.c_str());
+  std::printf("\n`srgan <command> --help` describes a command's options.\n");
+}
+
+int main(int argc, char** argv) {
+  using namespace srgan::cli;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    print_help();
+    return argc < 2 ? 2 : 0;
+  }
+  auto it = commands().find(argv[1]);
+  if (it == commands().end()) {
+    std::fprintf(stderr, "srgan: unknown command '%s'\n\n", argv[1]);
+    print_help();
+    return 2;
+  }
+  const Command& c = it->second;
+  try {
+    Args args(argc - 2, argv + 2, c.flags);
+    if (args.has("help")) {
+      std::printf("%s\n", c.usage.c_str());
+      return 0;
+    }
+    return c.run(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "srgan %s: error: %s\n", c.name.c_str(), e.what());
+    return 1;
+  }
+}
