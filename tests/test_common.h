@@ -21,6 +21,17 @@ using Catch::Approx;
 
 namespace srgan::test {
 
+// Substring matcher under one name for Catch2 2.x (Contains) and 3.x (ContainsSubstring).
+#ifdef SRGAN_CATCH3
+inline Catch::Matchers::StringContainsMatcher Contains(const std::string& s) {
+  return Catch::Matchers::ContainsSubstring(s);
+}
+#else
+inline Catch::Matchers::StdString::ContainsMatcher Contains(const std::string& s) {
+  return Catch::Matchers::Contains(s);
+}
+#endif
+
 // Uniform values in [lo, hi) from a seeded generator; never all zeros.
 template <typename T>
 std::vector<T> random_vector(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {

@@ -1,0 +1,373 @@
+// 2-D convolution on the GPU, NHWC activations and KRSC weights (see conv2d.h).
+//
+// Variants (ConvAlgo), for forward, backward-data and backward-weight alike:
+//   v1_direct              one thread per output element (forward: y[n,p,q,k]; backward-data:
+//                          dx[n,h,w,c]), a plain loop over the receptive field; backward-weight:
+//                          one warp per dw[k,r,s,c], lanes splitting the N*P*Q sum. Easy to read.
+//   v2_smem_tiled          implicit GEMM with 64x64 shared-memory tiles and fp32 FMAs
+//                          (tile_gemm.cuh, "ffma" flavour).
+//   v3_implicit_gemm_tf32  the same implicit GEMM on tensor cores: mma.sync.m16n8k8 TF32
+//                          (tile_gemm.cuh, "tf32" flavour). TF32 keeps 10 mantissa bits of each
+//                          input, so results differ from fp32 by ~1e-3 relative; tests allow that.
+//   cudnn                  baseline, conv2d_cudnn.cu.
+//
+// The convolution as a GEMM (M x N, reduction Kred):
+//   forward          M = N*P*Q (output pixels)  N = K  Kred = R*S*C   A = im2col(x), B = w^T
+//   backward-data    M = N*H*W (input pixels)   N = C  Kred = R*S*K   A = gather(dy), B = wT
+//                    (wT[c][r][s][k] = w[k][r][s][c], transposed into the workspace first)
+//   backward-weight  M = K                      N = R*S*C  Kred = N*P*Q   A = dy^T, B = im2col(x)
+// Backward-weight has a small output and a long reduction, so it splits the reduction over
+// blockIdx.z (split-K) and adds the partial sums in a second kernel in a fixed order.
+// The bias gradient db[k] = sum over pixels of dy[., k] is a two-stage column reduction.
+// Nothing here uses floating-point atomics: every result is bitwise reproducible.
+#include <stdexcept>
+#include <string>
+
+#include "kernels/conv2d.h"
+#include "kernels/conv2d_cudnn.h"
+#include "kernels/conv2d_fused.h"
+#include "kernels/cuda_check.h"
+#include "kernels/cuda_context.h"
+#include "kernels/cuda_util.cuh"
+#include "kernels/prelu.h"
+#include "kernels/scalar_math.h"
+#include "kernels/tile_gemm.cuh"
+
+namespace srgan::kern {
+namespace {
+
+using cuda::kThreads;
+namespace tg = cuda::tg;
+
+void check_params(const Conv2dParams& p, const char* who) {
+  if (p.N < 0 || p.H < 1 || p.W < 1 || p.C < 1 || p.K < 1 || p.R < 1 || p.S < 1 || p.stride < 1 ||
+      p.pad < 0 || p.P() < 1 || p.Q() < 1)
+    throw std::invalid_argument(std::string(who) + ": invalid convolution shape");
+  // Index arithmetic inside the kernels uses int for per-pixel and per-weight indices.
+  const double big = 2147483647.0;
+  if (double(p.N) * p.H * p.W * p.C > big || double(p.N) * p.P() * p.Q() * p.K > big ||
+      double(p.N) * p.P() * p.Q() > big || double(p.K) * p.R * p.S * p.C > big)
+    throw std::invalid_argument(std::string(who) + ": tensor too large for 32-bit indexing");
+}
+
+tg::ConvGeom geom(const Conv2dParams& p) {
+  return {p.N, p.H, p.W, p.C, p.K, p.R, p.S, p.stride, p.pad, p.P(), p.Q()};
+}
+
+// ---- v1: direct -------------------------------------------------------------------------------
+
+// y[n,p,q,k] = act(b[k] + sum_{r,s,c} x[n, p*st-pad+r, q*st-pad+s, c] * w[k,r,s,c]).
+// One thread per output element; k is the fastest index, so a warp shares one input pixel.
+__global__ void conv2d_forward_kernel_v1_direct(tg::ConvGeom g, const float* __restrict__ x,
+                                                const float* __restrict__ w,
+                                                tg::BiasActEpi epi) {
+  const int64_t total = int64_t(g.N) * g.P * g.Q * g.K;
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const int k = int(i % g.K);
+    const int pix = int(i / g.K);  // (n, p, q)
+    const int q = pix % g.Q, p = (pix / g.Q) % g.P, n = pix / (g.P * g.Q);
+    float acc = 0.f;
+    for (int r = 0; r < g.R; ++r) {
+      const int h = p * g.stride - g.pad + r;
+      if (h < 0 || h >= g.H) continue;
+      for (int s = 0; s < g.S; ++s) {
+        const int wc = q * g.stride - g.pad + s;
+        if (wc < 0 || wc >= g.W) continue;
+        const float* xp = x + ((int64_t(n) * g.H + h) * g.W + wc) * g.C;
+        const float* wp = w + ((int64_t(k) * g.R + r) * g.S + s) * g.C;
+        for (int c = 0; c < g.C; ++c) acc = fmaf(xp[c], wp[c], acc);
+      }
+    }
+    epi(pix, k, acc, 0);
+  }
+}
+
+// dx[n,h,w,c] = sum_{r,s,k} dy[n,p,q,k] * w[k,r,s,c] over the (p,q) with p*st-pad+r = h and
+// q*st-pad+s = w. One thread per input element; c fastest, so weight reads are coalesced.
+__global__ void conv2d_backward_data_kernel_v1_direct(tg::ConvGeom g, const float* __restrict__ dy,
+                                                      const float* __restrict__ w,
+                                                      float* __restrict__ dx) {
+  const int64_t total = int64_t(g.N) * g.H * g.W * g.C;
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const int c = int(i % g.C);
+    const int pix = int(i / g.C);
+    const int wc = pix % g.W, h = (pix / g.W) % g.H, n = pix / (g.W * g.H);
+    float acc = 0.f;
+    for (int r = 0; r < g.R; ++r) {
+      const int pn = h + g.pad - r;  // = p * stride
+      if (pn < 0 || pn % g.stride != 0) continue;
+      const int p = pn / g.stride;
+      if (p >= g.P) continue;
+      for (int s = 0; s < g.S; ++s) {
+        const int qn = wc + g.pad - s;
+        if (qn < 0 || qn % g.stride != 0) continue;
+        const int q = qn / g.stride;
+        if (q >= g.Q) continue;
+        const float* dyp = dy + ((int64_t(n) * g.P + p) * g.Q + q) * g.K;
+        const float* wp = w + (int64_t(r) * g.S + s) * g.C + c;  // + k * R*S*C
+        const int64_t wk = int64_t(g.R) * g.S * g.C;
+        for (int k = 0; k < g.K; ++k) acc = fmaf(dyp[k], wp[k * wk], acc);
+      }
+    }
+    dx[i] = acc;
+  }
+}
+
+// dw[k,r,s,c] = sum_{n,p,q} dy[n,p,q,k] * x[n, p*st-pad+r, q*st-pad+s, c].
+// One warp per weight element: lane l sums pixels l, l+32, ...; then a shuffle reduction.
+__global__ void conv2d_backward_weight_kernel_v1_direct(tg::ConvGeom g, const float* __restrict__ x,
+                                                        const float* __restrict__ dy,
+                                                        float* __restrict__ dw) {
+  const int64_t total = int64_t(g.K) * g.R * g.S * g.C;
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = (int64_t(gridDim.x) * blockDim.x) >> 5;
+  const int npix = g.N * g.P * g.Q;
+  for (int64_t i = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; i < total; i += warps) {
+    const int c = int(i % g.C), s = int((i / g.C) % g.S), r = int((i / (int64_t(g.C) * g.S)) % g.R);
+    const int k = int(i / (int64_t(g.C) * g.S * g.R));
+    float acc = 0.f;
+    for (int pix = lane; pix < npix; pix += 32) {
+      const int q = pix % g.Q, p = (pix / g.Q) % g.P, n = pix / (g.P * g.Q);
+      const int h = p * g.stride - g.pad + r, wc = q * g.stride - g.pad + s;
+      if (h < 0 || h >= g.H || wc < 0 || wc >= g.W) continue;
+      acc = fmaf(dy[int64_t(pix) * g.K + k], x[((int64_t(n) * g.H + h) * g.W + wc) * g.C + c], acc);
+    }
+    acc = cuda::warp_sum(acc);
+    if (lane == 0) dw[i] = acc;
+  }
+}
+
+// wT[c][r][s][k] = w[k][r][s][c] (for the backward-data GEMM, whose B operand wants k innermost).
+__global__ void conv2d_transpose_weight_kernel(tg::ConvGeom g, const float* __restrict__ w,
+                                               float* __restrict__ wT) {
+  const int64_t total = int64_t(g.K) * g.R * g.S * g.C;
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const int k = int(i % g.K);
+    const int64_t rsc = i / g.K;  // (c, r, s) in wT order: i = ((c*R + r)*S + s)*K + k
+    const int s = int(rsc % g.S), r = int((rsc / g.S) % g.R), c = int(rsc / (int64_t(g.S) * g.R));
+    wT[i] = w[((int64_t(k) * g.R + r) * g.S + s) * g.C + c];
+  }
+}
+
+// ---- bias gradient: db[k] = sum over rows of dy (rows, K), two-stage ------------------------
+
+template <int VEC>
+struct ColSumOp {
+  const float* dy;
+  int K;
+  struct Col {};
+  __device__ Col col(int) const { return {}; }
+  __device__ void row(const Col&, int64_t r, int cv, float (&acc)[1][VEC]) const {
+    if constexpr (VEC == 4) {
+      const float4 v = *reinterpret_cast<const float4*>(dy + r * K + cv * 4);
+      acc[0][0] += v.x; acc[0][1] += v.y; acc[0][2] += v.z; acc[0][3] += v.w;
+    } else {
+      acc[0][0] += dy[r * K + cv];
+    }
+  }
+};
+
+struct StoreFin {
+  float* out;
+  __device__ void operator()(int c, const double (&t)[1]) const { out[c] = float(t[0]); }
+};
+
+size_t bias_grad_workspace(int64_t rows, int K) {
+  return cuda::align256(sizeof(float) * size_t(cuda::col_reduce_shape(rows, K).G) * K);
+}
+
+void bias_grad(const float* dy, int64_t rows, int K, float* db, float* partial, cudaStream_t s) {
+  const auto sh = cuda::col_reduce_shape(rows, K);
+  if (K % 4 == 0 && cuda::aligned16(dy)) {
+    cuda::col_reduce_stage1_kernel<4, 1><<<sh.G, kThreads, 0, s>>>(rows, K, sh.rows_per_block,
+                                                                     ColSumOp<4>{dy, K}, partial);
+  } else {
+    cuda::col_reduce_stage1_kernel<1, 1><<<sh.G, kThreads, 0, s>>>(rows, K, sh.rows_per_block,
+                                                                     ColSumOp<1>{dy, K}, partial);
+  }
+  SRGAN_LAUNCH_CHECK(s);
+  cuda::col_reduce_stage2_kernel<1><<<K, kThreads, 0, s>>>(sh.G, K, partial, StoreFin{db});
+  SRGAN_LAUNCH_CHECK(s);
+}
+
+// ---- tile-GEMM launches -------------------------------------------------------------------
+
+constexpr int kTile = 64;
+
+int bk_of(tg::Flavour f) { return f == tg::Flavour::ffma ? 16 : 32; }
+
+struct SplitPlan {
+  int splits = 1, kt_per_split = 1;
+};
+
+SplitPlan plan(tg::Flavour f, int M, int N, int Kred, int max_splits) {
+  const int bk = bk_of(f);
+  const int ktiles = (Kred + bk - 1) / bk;
+  SplitPlan sp;
+  sp.splits = tg::choose_splits(M, N, Kred, kTile, kTile, bk, max_splits);
+  sp.kt_per_split = (ktiles + sp.splits - 1) / sp.splits;
+  if (sp.kt_per_split < 1) sp.kt_per_split = 1;
+  sp.splits = (ktiles + sp.kt_per_split - 1) / sp.kt_per_split;  // no empty splits
+  if (sp.splits < 1) sp.splits = 1;
+  return sp;
+}
+
+template <class OpA, class OpB, class Epi>
+void launch_tile_gemm(tg::Flavour f, int M, int N, int Kred, const SplitPlan& sp, const OpA& a,
+                      const OpB& b, const Epi& epi, cudaStream_t s) {
+  const int64_t gx = (int64_t(M) + kTile - 1) / kTile, gy = (int64_t(N) + kTile - 1) / kTile;
+  if (gy > 65535 || sp.splits > 65535 || gx > 2147483647)
+    throw std::invalid_argument("conv2d: GEMM grid too large");
+  const dim3 grid(unsigned(gx), unsigned(gy), unsigned(sp.splits));
+  if (f == tg::Flavour::ffma) {
+    tg::tile_gemm_ffma_kernel<OpA, OpB, Epi><<<grid, 256, 0, s>>>(M, N, Kred, sp.kt_per_split, a, b, epi);
+  } else {
+    tg::tile_gemm_tf32_kernel<kTile, kTile, OpA, OpB, Epi>
+        <<<grid, (kTile / 32) * (kTile / 32) * 32, 0, s>>>(M, N, Kred, sp.kt_per_split, a, b, epi);
+  }
+  SRGAN_LAUNCH_CHECK(s);
+}
+
+tg::Flavour flavour_of(ConvAlgo algo) {
+  return algo == ConvAlgo::v3_implicit_gemm_tf32 ? tg::Flavour::tf32 : tg::Flavour::ffma;
+}
+
+void check_algo(ConvAlgo algo, const char* who) {
+  switch (algo) {
+    case ConvAlgo::v1_direct:
+    case ConvAlgo::v2_smem_tiled:
+    case ConvAlgo::v3_implicit_gemm_tf32:
+    case ConvAlgo::cudnn: return;
+  }
+  throw std::invalid_argument(std::string(who) + ": unknown ConvAlgo " + std::to_string(int(algo)));
+}
+
+// Forward with an optional fused bias + PReLU epilogue (slope_mode 0: none).
+void forward_impl(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                  const float* slope, int slope_mode, float* y, float* pre, ConvAlgo algo,
+                  cudaStream_t s) {
+  const tg::ConvGeom g = geom(p);
+  const tg::BiasActEpi epi{y, p.K, b, slope, slope_mode, pre};
+  if (algo == ConvAlgo::v1_direct) {
+    const int64_t total = int64_t(p.N) * p.P() * p.Q() * p.K;
+    conv2d_forward_kernel_v1_direct<<<cuda::grid_for(total, kThreads, 65536), kThreads, 0, s>>>(g, x, w, epi);
+    SRGAN_LAUNCH_CHECK(s);
+    return;
+  }
+  const int M = p.N * p.P() * p.Q(), Kred = p.R * p.S * p.C;
+  const tg::ConvFwdA a{x, g, p.C % 4 == 0 && cuda::aligned16(x)};
+  const tg::RowMajorK bop{w, Kred, p.K, Kred, Kred % 4 == 0 && cuda::aligned16(w)};
+  const tg::Flavour f = flavour_of(algo);
+  launch_tile_gemm(f, M, p.K, Kred, plan(f, M, p.K, Kred, 1), a, bop, epi, s);
+}
+
+}  // namespace
+
+void conv2d_forward_cuda(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                         float* y, ConvAlgo algo, Stream s) {
+  check_params(p, "conv2d_forward_cuda");
+  check_algo(algo, "conv2d_forward_cuda");
+  if (p.N == 0) return;
+  if (algo == ConvAlgo::cudnn) return conv2d_forward_cudnn(p, x, w, b, y, s);
+  forward_impl(p, x, w, b, nullptr, 0, y, nullptr, algo, s);
+}
+
+void conv2d_bias_prelu_forward_cuda(const Conv2dParams& p, const float* x, const float* w,
+                                    const float* b, const float* slope, bool per_channel, float* y,
+                                    float* pre, ConvAlgo algo, Stream s) {
+  check_params(p, "conv2d_bias_prelu_forward_cuda");
+  check_algo(algo, "conv2d_bias_prelu_forward_cuda");
+  if (p.N == 0) return;
+  if (algo == ConvAlgo::cudnn) {
+    // Unfused baseline: cuDNN writes the pre-activation (into pre, or into y and PReLU runs in
+    // place, which is safe because prelu_forward is elementwise).
+    float* z = pre ? pre : y;
+    conv2d_forward_cudnn(p, x, w, b, z, s);
+    PreluParams pp;
+    pp.M = int64_t(p.N) * p.P() * p.Q();
+    pp.C = p.K;
+    pp.per_channel = per_channel;
+    prelu_forward_cuda(pp, z, slope, y, s);
+    return;
+  }
+  forward_impl(p, x, w, b, slope, per_channel ? 2 : 1, y, pre, algo, s);
+}
+
+void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const float* w, float* dx,
+                               ConvAlgo algo, Stream s) {
+  check_params(p, "conv2d_backward_data_cuda");
+  check_algo(algo, "conv2d_backward_data_cuda");
+  if (p.N == 0) return;
+  if (algo == ConvAlgo::cudnn) return conv2d_backward_data_cudnn(p, dy, w, dx, s);
+  const tg::ConvGeom g = geom(p);
+  if (algo == ConvAlgo::v1_direct) {
+    const int64_t total = int64_t(p.N) * p.H * p.W * p.C;
+    conv2d_backward_data_kernel_v1_direct<<<cuda::grid_for(total, kThreads, 65536), kThreads, 0, s>>>(g, dy, w, dx);
+    SRGAN_LAUNCH_CHECK(s);
+    return;
+  }
+  const int64_t wsize = int64_t(p.K) * p.R * p.S * p.C;
+  float* wT = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(wsize), s));
+  conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, w, wT);
+  SRGAN_LAUNCH_CHECK(s);
+  const int M = p.N * p.H * p.W, Kred = p.R * p.S * p.K;
+  const tg::ConvBwdDataA a{dy, g, p.K % 4 == 0 && cuda::aligned16(dy)};
+  const tg::RowMajorK bop{wT, Kred, p.C, Kred, Kred % 4 == 0};  // workspace is 256-byte aligned
+  const tg::BiasActEpi epi{dx, p.C, nullptr, nullptr, 0, nullptr};
+  const tg::Flavour f = flavour_of(algo);
+  launch_tile_gemm(f, M, p.C, Kred, plan(f, M, p.C, Kred, 1), a, bop, epi, s);
+}
+
+void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const float* dy, float* dw,
+                                 float* db, ConvAlgo algo, Stream s) {
+  check_params(p, "conv2d_backward_weight_cuda");
+  check_algo(algo, "conv2d_backward_weight_cuda");
+  if (algo == ConvAlgo::cudnn) {
+    if (p.N == 0) {
+      // Nothing to sum: the gradients are zero (cuDNN rejects empty tensors).
+      CUDA_CHECK(cudaMemsetAsync(dw, 0, sizeof(float) * size_t(p.K) * p.R * p.S * p.C, s));
+      if (db) CUDA_CHECK(cudaMemsetAsync(db, 0, sizeof(float) * size_t(p.K), s));
+      return;
+    }
+    return conv2d_backward_weight_cudnn(p, x, dy, dw, db, s);
+  }
+  const tg::ConvGeom g = geom(p);
+  const int npix = p.N * p.P() * p.Q();
+  const int RSC = p.R * p.S * p.C;
+  const tg::Flavour f = flavour_of(algo);
+  const SplitPlan sp = algo == ConvAlgo::v1_direct ? SplitPlan{} : plan(f, p.K, RSC, npix, 64);
+
+  // One workspace request carved into: split-K partials, then bias partials.
+  const size_t part_bytes = sp.splits > 1 ? cuda::align256(sizeof(float) * size_t(sp.splits) * p.K * RSC) : 0;
+  const size_t bias_bytes = db ? bias_grad_workspace(npix, p.K) : 0;
+  char* ws = static_cast<char*>(cuda::workspace(part_bytes + bias_bytes, s));
+  float* part = reinterpret_cast<float*>(ws);
+  float* bias_part = reinterpret_cast<float*>(ws + part_bytes);
+
+  if (algo == ConvAlgo::v1_direct) {
+    const int64_t warps = int64_t(p.K) * RSC;
+    conv2d_backward_weight_kernel_v1_direct<<<cuda::grid_for(warps * 32, kThreads, 65536), kThreads, 0, s>>>(g, x, dy, dw);
+    SRGAN_LAUNCH_CHECK(s);
+  } else {
+    const tg::RowMajorMN a{dy, p.K, p.K, npix, p.K % 4 == 0 && cuda::aligned16(dy)};
+    const tg::ConvBwdWeightB bop{x, g, p.C % 4 == 0 && cuda::aligned16(x)};
+    const tg::BiasActEpi out{dw, RSC, nullptr, nullptr, 0, nullptr};
+    if (sp.splits == 1) {
+      launch_tile_gemm(f, p.K, RSC, npix, sp, a, bop, out, s);
+    } else {
+      const tg::PartialEpi pe{part, RSC, int64_t(p.K) * RSC};
+      launch_tile_gemm(f, p.K, RSC, npix, sp, a, bop, pe, s);
+      tg::splitk_reduce_kernel<<<cuda::grid_for(int64_t(p.K) * RSC), kThreads, 0, s>>>(p.K, RSC, sp.splits, part, out);
+      SRGAN_LAUNCH_CHECK(s);
+    }
+  }
+  if (db) {
+    if (npix == 0) CUDA_CHECK(cudaMemsetAsync(db, 0, sizeof(float) * size_t(p.K), s));
+    else bias_grad(dy, npix, p.K, db, bias_part, s);
+  }
+}
+
+}  // namespace srgan::kern
