@@ -10,11 +10,13 @@ template <typename T> void adam_step_cpu(const AdamParams& p, T* param, const T*
   const double bc2 = 1.0 - std::pow(p.beta2, double(p.step));
   const T step_size = T(p.lr / bc1);
   const T bc2_sqrt = T(std::sqrt(bc2));
+  // 1 - beta is formed in double and then rounded, as PyTorch does (1 - 0.999f in float is off by 1e-5).
   const T b1 = T(p.beta1), b2 = T(p.beta2), eps = T(p.eps);
+  const T one_minus_b1 = T(1.0 - p.beta1), one_minus_b2 = T(1.0 - p.beta2);
   for (int64_t i = 0; i < p.n; ++i) {
     T g = grad[i];
-    m[i] = m[i] * b1 + (T(1) - b1) * g;          // PyTorch: exp_avg.lerp_(grad, 1 - beta1)
-    v[i] = v[i] * b2 + (T(1) - b2) * g * g;      // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
+    m[i] = m[i] * b1 + one_minus_b1 * g;          // PyTorch: exp_avg.lerp_(grad, 1 - beta1)
+    v[i] = v[i] * b2 + one_minus_b2 * g * g;      // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
     T denom = std::sqrt(v[i]) / bc2_sqrt + eps;  // (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
     param[i] -= step_size * m[i] / denom;        // param.addcdiv_(exp_avg, denom, value=-step_size)
   }

@@ -18,11 +18,13 @@
 //   backward-weight  M = K                      N = R*S*C  Kred = N*P*Q   A = dy^T, B = im2col(x)
 // Backward-weight has a small output and a long reduction, so it splits the reduction over
 // blockIdx.z (split-K) and adds the partial sums in a second kernel in a fixed order.
-// The bias gradient db[k] = sum over pixels of dy[., k] is a two-stage column reduction.
+// The bias gradient db[k] = sum over pixels of dy[., k] is a two-stage column reduction
+// (column_sum_cuda).
 // Nothing here uses floating-point atomics: every result is bitwise reproducible.
 #include <stdexcept>
 #include <string>
 
+#include "kernels/column_sum.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cudnn.h"
 #include "kernels/conv2d_fused.h"
@@ -150,47 +152,6 @@ __global__ void conv2d_transpose_weight_kernel(tg::ConvGeom g, const float* __re
     const int s = int(rsc % g.S), r = int((rsc / g.S) % g.R), c = int(rsc / (int64_t(g.S) * g.R));
     wT[i] = w[((int64_t(k) * g.R + r) * g.S + s) * g.C + c];
   }
-}
-
-// ---- bias gradient: db[k] = sum over rows of dy (rows, K), two-stage ------------------------
-
-template <int VEC>
-struct ColSumOp {
-  const float* dy;
-  int K;
-  struct Col {};
-  __device__ Col col(int) const { return {}; }
-  __device__ void row(const Col&, int64_t r, int cv, float (&acc)[1][VEC]) const {
-    if constexpr (VEC == 4) {
-      const float4 v = *reinterpret_cast<const float4*>(dy + r * K + cv * 4);
-      acc[0][0] += v.x; acc[0][1] += v.y; acc[0][2] += v.z; acc[0][3] += v.w;
-    } else {
-      acc[0][0] += dy[r * K + cv];
-    }
-  }
-};
-
-struct StoreFin {
-  float* out;
-  __device__ void operator()(int c, const double (&t)[1]) const { out[c] = float(t[0]); }
-};
-
-size_t bias_grad_workspace(int64_t rows, int K) {
-  return cuda::align256(sizeof(float) * size_t(cuda::col_reduce_shape(rows, K).G) * K);
-}
-
-void bias_grad(const float* dy, int64_t rows, int K, float* db, float* partial, cudaStream_t s) {
-  const auto sh = cuda::col_reduce_shape(rows, K);
-  if (K % 4 == 0 && cuda::aligned16(dy)) {
-    cuda::col_reduce_stage1_kernel<4, 1><<<sh.G, kThreads, 0, s>>>(rows, K, sh.rows_per_block,
-                                                                     ColSumOp<4>{dy, K}, partial);
-  } else {
-    cuda::col_reduce_stage1_kernel<1, 1><<<sh.G, kThreads, 0, s>>>(rows, K, sh.rows_per_block,
-                                                                     ColSumOp<1>{dy, K}, partial);
-  }
-  SRGAN_LAUNCH_CHECK(s);
-  cuda::col_reduce_stage2_kernel<1><<<K, kThreads, 0, s>>>(sh.G, K, partial, StoreFin{db});
-  SRGAN_LAUNCH_CHECK(s);
 }
 
 // ---- tile-GEMM launches -------------------------------------------------------------------
@@ -340,12 +301,10 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
   const tg::Flavour f = flavour_of(algo);
   const SplitPlan sp = algo == ConvAlgo::v1_direct ? SplitPlan{} : plan(f, p.K, RSC, npix, 64);
 
-  // One workspace request carved into: split-K partials, then bias partials.
-  const size_t part_bytes = sp.splits > 1 ? cuda::align256(sizeof(float) * size_t(sp.splits) * p.K * RSC) : 0;
-  const size_t bias_bytes = db ? bias_grad_workspace(npix, p.K) : 0;
-  char* ws = static_cast<char*>(cuda::workspace(part_bytes + bias_bytes, s));
-  float* part = reinterpret_cast<float*>(ws);
-  float* bias_part = reinterpret_cast<float*>(ws + part_bytes);
+  // Split-K partials (splits, K, R*S*C) live in the workspace.
+  float* part = sp.splits > 1
+                    ? static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sp.splits) * p.K * RSC, s))
+                    : nullptr;
 
   if (algo == ConvAlgo::v1_direct) {
     const int64_t warps = int64_t(p.K) * RSC;
@@ -364,10 +323,9 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
       SRGAN_LAUNCH_CHECK(s);
     }
   }
-  if (db) {
-    if (npix == 0) CUDA_CHECK(cudaMemsetAsync(db, 0, sizeof(float) * size_t(p.K), s));
-    else bias_grad(dy, npix, p.K, db, bias_part, s);
-  }
+  // db[k] = sum over pixels of dy[., k]. It may reuse the workspace: stream order puts it
+  // after the split-K reduction that last read the partials.
+  if (db) column_sum_cuda(dy, npix, p.K, db, s);
 }
 
 }  // namespace srgan::kern

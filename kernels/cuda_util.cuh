@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cuda_check.h"
+
 namespace srgan::kern::cuda {
 
 constexpr int kThreads = 256;  // default block size of the elementwise and reduction kernels
@@ -158,6 +160,39 @@ col_reduce_stage2_all_kernel(int G, int C, const float* partial, Fin fin) {
     tot[a] = block_sum(s);
   }
   if (threadIdx.x == 0) fin(0, tot);
+}
+
+// ---- elementwise maps ---------------------------------------------------------------------
+// A functor F provides  __device__ void operator()(int64_t i) const   (element i) and
+//                       __device__ void vec4(int64_t j) const         (elements 4j .. 4j+3, with
+//                                                                      16-byte loads/stores).
+// map_kernel runs vec4 over the n/4 full vectors and the scalar form over the n%4 tail when
+// `vec` is set (the caller checked that every pointer is 16-byte aligned), else scalars only.
+template <class F>
+__global__ void __launch_bounds__(kThreads) map_kernel(int64_t n, bool vec, F f) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  const int64_t tid = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (vec) {
+    const int64_t n4 = n / 4;
+    for (int64_t j = tid; j < n4; j += stride) f.vec4(j);
+    for (int64_t i = n4 * 4 + tid; i < n; i += stride) f(i);
+  } else {
+    for (int64_t i = tid; i < n; i += stride) f(i);
+  }
+}
+
+template <class F>
+void launch_map(int64_t n, bool vec, const F& f, cudaStream_t s) {
+  if (n <= 0) return;
+  map_kernel<F><<<grid_for(vec ? (n + 3) / 4 : n, kThreads, 8192), kThreads, 0, s>>>(n, vec, f);
+  SRGAN_LAUNCH_CHECK(s);
+}
+
+__device__ __forceinline__ float4 ld4(const float* p, int64_t j) {
+  return reinterpret_cast<const float4*>(p)[j];
+}
+__device__ __forceinline__ void st4(float* p, int64_t j, float4 v) {
+  reinterpret_cast<float4*>(p)[j] = v;
 }
 
 // ---- cp.async (sm_80+): global -> shared copies that bypass registers --------------------

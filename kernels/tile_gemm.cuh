@@ -31,6 +31,7 @@
 #include <cstdint>
 
 #include "kernels/cuda_util.cuh"
+#include "kernels/scalar_math.h"
 
 namespace srgan::kern::cuda::tg {
 
@@ -187,7 +188,7 @@ struct BiasActEpi {
     if (pre) pre[i] = v;
     if (slope_mode != 0) {
       const float a = slope_mode == 1 ? slope[0] : slope[n];
-      v = v > 0.f ? v : a * v;  // leaky_f from scalar_math.h, written inline for the epilogue
+      v = leaky_f(v, a);
     }
     out[i] = v;
   }
