@@ -6,4 +6,5 @@ BackendConfig& backend() {
   static BackendConfig config;
   return config;
 }
+void set_cpu_threads(int n) { kern::gemm_cpu_set_threads(n); }
 }  // namespace srgan

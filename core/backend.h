@@ -15,5 +15,7 @@ struct BackendConfig {
 };
 
 BackendConfig& backend();
+// Threads for the CPU path's GEMMs (n <= 0: all cores).
+void set_cpu_threads(int n);
 
 }  // namespace srgan

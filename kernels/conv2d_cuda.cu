@@ -154,44 +154,6 @@ __global__ void conv2d_transpose_weight_kernel(tg::ConvGeom g, const float* __re
   }
 }
 
-// ---- tile-GEMM launches -------------------------------------------------------------------
-
-constexpr int kTile = 64;
-
-int bk_of(tg::Flavour f) { return f == tg::Flavour::ffma ? 16 : 32; }
-
-struct SplitPlan {
-  int splits = 1, kt_per_split = 1;
-};
-
-SplitPlan plan(tg::Flavour f, int M, int N, int Kred, int max_splits) {
-  const int bk = bk_of(f);
-  const int ktiles = (Kred + bk - 1) / bk;
-  SplitPlan sp;
-  sp.splits = tg::choose_splits(M, N, Kred, kTile, kTile, bk, max_splits);
-  sp.kt_per_split = (ktiles + sp.splits - 1) / sp.splits;
-  if (sp.kt_per_split < 1) sp.kt_per_split = 1;
-  sp.splits = (ktiles + sp.kt_per_split - 1) / sp.kt_per_split;  // no empty splits
-  if (sp.splits < 1) sp.splits = 1;
-  return sp;
-}
-
-template <class OpA, class OpB, class Epi>
-void launch_tile_gemm(tg::Flavour f, int M, int N, int Kred, const SplitPlan& sp, const OpA& a,
-                      const OpB& b, const Epi& epi, cudaStream_t s) {
-  const int64_t gx = (int64_t(M) + kTile - 1) / kTile, gy = (int64_t(N) + kTile - 1) / kTile;
-  if (gy > 65535 || sp.splits > 65535 || gx > 2147483647)
-    throw std::invalid_argument("conv2d: GEMM grid too large");
-  const dim3 grid(unsigned(gx), unsigned(gy), unsigned(sp.splits));
-  if (f == tg::Flavour::ffma) {
-    tg::tile_gemm_ffma_kernel<OpA, OpB, Epi><<<grid, 256, 0, s>>>(M, N, Kred, sp.kt_per_split, a, b, epi);
-  } else {
-    tg::tile_gemm_tf32_kernel<kTile, kTile, OpA, OpB, Epi>
-        <<<grid, (kTile / 32) * (kTile / 32) * 32, 0, s>>>(M, N, Kred, sp.kt_per_split, a, b, epi);
-  }
-  SRGAN_LAUNCH_CHECK(s);
-}
-
 tg::Flavour flavour_of(ConvAlgo algo) {
   return algo == ConvAlgo::v3_implicit_gemm_tf32 ? tg::Flavour::tf32 : tg::Flavour::ffma;
 }
@@ -222,7 +184,7 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const f
   const tg::ConvFwdA a{x, g, p.C % 4 == 0 && cuda::aligned16(x)};
   const tg::RowMajorK bop{w, Kred, p.K, Kred, Kred % 4 == 0 && cuda::aligned16(w)};
   const tg::Flavour f = flavour_of(algo);
-  launch_tile_gemm(f, M, p.K, Kred, plan(f, M, p.K, Kred, 1), a, bop, epi, s);
+  tg::launch_tile_gemm(f, M, p.K, Kred, tg::plan_splits(f, M, p.K, Kred, 1), a, bop, epi, s);
 }
 
 }  // namespace
@@ -279,7 +241,7 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
   const tg::RowMajorK bop{wT, Kred, p.C, Kred, Kred % 4 == 0};  // workspace is 256-byte aligned
   const tg::BiasActEpi epi{dx, p.C, nullptr, nullptr, 0, nullptr};
   const tg::Flavour f = flavour_of(algo);
-  launch_tile_gemm(f, M, p.C, Kred, plan(f, M, p.C, Kred, 1), a, bop, epi, s);
+  tg::launch_tile_gemm(f, M, p.C, Kred, tg::plan_splits(f, M, p.C, Kred, 1), a, bop, epi, s);
 }
 
 void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const float* dy, float* dw,
@@ -299,7 +261,7 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
   const int npix = p.N * p.P() * p.Q();
   const int RSC = p.R * p.S * p.C;
   const tg::Flavour f = flavour_of(algo);
-  const SplitPlan sp = algo == ConvAlgo::v1_direct ? SplitPlan{} : plan(f, p.K, RSC, npix, 64);
+  const tg::SplitPlan sp = algo == ConvAlgo::v1_direct ? tg::SplitPlan{} : tg::plan_splits(f, p.K, RSC, npix, 64);
 
   // Split-K partials (splits, K, R*S*C) live in the workspace.
   float* part = sp.splits > 1
@@ -315,12 +277,11 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
     const tg::ConvBwdWeightB bop{x, g, p.C % 4 == 0 && cuda::aligned16(x)};
     const tg::BiasActEpi out{dw, RSC, nullptr, nullptr, 0, nullptr};
     if (sp.splits == 1) {
-      launch_tile_gemm(f, p.K, RSC, npix, sp, a, bop, out, s);
+      tg::launch_tile_gemm(f, p.K, RSC, npix, sp, a, bop, out, s);
     } else {
       const tg::PartialEpi pe{part, RSC, int64_t(p.K) * RSC};
-      launch_tile_gemm(f, p.K, RSC, npix, sp, a, bop, pe, s);
-      tg::splitk_reduce_kernel<<<cuda::grid_for(int64_t(p.K) * RSC), kThreads, 0, s>>>(p.K, RSC, sp.splits, part, out);
-      SRGAN_LAUNCH_CHECK(s);
+      tg::launch_tile_gemm(f, p.K, RSC, npix, sp, a, bop, pe, s);
+      tg::launch_splitk_reduce(p.K, RSC, sp.splits, part, out, s);
     }
   }
   // db[k] = sum over pixels of dy[., k]. It may reuse the workspace: stream order puts it

@@ -21,3 +21,8 @@ enum class GemmAlgo { v1_smem_tiled = 1, v2_tf32_mma = 2, cublas = 100 };
 void gemm_cuda(const GemmParams& p, const float* A, const float* B, float* C, GemmAlgo algo, Stream s);
 
 }  // namespace srgan::kern
+
+namespace srgan::kern {
+// Threads used by the CPU GEMM (OpenBLAS); n <= 0 keeps the library's default (all cores).
+void gemm_cpu_set_threads(int n);
+}  // namespace srgan::kern

@@ -40,3 +40,9 @@ template void gemm_cpu_ref<float>(const GemmParams&, const float*, const float*,
 template void gemm_cpu_ref<double>(const GemmParams&, const double*, const double*, double*);
 
 }  // namespace srgan::kern
+
+namespace srgan::kern {
+void gemm_cpu_set_threads(int n) {
+  if (n > 0) openblas_set_num_threads(n);
+}
+}  // namespace srgan::kern

@@ -29,6 +29,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <stdexcept>
 
 #include "kernels/cuda_util.cuh"
 #include "kernels/scalar_math.h"
@@ -472,18 +473,57 @@ splitk_reduce_kernel(int M, int N, int splits, const float* part, Epi epi) {
 // ---- host-side launch -------------------------------------------------------------------------
 
 enum class Flavour { ffma, tf32 };
+constexpr int kTile = 64;  // BM = BN of both flavours
+inline int bk_of(Flavour f) { return f == Flavour::ffma ? 16 : 32; }
+
+struct SplitPlan {
+  int splits = 1, kt_per_split = 1;
+};
 
 // Split count from the problem shape only (never the device), so results are reproducible
-// across GPUs: enough blocks for about two waves on a 132-SM H100, each split >= 4 k-steps.
-inline int choose_splits(int M, int N, int Kred, int BM, int BN, int BK, int max_splits) {
-  const int64_t tiles = int64_t((M + BM - 1) / BM) * ((N + BN - 1) / BN);
-  const int ktiles = (Kred + BK - 1) / BK;
+// across GPUs: enough blocks for about two waves on a 132-SM H100, each split >= 4 k-steps,
+// at most max_splits; then no split is left empty.
+inline SplitPlan plan_splits(Flavour f, int M, int N, int Kred, int max_splits) {
+  const int bk = bk_of(f);
+  const int64_t tiles = int64_t((M + kTile - 1) / kTile) * ((N + kTile - 1) / kTile);
+  const int ktiles = (Kred + bk - 1) / bk;
   int64_t s = (264 + tiles - 1) / tiles;
   const int64_t by_k = (ktiles + 3) / 4;
   if (s > by_k) s = by_k;
   if (s > max_splits) s = max_splits;
   if (s < 1) s = 1;
-  return int(s);
+  SplitPlan sp;
+  sp.kt_per_split = int((ktiles + s - 1) / s);
+  if (sp.kt_per_split < 1) sp.kt_per_split = 1;
+  sp.splits = (ktiles + sp.kt_per_split - 1) / sp.kt_per_split;
+  if (sp.splits < 1) sp.splits = 1;
+  return sp;
+}
+
+// Launches the flavour's kernel over the (M, N) tiles x sp.splits.
+template <class OpA, class OpB, class Epi>
+void launch_tile_gemm(Flavour f, int M, int N, int Kred, const SplitPlan& sp, const OpA& a,
+                      const OpB& b, const Epi& epi, cudaStream_t s) {
+  const int64_t gx = (int64_t(M) + kTile - 1) / kTile, gy = (int64_t(N) + kTile - 1) / kTile;
+  if (gx < 1 || gy < 1) return;
+  if (gy > 65535 || sp.splits > 65535 || gx > 2147483647)
+    throw std::invalid_argument("tile_gemm: problem too large for the grid");
+  const dim3 grid(unsigned(gx), unsigned(gy), unsigned(sp.splits));
+  if (f == Flavour::ffma) {
+    tile_gemm_ffma_kernel<OpA, OpB, Epi><<<grid, 256, 0, s>>>(M, N, Kred, sp.kt_per_split, a, b, epi);
+  } else {
+    tile_gemm_tf32_kernel<kTile, kTile, OpA, OpB, Epi>
+        <<<grid, (kTile / 32) * (kTile / 32) * 32, 0, s>>>(M, N, Kred, sp.kt_per_split, a, b, epi);
+  }
+  SRGAN_LAUNCH_CHECK(s);
+}
+
+// Ordered sum of the split-K partials (splits, M, N), handed to epi.
+template <class Epi>
+void launch_splitk_reduce(int M, int N, int splits, const float* part, const Epi& epi, cudaStream_t s) {
+  if (int64_t(M) * N == 0) return;
+  splitk_reduce_kernel<Epi><<<grid_for(int64_t(M) * N), kThreads, 0, s>>>(M, N, splits, part, epi);
+  SRGAN_LAUNCH_CHECK(s);
 }
 
 }  // namespace srgan::kern::cuda::tg

@@ -85,12 +85,14 @@ def modcrop(img, s):
 
 
 # ---------------------------------------------------------------- metrics
-def to_y(img):
-    """BT.601 luma in [16, 235], double, not rounded. Gray images are used as R = G = B."""
+def to_y(img, mode="uint8"):
+    """BT.601 luma, double; mode "uint8" rounds half up as MATLAB rgb2ycbcr does for uint8
+    images, "double" keeps it unrounded. A gray image is its own Y (MATLAB eval scripts)."""
     img = img.astype(np.float64)
     if img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    return 16.0 + (65.481 * img[..., 0] + 128.553 * img[..., 1] + 24.966 * img[..., 2]) / 255.0
+        return img[..., 0]
+    y = 16.0 + (65.481 * img[..., 0] + 128.553 * img[..., 1] + 24.966 * img[..., 2]) / 255.0
+    return np.floor(y + 0.5) if mode == "uint8" else y
 
 
 def shave(a, b):
@@ -196,16 +198,17 @@ def verify(shared):
 
 
 def baseline(shared):
-    for set_name, names in (("Set5", SET5), ("Set14", SET14)):
-        ps, ss = [], []
-        for n in names:
-            hr = modcrop(load(os.path.join(shared, "data", set_name, n + ".png")), 4)
-            sr = imresize(imresize(hr, 0.25), 4.0)
-            yh, ys = shave(to_y(hr), 4), shave(to_y(sr), 4)
-            ps.append(psnr(yh, ys))
-            ss.append(ssim_wang(yh, ys))
-            print("%-6s %-10s psnr %.4f ssim %.6f" % (set_name, n, ps[-1], ss[-1]))
-        print("%-6s mean       psnr %.4f ssim %.6f" % (set_name, np.mean(ps), np.mean(ss)))
+    for mode in ("uint8", "double"):
+        for set_name, names in (("Set5", SET5), ("Set14", SET14)):
+            ps, ss = [], []
+            for n in names:
+                hr = modcrop(load(os.path.join(shared, "data", set_name, n + ".png")), 4)
+                sr = imresize(imresize(hr, 0.25), 4.0)
+                yh, ys = shave(to_y(hr, mode), 4), shave(to_y(sr, mode), 4)
+                ps.append(psnr(yh, ys))
+                ss.append(ssim_wang(yh, ys))
+                print("Y %-6s %-6s %-10s psnr %.4f ssim %.6f" % (mode, set_name, n, ps[-1], ss[-1]))
+            print("Y %-6s %-6s mean       psnr %.4f ssim %.6f" % (mode, set_name, np.mean(ps), np.mean(ss)))
 
 
 # ---------------------------------------------------------------- fixtures
@@ -226,7 +229,24 @@ def write_fixtures(shared):
         up = imresize(imresize(img, 0.25), 4.0)
         save(os.path.join(FIXTURES, "crop_%s_down4_up4.png" % tag), up)
 
-    # 2) Metrics: HR = a 64x48 crop; pairs (HR, bicubic SR) and (HR, HR + seeded noise).
+    # 2) Decoding: the same crops as BMP, JPEG, RGBA and gray+alpha PNG, and a 16-bit gray PNG
+    #    (all written by PIL, an encoder independent of ours); the 16-bit values also as text.
+    Image.fromarray(rgb).save(os.path.join(FIXTURES, "io_rgb.bmp"))
+    Image.fromarray(rgb).save(os.path.join(FIXTURES, "io_rgb_q95.jpg"), quality=95)
+    h, w = rgb.shape[:2]
+    alpha = ((np.arange(h)[:, None] * 11 + np.arange(w)[None, :] * 7) % 256).astype(np.uint8)
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(os.path.join(FIXTURES, "io_rgba.png"))
+    ga = np.dstack([gray[..., 0], ((np.arange(30)[:, None] * 5 + np.arange(36)[None, :] * 3) % 256).astype(np.uint8)])
+    Image.fromarray(ga, "LA").save(os.path.join(FIXTURES, "io_gray_alpha.png"))
+    v16 = (gray[..., 0].astype(np.uint32) * 256 + (np.arange(30)[:, None] * 13 + np.arange(36)[None, :] * 7) % 256)
+    v16 = v16.astype(np.uint16)
+    Image.fromarray(v16, "I;16").save(os.path.join(FIXTURES, "io_gray16.png"))
+    with open(os.path.join(FIXTURES, "io_gray16.txt"), "w") as f:
+        f.write("# io_gray16.png: width height, then the 16-bit values row by row\n36 30\n")
+        for row in v16:
+            f.write(" ".join(str(int(v)) for v in row) + "\n")
+
+    # 3) Metrics: HR = a 64x48 crop; pairs (HR, bicubic SR) and (HR, HR + seeded noise).
     hr = np.ascontiguousarray(butterfly[40:88, 120:184])  # (48, 64, 3)
     sr = imresize(imresize(hr, 0.25), 4.0)
     rng = np.random.default_rng(1234)
@@ -234,16 +254,19 @@ def write_fixtures(shared):
     save(os.path.join(FIXTURES, "metrics_hr.png"), hr)
     save(os.path.join(FIXTURES, "metrics_bicubic.png"), sr)
     save(os.path.join(FIXTURES, "metrics_noisy.png"), noisy)
-    lines = ["# metrics reference: pair border psnr_y ssim_y psnr_rgb (skimage %s; ssim also by a"
-             " numpy ssim_index.m, agreeing to < 1e-12)" % __import__("skimage").__version__]
+    lines = ["# metrics reference, written by tools/make_data_fixtures.py: pair luma_mode border psnr_y ssim_y"
+             " psnr_rgb; skimage %s peak_signal_noise_ratio / structural_similarity(gaussian_weights=True,"
+             " sigma=1.5, use_sample_covariance=False, data_range=255), checked against a numpy ssim_index.m"
+             % __import__("skimage").__version__]
     for name, other in (("bicubic", sr), ("noisy", noisy)):
-        for border in (0, 4):
-            yh, yo = shave(to_y(hr), border), shave(to_y(other), border)
-            p_sk, s_sk = psnr_skimage(yh, yo), ssim_skimage(yh, yo)
-            p_np, s_np = psnr(yh, yo), ssim_wang(yh, yo)
-            assert abs(p_sk - p_np) < 1e-9 and abs(s_sk - s_np) < 1e-12, (name, p_sk, p_np, s_sk, s_np)
-            prgb = psnr_skimage(shave(hr, border), shave(other, border))
-            lines.append("%s %d %.12f %.15f %.12f" % (name, border, p_sk, s_sk, prgb))
+        for mode in ("uint8", "double"):
+            for border in (0, 4):
+                yh, yo = shave(to_y(hr, mode), border), shave(to_y(other, mode), border)
+                p_sk, s_sk = psnr_skimage(yh, yo), ssim_skimage(yh, yo)
+                p_np, s_np = psnr(yh, yo), ssim_wang(yh, yo)
+                assert abs(p_sk - p_np) < 1e-9 and abs(s_sk - s_np) < 1e-12, (name, p_sk, p_np, s_sk, s_np)
+                prgb = psnr_skimage(shave(hr, border), shave(other, border))
+                lines.append("%s %s %d %.12f %.15f %.12f" % (name, mode, border, p_sk, s_sk, prgb))
     with open(os.path.join(FIXTURES, "metrics_reference.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("wrote", FIXTURES)

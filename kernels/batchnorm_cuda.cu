@@ -1,0 +1,290 @@
+// Batch normalisation on the GPU (see batchnorm.h), x viewed as (M, C), channel innermost.
+//
+// v1_two_pass (BatchNormAlgo::v1_two_pass), training forward = two passes over x:
+//   pass 1  per-channel statistics with the two-stage column reduction of cuda_util.cuh.
+//           Each thread accumulates the shifted sums  S1 = sum (x - k_c),  S2 = sum (x - k_c)^2
+//           with k_c = x[0, c] (any sample of the channel works as a shift; it keeps S2/M - (S1/M)^2
+//           free of the cancellation that plain sum(x^2) suffers when |mean| >> std). Stage 2
+//           adds the per-block partials in double, in a fixed order, and writes save_mean,
+//           save_invstd and the running statistics (unbiased variance, PyTorch's convention).
+//   pass 2  y = (x - mean) * invstd * gamma + beta, elementwise, float4 when C % 4 == 0.
+// Training backward = two passes too: pass 1 reduces sum(dy) and sum(dy * xhat) per channel,
+// pass 2 writes dx = gamma * invstd * (dy - sum(dy)/M - xhat * sum(dy*xhat)/M).
+// Eval forward is one elementwise pass; eval backward is one pass that writes dx and reduces.
+// cuDNN's batch norm (BatchNormAlgo::cudnn) is in batchnorm_cudnn.cu.
+#include <stdexcept>
+
+#include "kernels/batchnorm.h"
+#include "kernels/batchnorm_cudnn.h"
+#include "kernels/cuda_check.h"
+#include "kernels/cuda_context.h"
+#include "kernels/cuda_util.cuh"
+
+namespace srgan::kern {
+namespace {
+using cuda::kThreads;
+
+// ---- forward statistics -----------------------------------------------------------------------
+
+template <int VEC>
+struct StatsOp {
+  const float* x;
+  int C;
+  struct Col { float k[VEC]; };
+  __device__ Col col(int cv) const {
+    Col c;
+#pragma unroll
+    for (int v = 0; v < VEC; ++v) c.k[v] = x[cv * VEC + v];  // row 0 as the shift
+    return c;
+  }
+  __device__ void row(const Col& st, int64_t r, int cv, float (&acc)[2][VEC]) const {
+    const int64_t i = r * C + int64_t(cv) * VEC;
+    float u[VEC];
+    if constexpr (VEC == 4) {
+      const float4 q = cuda::ld4(x, i / 4);
+      u[0] = q.x; u[1] = q.y; u[2] = q.z; u[3] = q.w;
+    } else {
+      u[0] = x[i];
+    }
+#pragma unroll
+    for (int v = 0; v < VEC; ++v) {
+      const float d = u[v] - st.k[v];
+      acc[0][v] += d;
+      acc[1][v] = fmaf(d, d, acc[1][v]);
+    }
+  }
+};
+
+struct StatsFin {
+  const float* x;  // row 0 holds the shifts
+  int64_t M;
+  double eps, momentum;
+  float *save_mean, *save_invstd, *running_mean, *running_var;
+  __device__ void operator()(int c, const double (&t)[2]) const {
+    const double m = double(M);
+    const double dmean = t[0] / m;
+    double var = t[1] / m - dmean * dmean;  // biased
+    if (var < 0.0) var = 0.0;
+    const double mean = double(x[c]) + dmean;
+    save_mean[c] = float(mean);
+    save_invstd[c] = float(1.0 / sqrt(var + eps));
+    if (running_mean && running_var) {
+      const double unbiased = M > 1 ? var * m / (m - 1.0) : var;
+      running_mean[c] = float((1.0 - momentum) * double(running_mean[c]) + momentum * mean);
+      running_var[c] = float((1.0 - momentum) * double(running_var[c]) + momentum * unbiased);
+    }
+  }
+};
+
+// y = (x - mean[c]) * (invstd[c] * gamma[c]) + beta[c]; used for train (batch stats) and eval
+// (running stats turned into invstd on the fly when `running` is set).
+struct ApplyF {
+  const float *x, *gamma, *beta, *mean, *istd_or_var;
+  float* y;
+  int C;
+  bool running;  // istd_or_var holds running_var: invstd = 1 / sqrt(var + eps)
+  float eps;
+  __device__ __forceinline__ float one(float u, int c) const {
+    const float is = running ? rsqrtf(istd_or_var[c] + eps) : istd_or_var[c];
+    return (u - mean[c]) * (is * gamma[c]) + beta[c];
+  }
+  __device__ void operator()(int64_t i) const { y[i] = one(x[i], int(i % C)); }
+  __device__ void vec4(int64_t j) const {
+    const int c = int((j * 4) % C);
+    const float4 u = cuda::ld4(x, j);
+    cuda::st4(y, j, make_float4(one(u.x, c), one(u.y, c + 1), one(u.z, c + 2), one(u.w, c + 3)));
+  }
+};
+
+// ---- backward ---------------------------------------------------------------------------------
+
+// Accumulates sum(dy) and sum(dy * xhat); with `eval` it also writes dx = dy * gamma * invstd
+// (the statistics are constants in eval mode, so dx needs no second pass).
+template <int VEC>
+struct BwdReduceOp {
+  const float *x, *dy, *gamma, *mean, *istd_or_var;
+  float* dx;  // written only when eval
+  int C;
+  bool eval;  // istd_or_var holds running_var
+  float eps;
+  struct Col { float mean[VEC], istd[VEC], g[VEC]; };
+  __device__ Col col(int cv) const {
+    Col c;
+#pragma unroll
+    for (int v = 0; v < VEC; ++v) {
+      const int ch = cv * VEC + v;
+      c.mean[v] = mean[ch];
+      c.istd[v] = eval ? 1.f / sqrtf(istd_or_var[ch] + eps) : istd_or_var[ch];
+      c.g[v] = gamma[ch] * c.istd[v];
+    }
+    return c;
+  }
+  __device__ void row(const Col& st, int64_t r, int cv, float (&acc)[2][VEC]) const {
+    const int64_t i = r * C + int64_t(cv) * VEC;
+    float u[VEC], g[VEC];
+    if constexpr (VEC == 4) {
+      const float4 a = cuda::ld4(x, i / 4), b = cuda::ld4(dy, i / 4);
+      u[0] = a.x; u[1] = a.y; u[2] = a.z; u[3] = a.w;
+      g[0] = b.x; g[1] = b.y; g[2] = b.z; g[3] = b.w;
+    } else {
+      u[0] = x[i];
+      g[0] = dy[i];
+    }
+#pragma unroll
+    for (int v = 0; v < VEC; ++v) {
+      const float xhat = (u[v] - st.mean[v]) * st.istd[v];
+      acc[0][v] += g[v];
+      acc[1][v] = fmaf(g[v], xhat, acc[1][v]);
+    }
+    if (eval) {
+      if constexpr (VEC == 4) {
+        cuda::st4(dx, i / 4, make_float4(g[0] * st.g[0], g[1] * st.g[1], g[2] * st.g[2], g[3] * st.g[3]));
+      } else {
+        dx[i] = g[0] * st.g[0];
+      }
+    }
+  }
+};
+
+// dgamma = sum(dy * xhat), dbeta = sum(dy); for training also the two means dx needs.
+struct BwdFin {
+  float *dgamma, *dbeta;
+  float* coef;  // (2, C): mean(dy), mean(dy * xhat); nullptr in eval mode
+  int C;
+  int64_t M;
+  __device__ void operator()(int c, const double (&t)[2]) const {
+    dbeta[c] = float(t[0]);
+    dgamma[c] = float(t[1]);
+    if (coef) {
+      coef[c] = float(t[0] / double(M));
+      coef[C + c] = float(t[1] / double(M));
+    }
+  }
+};
+
+// dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)).
+struct BwdDxF {
+  const float *x, *dy, *gamma, *mean, *istd, *coef;
+  float* dx;
+  int C;
+  __device__ __forceinline__ float one(float u, float g, int c) const {
+    const float xhat = (u - mean[c]) * istd[c];
+    return gamma[c] * istd[c] * (g - coef[c] - xhat * coef[C + c]);
+  }
+  __device__ void operator()(int64_t i) const { dx[i] = one(x[i], dy[i], int(i % C)); }
+  __device__ void vec4(int64_t j) const {
+    const int c = int((j * 4) % C);
+    const float4 u = cuda::ld4(x, j), g = cuda::ld4(dy, j);
+    cuda::st4(dx, j, make_float4(one(u.x, g.x, c), one(u.y, g.y, c + 1), one(u.z, g.z, c + 2),
+                                 one(u.w, g.w, c + 3)));
+  }
+};
+
+bool al(const void* p) { return cuda::aligned16(p); }
+
+void check(const BatchNormParams& p, const char* who) {
+  if (p.M < 0 || p.C < 0) throw std::invalid_argument(std::string(who) + ": negative size");
+}
+
+// Shared by the two backward functions: pass 1 (reduction, and dx in eval mode).
+void backward_reduce(const BatchNormParams& p, const float* x, const float* dy, const float* gamma,
+                     const float* mean, const float* istd_or_var, bool eval, float* dx,
+                     float* dgamma, float* dbeta, float* coef_out, cudaStream_t s, float* partial) {
+  const auto sh = cuda::col_reduce_shape(p.M, p.C);
+  const bool vec = p.C % 4 == 0 && al(x) && al(dy) && (!eval || al(dx));
+  const float eps = float(p.eps);
+  if (vec) {
+    cuda::col_reduce_stage1_kernel<4, 2><<<sh.G, kThreads, 0, s>>>(
+        p.M, p.C, sh.rows_per_block, BwdReduceOp<4>{x, dy, gamma, mean, istd_or_var, dx, p.C, eval, eps}, partial);
+  } else {
+    cuda::col_reduce_stage1_kernel<1, 2><<<sh.G, kThreads, 0, s>>>(
+        p.M, p.C, sh.rows_per_block, BwdReduceOp<1>{x, dy, gamma, mean, istd_or_var, dx, p.C, eval, eps}, partial);
+  }
+  SRGAN_LAUNCH_CHECK(s);
+  cuda::col_reduce_stage2_kernel<2><<<p.C, kThreads, 0, s>>>(sh.G, p.C, partial,
+                                                             BwdFin{dgamma, dbeta, coef_out, p.C, p.M});
+  SRGAN_LAUNCH_CHECK(s);
+}
+
+}  // namespace
+
+void batchnorm_forward_train_cuda(const BatchNormParams& p, const float* x, const float* gamma,
+                                  const float* beta, float* y, float* save_mean, float* save_invstd,
+                                  float* running_mean, float* running_var, BatchNormAlgo algo, Stream s) {
+  check(p, "batchnorm_forward_train_cuda");
+  if (p.M == 0 || p.C == 0) return;  // no batch statistics exist; nothing is written
+  if (algo == BatchNormAlgo::cudnn)
+    return batchnorm_forward_train_cudnn(p, x, gamma, beta, y, save_mean, save_invstd, running_mean,
+                                         running_var, s);
+  if (algo != BatchNormAlgo::v1_two_pass)
+    throw std::invalid_argument("batchnorm_forward_train_cuda: unknown BatchNormAlgo");
+  const auto sh = cuda::col_reduce_shape(p.M, p.C);
+  float* partial = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sh.G) * 2 * p.C, s));
+  if (p.C % 4 == 0 && al(x)) {
+    cuda::col_reduce_stage1_kernel<4, 2><<<sh.G, kThreads, 0, s>>>(p.M, p.C, sh.rows_per_block,
+                                                                     StatsOp<4>{x, p.C}, partial);
+  } else {
+    cuda::col_reduce_stage1_kernel<1, 2><<<sh.G, kThreads, 0, s>>>(p.M, p.C, sh.rows_per_block,
+                                                                     StatsOp<1>{x, p.C}, partial);
+  }
+  SRGAN_LAUNCH_CHECK(s);
+  cuda::col_reduce_stage2_kernel<2><<<p.C, kThreads, 0, s>>>(
+      sh.G, p.C, partial,
+      StatsFin{x, p.M, p.eps, p.momentum, save_mean, save_invstd, running_mean, running_var});
+  SRGAN_LAUNCH_CHECK(s);
+  cuda::launch_map(p.M * p.C, p.C % 4 == 0 && al(x) && al(y),
+                   ApplyF{x, gamma, beta, save_mean, save_invstd, y, p.C, false, float(p.eps)}, s);
+}
+
+void batchnorm_forward_eval_cuda(const BatchNormParams& p, const float* x, const float* gamma,
+                                 const float* beta, const float* running_mean,
+                                 const float* running_var, float* y, Stream s) {
+  check(p, "batchnorm_forward_eval_cuda");
+  if (p.M == 0 || p.C == 0) return;
+  cuda::launch_map(p.M * p.C, p.C % 4 == 0 && al(x) && al(y),
+                   ApplyF{x, gamma, beta, running_mean, running_var, y, p.C, true, float(p.eps)}, s);
+}
+
+void batchnorm_backward_train_cuda(const BatchNormParams& p, const float* x, const float* dy,
+                                   const float* gamma, const float* save_mean,
+                                   const float* save_invstd, float* dx, float* dgamma, float* dbeta,
+                                   BatchNormAlgo algo, Stream s) {
+  check(p, "batchnorm_backward_train_cuda");
+  if (p.C == 0) return;
+  if (p.M == 0) {
+    CUDA_CHECK(cudaMemsetAsync(dgamma, 0, sizeof(float) * size_t(p.C), s));
+    CUDA_CHECK(cudaMemsetAsync(dbeta, 0, sizeof(float) * size_t(p.C), s));
+    return;
+  }
+  if (algo == BatchNormAlgo::cudnn)
+    return batchnorm_backward_train_cudnn(p, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, s);
+  if (algo != BatchNormAlgo::v1_two_pass)
+    throw std::invalid_argument("batchnorm_backward_train_cuda: unknown BatchNormAlgo");
+  const auto sh = cuda::col_reduce_shape(p.M, p.C);
+  // Workspace: stage-1 partials (G, 2, C), then the two per-channel means (2, C).
+  const size_t part_bytes = cuda::align256(sizeof(float) * size_t(sh.G) * 2 * p.C);
+  char* ws = static_cast<char*>(cuda::workspace(part_bytes + sizeof(float) * 2 * size_t(p.C), s));
+  float* partial = reinterpret_cast<float*>(ws);
+  float* coef = reinterpret_cast<float*>(ws + part_bytes);
+  backward_reduce(p, x, dy, gamma, save_mean, save_invstd, false, nullptr, dgamma, dbeta, coef, s, partial);
+  cuda::launch_map(p.M * p.C, p.C % 4 == 0 && al(x) && al(dy) && al(dx),
+                   BwdDxF{x, dy, gamma, save_mean, save_invstd, coef, dx, p.C}, s);
+}
+
+void batchnorm_backward_eval_cuda(const BatchNormParams& p, const float* x, const float* dy,
+                                  const float* gamma, const float* running_mean,
+                                  const float* running_var, float* dx, float* dgamma, float* dbeta,
+                                  Stream s) {
+  check(p, "batchnorm_backward_eval_cuda");
+  if (p.C == 0) return;
+  if (p.M == 0) {
+    CUDA_CHECK(cudaMemsetAsync(dgamma, 0, sizeof(float) * size_t(p.C), s));
+    CUDA_CHECK(cudaMemsetAsync(dbeta, 0, sizeof(float) * size_t(p.C), s));
+    return;
+  }
+  const auto sh = cuda::col_reduce_shape(p.M, p.C);
+  float* partial = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sh.G) * 2 * p.C, s));
+  backward_reduce(p, x, dy, gamma, running_mean, running_var, true, dx, dgamma, dbeta, nullptr, s, partial);
+}
+
+}  // namespace srgan::kern

@@ -1,0 +1,162 @@
+// `srgan eval`: the field's evaluation protocol on a folder of HR images (data/evaluate.h):
+// modcrop, MATLAB-exact bicubic LR, upscale with the chosen method, PSNR/SSIM on Y with a border
+// of `scale` pixels, per-image lines and the mean on stdout, optionally the same as JSON
+// (written atomically). Methods: bicubic now; --model FILE is a hook for the generator.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <unistd.h>
+
+#include "data/evaluate.h"
+#include "data/image_folder.h"
+#include "data/image_io.h"
+#include "tools/command.h"
+
+namespace srgan::cli {
+namespace {
+
+using data::Image;
+using data::Upscaler;
+
+const char* kUsage =
+    "usage: srgan eval --data DIR [--method bicubic | --model FILE] [--scale 4] [--json FILE]\n"
+    "                  [--luma uint8|double]\n"
+    "\n"
+    "Evaluates x<scale> super-resolution the way SR papers do: every image of DIR (png, jpg, bmp;\n"
+    "sorted by name) is cropped to a multiple of the scale, downscaled by MATLAB-exact bicubic\n"
+    "(imresize, antialiased), upscaled by the method, and compared with the HR on the Y channel\n"
+    "(BT.601) with <scale> pixels removed at each border: PSNR (dB), SSIM (Wang et al.), and PSNR\n"
+    "over RGB. Gray images are their own Y.\n"
+    "\n"
+    "options:\n"
+    "  --data DIR        folder of HR images (e.g. ../shared/data/Set5), required\n"
+    "  --method NAME     bicubic (default): MATLAB imresize bicubic upscaling, the baseline\n"
+    "  --model FILE      upscale with a trained generator (not built yet)\n"
+    "  --scale N         2, 3, 4 (default 4)\n"
+    "  --json FILE       also write the per-image and mean numbers as JSON (atomic write)\n"
+    "  --luma MODE       uint8 (default): Y rounded as MATLAB rgb2ycbcr on uint8 images, the\n"
+    "                    convention of the published tables; double: Y unrounded\n"
+    "\n"
+    "Bicubic x4 gives 28.42 dB on Set5 and 25.99 on Set14 (published: 28.42 / 26.00).";
+
+// The upscaling hook for trained models: the generator (models/) is wired in here later.
+Upscaler make_model_upscaler(const std::string& model_file, int scale) {
+  (void)scale;
+  throw std::runtime_error("model upscaling is not built yet (--model " + model_file +
+                           "); use --method bicubic for now");
+}
+
+// Picks the upscaler from --method / --model.
+Upscaler pick_upscaler(const Args& args, int scale, std::string* label) {
+  if (args.has("model")) {
+    if (args.has("method")) throw std::runtime_error("give either --method or --model, not both");
+    *label = "model " + args.get("model", "");
+    return make_model_upscaler(args.get("model", ""), scale);
+  }
+  const std::string method = args.get("method", "bicubic");
+  if (method == "bicubic") {
+    *label = "bicubic";
+    return data::bicubic_upscaler(scale);
+  }
+  throw std::runtime_error("unknown --method '" + method + "' (known: bicubic)");
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += ch;
+    } else if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      o += b;
+    } else {
+      o += ch;
+    }
+  }
+  return o;
+}
+
+// JSON has no infinity: identical images (PSNR = inf) are written as null.
+std::string json_number(double v, int digits) {
+  if (!std::isfinite(v)) return "null";
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", digits, v);
+  return b;
+}
+
+std::string quality_json(const data::Quality& q) {
+  return "\"psnr_y\": " + json_number(q.psnr_y, 6) + ", \"ssim_y\": " + json_number(q.ssim_y, 8) +
+         ", \"psnr_rgb\": " + json_number(q.psnr_rgb, 6);
+}
+
+std::string to_json(const data::EvalSummary& s, const std::string& method, const std::string& luma) {
+  std::ostringstream o;
+  o << "{\n  \"data\": \"" << json_escape(s.dir) << "\",\n  \"method\": \"" << json_escape(method)
+    << "\",\n  \"scale\": " << s.scale << ",\n  \"border\": " << s.scale << ",\n  \"luma\": \"" << luma
+    << "\",\n  \"count\": " << s.images.size() << ",\n  \"images\": [\n";
+  for (size_t i = 0; i < s.images.size(); ++i) {
+    const auto& im = s.images[i];
+    o << "    {\"name\": \"" << json_escape(im.name) << "\", \"width\": " << im.width << ", \"height\": " << im.height
+      << ", \"channels\": " << im.channels << ", " << quality_json(im.q) << "}"
+      << (i + 1 < s.images.size() ? "," : "") << "\n";
+  }
+  o << "  ],\n  \"mean\": {" << quality_json(s.mean) << "}\n}\n";
+  return o.str();
+}
+
+int run(const Args& args) {
+  args.allow_only({"data", "method", "model", "scale", "json", "luma"});
+  if (!args.has("data")) throw std::runtime_error("--data DIR is required (see srgan eval --help)");
+  const std::string dir = args.get("data", "");
+  const int scale = int(args.get_int("scale", 4));
+  if (scale < 2 || scale > 8) throw std::runtime_error("--scale must be 2..8, got " + std::to_string(scale));
+  const std::string luma = args.get("luma", "uint8");
+  if (luma != "uint8" && luma != "double") throw std::runtime_error("--luma must be uint8 or double, got '" + luma + "'");
+  const data::LumaMode mode = luma == "uint8" ? data::LumaMode::Uint8 : data::LumaMode::Double;
+  std::string label;
+  const Upscaler upscale = pick_upscaler(args, scale, &label);
+  if (data::list_image_files(dir).empty())  // fails early, before any output, on a bad folder
+    throw std::runtime_error("evaluation folder '" + dir + "' holds no image files (.png .jpg .jpeg .bmp)");
+
+  std::printf("# srgan eval: %s x%d on %s (Y: BT.601, %s; border %d)\n", label.c_str(), scale, dir.c_str(),
+              luma == "uint8" ? "rounded to uint8" : "double", scale);
+  std::printf("%-28s %9s %9s %8s %9s\n", "image", "size", "PSNR_Y", "SSIM_Y", "PSNR_RGB");
+  std::fflush(stdout);
+  const bool tty = ::isatty(2);
+  const auto t0 = std::chrono::steady_clock::now();
+  const data::EvalSummary s = data::evaluate_folder(
+      dir, scale, upscale, mode, [&](const data::ImageScore& sc, size_t i, size_t n) {
+        const std::string size = std::to_string(sc.width) + "x" + std::to_string(sc.height);
+        std::printf("%-28s %9s %9.4f %8.4f %9.4f\n", sc.name.c_str(), size.c_str(), sc.q.psnr_y, sc.q.ssim_y,
+                    sc.q.psnr_rgb);
+        std::fflush(stdout);
+        if (tty) {
+          const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          std::fprintf(stderr, "\r[%zu/%zu] %.2f s/image, ETA %.0f s   ", i + 1, n, dt / double(i + 1),
+                       dt / double(i + 1) * double(n - i - 1));
+          if (i + 1 == n) std::fprintf(stderr, "\n");
+        }
+      });
+  const std::string mean_label = "mean (" + std::to_string(s.images.size()) + " images)";
+  std::printf("%-28s %9s %9.4f %8.4f %9.4f\n", mean_label.c_str(), "", s.mean.psnr_y, s.mean.ssim_y, s.mean.psnr_rgb);
+  if (args.has("json")) {
+    const std::string path = args.get("json", "");
+    data::write_file_atomic(path, to_json(s, label, luma));
+    std::fprintf(stderr, "eval: wrote %s\n", path.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+SRGAN_COMMAND(Command{"eval", "PSNR/SSIM on Y of bicubic or a model on a folder of HR images (Set5, Set14, ...)",
+                      kUsage, &run, {}});
+
+}  // namespace srgan::cli

@@ -1,0 +1,402 @@
+// The training loop: setup (models, arenas, optimizers, data), the pretrain and GAN steps,
+// deferred loss read-back with NaN/Inf detection, validation, sample grids and checkpoints.
+#include "tools/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "core/adam.h"
+#include "core/autograd.h"
+#include "core/backend.h"
+#include "core/check.h"
+#include "core/device.h"
+#include "core/ops.h"
+#include "core/param_arena.h"
+#include "data/evaluate.h"
+#include "data/image_folder.h"
+#include "data/image_io.h"
+#include "data/patch_loader.h"
+#include "data/resize.h"
+#include "models/checkpoint.h"
+#include "models/discriminator.h"
+#include "models/srresnet.h"
+#include "models/vgg19.h"
+#include "tools/tensor_image.h"
+
+namespace fs = std::filesystem;
+
+namespace srgan::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// One step's loss scalars, still on the device, waiting for the next read-back.
+struct PendingStep {
+  int64_t step;
+  double time_s;  // since the start of this run, when the step finished
+  std::vector<std::pair<std::string, Tensor>> terms;
+};
+
+std::string fmt(double v, int prec = 5) {
+  std::ostringstream os;
+  os.precision(prec);
+  os << v;
+  return os.str();
+}
+
+class Trainer {
+ public:
+  Trainer(const TrainOptions& o, std::vector<StepRecord>* history, const std::atomic<bool>* stop)
+      : opt_(o), history_(history), stop_(stop) {}
+  TrainResult run();
+
+ private:
+  void setup();
+  void load_init_weights();
+  void resume_from_checkpoint();
+  void step_pretrain(const Tensor& lr, const Tensor& hr, PendingStep& rec);
+  void step_gan(const Tensor& lr, const Tensor& hr, PendingStep& rec);
+  bool flush_pending();  // false when a non-finite value was found
+  void validate_and_checkpoint(bool final_checkpoint);
+  void save_checkpoint();
+  void write_sample_grid(const data::Image& hr_img);
+  double current_lr() const;
+  void log(const std::string& line) const {
+    if (!opt_.quiet) std::fprintf(stderr, "%s\n", line.c_str());
+  }
+
+  TrainOptions opt_;
+  std::vector<StepRecord>* history_;
+  const std::atomic<bool>* stop_;
+  bool gan_ = false;
+  Device device_ = Device::cpu;
+  Rng rng_{0};
+  std::unique_ptr<SRResNet> g_;
+  std::unique_ptr<Discriminator> d_;
+  std::unique_ptr<VGG19Features> vgg_;
+  ParamArena g_arena_, d_arena_;
+  std::unique_ptr<Adam> g_opt_, d_opt_;
+  std::shared_ptr<data::PatchDataset> dataset_;
+  std::unique_ptr<data::PatchLoader> loader_;
+  int64_t step_ = 0;          // steps completed
+  double best_psnr_ = -1.0;
+  std::vector<PendingStep> pending_;
+  std::ofstream jsonl_;
+  std::string bad_message_;
+  std::map<std::string, double> last_terms_;  // the most recent step read back (progress line)
+  int64_t last_checkpoint_step_ = -1;
+};
+
+double Trainer::current_lr() const {
+  return (opt_.lr_halve_at >= 0 && step_ >= opt_.lr_halve_at) ? opt_.lr * 0.5 : opt_.lr;
+}
+
+void Trainer::setup() {
+  if (opt_.phase != "pretrain" && opt_.phase != "gan")
+    throw Error("--phase must be pretrain or gan, got '" + opt_.phase + "'");
+  gan_ = opt_.phase == "gan";
+  if (opt_.steps < 0 || opt_.batch < 1 || opt_.crop < 16 || opt_.crop % 4)
+    throw Error("--steps must be >= 0, --batch >= 1 and --crop a multiple of 4 of at least 16");
+  if (gan_ && opt_.crop % 16) throw Error("--phase gan needs --crop to be a multiple of 16 (the discriminator), got " +
+                                          std::to_string(opt_.crop));
+  device_ = parse_device(opt_.device);
+  set_cpu_threads(opt_.threads);
+  fs::create_directories(opt_.out);
+
+  rng_ = Rng(opt_.seed * 0x9E3779B97F4A7C15ull + 1);
+  g_ = std::make_unique<SRResNet>(SRResNetConfig{opt_.blocks, opt_.width}, rng_);
+  if (gan_) {
+    DiscriminatorConfig dc;
+    dc.crop = opt_.crop;
+    dc.width = opt_.d_width;
+    d_ = std::make_unique<Discriminator>(dc, rng_);
+    if (!opt_.vgg.empty()) {
+      vgg_ = std::make_unique<VGG19Features>(VGG19Config::phi54(), rng_);
+      load_module(opt_.vgg, *vgg_, true);
+      vgg_->freeze();
+      vgg_->to(device_);
+      log("content loss: VGG19 phi_5,4 feature MSE (weights " + opt_.vgg + ")");
+    } else {
+      log("content loss: pixel MSE (no --vgg weights given: this is the paper's SRGAN-MSE variant)");
+    }
+  }
+  if (!opt_.init.empty() && !opt_.resume) load_init_weights();
+
+  g_->to(device_);
+  g_arena_.adopt(g_->parameters(), device_);
+  g_opt_ = std::make_unique<Adam>(g_arena_, opt_.lr, 0.9, 0.999, 1e-8);
+  if (gan_) {
+    d_->to(device_);
+    d_arena_.adopt(d_->parameters(), device_);
+    d_opt_ = std::make_unique<Adam>(d_arena_, opt_.lr, 0.9, 0.999, 1e-8);
+  }
+
+  data::DatasetOptions dopt;
+  dopt.scale = SRResNet::scale;
+  dopt.patch = opt_.crop;
+  dataset_ = std::make_shared<data::PatchDataset>(opt_.data, dopt);
+  data::LoaderState start{opt_.seed, 0};
+  if (opt_.resume) resume_from_checkpoint();
+  if (opt_.resume) start.next_sample = uint64_t(step_) * uint64_t(opt_.batch);
+  data::LoaderOptions lopt;
+  lopt.batch = opt_.batch;
+  lopt.workers = opt_.workers;
+  loader_ = std::make_unique<data::PatchLoader>(dataset_, lopt, start);
+
+  jsonl_.open(fs::path(opt_.out) / "train_log.jsonl", opt_.resume ? std::ios::app : std::ios::trunc);
+  if (!jsonl_) throw Error("cannot write " + (fs::path(opt_.out) / "train_log.jsonl").string());
+  log("training " + opt_.phase + " on " + device_name(device_) + ": SRResNet " + std::to_string(opt_.blocks) +
+      " blocks x " + std::to_string(opt_.width) + " (" + std::to_string(g_->parameter_count()) + " parameters), batch " +
+      std::to_string(opt_.batch) + ", crop " + std::to_string(opt_.crop) + ", " + std::to_string(dataset_->num_images()) +
+      " images, steps " + std::to_string(step_) + " -> " + std::to_string(opt_.steps));
+}
+
+// --init: generator weights from a G-only file (best.safetensors, the bundled model) or from
+// a full training checkpoint (names prefixed "G.").
+void Trainer::load_init_weights() {
+  SafeTensors probe = load_safetensors(opt_.init);
+  bool prefixed = probe.find("G.head.0.weight").defined();
+  load_tensors(opt_.init, module_state(*g_, prefixed ? "G." : ""), !prefixed);
+  log("generator initialised from " + opt_.init);
+}
+
+void Trainer::save_checkpoint() {
+  TensorList t = module_state(*g_, "G.");
+  t.push_back({"optG.exp_avg", g_opt_->exp_avg()});
+  t.push_back({"optG.exp_avg_sq", g_opt_->exp_avg_sq()});
+  if (gan_) {
+    for (auto& e : module_state(*d_, "D.")) t.push_back(e);
+    t.push_back({"optD.exp_avg", d_opt_->exp_avg()});
+    t.push_back({"optD.exp_avg_sq", d_opt_->exp_avg_sq()});
+  }
+  Metadata m = srresnet_metadata(g_->config());
+  m["phase"] = opt_.phase;
+  m["step"] = std::to_string(step_);
+  m["seed"] = std::to_string(opt_.seed);
+  m["batch"] = std::to_string(opt_.batch);
+  m["crop"] = std::to_string(opt_.crop);
+  m["d_width"] = std::to_string(opt_.d_width);
+  m["optG_steps"] = std::to_string(g_opt_->steps_taken());
+  m["optD_steps"] = gan_ ? std::to_string(d_opt_->steps_taken()) : "0";
+  m["best_psnr"] = fmt(best_psnr_, 10);
+  save_tensors((fs::path(opt_.out) / "last.safetensors").string(), t, m);
+  last_checkpoint_step_ = step_;
+}
+
+void Trainer::resume_from_checkpoint() {
+  const std::string path = (fs::path(opt_.out) / "last.safetensors").string();
+  if (!fs::exists(path)) throw Error("--resume: no checkpoint " + path + " to resume from");
+  SafeTensors st = load_safetensors(path);
+  auto meta = [&](const char* k) {
+    auto it = st.metadata.find(k);
+    if (it == st.metadata.end()) throw Error(path + ": checkpoint metadata has no '" + k + "'");
+    return it->second;
+  };
+  auto expect = [&](const char* k, const std::string& ours) {
+    if (meta(k) != ours)
+      throw Error(path + ": checkpoint was written with " + k + "=" + meta(k) + " but this run has " + k + "=" + ours);
+  };
+  expect("phase", opt_.phase);
+  expect("blocks", std::to_string(opt_.blocks));
+  expect("width", std::to_string(opt_.width));
+  expect("batch", std::to_string(opt_.batch));
+  expect("crop", std::to_string(opt_.crop));
+  expect("seed", std::to_string(opt_.seed));
+  if (gan_) expect("d_width", std::to_string(opt_.d_width));
+  TensorList targets = module_state(*g_, "G.");
+  targets.push_back({"optG.exp_avg", g_opt_->exp_avg()});
+  targets.push_back({"optG.exp_avg_sq", g_opt_->exp_avg_sq()});
+  if (gan_) {
+    for (auto& e : module_state(*d_, "D.")) targets.push_back(e);
+    targets.push_back({"optD.exp_avg", d_opt_->exp_avg()});
+    targets.push_back({"optD.exp_avg_sq", d_opt_->exp_avg_sq()});
+  }
+  load_tensors(path, targets, true);
+  step_ = std::stoll(meta("step"));
+  g_opt_->set_steps_taken(std::stoll(meta("optG_steps")));
+  if (gan_) d_opt_->set_steps_taken(std::stoll(meta("optD_steps")));
+  best_psnr_ = std::stod(meta("best_psnr"));
+  last_checkpoint_step_ = step_;
+  log("resumed from " + path + " at step " + std::to_string(step_));
+}
+
+void Trainer::step_pretrain(const Tensor& lr, const Tensor& hr, PendingStep& rec) {
+  g_opt_->zero_grad();
+  Tensor sr = (*g_)(lr);
+  GeneratorLoss l = content_loss(sr, hr, nullptr, opt_.weights);
+  l.total.backward();
+  g_opt_->lr = current_lr();
+  g_opt_->step();
+  rec.terms = {{"g_total", l.total.detach()}, {"pixel_mse", l.pixel_mse.detach()}};
+}
+
+void Trainer::step_gan(const Tensor& lr, const Tensor& hr, PendingStep& rec) {
+  Tensor sr = (*g_)(lr);
+  // 1. Discriminator: real vs generated (sr is detached inside: no gradient reaches G).
+  d_opt_->zero_grad();
+  DiscriminatorLoss dl = discriminator_loss(*d_, hr, sr);
+  dl.total.backward();
+  d_opt_->lr = current_lr();
+  d_opt_->step();
+  // 2. Generator: content + adversarial through the just-updated D. D's parameter gradients
+  //    from this backward are discarded by the zero_grad at the top of the next D update.
+  g_opt_->zero_grad();
+  Tensor d_sr = (*d_)(sr);
+  GeneratorLoss gl = generator_loss(sr, hr, vgg_.get(), d_sr, opt_.weights);
+  gl.total.backward();
+  g_opt_->lr = current_lr();
+  g_opt_->step();
+  rec.terms = {{"g_total", gl.total.detach()},   {"content", gl.content.detach()},
+               {"pixel_mse", gl.pixel_mse.detach()}, {"adversarial", gl.adversarial.detach()},
+               {"d_total", dl.total.detach()},   {"d_real", dl.real.detach()},
+               {"d_fake", dl.fake.detach()},     {"d_hr", dl.d_hr_prob.detach()},
+               {"d_sr", dl.d_sr_prob.detach()}};
+  if (gl.vgg.defined()) rec.terms.push_back({"vgg", gl.vgg.detach()});
+}
+
+bool Trainer::flush_pending() {
+  for (auto& p : pending_) {
+    StepRecord r;
+    r.step = p.step;
+    for (auto& [name, t] : p.terms) {
+      double v = t.item();  // one small device->host copy per term, once per log interval
+      r.terms[name] = v;
+      if (!std::isfinite(v) && bad_message_.empty())
+        bad_message_ = "non-finite " + name + " (" + fmt(v) + ") at step " + std::to_string(p.step);
+    }
+    std::ostringstream js;
+    js << "{\"step\":" << r.step << ",\"phase\":\"" << opt_.phase << "\",\"lr\":" << fmt(current_lr(), 8)
+       << ",\"time_s\":" << fmt(p.time_s, 8);
+    for (auto& [k, v] : r.terms) js << ",\"" << k << "\":" << (std::isfinite(v) ? fmt(v, 9) : "null");
+    js << "}\n";
+    jsonl_ << js.str();
+    last_terms_ = r.terms;
+    if (history_) history_->push_back(r);
+    if (!bad_message_.empty()) break;
+  }
+  jsonl_.flush();
+  pending_.clear();
+  return bad_message_.empty();
+}
+
+void Trainer::write_sample_grid(const data::Image& hr_full) {
+  // bicubic | SR | HR of the first validation image (modcropped), side by side.
+  data::Image hr = data::modcrop(data::drop_alpha(hr_full), 4);
+  if (hr.channels == 1) hr = data::gray_to_rgb(hr);
+  data::Image lr = data::downscale_bicubic(hr, 4);
+  data::Image bic = data::upscale_bicubic(lr, 4);
+  data::Image sr = upscale_whole(*g_, lr, device_);
+  data::Image grid(hr.width * 3, hr.height, 3);
+  for (int y = 0; y < hr.height; ++y)
+    for (int k = 0; k < 3; ++k) {
+      const data::Image& src = k == 0 ? bic : k == 1 ? sr : hr;
+      std::copy(src.row(y), src.row(y) + size_t(hr.width) * 3, grid.row(y) + size_t(k) * hr.width * 3);
+    }
+  data::write_png((fs::path(opt_.out) / ("sample_step" + std::to_string(step_) + ".png")).string(), grid);
+}
+
+void Trainer::validate_and_checkpoint(bool final_checkpoint) {
+  if (!opt_.val.empty()) {
+    auto t0 = Clock::now();
+    data::Upscaler up = [this](const data::Image& lr) { return upscale_whole(*g_, lr, device_); };
+    data::EvalSummary s = data::evaluate_folder(opt_.val, 4, up);
+    std::ostringstream js;
+    js << "{\"step\":" << step_ << ",\"val_psnr\":" << fmt(s.mean.psnr_y, 8) << ",\"val_ssim\":" << fmt(s.mean.ssim_y, 8)
+       << ",\"val_images\":" << s.images.size() << "}\n";
+    jsonl_ << js.str();
+    jsonl_.flush();
+    log("validation at step " + std::to_string(step_) + ": PSNR " + fmt(s.mean.psnr_y, 5) + " dB, SSIM " +
+        fmt(s.mean.ssim_y, 4) + " on " + std::to_string(s.images.size()) + " images (" + fmt(seconds_since(t0), 3) + " s)");
+    if (s.mean.psnr_y > best_psnr_) {
+      best_psnr_ = s.mean.psnr_y;
+      Metadata m = srresnet_metadata(g_->config());
+      m["step"] = std::to_string(step_);
+      m["val_psnr"] = fmt(s.mean.psnr_y, 8);
+      m["phase"] = opt_.phase;
+      save_module((fs::path(opt_.out) / "best.safetensors").string(), *g_, m);
+    }
+    auto files = data::list_image_files(opt_.val);
+    if (!files.empty()) write_sample_grid(data::read_image(files.front()));
+  } else if (final_checkpoint) {
+    Metadata m = srresnet_metadata(g_->config());
+    m["step"] = std::to_string(step_);
+    m["phase"] = opt_.phase;
+    save_module((fs::path(opt_.out) / "best.safetensors").string(), *g_, m);  // no validation: the last
+  }
+  save_checkpoint();
+}
+
+TrainResult Trainer::run() {
+  setup();
+  const int64_t lr_floats = int64_t(opt_.batch) * (opt_.crop / 4) * (opt_.crop / 4) * 3;
+  const int64_t hr_floats = int64_t(opt_.batch) * opt_.crop * opt_.crop * 3;
+  std::vector<float> lr_host(static_cast<size_t>(lr_floats)), hr_host(static_cast<size_t>(hr_floats));  // (N, h, w, 3), (N, H, W, 3)
+  auto t_start = Clock::now(), t_log = Clock::now();
+  int64_t log_from = step_;
+  g_->train();
+  if (gan_) d_->train();
+  while (step_ < opt_.steps) {
+    loader_->next(hr_host.data(), lr_host.data());
+    Tensor lr = Tensor::from_vector(lr_host, {opt_.batch, opt_.crop / 4, opt_.crop / 4, 3}, device_);
+    Tensor hr = Tensor::from_vector(hr_host, {opt_.batch, opt_.crop, opt_.crop, 3}, device_);
+    PendingStep rec;
+    rec.step = step_ + 1;
+    if (gan_) step_gan(lr, hr, rec);
+    else step_pretrain(lr, hr, rec);
+    ++step_;
+    rec.time_s = seconds_since(t_start);
+    pending_.push_back(std::move(rec));
+
+    const bool at_log = step_ % opt_.log_every == 0 || step_ == opt_.steps;
+    const bool at_val = opt_.val_every > 0 && step_ % opt_.val_every == 0;
+    const bool stopping = stop_ && stop_->load();
+    if (at_log || at_val || stopping) {
+      const bool ok = flush_pending();
+      if (!ok) {
+        log("training stopped: " + bad_message_ + "; no checkpoint was written after it" +
+            (last_checkpoint_step_ >= 0 ? ", the last good one is " + (fs::path(opt_.out) / "last.safetensors").string() +
+                                              " (step " + std::to_string(last_checkpoint_step_) + ")"
+                                        : " (none was written before it)"));
+        return TrainResult::non_finite;
+      }
+      if (at_log && !opt_.quiet) {
+        const double dt = seconds_since(t_log);
+        const double rate = double(step_ - log_from) / std::max(dt, 1e-9);
+        const double eta = double(opt_.steps - step_) / std::max(rate, 1e-9);
+        std::ostringstream os;
+        os << "step " << step_ << "/" << opt_.steps;
+        for (auto& [k, v] : last_terms_) os << " " << k << " " << fmt(v, 5);
+        os << " | " << fmt(rate, 3) << " steps/s, ETA " << fmt(eta / 60.0, 3) << " min";
+        log(os.str());
+        t_log = Clock::now();
+        log_from = step_;
+      }
+      if (stopping) {
+        validate_and_checkpoint(false);
+        log("interrupted: checkpoint written to " + (fs::path(opt_.out) / "last.safetensors").string() + " at step " +
+            std::to_string(step_));
+        return TrainResult::interrupted;
+      }
+      if (at_val) validate_and_checkpoint(false);
+    }
+  }
+  if (last_checkpoint_step_ != step_) validate_and_checkpoint(true);
+  log("done: " + std::to_string(step_) + " steps in " + fmt(seconds_since(t_start), 4) + " s; checkpoint " +
+      (fs::path(opt_.out) / "last.safetensors").string());
+  return TrainResult::finished;
+}
+
+}  // namespace
+
+TrainResult train(const TrainOptions& opt, std::vector<StepRecord>* history, const std::atomic<bool>* stop) {
+  Trainer t(opt, history, stop);
+  return t.run();
+}
+
+}  // namespace srgan::app
