@@ -1,0 +1,73 @@
+// SRGAN losses (Ledig et al. 2017), each returning scalar Tensors of shape {} so the training loop
+// can keep them on the device and read them back once per log interval.
+//   pixel MSE        mean((SR - HR)^2) over all elements; images in [0, 1]
+//   VGG feature MSE  mean((s*phi(SR) - s*phi(HR))^2) with s = vgg_feature_scale = 1/12.75, the
+//                    paper's rescaling ("equivalent to multiplying Eq. 5 with ~0.006"). Our choice:
+//                    the factor is applied to the loss as s^2 = 1/162.5625 (mathematically the same
+//                    as dividing both feature maps by 12.75 before the MSE, one pass cheaper).
+//                    phi(HR) is computed without a graph (a constant target).
+//   adversarial      BCE-with-logits(D(SR), 1) = mean(-log sigmoid(D(SR))), the paper's -log D(G(z)),
+//                    weighted 1e-3 in the generator's total
+//   discriminator    BCE(D(HR), 1) + BCE(D(SR.detach()), 0): D sees HR and SR in two separate
+//                    forwards (so batch norm uses per-call batch statistics, as PyTorch code that
+//                    calls D twice does), and no gradient reaches G.
+// Content loss: the VGG term when a VGG is given, else the pixel MSE (the paper's SRGAN-MSE).
+#pragma once
+#include "layers/module.h"
+#include "models/vgg19.h"
+
+namespace srgan {
+
+struct LossWeights {
+  double mse = 1.0;            // weight of the pixel MSE in the content loss when no VGG is given
+  double vgg = 1.0;            // weight of the (rescaled) VGG feature MSE when a VGG is given
+  double mse_with_vgg = 0.0;   // pixel MSE added beside the VGG term (0 = the paper)
+  double adversarial = 1e-3;   // weight of the generator's adversarial term
+  double vgg_feature_scale = 1.0 / 12.75;  // s: features are compared as s*phi (loss times s^2)
+};
+
+// Individual terms, all shape {} (undefined where a term does not apply). Unweighted terms are
+// given for logging; `total` is what backward() runs on.
+struct GeneratorLoss {
+  Tensor total;        // weighted sum of the terms below
+  Tensor content;      // weighted content part of total (vgg*VGG [+ mse_with_vgg*MSE], or mse*MSE)
+  Tensor pixel_mse;    // pixel MSE, always computed (detached when it is not part of total)
+  Tensor vgg;          // rescaled VGG feature MSE; undefined without a VGG
+  Tensor adversarial;  // BCE(D(SR), 1); undefined without discriminator logits
+  Tensor d_sr_prob;    // mean sigmoid(D(SR)), detached; undefined without logits
+  bool uses_vgg = false;
+};
+
+struct DiscriminatorLoss {
+  Tensor total;      // real + fake
+  Tensor real;       // BCE(D(HR), 1)
+  Tensor fake;       // BCE(D(SR.detach()), 0)
+  Tensor hr_logits;  // (N, 1) D(HR)
+  Tensor sr_logits;  // (N, 1) D(SR.detach())
+  Tensor d_hr_prob;  // mean sigmoid(D(HR)), detached, shape {}
+  Tensor d_sr_prob;  // mean sigmoid(D(SR)), detached, shape {}
+};
+
+// ---- the single terms ----
+Tensor pixel_mse_loss(const Tensor& sr, const Tensor& hr);  // sr, hr (N, H, W, 3)
+// mean((s*vgg(sr) - s*vgg(hr))^2); vgg(hr) runs without recording a graph.
+Tensor vgg_feature_loss(VGG19Features& vgg, const Tensor& sr, const Tensor& hr, double feature_scale = 1.0 / 12.75);
+// BCE-with-logits against all-ones (target_real) or all-zeros labels; logits (N, 1).
+Tensor bce_logits_vs(const Tensor& logits, bool target_real);
+// mean(sigmoid(logits)), without a graph: the "D(x)" figure of GAN logs.
+Tensor mean_probability(const Tensor& logits);
+
+// ---- what the training loop calls ----
+// Content loss only (pretraining, or the content half of the GAN step): VGG if `vgg` is non-null,
+// else pixel MSE. total == content.
+GeneratorLoss content_loss(const Tensor& sr, const Tensor& hr, VGG19Features* vgg, const LossWeights& w = {});
+// Content loss plus w.adversarial * BCE(d_sr_logits, 1). d_sr_logits = D(SR) with SR attached to
+// the generator's graph (D's parameters get gradients too; the loop zeroes them before D's step).
+GeneratorLoss generator_loss(const Tensor& sr, const Tensor& hr, VGG19Features* vgg, const Tensor& d_sr_logits,
+                             const LossWeights& w = {});
+// Runs D on hr and on sr.detach() (two forwards) and returns BCE(D(HR),1) + BCE(D(SR),0).
+DiscriminatorLoss discriminator_loss(Module& d, const Tensor& hr, const Tensor& sr);
+// The same from logits already computed (real_logits = D(HR), fake_logits = D(SR.detach())).
+DiscriminatorLoss discriminator_loss_from_logits(const Tensor& real_logits, const Tensor& fake_logits);
+
+}  // namespace srgan
