@@ -1,6 +1,7 @@
 // Channel and sample-type conversions for data/image.h (HWC layout throughout).
 #include "data/image.h"
 
+#include <array>
 #include <cmath>
 
 namespace srgan::data {
@@ -26,8 +27,13 @@ Image gray_to_rgb(const Image& img) {
 }
 
 void to_float01(const Image& img, float* dst) {
+  static const auto table = [] {  // v / 255.0f exactly, as a reader would compute it
+    std::array<float, 256> t{};
+    for (int v = 0; v < 256; ++v) t[size_t(v)] = float(v) / 255.0f;
+    return t;
+  }();
   const size_t n = img.size();
-  for (size_t i = 0; i < n; ++i) dst[i] = float(img.data[i]) * (1.0f / 255.0f);
+  for (size_t i = 0; i < n; ++i) dst[i] = table[img.data[i]];
 }
 
 ImageF to_float01(const Image& img) {

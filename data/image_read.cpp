@@ -43,11 +43,19 @@ void check_size(const std::string& path, int w, int h, int64_t max_pixels) {
                    " pixels exceeds the limit of " + std::to_string(max_pixels));
 }
 
-// stb reports a zero-sized PNG as "0-pixel image" while reading the header.
-[[noreturn]] void fail_header(const std::string& path) {
-  const std::string r = stb_reason();
-  if (r.find("0-pixel") != std::string::npos) fail(path, "has zero width or height");
-  fail(path, "is not an image stb_image can read (" + r + ")");
+// stb turns a PNG of zero width or height into "unknown image type" (it tries every other
+// format after PNG refuses it), so we look at the PNG header ourselves: signature, then the
+// IHDR chunk with big-endian width and height at bytes 16..23.
+bool png_zero_sized(const uint8_t* b, size_t n) {
+  static const uint8_t sig[8] = {137, 80, 78, 71, 13, 10, 26, 10};
+  if (n < 24 || std::memcmp(b, sig, 8) != 0 || std::memcmp(b + 12, "IHDR", 4) != 0) return false;
+  const bool w0 = !b[16] && !b[17] && !b[18] && !b[19], h0 = !b[20] && !b[21] && !b[22] && !b[23];
+  return w0 || h0;
+}
+
+[[noreturn]] void fail_header(const std::string& path, const uint8_t* head, size_t n) {
+  if (png_zero_sized(head, n)) fail(path, "has zero width or height");
+  fail(path, std::string("is not an image stb_image can read (") + stb_reason() + ")");
 }
 
 int requested_channels(ChannelMode mode, int stored) {
@@ -74,7 +82,7 @@ void decode(const std::vector<uint8_t>& bytes, const std::string& name, const Re
   if (bytes.empty()) fail(name, "is empty (0 bytes)");
   if (bytes.size() > size_t(0x7fffffff)) fail(name, "is too large: more than 2 GB");
   int w = 0, h = 0, c = 0;
-  if (!stbi_info_from_memory(buf, len, &w, &h, &c)) fail_header(name);
+  if (!stbi_info_from_memory(buf, len, &w, &h, &c)) fail_header(name, bytes.data(), bytes.size());
   check_size(name, w, h, opt.max_pixels);
   const int req = requested_channels(opt.channels, c);
   const bool is16 = stbi_is_16_bit_from_memory(buf, len) != 0;
@@ -114,7 +122,12 @@ ImageInfo read_image_info(const std::string& path, int64_t max_pixels) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) fail(path, std::string("cannot be opened (") + std::strerror(errno) + ")");
   ImageInfo info;
-  if (!stbi_info_from_file(f.get(), &info.width, &info.height, &info.channels)) fail_header(path);
+  if (!stbi_info_from_file(f.get(), &info.width, &info.height, &info.channels)) {
+    uint8_t head[24] = {};
+    std::rewind(f.get());
+    const size_t n = std::fread(head, 1, sizeof head, f.get());
+    fail_header(path, head, n);
+  }
   check_size(path, info.width, info.height, max_pixels);
   info.bits = stbi_is_16_bit_from_file(f.get()) ? 16 : 8;
   return info;

@@ -207,6 +207,11 @@ TEST_CASE("dataset: each epoch visits every image once, in a seeded order", "[da
     CHECK(s1[i] == i);
   }
   CHECK(e0 != e1);  // a new order each epoch (7! orders: a clash is a 1/5040 event for this seed)
+
+  DatasetOptions o = small_options();
+  o.patches_per_visit = 3;  // samples 3v, 3v+1, 3v+2 share an image; visits follow the same order
+  const PatchDataset ds3(tmp.path.string(), o);
+  for (uint64_t s = 0; s < 42; ++s) CHECK(ds3.image_of(3, s) == ds.image_of(3, s / 3));
 }
 
 TEST_CASE("dataset: a saved loader state resumes with exactly the next batches", "[data][dataset]") {
@@ -378,13 +383,19 @@ TEST_CASE("dataset: loader throughput (benchmark, not run by ctest)", "[.bench]"
   }
   const char* env_seconds = std::getenv("SRGAN_BENCH_SECONDS");
   const double seconds = env_seconds ? std::atof(env_seconds) : 5.0;
-  for (size_t cache : {size_t(0), size_t(1) << 30}) {
+  struct Run {
+    size_t cache;
+    int per_visit;
+  };
+  for (const Run run : {Run{0, 1}, Run{size_t(64) << 20, 16}, Run{size_t(1) << 30, 1}}) {
     for (int workers : {1, 2}) {
+      const size_t cache = run.cache;
       DatasetOptions o;  // 96x96 HR crops, x4, augmentation on
       o.cache_bytes = cache;
+      o.patches_per_visit = run.per_visit;
       auto ds = std::make_shared<const PatchDataset>(dir, o);
       PatchLoader l(ds, {16, workers, 4}, {1, 0});
-      if (cache) {  // warm the cache first: steady state of a long run
+      if (cache && run.per_visit == 1) {  // warm the cache first: steady state of a long run
         for (size_t i = 0; i < (ds->num_images() + 15) / 16 + 1; ++i) l.next();
       }
       const auto t0 = std::chrono::steady_clock::now();
@@ -394,8 +405,8 @@ TEST_CASE("dataset: loader throughput (benchmark, not run by ctest)", "[.bench]"
         patches += l.next().n;
         dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       } while (dt < seconds);
-      std::printf("loader: %zu images, cache %s, workers %d: %.0f patches/s (%d patches in %.2f s)\n",
-                  ds->num_images(), cache ? "1 GiB (warm)" : "off", workers, patches / dt, patches, dt);
+      std::printf("loader: %zu images, cache %zu MiB, %d patches per visit, workers %d: %.0f patches/s (%d in %.2f s)\n",
+                  ds->num_images(), cache >> 20, run.per_visit, workers, patches / dt, patches, dt);
     }
   }
   // The parts of one patch, single thread, image already decoded.

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "data/evaluate.h"
-#include "data/image_folder.h"
 #include "data/image_io.h"
 #include "tools/command.h"
 
@@ -33,7 +32,8 @@ const char* kUsage =
     "over RGB. Gray images are their own Y.\n"
     "\n"
     "options:\n"
-    "  --data DIR        folder of HR images (e.g. ../shared/data/Set5), required\n"
+    "  --data DIR        folder of HR images (e.g. ../shared/data/Set5, DIV2K_valid_HR, or the\n"
+    "                    folder holding DIV2K_valid_HR), required\n"
     "  --method NAME     bicubic (default): MATLAB imresize bicubic upscaling, the baseline\n"
     "  --model FILE      upscale with a trained generator (not built yet)\n"
     "  --scale N         2, 3, 4 (default 4)\n"
@@ -122,8 +122,7 @@ int run(const Args& args) {
   const data::LumaMode mode = luma == "uint8" ? data::LumaMode::Uint8 : data::LumaMode::Double;
   std::string label;
   const Upscaler upscale = pick_upscaler(args, scale, &label);
-  if (data::list_image_files(dir).empty())  // fails early, before any output, on a bad folder
-    throw std::runtime_error("evaluation folder '" + dir + "' holds no image files (.png .jpg .jpeg .bmp)");
+  data::evaluation_files(dir);  // fails early, before any output, on a missing or empty folder
 
   std::printf("# srgan eval: %s x%d on %s (Y: BT.601, %s; border %d)\n", label.c_str(), scale, dir.c_str(),
               luma == "uint8" ? "rounded to uint8" : "double", scale);
