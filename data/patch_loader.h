@@ -9,6 +9,7 @@
 // the one the caller holds, plus the decoded-image cache (DatasetOptions::cache_bytes).
 // workers == 0 makes every batch in the caller's thread (for debugging).
 // An error in a worker (e.g. no image of the folder decodes) is rethrown by next().
+// next(), state() and restore() are meant for one consumer thread (the training loop).
 //
 // LAYOUT: NHWC float in [0, 1]: hr (batch, patch, patch, 3), lr (batch, patch/scale,
 // patch/scale, 3). next(float*, float*) copies into caller buffers, e.g. pinned host memory

@@ -291,7 +291,7 @@ TEST_CASE("dataset: the decoded-image cache stays under its byte limit", "[data]
   CHECK(ds2->cache_stats().evictions == 0);
 }
 
-TEST_CASE("dataset: bad files are skipped with a warning naming them; the loader keeps going", "[data][dataset]") {
+TEST_CASE("dataset: bad files are skipped with a warning naming them, and the loader keeps going", "[data][dataset]") {
   TempDir tmp("bad");
   make_folder(tmp.path, 3);
   const std::vector<uint8_t> png = encode_png(synthetic(64, 64, 99));

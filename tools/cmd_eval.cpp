@@ -14,6 +14,9 @@
 #include "data/evaluate.h"
 #include "data/image_io.h"
 #include "tools/command.h"
+#include "tools/model_file.h"
+#include "tools/tensor_image.h"
+#include "tools/tiled_upscaler.h"
 
 namespace srgan::cli {
 namespace {
@@ -35,7 +38,8 @@ const char* kUsage =
     "  --data DIR        folder of HR images (e.g. ../shared/data/Set5, DIV2K_valid_HR, or the\n"
     "                    folder holding DIV2K_valid_HR), required\n"
     "  --method NAME     bicubic (default): MATLAB imresize bicubic upscaling, the baseline\n"
-    "  --model FILE      upscale with a trained generator (not built yet)\n"
+    "  --model FILE      upscale with a trained generator; bicubic is shown beside it\n"
+    "  --device D        auto | cpu | cuda, for --model (default auto)\n"
     "  --scale N         2, 3, 4 (default 4)\n"
     "  --json FILE       also write the per-image and mean numbers as JSON (atomic write)\n"
     "  --luma MODE       uint8 (default): Y rounded as MATLAB rgb2ycbcr on uint8 images, the\n"
@@ -43,11 +47,14 @@ const char* kUsage =
     "\n"
     "Bicubic x4 gives 28.42 dB on Set5 and 25.99 on Set14 (published: 28.42 / 26.00).";
 
-// The upscaling hook for trained models: the generator (models/) is wired in here later.
-Upscaler make_model_upscaler(const std::string& model_file, int scale) {
-  (void)scale;
-  throw std::runtime_error("model upscaling is not built yet (--model " + model_file +
-                           "); use --method bicubic for now");
+// A trained generator (tiled, so any image size fits), on --device.
+Upscaler make_model_upscaler(const std::string& model_file, int scale, const std::string& device) {
+  if (scale != SRResNet::scale)
+    throw std::runtime_error("--model: the generator upscales x" + std::to_string(SRResNet::scale) + ", not x" +
+                             std::to_string(scale));
+  const Device dev = app::parse_device(device);
+  std::shared_ptr<SRResNet> g = app::load_generator(model_file, dev);
+  return [g, dev, model_file](const Image& lr) { return app::upscale_image(*g, lr, app::TileOptions{}, dev, model_file); };
 }
 
 // Picks the upscaler from --method / --model.
@@ -55,7 +62,7 @@ Upscaler pick_upscaler(const Args& args, int scale, std::string* label) {
   if (args.has("model")) {
     if (args.has("method")) throw std::runtime_error("give either --method or --model, not both");
     *label = "model " + args.get("model", "");
-    return make_model_upscaler(args.get("model", ""), scale);
+    return make_model_upscaler(args.get("model", ""), scale, args.get("device", "auto"));
   }
   const std::string method = args.get("method", "bicubic");
   if (method == "bicubic") {
@@ -96,7 +103,9 @@ std::string quality_json(const data::Quality& q) {
          ", \"psnr_rgb\": " + json_number(q.psnr_rgb, 6);
 }
 
-std::string to_json(const data::EvalSummary& s, const std::string& method, const std::string& luma) {
+// `bicubic` (may be null): the baseline on the same images, written beside each image and the mean.
+std::string to_json(const data::EvalSummary& s, const std::string& method, const std::string& luma,
+                    const data::EvalSummary* bicubic) {
   std::ostringstream o;
   o << "{\n  \"data\": \"" << json_escape(s.dir) << "\",\n  \"method\": \"" << json_escape(method)
     << "\",\n  \"scale\": " << s.scale << ",\n  \"border\": " << s.scale << ",\n  \"luma\": \"" << luma
@@ -104,15 +113,19 @@ std::string to_json(const data::EvalSummary& s, const std::string& method, const
   for (size_t i = 0; i < s.images.size(); ++i) {
     const auto& im = s.images[i];
     o << "    {\"name\": \"" << json_escape(im.name) << "\", \"width\": " << im.width << ", \"height\": " << im.height
-      << ", \"channels\": " << im.channels << ", " << quality_json(im.q) << "}"
+      << ", \"channels\": " << im.channels << ", " << quality_json(im.q);
+    if (bicubic) o << ", \"bicubic\": {" << quality_json(bicubic->images[i].q) << "}";
+    o << "}"
       << (i + 1 < s.images.size() ? "," : "") << "\n";
   }
-  o << "  ],\n  \"mean\": {" << quality_json(s.mean) << "}\n}\n";
+  o << "  ],\n  \"mean\": {" << quality_json(s.mean) << "}";
+  if (bicubic) o << ",\n  \"bicubic_mean\": {" << quality_json(bicubic->mean) << "}";
+  o << "\n}\n";
   return o.str();
 }
 
 int run(const Args& args) {
-  args.allow_only({"data", "method", "model", "scale", "json", "luma"});
+  args.allow_only({"data", "method", "model", "scale", "json", "luma", "device"});
   if (!args.has("data")) throw std::runtime_error("--data DIR is required (see srgan eval --help)");
   const std::string dir = args.get("data", "");
   const int scale = int(args.get_int("scale", 4));
@@ -124,17 +137,28 @@ int run(const Args& args) {
   const Upscaler upscale = pick_upscaler(args, scale, &label);
   data::evaluation_files(dir);  // fails early, before any output, on a missing or empty folder
 
+  // Beside a model, the bicubic baseline of the same images (cheap), per image and mean.
+  const bool beside = args.has("model");
+  data::EvalSummary bic;
+  if (beside) bic = data::evaluate_folder(dir, scale, data::bicubic_upscaler(scale), mode);
   std::printf("# srgan eval: %s x%d on %s (Y: BT.601, %s; border %d)\n", label.c_str(), scale, dir.c_str(),
               luma == "uint8" ? "rounded to uint8" : "double", scale);
-  std::printf("%-28s %9s %9s %8s %9s\n", "image", "size", "PSNR_Y", "SSIM_Y", "PSNR_RGB");
+  std::printf("%-28s %9s %9s %8s %9s", "image", "size", "PSNR_Y", "SSIM_Y", "PSNR_RGB");
+  if (beside) std::printf(" | %11s %11s %8s", "bicubic_PSNR", "bicubic_SSIM", "gain_dB");
+  std::printf("\n");
   std::fflush(stdout);
   const bool tty = ::isatty(2);
   const auto t0 = std::chrono::steady_clock::now();
   const data::EvalSummary s = data::evaluate_folder(
       dir, scale, upscale, mode, [&](const data::ImageScore& sc, size_t i, size_t n) {
         const std::string size = std::to_string(sc.width) + "x" + std::to_string(sc.height);
-        std::printf("%-28s %9s %9.4f %8.4f %9.4f\n", sc.name.c_str(), size.c_str(), sc.q.psnr_y, sc.q.ssim_y,
+        std::printf("%-28s %9s %9.4f %8.4f %9.4f", sc.name.c_str(), size.c_str(), sc.q.psnr_y, sc.q.ssim_y,
                     sc.q.psnr_rgb);
+        if (beside) {
+          const data::Quality& b = bic.images[i].q;
+          std::printf(" | %11.4f %11.4f %+8.4f", b.psnr_y, b.ssim_y, sc.q.psnr_y - b.psnr_y);
+        }
+        std::printf("\n");
         std::fflush(stdout);
         if (tty) {
           const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -144,10 +168,13 @@ int run(const Args& args) {
         }
       });
   const std::string mean_label = "mean (" + std::to_string(s.images.size()) + " images)";
-  std::printf("%-28s %9s %9.4f %8.4f %9.4f\n", mean_label.c_str(), "", s.mean.psnr_y, s.mean.ssim_y, s.mean.psnr_rgb);
+  std::printf("%-28s %9s %9.4f %8.4f %9.4f", mean_label.c_str(), "", s.mean.psnr_y, s.mean.ssim_y, s.mean.psnr_rgb);
+  if (beside)
+    std::printf(" | %11.4f %11.4f %+8.4f", bic.mean.psnr_y, bic.mean.ssim_y, s.mean.psnr_y - bic.mean.psnr_y);
+  std::printf("\n");
   if (args.has("json")) {
     const std::string path = args.get("json", "");
-    data::write_file_atomic(path, to_json(s, label, luma));
+    data::write_file_atomic(path, to_json(s, label, luma, beside ? &bic : nullptr));
     std::fprintf(stderr, "eval: wrote %s\n", path.c_str());
   }
   return 0;

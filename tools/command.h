@@ -9,7 +9,7 @@
 
 namespace srgan::cli {
 
-// Options as `--name value` or `--flag`; everything else is positional. `--name=value` works too.
+// Options as `--name value`, `-x value` or `--flag`; everything else is positional. `--name=value` works too.
 class Args {
  public:
   Args(int argc, char** argv, const std::vector<std::string>& flags);  // flags take no value

@@ -1,4 +1,5 @@
 // `srgan <command> [options]`: dispatches to the commands registered by the tools/cmd_*.cpp files.
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,8 +13,10 @@ namespace srgan::cli {
 Args::Args(int argc, char** argv, const std::vector<std::string>& flags) {
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
-    if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
-      std::string name = a.substr(2), value;
+    const bool long_opt = a.size() > 2 && a.compare(0, 2, "--") == 0;
+    const bool short_opt = a.size() == 2 && a[0] == '-' && std::isalpha(static_cast<unsigned char>(a[1]));  // -o
+    if (long_opt || short_opt) {
+      std::string name = a.substr(long_opt ? 2 : 1), value;
       auto eq = name.find('=');
       bool is_flag = false;
       for (auto& f : flags) is_flag |= (f == name);

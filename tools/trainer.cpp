@@ -26,6 +26,7 @@
 #include "models/discriminator.h"
 #include "models/srresnet.h"
 #include "models/vgg19.h"
+#include "tools/model_file.h"
 #include "tools/tensor_image.h"
 
 namespace fs = std::filesystem;
@@ -160,9 +161,7 @@ void Trainer::setup() {
 // --init: generator weights from a G-only file (best.safetensors, the bundled model) or from
 // a full training checkpoint (names prefixed "G.").
 void Trainer::load_init_weights() {
-  SafeTensors probe = load_safetensors(opt_.init);
-  bool prefixed = probe.find("G.head.0.weight").defined();
-  load_tensors(opt_.init, module_state(*g_, prefixed ? "G." : ""), !prefixed);
+  load_generator_weights(opt_.init, *g_);
   log("generator initialised from " + opt_.init);
 }
 
