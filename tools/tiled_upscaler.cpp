@@ -20,12 +20,17 @@ std::vector<int> tile_origins(int n, int tile, int overlap) {
 
 namespace {
 // Blend weight at HR offset i of a tile of HR length len whose first `lo` and last `hi` HR
-// positions overlap the previous/next tile: a linear ramp across each overlap, 1 elsewhere.
+// positions overlap the previous/next tile. Across an overlap of length L the weight is 0 for
+// the outer L/4 (the tile's zero-padded border, where its output is least like the untiled
+// one), rises linearly over the middle L/2 and is 1 beyond; a small floor keeps every weight
+// positive. The accumulated sum is divided by the summed weights, so any arrangement of tiles
+// (the last one is shifted flush with the image) blends correctly.
 float ramp(int i, int len, int lo, int hi) {
+  auto edge = [](float d, int L) { return std::clamp((d - 0.25f * float(L)) / (0.5f * float(L)), 0.0f, 1.0f); };
   float w = 1.0f;
-  if (lo > 0) w = std::min(w, (float(i) + 0.5f) / float(lo));
-  if (hi > 0) w = std::min(w, (float(len - i) - 0.5f) / float(hi));
-  return w;
+  if (lo > 0) w = std::min(w, edge(float(i) + 0.5f, lo));
+  if (hi > 0) w = std::min(w, edge(float(len - i) - 0.5f, hi));
+  return std::max(w, 1e-4f);
 }
 }  // namespace
 

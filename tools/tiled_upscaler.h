@@ -1,7 +1,8 @@
 // 4x upscaling of an image of any size in bounded memory: the LR image is cut into tiles of
 // `tile` x `tile` pixels that overlap by `overlap` pixels, each tile goes through the
 // generator alone (only one tile is ever on the device), and the overlapping outputs are
-// blended with linear ramps (weights of neighbouring tiles sum to one). Finished HR rows are
+// blended: each tile's zero-padded border quarter of an overlap is dropped and the middle half
+// is cross-faded linearly with its neighbour. Finished HR rows are
 // handed to a sink in order and dropped, so the float accumulator holds at most one band of
 // tile rows. A NaN or Inf in a tile's output is an error that names the tile.
 #pragma once

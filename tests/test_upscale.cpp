@@ -1,0 +1,176 @@
+// `srgan upscale` on the CPU with a small random-weight generator: tiled against untiled output,
+// tile sizes that do not divide the image, 1x1 and one-pixel-thin images, gray / RGBA / 16-bit
+// files keeping their format, and bad inputs (missing, unreadable, unwritable output, a model
+// of the wrong architecture) reported while the other images are still processed.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/check.h"
+#include "data/image_io.h"
+#include "data/resize.h"
+#include "models/checkpoint.h"
+#include "models/discriminator.h"
+#include "tools/model_file.h"
+#include "tools/tiled_upscaler.h"
+#include "tools/upscale_files.h"
+#include "tests/test_common.h"
+
+namespace fs = std::filesystem;
+using namespace srgan;
+using namespace srgan::app;
+using srgan::test::Contains;
+
+namespace {
+fs::path tmp(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("srgan_test_upscale_" + name);
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+// A small generator with non-trivial random weights (blocks 1, width 8); BN in eval mode.
+std::unique_ptr<SRResNet> small_generator(uint64_t seed = 5) {
+  Rng rng(seed);
+  auto g = std::make_unique<SRResNet>(SRResNetConfig{1, 8}, rng);
+  g->eval();
+  return g;
+}
+
+data::ImageF random_rgb(int w, int h, uint64_t seed) {
+  data::ImageF img(w, h, 3);
+  auto v = srgan::test::random_vector<float>(img.size(), seed, 0.0, 1.0);
+  img.data = v;
+  return img;
+}
+
+std::vector<float> run_tiled(SRResNet& g, const data::ImageF& img, TileOptions opt) {
+  std::vector<float> out(size_t(img.width) * 4 * img.height * 4 * 3, NAN);  // (4H, 4W, 3), poisoned
+  int next_row = 0;
+  upscale_tiled(g, img, opt, Device::cpu, [&](int y, const float* row) {
+    REQUIRE(y == next_row++);  // rows arrive in order, each once
+    std::copy(row, row + size_t(img.width) * 4 * 3, out.begin() + size_t(y) * img.width * 4 * 3);
+  }, "test image");
+  REQUIRE(next_row == img.height * 4);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("tiled and untiled upscaling agree within the stated bound", "[upscale][tiles]") {
+  auto g = small_generator();
+  const data::ImageF img = random_rgb(37, 29, 1);
+  const std::vector<float> whole = run_tiled(*g, img, {64, 0});  // one tile covers the image
+  // Tile sizes that do not divide 37x29, and overlaps from none to wide.
+  for (auto [tile, overlap] : std::vector<std::pair<int, int>>{{24, 20}, {24, 16}, {30, 24}, {16, 12}, {13, 10}, {10, 8}, {20, 4}}) {
+    INFO("tile " << tile << " overlap " << overlap);
+    const std::vector<float> tiled = run_tiled(*g, img, {tile, overlap});
+    double max_diff = 0;
+    for (size_t i = 0; i < whole.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(tiled[i] - whole[i])));
+    INFO("max |tiled - untiled| = " << max_diff);
+    // The generator sees ~10 LR pixels around each output (9x9 head and tail, 4 3x3 convs at
+    // LR scale); tile borders zero-pad instead. The ramps give such border pixels little weight:
+    // with an overlap of 8+ LR pixels the blended result stays within 1/255 of untiled output,
+    // i.e. at most one level of an 8-bit image.
+    // Bound: this generator sees ~10 LR pixels around each output (9x9 head and tail, four 3x3
+    // convs at LR scale) and tile borders zero-pad instead. The blend drops overlap/4 pixels at
+    // each inner tile border and cross-fades the middle half, so with overlap >= 20 (5+ dropped
+    // pixels, beyond which the padding's influence has decayed) tiled output stays within one
+    // 8-bit level of untiled output; smaller overlaps only have to stay close (< 0.05).
+    if (overlap >= 20) REQUIRE(max_diff <= 1.0 / 255.0);
+    else REQUIRE(max_diff < 0.05);
+    REQUIRE(std::isfinite(max_diff));
+  }
+}
+
+TEST_CASE("1x1 and one-pixel-thin images upscale to 4x their size", "[upscale][tiles]") {
+  auto g = small_generator();
+  for (auto [w, h] : std::vector<std::pair<int, int>>{{1, 1}, {1, 9}, {17, 1}, {2, 3}}) {
+    INFO(w << "x" << h);
+    std::vector<float> out = run_tiled(*g, random_rgb(w, h, 7), {4, 2});
+    REQUIRE(out.size() == size_t(w) * h * 48);
+    for (float v : out) REQUIRE((v >= 0.0f && v <= 1.0f));
+  }
+}
+
+TEST_CASE("gray, gray+alpha, RGBA and 16-bit files keep their format through upscale", "[upscale][files]") {
+  auto g = small_generator();
+  fs::path dir = tmp("formats");
+  auto pattern = [](int c, int x, int y) { return (x * 37 + y * 11 + c * 71) % 256; };
+  for (int channels : {1, 2, 3, 4}) {
+    data::Image im(9, 7, channels);
+    for (int y = 0; y < 7; ++y)
+      for (int x = 0; x < 9; ++x)
+        for (int c = 0; c < channels; ++c) im.at(y, x, c) = uint8_t(pattern(c, x, y));
+    data::write_png((dir / ("c" + std::to_string(channels) + ".png")).string(), im);
+  }
+  data::Image16 im16(6, 5, 3);
+  for (size_t i = 0; i < im16.size(); ++i) im16.data[i] = uint16_t((i * 2654435761u) % 65536);
+  data::write_png16((dir / "deep.png").string(), im16);
+
+  auto jobs = plan_upscale_jobs({dir.string()}, (dir / "out").string());
+  REQUIRE(jobs.size() == 5);
+  for (auto& j : jobs) upscale_file(*g, j, {256, 16}, Device::cpu, false);
+  for (int channels : {1, 2, 3, 4}) {
+    INFO(channels << " channels");
+    const std::string out = (dir / "out" / ("c" + std::to_string(channels) + "_x4.png")).string();
+    data::ImageInfo info = data::read_image_info(out);
+    REQUIRE(info.channels == channels);
+    REQUIRE(info.bits == 8);
+    REQUIRE(info.width == 36);
+    REQUIRE(info.height == 28);
+    if (channels == 2 || channels == 4) {  // alpha = MATLAB bicubic x4 of the input alpha
+      data::ReadOptions ro;
+      ro.channels = data::ChannelMode::Stored;
+      data::Image in = data::read_image((dir / ("c" + std::to_string(channels) + ".png")).string(), ro);
+      data::Image res = data::read_image(out, ro);
+      data::ImageF a(9, 7, 1);
+      for (size_t i = 0; i < a.size(); ++i) a.data[i] = float(in.data[i * channels + channels - 1]) / 255.0f;
+      data::ImageF a4 = data::imresize_bicubic(a, 4.0);
+      for (size_t i = 0; i < a4.size(); ++i) {
+        const int want = int(std::floor(std::clamp(a4.data[i], 0.0f, 1.0f) * 255.0f + 0.5f));
+        REQUIRE(std::abs(int(res.data[i * channels + channels - 1]) - want) <= 1);
+      }
+    }
+  }
+  data::ImageInfo deep = data::read_image_info((dir / "out" / "deep_x4.png").string());
+  REQUIRE(deep.bits == 16);
+  REQUIRE(deep.channels == 3);
+  REQUIRE(deep.width == 24);
+}
+
+TEST_CASE("bad inputs are reported by name and the other images are still processed", "[upscale][errors]") {
+  auto g = small_generator();
+  fs::path dir = tmp("bad");
+  data::write_png((dir / "good.png").string(), data::Image(5, 4, 3, 128));
+  { std::ofstream((dir / "text.png").string()) << "this is not an image"; }
+  std::vector<UpscaleJob> jobs = plan_upscale_jobs(
+      {(dir / "missing.png").string(), (dir / "text.png").string(), (dir / "good.png").string()}, (dir / "out").string());
+  REQUIRE(jobs.size() == 3);
+  REQUIRE_THROWS_WITH(upscale_file(*g, jobs[0], {}, Device::cpu, false), Contains("missing.png") && Contains("does not exist"));
+  REQUIRE_THROWS_WITH(upscale_file(*g, jobs[1], {}, Device::cpu, false), Contains("text.png"));
+  REQUIRE_NOTHROW(upscale_file(*g, jobs[2], {}, Device::cpu, false));
+  REQUIRE(fs::exists(dir / "out" / "good_x4.png"));
+  // An output path below a regular file cannot be written.
+  UpscaleJob unwritable{(dir / "good.png").string(), (dir / "good.png" / "sub" / "x.png").string()};
+  REQUIRE_THROWS_WITH(upscale_file(*g, unwritable, {}, Device::cpu, false), Contains("x.png"));
+  REQUIRE_THROWS_WITH(plan_upscale_jobs({tmp("empty").string()}, (dir / "o2").string()), Contains("no image files"));
+}
+
+TEST_CASE("a model of the wrong architecture is refused with the names that do not fit", "[upscale][errors][model]") {
+  fs::path dir = tmp("model");
+  Rng rng(1);
+  DiscriminatorConfig dc;
+  dc.crop = 16;
+  dc.width = 2;
+  dc.dense = 4;
+  Discriminator d(dc, rng);
+  save_module((dir / "d.safetensors").string(), d, discriminator_metadata(dc));
+  REQUIRE_THROWS_WITH(load_generator((dir / "d.safetensors").string(), Device::cpu), Contains("d.safetensors"));
+  // Right architecture name, wrong width: every mis-shaped tensor is listed.
+  SRResNet g8({1, 8}, rng);
+  Metadata m = srresnet_metadata({1, 16});
+  save_module((dir / "w.safetensors").string(), g8, m);
+  REQUIRE_THROWS_WITH(load_generator((dir / "w.safetensors").string(), Device::cpu),
+                      Contains("w.safetensors") && Contains("head.0.weight"));
+  REQUIRE_THROWS_WITH(load_generator((dir / "none.safetensors").string(), Device::cpu), Contains("does not exist"));
+}

@@ -1,0 +1,26 @@
+// Upscaling image files: planning (inputs and folders -> output paths) and one file end to end
+// (read, split colour and alpha, tiled generator on the colour, bicubic on the alpha, write PNG
+// of the same bit depth atomically). Used by `srgan upscale` and its tests.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "models/srresnet.h"
+#include "tools/tiled_upscaler.h"
+
+namespace srgan::app {
+
+struct UpscaleJob {
+  std::string in, out;
+};
+
+// One input file and an `out` that is not an existing folder (nor ends in '/'): out is the
+// file. Otherwise `out` is a folder (created) receiving <stem>_x4.png for every input image.
+// A folder without images is an error; a missing file is kept and fails when processed.
+std::vector<UpscaleJob> plan_upscale_jobs(const std::vector<std::string>& inputs, const std::string& out);
+
+// Upscales one file; throws with a message naming it. Gray stays gray (mean of the network's
+// RGB), alpha is upscaled with MATLAB bicubic and put back, 16-bit PNG stays 16-bit.
+void upscale_file(SRResNet& g, const UpscaleJob& job, const TileOptions& topt, Device dev, bool show_progress);
+
+}  // namespace srgan::app
