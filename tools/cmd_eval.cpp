@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 #include <stdexcept>
@@ -42,6 +43,7 @@ const char* kUsage =
     "  --device D        auto | cpu | cuda, for --model (default auto)\n"
     "  --scale N         2, 3, 4 (default 4)\n"
     "  --json FILE       also write the per-image and mean numbers as JSON (atomic write)\n"
+    "  --save-dir DIR    also write each image's LR input (<name>_lr.png) and output (<name>_x4.png)\n"
     "  --luma MODE       uint8 (default): Y rounded as MATLAB rgb2ycbcr on uint8 images, the\n"
     "                    convention of the published tables; double: Y unrounded\n"
     "\n"
@@ -125,7 +127,7 @@ std::string to_json(const data::EvalSummary& s, const std::string& method, const
 }
 
 int run(const Args& args) {
-  args.allow_only({"data", "method", "model", "scale", "json", "luma", "device"});
+  args.allow_only({"data", "method", "model", "scale", "json", "luma", "device", "save-dir"});
   if (!args.has("data")) throw std::runtime_error("--data DIR is required (see srgan eval --help)");
   const std::string dir = args.get("data", "");
   const int scale = int(args.get_int("scale", 4));
@@ -134,7 +136,22 @@ int run(const Args& args) {
   if (luma != "uint8" && luma != "double") throw std::runtime_error("--luma must be uint8 or double, got '" + luma + "'");
   const data::LumaMode mode = luma == "uint8" ? data::LumaMode::Uint8 : data::LumaMode::Double;
   std::string label;
-  const Upscaler upscale = pick_upscaler(args, scale, &label);
+  const Upscaler method = pick_upscaler(args, scale, &label);
+  // --save-dir: keep each image's LR input and upscaled output (written after it is scored).
+  const std::string save_dir = args.get("save-dir", "");
+  Image last_lr, last_sr;
+  const Upscaler upscale = save_dir.empty() ? method : Upscaler([&](const Image& lr) {
+    last_lr = lr;
+    last_sr = method(lr);
+    return last_sr;
+  });
+  auto save_outputs = [&](const std::string& name) {
+    if (save_dir.empty()) return;
+    const std::string stem = name.substr(0, name.find_last_of('.'));
+    data::write_png(save_dir + "/" + stem + "_lr.png", last_lr);
+    data::write_png(save_dir + "/" + stem + "_x" + std::to_string(scale) + ".png", last_sr);
+  };
+  if (!save_dir.empty()) std::filesystem::create_directories(save_dir);
   data::evaluation_files(dir);  // fails early, before any output, on a missing or empty folder
 
   // Beside a model, the bicubic baseline of the same images (cheap), per image and mean.
@@ -151,6 +168,7 @@ int run(const Args& args) {
   const auto t0 = std::chrono::steady_clock::now();
   const data::EvalSummary s = data::evaluate_folder(
       dir, scale, upscale, mode, [&](const data::ImageScore& sc, size_t i, size_t n) {
+        save_outputs(sc.name);
         const std::string size = std::to_string(sc.width) + "x" + std::to_string(sc.height);
         std::printf("%-28s %9s %9.4f %8.4f %9.4f", sc.name.c_str(), size.c_str(), sc.q.psnr_y, sc.q.ssim_y,
                     sc.q.psnr_rgb);
