@@ -1,0 +1,30 @@
+// Whole-network benchmarks, the same work as ../shared/bench/anchor_cpu.py and anchor_gpu.py:
+// SRResNet inference at several sizes, the SRResNet MSE training step (G forward + backward +
+// Adam) and the SRGAN step (D update then G update with the VGG54 loss, random weights).
+// Medians of repeated runs after warm-up; on CUDA each run is synchronised before the clock.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace srgan::app {
+
+struct StepBenchOptions {
+  Device device = Device::cpu;
+  int batch = 4;        // training batch (anchor_cpu.py: 4; anchor_gpu.py: 16)
+  int hr = 96;          // HR crop; LR is hr / 4
+  int repeats = 5;
+  int warmup = 1;
+  bool gan = false;     // also time the SRGAN step (needs a lot more work on a CPU)
+  std::vector<int> infer_sizes = {64, 128};  // LR sides for inference
+};
+
+struct StepBenchRow {
+  std::string name;
+  double ms = 0.0;  // median
+};
+
+std::vector<StepBenchRow> bench_steps(const StepBenchOptions& opt);
+
+}  // namespace srgan::app
