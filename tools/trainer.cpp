@@ -28,6 +28,7 @@
 #include "models/vgg19.h"
 #include "tools/model_file.h"
 #include "tools/tensor_image.h"
+#include "tools/train_step.h"
 
 namespace fs = std::filesystem;
 
@@ -61,8 +62,6 @@ class Trainer {
   void setup();
   void load_init_weights();
   void resume_from_checkpoint();
-  void step_pretrain(const Tensor& lr, const Tensor& hr, PendingStep& rec);
-  void step_gan(const Tensor& lr, const Tensor& hr, PendingStep& rec);
   bool flush_pending();  // false when a non-finite value was found
   void validate_and_checkpoint(bool final_checkpoint);
   void save_checkpoint();
@@ -225,40 +224,6 @@ void Trainer::resume_from_checkpoint() {
   log("resumed from " + path + " at step " + std::to_string(step_));
 }
 
-void Trainer::step_pretrain(const Tensor& lr, const Tensor& hr, PendingStep& rec) {
-  g_opt_->zero_grad();
-  Tensor sr = (*g_)(lr);
-  GeneratorLoss l = content_loss(sr, hr, nullptr, opt_.weights);
-  l.total.backward();
-  g_opt_->lr = current_lr();
-  g_opt_->step();
-  rec.terms = {{"g_total", l.total.detach()}, {"pixel_mse", l.pixel_mse.detach()}};
-}
-
-void Trainer::step_gan(const Tensor& lr, const Tensor& hr, PendingStep& rec) {
-  Tensor sr = (*g_)(lr);
-  // 1. Discriminator: real vs generated (sr is detached inside: no gradient reaches G).
-  d_opt_->zero_grad();
-  DiscriminatorLoss dl = discriminator_loss(*d_, hr, sr);
-  dl.total.backward();
-  d_opt_->lr = current_lr();
-  d_opt_->step();
-  // 2. Generator: content + adversarial through the just-updated D. D's parameter gradients
-  //    from this backward are discarded by the zero_grad at the top of the next D update.
-  g_opt_->zero_grad();
-  Tensor d_sr = (*d_)(sr);
-  GeneratorLoss gl = generator_loss(sr, hr, vgg_.get(), d_sr, opt_.weights);
-  gl.total.backward();
-  g_opt_->lr = current_lr();
-  g_opt_->step();
-  rec.terms = {{"g_total", gl.total.detach()},   {"content", gl.content.detach()},
-               {"pixel_mse", gl.pixel_mse.detach()}, {"adversarial", gl.adversarial.detach()},
-               {"d_total", dl.total.detach()},   {"d_real", dl.real.detach()},
-               {"d_fake", dl.fake.detach()},     {"d_hr", dl.d_hr_prob.detach()},
-               {"d_sr", dl.d_sr_prob.detach()}};
-  if (gl.vgg.defined()) rec.terms.push_back({"vgg", gl.vgg.detach()});
-}
-
 bool Trainer::flush_pending() {
   for (auto& p : pending_) {
     StepRecord r;
@@ -346,8 +311,13 @@ TrainResult Trainer::run() {
     Tensor hr = Tensor::from_vector(hr_host, {opt_.batch, opt_.crop, opt_.crop, 3}, device_);
     PendingStep rec;
     rec.step = step_ + 1;
-    if (gan_) step_gan(lr, hr, rec);
-    else step_pretrain(lr, hr, rec);
+    g_opt_->lr = current_lr();
+    if (gan_) {
+      d_opt_->lr = current_lr();
+      rec.terms = gan_step(*g_, *d_, vgg_.get(), *g_opt_, *d_opt_, lr, hr, opt_.weights);
+    } else {
+      rec.terms = pretrain_step(*g_, *g_opt_, lr, hr, opt_.weights);
+    }
     ++step_;
     rec.time_s = seconds_since(t_start);
     pending_.push_back(std::move(rec));
