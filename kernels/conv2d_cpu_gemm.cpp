@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/column_sum.h"
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
 
@@ -99,6 +100,16 @@ template <typename T> void col2im_add(const Conv2dParams& p, const T* col, const
 // First row of a band in an (N, rows, cols, ch) tensor, as an element offset.
 int64_t band_offset(const Band& b, int rows, int cols, int ch) {
   return ((int64_t(b.n0) * rows + b.r0) * cols) * ch;
+}
+
+// The column matrix of a band: the input itself for a pointwise convolution, else im2col into
+// the scratch buffer. (rows, R*S*C)
+template <typename T> const T* band_columns(const Conv2dParams& p, const T* x, const Band& band, int rows) {
+  if (is_pointwise(p)) return x + band_offset(band, p.H, p.W, p.C);
+  auto& buf = scratch<T>(0);
+  buf.resize(size_t(rows) * p.R * p.S * p.C);
+  im2col(p, x, band, buf.data());
+  return buf.data();
 }
 
 // ---------------- transposed formulation ----------------
@@ -186,15 +197,7 @@ void conv2d_forward_cpu_gemm(const Conv2dParams& p, const T* x, const T* w, cons
   for (const Band& band : make_bands(p.N, P, int64_t(Q) * rsc)) {
     const int rows = band.nimg * band.rows() * Q;
     T* yb = y + band_offset(band, P, Q, p.K);  // (rows, K)
-    const T* col;
-    if (is_pointwise(p)) {
-      col = x + band_offset(band, p.H, p.W, p.C);
-    } else {
-      auto& buf = scratch<T>(0);
-      buf.resize(size_t(rows) * rsc);
-      im2col(p, x, band, buf.data());
-      col = buf.data();
-    }
+    const T* col = band_columns(p, x, band, rows);
     if (b)
       for (int i = 0; i < rows; ++i) std::memcpy(yb + int64_t(i) * p.K, b, sizeof(T) * p.K);
     GemmParams g;  // y (rows, K) = col (rows, rsc) * w^T (rsc, K)
@@ -275,15 +278,7 @@ void conv2d_backward_weight_cpu_gemm(const Conv2dParams& p, const T* x, const T*
     bool first = true;
     for (const Band& band : make_bands(p.N, P, int64_t(Q) * rsc)) {
       const int rows = band.nimg * band.rows() * Q;
-      const T* col;
-      if (is_pointwise(p)) {
-        col = x + band_offset(band, p.H, p.W, p.C);
-      } else {
-        auto& buf = scratch<T>(0);
-        buf.resize(size_t(rows) * rsc);
-        im2col(p, x, band, buf.data());
-        col = buf.data();
-      }
+      const T* col = band_columns(p, x, band, rows);
       GemmParams g;  // dw (K, rsc) (+)= dy^T (K, rows) * col (rows, rsc)
       g.transA = true;
       g.M = p.K; g.N = rsc; g.K = rows;
@@ -293,13 +288,7 @@ void conv2d_backward_weight_cpu_gemm(const Conv2dParams& p, const T* x, const T*
       first = false;
     }
   }
-  if (db) {
-    std::vector<double> acc(p.K, 0.0);
-    const int64_t rows = int64_t(p.N) * P * Q;
-    for (int64_t i = 0; i < rows; ++i)
-      for (int k = 0; k < p.K; ++k) acc[k] += double(dy[i * p.K + k]);
-    for (int k = 0; k < p.K; ++k) db[k] = T(acc[k]);
-  }
+  if (db) column_sum_cpu(dy, int64_t(p.N) * P * Q, p.K, db);
 }
 
 #define SRGAN_INSTANTIATE(T)                                                                     \

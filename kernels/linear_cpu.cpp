@@ -1,7 +1,7 @@
 // Fully connected layer on the CPU, through the GEMM dispatcher (OpenBLAS).
 #include <cstring>
-#include <vector>
 
+#include "kernels/column_sum.h"
 #include "kernels/linear.h"
 
 namespace srgan::kern {
@@ -32,12 +32,7 @@ void linear_backward_weight_cpu(const LinearParams& p, const T* x, const T* dy, 
   g.M = p.Out; g.N = p.In; g.K = p.M;
   g.lda = p.Out; g.ldb = p.In; g.ldc = p.In;
   gemm_cpu_blas<T>(g, dy, x, dw);
-  if (db) {
-    std::vector<double> acc(p.Out, 0.0);
-    for (int m = 0; m < p.M; ++m)
-      for (int o = 0; o < p.Out; ++o) acc[o] += double(dy[int64_t(m) * p.Out + o]);
-    for (int o = 0; o < p.Out; ++o) db[o] = T(acc[o]);
-  }
+  if (db) column_sum_cpu(dy, p.M, p.Out, db);
 }
 
 #define SRGAN_INSTANTIATE(T)                                                                   \
