@@ -140,6 +140,8 @@ void Trainer::setup() {
   data::DatasetOptions dopt;
   dopt.scale = SRResNet::scale;
   dopt.patch = opt_.crop;
+  dopt.cache_bytes = size_t(std::max<int64_t>(opt_.cache_mb, 0)) << 20;
+  dopt.patches_per_visit = opt_.patches_per_visit;
   dataset_ = std::make_shared<data::PatchDataset>(opt_.data, dopt);
   data::LoaderState start{opt_.seed, 0};
   if (opt_.resume) resume_from_checkpoint();
@@ -180,6 +182,7 @@ void Trainer::save_checkpoint() {
   m["batch"] = std::to_string(opt_.batch);
   m["crop"] = std::to_string(opt_.crop);
   m["d_width"] = std::to_string(opt_.d_width);
+  m["patches_per_visit"] = std::to_string(opt_.patches_per_visit);
   m["optG_steps"] = std::to_string(g_opt_->steps_taken());
   m["optD_steps"] = gan_ ? std::to_string(d_opt_->steps_taken()) : "0";
   m["best_psnr"] = fmt(best_psnr_, 10);
@@ -206,6 +209,7 @@ void Trainer::resume_from_checkpoint() {
   expect("batch", std::to_string(opt_.batch));
   expect("crop", std::to_string(opt_.crop));
   expect("seed", std::to_string(opt_.seed));
+  expect("patches_per_visit", std::to_string(opt_.patches_per_visit));
   if (gan_) expect("d_width", std::to_string(opt_.d_width));
   TensorList targets = module_state(*g_, "G.");
   targets.push_back({"optG.exp_avg", g_opt_->exp_avg()});

@@ -40,6 +40,8 @@ struct TrainOptions {
   int log_every = 10;
   int64_t val_every = 500;
   int workers = 2;                  // data-loading threads
+  int64_t cache_mb = 1024;          // decoded-image cache (DIV2K train needs ~7000 to fit whole)
+  int patches_per_visit = 1;        // crops per image visit (fewer decodes when the cache is small)
   int threads = 0;                  // CPU GEMM threads (0 = all cores)
   LossWeights weights;
   bool quiet = false;               // no progress lines (tests)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Prepares the git-ignored folder .carry/ that tools/gpu_check.sh needs on the lent GPU machine,
+# which has neither Debian's stb headers nor ../shared (only the repository travels there):
+#   .carry/stb/stb_image.h, stb_image_write.h   (from /usr/include/stb, Debian's libstb-dev)
+#   .carry/bench/*.py                            (the PyTorch anchors, ../shared/bench)
+# Run it here, then call the device tool with carry [".carry"] and the command
+#   bash tools/gpu_check.sh
+# Environment: SHARED (default: ../shared beside the repository), STB_DIR (default /usr/include/stb).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared=${SHARED:-../shared}
+stb=${STB_DIR:-/usr/include/stb}
+for f in "$stb/stb_image.h" "$stb/stb_image_write.h"; do
+  [ -f "$f" ] || { echo "prepare_gpu_carry: $f not found (apt-get install libstb-dev, or set STB_DIR)" >&2; exit 1; }
+done
+ls "$shared"/bench/*.py >/dev/null 2>&1 || { echo "prepare_gpu_carry: no $shared/bench/*.py (set SHARED)" >&2; exit 1; }
+rm -rf .carry/stb .carry/bench
+mkdir -p .carry/stb .carry/bench
+cp "$stb/stb_image.h" "$stb/stb_image_write.h" .carry/stb/
+cp "$shared"/bench/*.py .carry/bench/
+git check-ignore -q .carry || echo "prepare_gpu_carry: warning: .carry/ is not git-ignored" >&2
+du -sh .carry
+ls -R .carry
