@@ -11,14 +11,17 @@
 // Training backward = two passes too: pass 1 reduces sum(dy) and sum(dy * xhat) per channel,
 // pass 2 writes dx = gamma * invstd * (dy - sum(dy)/M - xhat * sum(dy*xhat)/M).
 // Eval forward is one elementwise pass; eval backward is one pass that writes dx and reduces.
+// batchnorm_fused.h: the apply pass can also run PReLU (BN-apply + PReLU epilogue).
 // cuDNN's batch norm (BatchNormAlgo::cudnn) is in batchnorm_cudnn.cu.
 #include <stdexcept>
 
 #include "kernels/batchnorm.h"
 #include "kernels/batchnorm_cudnn.h"
+#include "kernels/batchnorm_fused.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_context.h"
 #include "kernels/cuda_util.cuh"
+#include "kernels/scalar_math.h"
 
 namespace srgan::kern {
 namespace {
@@ -77,22 +80,37 @@ struct StatsFin {
 };
 
 // y = (x - mean[c]) * (invstd[c] * gamma[c]) + beta[c]; used for train (batch stats) and eval
-// (running stats turned into invstd on the fly when `running` is set).
+// (running stats turned into invstd on the fly when `running` is set). With slope_mode != 0
+// (batchnorm_fused.h) PReLU follows in the same pass: pre (optional) gets the batch-norm
+// output, y the activation; slope_mode 1: one slope, 2: one per channel.
 struct ApplyF {
   const float *x, *gamma, *beta, *mean, *istd_or_var;
   float* y;
   int C;
   bool running;  // istd_or_var holds running_var: invstd = 1 / sqrt(var + eps)
   float eps;
-  __device__ __forceinline__ float one(float u, int c) const {
+  const float* slope = nullptr;
+  int slope_mode = 0;
+  float* pre = nullptr;
+  __device__ __forceinline__ float bn(float u, int c) const {
     const float is = running ? rsqrtf(istd_or_var[c] + eps) : istd_or_var[c];
     return (u - mean[c]) * (is * gamma[c]) + beta[c];
   }
-  __device__ void operator()(int64_t i) const { y[i] = one(x[i], int(i % C)); }
+  __device__ __forceinline__ float act(float v, int c) const {
+    return slope_mode == 0 ? v : leaky_f(v, slope_mode == 1 ? slope[0] : slope[c]);
+  }
+  __device__ void operator()(int64_t i) const {
+    const int c = int(i % C);
+    const float v = bn(x[i], c);
+    if (pre) pre[i] = v;
+    y[i] = act(v, c);
+  }
   __device__ void vec4(int64_t j) const {
     const int c = int((j * 4) % C);
     const float4 u = cuda::ld4(x, j);
-    cuda::st4(y, j, make_float4(one(u.x, c), one(u.y, c + 1), one(u.z, c + 2), one(u.w, c + 3)));
+    const float4 v = make_float4(bn(u.x, c), bn(u.y, c + 1), bn(u.z, c + 2), bn(u.w, c + 3));
+    if (pre) cuda::st4(pre, j, v);
+    cuda::st4(y, j, make_float4(act(v.x, c), act(v.y, c + 1), act(v.z, c + 2), act(v.w, c + 3)));
   }
 };
 
@@ -208,16 +226,10 @@ void backward_reduce(const BatchNormParams& p, const float* x, const float* dy, 
 
 }  // namespace
 
-void batchnorm_forward_train_cuda(const BatchNormParams& p, const float* x, const float* gamma,
-                                  const float* beta, float* y, float* save_mean, float* save_invstd,
-                                  float* running_mean, float* running_var, BatchNormAlgo algo, Stream s) {
-  check(p, "batchnorm_forward_train_cuda");
-  if (p.M == 0 || p.C == 0) return;  // no batch statistics exist; nothing is written
-  if (algo == BatchNormAlgo::cudnn)
-    return batchnorm_forward_train_cudnn(p, x, gamma, beta, y, save_mean, save_invstd, running_mean,
-                                         running_var, s);
-  if (algo != BatchNormAlgo::v1_two_pass)
-    throw std::invalid_argument("batchnorm_forward_train_cuda: unknown BatchNormAlgo");
+namespace {
+// Pass 1 of the training forward: per-channel statistics and running-statistics update.
+void train_stats(const BatchNormParams& p, const float* x, float* save_mean, float* save_invstd,
+                 float* running_mean, float* running_var, cudaStream_t s) {
   const auto sh = cuda::col_reduce_shape(p.M, p.C);
   float* partial = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sh.G) * 2 * p.C, s));
   if (p.C % 4 == 0 && al(x)) {
@@ -232,8 +244,53 @@ void batchnorm_forward_train_cuda(const BatchNormParams& p, const float* x, cons
       sh.G, p.C, partial,
       StatsFin{x, p.M, p.eps, p.momentum, save_mean, save_invstd, running_mean, running_var});
   SRGAN_LAUNCH_CHECK(s);
-  cuda::launch_map(p.M * p.C, p.C % 4 == 0 && al(x) && al(y),
+}
+
+bool apply_vec(const BatchNormParams& p, const float* x, const float* y, const float* pre) {
+  return p.C % 4 == 0 && al(x) && al(y) && (pre == nullptr || al(pre));
+}
+}  // namespace
+
+void batchnorm_forward_train_cuda(const BatchNormParams& p, const float* x, const float* gamma,
+                                  const float* beta, float* y, float* save_mean, float* save_invstd,
+                                  float* running_mean, float* running_var, BatchNormAlgo algo, Stream s) {
+  check(p, "batchnorm_forward_train_cuda");
+  if (p.M == 0 || p.C == 0) return;  // no batch statistics exist; nothing is written
+  if (algo == BatchNormAlgo::cudnn)
+    return batchnorm_forward_train_cudnn(p, x, gamma, beta, y, save_mean, save_invstd, running_mean,
+                                         running_var, s);
+  if (algo != BatchNormAlgo::v1_two_pass)
+    throw std::invalid_argument("batchnorm_forward_train_cuda: unknown BatchNormAlgo");
+  train_stats(p, x, save_mean, save_invstd, running_mean, running_var, s);
+  cuda::launch_map(p.M * p.C, apply_vec(p, x, y, nullptr),
                    ApplyF{x, gamma, beta, save_mean, save_invstd, y, p.C, false, float(p.eps)}, s);
+}
+
+void batchnorm_prelu_forward_train_cuda(const BatchNormParams& p, const float* x, const float* gamma,
+                                        const float* beta, const float* slope, bool per_channel,
+                                        float* y, float* pre, float* save_mean, float* save_invstd,
+                                        float* running_mean, float* running_var, Stream s) {
+  check(p, "batchnorm_prelu_forward_train_cuda");
+  if (p.M == 0 || p.C == 0) return;
+  train_stats(p, x, save_mean, save_invstd, running_mean, running_var, s);
+  ApplyF f{x, gamma, beta, save_mean, save_invstd, y, p.C, false, float(p.eps)};
+  f.slope = slope;
+  f.slope_mode = per_channel ? 2 : 1;
+  f.pre = pre;
+  cuda::launch_map(p.M * p.C, apply_vec(p, x, y, pre), f, s);
+}
+
+void batchnorm_prelu_forward_eval_cuda(const BatchNormParams& p, const float* x, const float* gamma,
+                                       const float* beta, const float* running_mean,
+                                       const float* running_var, const float* slope, bool per_channel,
+                                       float* y, float* pre, Stream s) {
+  check(p, "batchnorm_prelu_forward_eval_cuda");
+  if (p.M == 0 || p.C == 0) return;
+  ApplyF f{x, gamma, beta, running_mean, running_var, y, p.C, true, float(p.eps)};
+  f.slope = slope;
+  f.slope_mode = per_channel ? 2 : 1;
+  f.pre = pre;
+  cuda::launch_map(p.M * p.C, apply_vec(p, x, y, pre), f, s);
 }
 
 void batchnorm_forward_eval_cuda(const BatchNormParams& p, const float* x, const float* gamma,
@@ -241,7 +298,7 @@ void batchnorm_forward_eval_cuda(const BatchNormParams& p, const float* x, const
                                  const float* running_var, float* y, Stream s) {
   check(p, "batchnorm_forward_eval_cuda");
   if (p.M == 0 || p.C == 0) return;
-  cuda::launch_map(p.M * p.C, p.C % 4 == 0 && al(x) && al(y),
+  cuda::launch_map(p.M * p.C, apply_vec(p, x, y, nullptr),
                    ApplyF{x, gamma, beta, running_mean, running_var, y, p.C, true, float(p.eps)}, s);
 }
 

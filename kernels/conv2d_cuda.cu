@@ -52,9 +52,7 @@ void check_params(const Conv2dParams& p, const char* who) {
     throw std::invalid_argument(std::string(who) + ": tensor too large for 32-bit indexing");
 }
 
-tg::ConvGeom geom(const Conv2dParams& p) {
-  return {p.N, p.H, p.W, p.C, p.K, p.R, p.S, p.stride, p.pad, p.P(), p.Q()};
-}
+tg::ConvGeom geom(const Conv2dParams& p) { return tg::conv_geom(p); }
 
 // ---- v1: direct -------------------------------------------------------------------------------
 
@@ -180,11 +178,9 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const f
     SRGAN_LAUNCH_CHECK(s);
     return;
   }
-  const int M = p.N * p.P() * p.Q(), Kred = p.R * p.S * p.C;
-  const tg::ConvFwdA a{x, g, p.C % 4 == 0 && cuda::aligned16(x)};
-  const tg::RowMajorK bop{w, Kred, p.K, Kred, Kred % 4 == 0 && cuda::aligned16(w)};
+  const auto pr = tg::conv_fwd_problem(p, x, w);
   const tg::Flavour f = flavour_of(algo);
-  tg::launch_tile_gemm(f, M, p.K, Kred, tg::plan_splits(f, M, p.K, Kred, 1), a, bop, epi, s);
+  tg::launch_tile_gemm(f, pr.M, pr.N, pr.Kred, tg::plan_splits(f, pr.M, pr.N, pr.Kred, 1), pr.a, pr.b, epi, s);
 }
 
 }  // namespace
@@ -236,12 +232,10 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
   float* wT = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(wsize), s));
   conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, w, wT);
   SRGAN_LAUNCH_CHECK(s);
-  const int M = p.N * p.H * p.W, Kred = p.R * p.S * p.K;
-  const tg::ConvBwdDataA a{dy, g, p.K % 4 == 0 && cuda::aligned16(dy)};
-  const tg::RowMajorK bop{wT, Kred, p.C, Kred, Kred % 4 == 0};  // workspace is 256-byte aligned
+  const auto pr = tg::conv_bwd_data_problem(p, dy, wT);
   const tg::BiasActEpi epi{dx, p.C, nullptr, nullptr, 0, nullptr};
   const tg::Flavour f = flavour_of(algo);
-  tg::launch_tile_gemm(f, M, p.C, Kred, tg::plan_splits(f, M, p.C, Kred, 1), a, bop, epi, s);
+  tg::launch_tile_gemm(f, pr.M, pr.N, pr.Kred, tg::plan_splits(f, pr.M, pr.N, pr.Kred, 1), pr.a, pr.b, epi, s);
 }
 
 void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const float* dy, float* dw,
@@ -273,14 +267,13 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
     conv2d_backward_weight_kernel_v1_direct<<<cuda::grid_for(warps * 32, kThreads, 65536), kThreads, 0, s>>>(g, x, dy, dw);
     SRGAN_LAUNCH_CHECK(s);
   } else {
-    const tg::RowMajorMN a{dy, p.K, p.K, npix, p.K % 4 == 0 && cuda::aligned16(dy)};
-    const tg::ConvBwdWeightB bop{x, g, p.C % 4 == 0 && cuda::aligned16(x)};
+    const auto pr = tg::conv_bwd_weight_problem(p, x, dy);
     const tg::BiasActEpi out{dw, RSC, nullptr, nullptr, 0, nullptr};
     if (sp.splits == 1) {
-      tg::launch_tile_gemm(f, p.K, RSC, npix, sp, a, bop, out, s);
+      tg::launch_tile_gemm(f, pr.M, pr.N, pr.Kred, sp, pr.a, pr.b, out, s);
     } else {
       const tg::PartialEpi pe{part, RSC, int64_t(p.K) * RSC};
-      tg::launch_tile_gemm(f, p.K, RSC, npix, sp, a, bop, pe, s);
+      tg::launch_tile_gemm(f, pr.M, pr.N, pr.Kred, sp, pr.a, pr.b, pe, s);
       tg::launch_splitk_reduce(p.K, RSC, sp.splits, part, out, s);
     }
   }

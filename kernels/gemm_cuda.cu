@@ -22,17 +22,17 @@ namespace {
 namespace tg = cuda::tg;
 
 template <class OpA, class OpB>
-void run(const GemmParams& p, tg::Flavour f, const OpA& a, const OpB& b, float* C, cudaStream_t s) {
-  const tg::SplitPlan sp = tg::plan_splits(f, p.M, p.N, p.K, 64);
+void run(const GemmParams& p, tg::Flavour f, const tg::Problem<OpA, OpB>& pr, float* C, cudaStream_t s) {
+  const tg::SplitPlan sp = tg::plan_splits(f, pr.M, pr.N, pr.Kred, 64);
   const tg::AlphaBetaEpi out{C, p.ldc, float(p.alpha), float(p.beta)};
   if (sp.splits == 1) {
-    tg::launch_tile_gemm(f, p.M, p.N, p.K, sp, a, b, out, s);
+    tg::launch_tile_gemm(f, pr.M, pr.N, pr.Kred, sp, pr.a, pr.b, out, s);
     return;
   }
-  const int64_t mn = int64_t(p.M) * p.N;
+  const int64_t mn = int64_t(pr.M) * pr.N;
   float* part = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sp.splits) * size_t(mn), s));
-  tg::launch_tile_gemm(f, p.M, p.N, p.K, sp, a, b, tg::PartialEpi{part, p.N, mn}, s);
-  tg::launch_splitk_reduce(p.M, p.N, sp.splits, part, out, s);
+  tg::launch_tile_gemm(f, pr.M, pr.N, pr.Kred, sp, pr.a, pr.b, tg::PartialEpi{part, pr.N, mn}, s);
+  tg::launch_splitk_reduce(pr.M, pr.N, sp.splits, part, out, s);
 }
 
 void check(const GemmParams& p) {
@@ -51,18 +51,7 @@ void gemm_cuda(const GemmParams& p, const float* A, const float* B, float* C, Ge
   if (algo != GemmAlgo::v1_smem_tiled && algo != GemmAlgo::v2_tf32_mma)
     throw std::invalid_argument("gemm_cuda: unknown GemmAlgo " + std::to_string(int(algo)));
   const tg::Flavour f = algo == GemmAlgo::v2_tf32_mma ? tg::Flavour::tf32 : tg::Flavour::ffma;
-  // 16-byte copies need 4 consecutive elements along the contiguous direction to be in range
-  // and aligned: a multiple-of-4 extent and leading dimension, and an aligned base.
-  const bool a_vec = cuda::aligned16(A) && p.lda % 4 == 0 && (p.transA ? p.M : p.K) % 4 == 0;
-  const bool b_vec = cuda::aligned16(B) && p.ldb % 4 == 0 && (p.transB ? p.K : p.N) % 4 == 0;
-  if (!p.transA && !p.transB)
-    run(p, f, tg::RowMajorK{A, p.lda, p.M, p.K, a_vec}, tg::RowMajorMN{B, p.ldb, p.N, p.K, b_vec}, C, s);
-  else if (!p.transA && p.transB)
-    run(p, f, tg::RowMajorK{A, p.lda, p.M, p.K, a_vec}, tg::RowMajorK{B, p.ldb, p.N, p.K, b_vec}, C, s);
-  else if (p.transA && !p.transB)
-    run(p, f, tg::RowMajorMN{A, p.lda, p.M, p.K, a_vec}, tg::RowMajorMN{B, p.ldb, p.N, p.K, b_vec}, C, s);
-  else
-    run(p, f, tg::RowMajorMN{A, p.lda, p.M, p.K, a_vec}, tg::RowMajorK{B, p.ldb, p.N, p.K, b_vec}, C, s);
+  tg::with_gemm_problem(p, A, B, [&](const auto& pr) { run(p, f, pr, C, s); });
 }
 
 }  // namespace srgan::kern

@@ -15,18 +15,22 @@ namespace srgan::kern {
 namespace {
 using cuda::kThreads;
 
-// Index 0..3 (row-major in the window) of the first maximum, as argmax4 in maxpool_cpu.cpp.
-__device__ __forceinline__ int argmax4(const float v[4]) {
-  int best = 0;
-  for (int i = 1; i < 4; ++i)
-    if (v[i] > v[best]) best = i;
-  return best;
-}
-
-__device__ __forceinline__ void window(const MaxPoolParams& p, const float* x, int n, int oh, int ow,
-                                       int c, float v[4]) {
-  for (int i = 0; i < 4; ++i)
-    v[i] = x[((int64_t(n) * p.H + 2 * oh + i / 2) * p.W + 2 * ow + i % 2) * p.C + c];
+// The first maximum of the 2x2 window at (oh, ow): its index 0..3 (row-major) and its value.
+// Same comparisons in the same order as argmax4 in maxpool_cpu.cpp (v[i] > v[best]), written
+// with scalars so nothing is indexed at run time (no local-memory array).
+struct WinMax {
+  int idx;
+  float val;
+};
+__device__ __forceinline__ WinMax window_max(const MaxPoolParams& p, const float* x, int n, int oh, int ow, int c) {
+  const int64_t row = int64_t(p.W) * p.C;
+  const float* t = x + ((int64_t(n) * p.H + 2 * oh) * p.W + 2 * ow) * p.C + c;
+  const float v0 = t[0], v1 = t[p.C], v2 = t[row], v3 = t[row + p.C];
+  WinMax m{0, v0};
+  if (v1 > m.val) m = {1, v1};
+  if (v2 > m.val) m = {2, v2};
+  if (v3 > m.val) m = {3, v3};
+  return m;
 }
 
 __global__ void __launch_bounds__(kThreads)
@@ -38,9 +42,7 @@ maxpool2x2_forward_kernel_v1(MaxPoolParams p, const float* __restrict__ x, float
     const int c = int(i % p.C);
     const int64_t pix = i / p.C;
     const int ow = int(pix % Q), oh = int((pix / Q) % P), n = int(pix / (int64_t(Q) * P));
-    float v[4];
-    window(p, x, n, oh, ow, c, v);
-    y[i] = v[argmax4(v)];
+    y[i] = window_max(p, x, n, oh, ow, c).val;
   }
 }
 
@@ -57,9 +59,8 @@ maxpool2x2_backward_kernel_v1(MaxPoolParams p, const float* __restrict__ x,
     const int oh = h / 2, ow = w / 2;
     float g = 0.f;
     if (oh < P && ow < Q) {
-      float v[4];
-      window(p, x, n, oh, ow, c, v);
-      if (argmax4(v) == (h % 2) * 2 + (w % 2)) g = dy[((int64_t(n) * P + oh) * Q + ow) * p.C + c];
+      if (window_max(p, x, n, oh, ow, c).idx == (h % 2) * 2 + (w % 2))
+        g = dy[((int64_t(n) * P + oh) * Q + ow) * p.C + c];
     }
     dx[i] = g;
   }

@@ -74,33 +74,36 @@ struct BceTerm {
   __device__ double operator()(int64_t i) const { return bce_logits_f(double(x[i]), double(t[i])); }
 };
 
-// da = g * 2 (a - b) / n, g read on the device.
+// da = g * 2 (a - b) / n with g read on the device; k = 2 g / n and k * (a - b) in double, in
+// the CPU reference's order, so the float result is the same.
 struct MseBwdF {
   const float *a, *b, *g;
   float* da;
-  double two_over_n;
+  double n;
   __device__ void operator()(int64_t i) const {
-    const double k = two_over_n * double(g[0]);
+    const double k = 2.0 * double(g[0]) / n;
     da[i] = float(k * (double(a[i]) - double(b[i])));
   }
   __device__ void vec4(int64_t j) const {
-    const double k = two_over_n * double(g[0]);
+    const double k = 2.0 * double(g[0]) / n;
     const float4 u = cuda::ld4(a, j), v = cuda::ld4(b, j);
     cuda::st4(da, j, make_float4(float(k * (double(u.x) - v.x)), float(k * (double(u.y) - v.y)),
                                  float(k * (double(u.z) - v.z)), float(k * (double(u.w) - v.w))));
   }
 };
-// dx = g * (sigmoid(x) - t) / n.
+// dx = g * (sigmoid(x) - t) / n, in double like the CPU reference (these tensors are tiny).
 struct BceBwdF {
   const float *x, *t, *g;
   float* dx;
-  float inv_n;
-  __device__ void operator()(int64_t i) const { dx[i] = g[0] * inv_n * bce_logits_df(x[i], t[i]); }
+  double n;
+  __device__ __forceinline__ float one(float xv, float tv, double k) const {
+    return float(k * bce_logits_df(double(xv), double(tv)));
+  }
+  __device__ void operator()(int64_t i) const { dx[i] = one(x[i], t[i], double(g[0]) / n); }
   __device__ void vec4(int64_t j) const {
-    const float k = g[0] * inv_n;
+    const double k = double(g[0]) / n;
     const float4 u = cuda::ld4(x, j), v = cuda::ld4(t, j);
-    cuda::st4(dx, j, make_float4(k * bce_logits_df(u.x, v.x), k * bce_logits_df(u.y, v.y),
-                                 k * bce_logits_df(u.z, v.z), k * bce_logits_df(u.w, v.w)));
+    cuda::st4(dx, j, make_float4(one(u.x, v.x, k), one(u.y, v.y, k), one(u.z, v.z, k), one(u.w, v.w, k)));
   }
 };
 
@@ -136,7 +139,7 @@ void mse_forward_cuda(int64_t n, const float* a, const float* b, float* out, Str
 
 void mse_backward_cuda(int64_t n, const float* a, const float* b, const float* g, float* da, Stream s) {
   if (n <= 0) return;
-  cuda::launch_map(n, al(a) && al(b) && al(da), MseBwdF{a, b, g, da, 2.0 / double(n)}, s);
+  cuda::launch_map(n, al(a) && al(b) && al(da), MseBwdF{a, b, g, da, double(n)}, s);
 }
 
 void bce_logits_forward_cuda(int64_t n, const float* x, const float* t, float* out, Stream s) {
@@ -146,7 +149,7 @@ void bce_logits_forward_cuda(int64_t n, const float* x, const float* t, float* o
 void bce_logits_backward_cuda(int64_t n, const float* x, const float* t, const float* g, float* dx,
                               Stream s) {
   if (n <= 0) return;
-  cuda::launch_map(n, al(x) && al(t) && al(dx), BceBwdF{x, t, g, dx, float(1.0 / double(n))}, s);
+  cuda::launch_map(n, al(x) && al(t) && al(dx), BceBwdF{x, t, g, dx, double(n)}, s);
 }
 
 void column_sum_cuda(const float* x, int64_t rows, int cols, float* out, Stream s) {

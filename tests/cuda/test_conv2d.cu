@@ -1,0 +1,281 @@
+// conv2d on the GPU against the double-precision CPU reference: every ConvAlgo (v1_direct,
+// v2_smem_tiled, v3_implicit_gemm_tf32, cudnn), forward / backward-data / backward-weight (+ bias
+// gradient), over odd shapes that fit no tile and SRGAN's real layers, on fresh random inputs,
+// with NaN-poisoned outputs. Also the fused conv + bias + PReLU against the unfused composition.
+#include <sstream>
+
+#include "kernels/conv2d.h"
+#include "kernels/conv2d_fused.h"
+#include "kernels/prelu.h"
+#include "tests/cuda/cuda_test_util.h"
+
+using namespace srgan::kern;
+using namespace srgan::test;
+
+namespace {
+
+struct Shape {
+  const char* what;
+  int N, H, W, C, K, R, S, stride, pad;
+};
+
+// Odd sizes first (channel counts that break the 16-byte paths, spatial sizes and K that fit no
+// 64-wide tile, strides 2 and 3, rectangular kernels), then SRGAN's layers: the generator at
+// 24x24 / 48x48 / 96x96 with 64 and 256 channels and its 9x9 convolutions with 3 channels, and
+// the discriminator from 96x96 down to 6x6 with stride 2 (batch 1-4 to keep the CPU reference
+// quick; batch 16 for the two shapes of the performance goal).
+const Shape kShapes[] = {
+    {"odd C3 K5", 2, 7, 9, 3, 5, 3, 3, 1, 1},
+    {"odd C6 K7 s2", 2, 13, 11, 6, 7, 3, 3, 2, 1},
+    {"odd C17 K33 5x5 s2", 1, 9, 10, 17, 33, 5, 5, 2, 2},
+    {"1x1", 2, 6, 6, 4, 4, 1, 1, 1, 0},
+    {"rect 3x2 s3 pad0", 2, 11, 8, 8, 12, 3, 2, 3, 0},
+    {"C20 K70 33x31", 2, 33, 31, 20, 70, 3, 3, 1, 1},
+    {"C5 K65", 1, 17, 19, 5, 65, 3, 3, 1, 1},
+    {"G head 9x9 3->64 @24", 2, 24, 24, 3, 64, 9, 9, 1, 4},
+    {"G body 3x3 64->64 @24 n16", 16, 24, 24, 64, 64, 3, 3, 1, 1},
+    {"G up 3x3 64->256 @24", 4, 24, 24, 64, 256, 3, 3, 1, 1},
+    {"G up 3x3 64->256 @48", 2, 48, 48, 64, 256, 3, 3, 1, 1},
+    {"G tail 9x9 64->3 @96", 1, 96, 96, 64, 3, 9, 9, 1, 4},
+    {"conv3x3 64->64 @96 n16", 16, 96, 96, 64, 64, 3, 3, 1, 1},
+    {"D 3->64 @96", 2, 96, 96, 3, 64, 3, 3, 1, 1},
+    {"D 64->64 s2 @96", 2, 96, 96, 64, 64, 3, 3, 2, 1},
+    {"D 64->128 @48", 2, 48, 48, 64, 128, 3, 3, 1, 1},
+    {"D 128->128 s2 @48", 2, 48, 48, 128, 128, 3, 3, 2, 1},
+    {"D 128->256 @24", 2, 24, 24, 128, 256, 3, 3, 1, 1},
+    {"D 256->256 s2 @24", 2, 24, 24, 256, 256, 3, 3, 2, 1},
+    {"D 256->512 @12", 2, 12, 12, 256, 512, 3, 3, 1, 1},
+    {"D 512->512 s2 @12", 2, 12, 12, 512, 512, 3, 3, 2, 1},
+};
+
+const ConvAlgo kAlgos[] = {ConvAlgo::v1_direct, ConvAlgo::v2_smem_tiled, ConvAlgo::v3_implicit_gemm_tf32,
+                           ConvAlgo::cudnn};
+
+Conv2dParams params(const Shape& s) {
+  Conv2dParams p;
+  p.N = s.N; p.H = s.H; p.W = s.W; p.C = s.C; p.K = s.K; p.R = s.R; p.S = s.S;
+  p.stride = s.stride; p.pad = s.pad;
+  return p;
+}
+
+std::string describe(const Shape& s) {
+  std::ostringstream os;
+  os << s.what << ": N=" << s.N << " H=" << s.H << " W=" << s.W << " C=" << s.C << " K=" << s.K
+     << " R=" << s.R << " S=" << s.S << " stride=" << s.stride << " pad=" << s.pad;
+  return os.str();
+}
+
+// The plain loops are the ground truth; for the big shapes the im2col + BLAS path (itself
+// tested against the loops in test_kernels_cpu) keeps the reference time to a second or two.
+bool use_gemm_ref(const Conv2dParams& p) { return p.flops() > 2e8; }
+
+// k = number of products summed into one output of the pass.
+Tol tol_for(ConvAlgo a, double k) {
+  if (a == ConvAlgo::v3_implicit_gemm_tf32) return tol_tf32(k);
+  // cuDNN may pick Winograd or FFT algorithms, whose transforms add rounding: 10x looser.
+  if (a == ConvAlgo::cudnn) {
+    Tol t = tol_fp32(k);
+    return {t.atol * 10, t.rtol * 10};
+  }
+  return tol_fp32(k);
+}
+
+struct Data {
+  Conv2dParams p;
+  size_t nx, nw, ny;
+  std::vector<float> x, w, b, dy;
+  std::vector<double> y_ref, dx_ref, dw_ref, db_ref;
+};
+
+Data make(const Shape& s, uint64_t seed) {
+  Data d;
+  d.p = params(s);
+  const Conv2dParams& p = d.p;
+  d.nx = size_t(p.N) * p.H * p.W * p.C;
+  d.nw = size_t(p.K) * p.R * p.S * p.C;
+  d.ny = size_t(p.N) * p.P() * p.Q() * p.K;
+  d.x = random_vector<float>(d.nx, seed);
+  d.w = random_vector<float>(d.nw, seed + 1);
+  d.b = random_vector<float>(size_t(p.K), seed + 2);
+  d.dy = random_vector<float>(d.ny, seed + 3);
+  const auto x = to_double(d.x), w = to_double(d.w), b = to_double(d.b), dy = to_double(d.dy);
+  d.y_ref.resize(d.ny);
+  d.dx_ref.resize(d.nx);
+  d.dw_ref.resize(d.nw);
+  d.db_ref.resize(size_t(p.K));
+  if (use_gemm_ref(p)) {
+    conv2d_forward_cpu_gemm(p, x.data(), w.data(), b.data(), d.y_ref.data());
+    conv2d_backward_data_cpu_gemm(p, dy.data(), w.data(), d.dx_ref.data());
+    conv2d_backward_weight_cpu_gemm(p, x.data(), dy.data(), d.dw_ref.data(), d.db_ref.data());
+  } else {
+    conv2d_forward_cpu_ref(p, x.data(), w.data(), b.data(), d.y_ref.data());
+    conv2d_backward_data_cpu_ref(p, dy.data(), w.data(), d.dx_ref.data());
+    conv2d_backward_weight_cpu_ref(p, x.data(), dy.data(), d.dw_ref.data(), d.db_ref.data());
+  }
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d CUDA variants match the CPU reference", "[cuda][conv2d]") {
+  uint64_t seed = 1000;
+  for (const Shape& s : kShapes) {
+    if (small_only() && params(s).flops() > 2e7) continue;
+    Data d = make(s, seed);
+    seed += 10;
+    const Conv2dParams& p = d.p;
+    INFO(describe(s));
+    DevBuf x(d.x), w(d.w), b(d.b), dy(d.dy);
+    DevBuf y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
+    const double k_fwd = double(p.R) * p.S * p.C;
+    const double k_data = double(p.R) * p.S * p.K;
+    const double k_wgt = double(p.N) * p.P() * p.Q();
+    for (ConvAlgo a : kAlgos) {
+      INFO("algo " << conv_algo_name(a));
+      y.poison();
+      conv2d_forward_cuda(p, x, w, b, y, a, nullptr);
+      SRGAN_CHECK_CLOSE(compare(y.download(), d.y_ref, tol_for(a, k_fwd)));
+
+      dx.poison();
+      conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
+      SRGAN_CHECK_CLOSE(compare(dx.download(), d.dx_ref, tol_for(a, k_data)));
+
+      dw.poison();
+      db.poison();
+      conv2d_backward_weight_cuda(p, x, dy, dw, db, a, nullptr);
+      SRGAN_CHECK_CLOSE(compare(dw.download(), d.dw_ref, tol_for(a, k_wgt)));
+      // db is a column sum of dy in fp32 (cuDNN's own reduction for the baseline).
+      SRGAN_CHECK_CLOSE(compare(db.download(), d.db_ref, tol_fp32(k_wgt)));
+
+      // Without a bias gradient (db == nullptr) dw must not change.
+      dw.poison();
+      conv2d_backward_weight_cuda(p, x, dy, dw, nullptr, a, nullptr);
+      SRGAN_CHECK_CLOSE(compare(dw.download(), d.dw_ref, tol_for(a, k_wgt)));
+    }
+  }
+}
+
+TEST_CASE("conv2d forward without bias", "[cuda][conv2d]") {
+  const Shape s{"no bias", 2, 10, 9, 8, 12, 3, 3, 1, 1};
+  Data d = make(s, 77);
+  const Conv2dParams& p = d.p;
+  std::vector<double> ref(d.ny);
+  const auto x = to_double(d.x), w = to_double(d.w);
+  conv2d_forward_cpu_ref<double>(p, x.data(), w.data(), nullptr, ref.data());
+  DevBuf xd(d.x), wd(d.w), y(d.ny);
+  for (ConvAlgo a : kAlgos) {
+    INFO("algo " << conv_algo_name(a));
+    y.poison();
+    conv2d_forward_cuda(p, xd, wd, nullptr, y, a, nullptr);
+    SRGAN_CHECK_CLOSE(compare(y.download(), ref, tol_for(a, double(p.R) * p.S * p.C)));
+  }
+}
+
+TEST_CASE("conv2d with 16-byte-misaligned pointers takes the scalar path", "[cuda][conv2d]") {
+  // The views start one float into their allocations, so every vectorised copy is ruled out.
+  const Shape s{"misaligned", 2, 12, 12, 16, 32, 3, 3, 1, 1};
+  Data d = make(s, 91);
+  const Conv2dParams& p = d.p;
+  auto shifted = [](const std::vector<float>& v) {
+    std::vector<float> o(v.size() + 1, 0.f);
+    std::copy(v.begin(), v.end(), o.begin() + 1);
+    return o;
+  };
+  DevBuf x(shifted(d.x)), w(shifted(d.w)), b(d.b), dy(shifted(d.dy));
+  DevBuf y(d.ny + 1), dx(d.nx + 1), dw(d.nw + 1), db(size_t(p.K));
+  auto tail = [](const std::vector<float>& v) { return std::vector<float>(v.begin() + 1, v.end()); };
+  for (ConvAlgo a : {ConvAlgo::v1_direct, ConvAlgo::v2_smem_tiled, ConvAlgo::v3_implicit_gemm_tf32}) {
+    INFO("algo " << conv_algo_name(a));
+    y.poison();
+    conv2d_forward_cuda(p, x.get() + 1, w.get() + 1, b, y.get() + 1, a, nullptr);
+    SRGAN_CHECK_CLOSE(compare(tail(y.download()), d.y_ref, tol_for(a, double(p.R) * p.S * p.C)));
+    dx.poison();
+    conv2d_backward_data_cuda(p, dy.get() + 1, w.get() + 1, dx.get() + 1, a, nullptr);
+    SRGAN_CHECK_CLOSE(compare(tail(dx.download()), d.dx_ref, tol_for(a, double(p.R) * p.S * p.K)));
+    dw.poison();
+    db.poison();
+    conv2d_backward_weight_cuda(p, x.get() + 1, dy.get() + 1, dw.get() + 1, db, a, nullptr);
+    SRGAN_CHECK_CLOSE(compare(tail(dw.download()), d.dw_ref, tol_for(a, double(p.N) * p.P() * p.Q())));
+  }
+}
+
+TEST_CASE("fused conv + bias + PReLU equals the unfused composition", "[cuda][conv2d][fused]") {
+  const Shape shapes[] = {
+      {"odd", 2, 9, 7, 5, 6, 3, 3, 1, 1},
+      {"G head 9x9 3->64 @24", 2, 24, 24, 3, 64, 9, 9, 1, 4},
+      {"G up 3x3 64->256 @24", 2, 24, 24, 64, 256, 3, 3, 1, 1},
+  };
+  uint64_t seed = 5000;
+  for (const Shape& s : shapes) {
+    if (small_only() && params(s).flops() > 2e7) continue;
+    Data d = make(s, seed);
+    seed += 10;
+    const Conv2dParams& p = d.p;
+    INFO(describe(s));
+    DevBuf x(d.x), w(d.w), b(d.b);
+    DevBuf y(d.ny), pre(d.ny), y_unfused(d.ny), z(d.ny);
+    for (bool per_channel : {false, true}) {
+      INFO("per_channel " << per_channel);
+      // Slopes of both signs, so negative inputs exercise the slope.
+      auto slope_h = random_vector<float>(per_channel ? size_t(p.K) : 1, seed + 7, -0.5, 0.5);
+      DevBuf slope(slope_h);
+      PreluParams pp;
+      pp.M = int64_t(p.N) * p.P() * p.Q();
+      pp.C = p.K;
+      pp.per_channel = per_channel;
+      // Ground truth in double: conv reference, then PReLU reference.
+      std::vector<double> act_ref(d.ny);
+      const auto slope_d = to_double(slope_h);
+      prelu_forward_cpu(pp, d.y_ref.data(), slope_d.data(), act_ref.data());
+      for (ConvAlgo a : kAlgos) {
+        INFO("algo " << conv_algo_name(a));
+        // Unfused: convolution, then PReLU as a separate kernel.
+        z.poison();
+        y_unfused.poison();
+        conv2d_forward_cuda(p, x, w, b, z, a, nullptr);
+        prelu_forward_cuda(pp, z, slope, y_unfused, nullptr);
+        const auto z_h = z.download(), yu_h = y_unfused.download();
+        // Fused, with and without the pre-activation output.
+        y.poison();
+        pre.poison();
+        conv2d_bias_prelu_forward_cuda(p, x, w, b, slope, per_channel, y, pre, a, nullptr);
+        const auto y_h = y.download(), pre_h = pre.download();
+        // Same arithmetic in the same order (the epilogue adds the bias, then applies the same
+        // leaky_f): the fused result must equal the composition bit for bit.
+        SRGAN_CHECK_CLOSE(bitwise_equal(y_h, yu_h));
+        SRGAN_CHECK_CLOSE(bitwise_equal(pre_h, z_h));
+        SRGAN_CHECK_CLOSE(compare(y_h, act_ref, tol_for(a, double(p.R) * p.S * p.C)));
+        y.poison();
+        conv2d_bias_prelu_forward_cuda(p, x, w, b, slope, per_channel, y, nullptr, a, nullptr);
+        SRGAN_CHECK_CLOSE(bitwise_equal(y.download(), yu_h));
+      }
+    }
+  }
+}
+
+TEST_CASE("conv2d rejects invalid shapes and algorithms", "[cuda][conv2d]") {
+  Conv2dParams p;
+  p.N = 1; p.H = 2; p.W = 2; p.C = 1; p.K = 1; p.R = 3; p.S = 3; p.stride = 1; p.pad = 0;  // P = 0
+  REQUIRE_THROWS(conv2d_forward_cuda(p, nullptr, nullptr, nullptr, nullptr, ConvAlgo::v1_direct, nullptr));
+  p.pad = 1;
+  REQUIRE_THROWS(conv2d_forward_cuda(p, nullptr, nullptr, nullptr, nullptr, ConvAlgo(42), nullptr));
+}
+
+TEST_CASE("conv2d is deterministic run to run", "[cuda][conv2d]") {
+  if (small_only()) return;
+  // Split-K backward-weight and the bias reduction add partial sums in a fixed order.
+  const Shape s{"D 64->64 s2 @96", 2, 96, 96, 64, 64, 3, 3, 2, 1};
+  Data d = make(s, 4242);
+  const Conv2dParams& p = d.p;
+  DevBuf x(d.x), dy(d.dy), dw(d.nw), db(size_t(p.K));
+  for (ConvAlgo a : {ConvAlgo::v1_direct, ConvAlgo::v2_smem_tiled, ConvAlgo::v3_implicit_gemm_tf32}) {
+    INFO("algo " << conv_algo_name(a));
+    conv2d_backward_weight_cuda(p, x, dy, dw, db, a, nullptr);
+    const auto dw1 = dw.download(), db1 = db.download();
+    dw.poison();
+    db.poison();
+    conv2d_backward_weight_cuda(p, x, dy, dw, db, a, nullptr);
+    SRGAN_CHECK_CLOSE(bitwise_equal(dw.download(), dw1));
+    SRGAN_CHECK_CLOSE(bitwise_equal(db.download(), db1));
+  }
+}
