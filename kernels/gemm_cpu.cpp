@@ -1,5 +1,8 @@
-// Row-major GEMM on the CPU: a plain-loop reference, and OpenBLAS (cblas) for real work.
+// Row-major GEMM on the CPU: a plain-loop reference, and OpenBLAS (cblas) for real work
+// (the reference stands in when the build has no OpenBLAS).
+#ifdef SRGAN_HAVE_OPENBLAS
 #include <cblas.h>
+#endif
 
 #include <vector>
 
@@ -22,6 +25,7 @@ void gemm_cpu_ref(const GemmParams& p, const T* A, const T* B, T* C) {
     }
 }
 
+#ifdef SRGAN_HAVE_OPENBLAS
 template <>
 void gemm_cpu_blas<float>(const GemmParams& p, const float* A, const float* B, float* C) {
   if (p.M == 0 || p.N == 0) return;
@@ -36,6 +40,12 @@ void gemm_cpu_blas<double>(const GemmParams& p, const double* A, const double* B
               p.M, p.N, p.K, p.alpha, A, p.lda, B, p.ldb, p.beta, C, p.ldc);
 }
 
+#else
+template <typename T> void gemm_cpu_blas(const GemmParams& p, const T* A, const T* B, T* C) { gemm_cpu_ref(p, A, B, C); }
+template void gemm_cpu_blas<float>(const GemmParams&, const float*, const float*, float*);
+template void gemm_cpu_blas<double>(const GemmParams&, const double*, const double*, double*);
+#endif
+
 template void gemm_cpu_ref<float>(const GemmParams&, const float*, const float*, float*);
 template void gemm_cpu_ref<double>(const GemmParams&, const double*, const double*, double*);
 
@@ -43,6 +53,10 @@ template void gemm_cpu_ref<double>(const GemmParams&, const double*, const doubl
 
 namespace srgan::kern {
 void gemm_cpu_set_threads(int n) {
+#ifdef SRGAN_HAVE_OPENBLAS
   if (n > 0) openblas_set_num_threads(n);
+#else
+  (void)n;
+#endif
 }
 }  // namespace srgan::kern

@@ -3,15 +3,42 @@
 #include <cstdio>
 #include <string>
 
+#include "core/backend.h"
+#include "data/image_io.h"
 #include "tools/bench_kernels.h"
+#include "tools/bench_step.h"
 #include "tools/command.h"
+#include "tools/tensor_image.h"
 
 using namespace srgan;
 
 namespace {
 
+// `srgan bench steps`: whole-network inference and training steps (tools/bench_step.h), the same
+// work as ../shared/bench/anchor_cpu.py (CPU) and anchor_gpu.py (GPU).
+int run_steps(const cli::Args& a) {
+  app::StepBenchOptions o;
+  o.device = app::parse_device(a.get("device", "auto"));
+  const bool gpu = o.device == Device::cuda;
+  o.batch = int(a.get_int("batch", gpu ? 16 : 4));
+  o.repeats = int(a.get_int("repeats", gpu ? 20 : 5));
+  o.warmup = gpu ? 3 : 1;
+  o.gan = a.has("gan") || gpu;
+  if (gpu) o.infer_sizes = {64, 128, 510};
+  set_cpu_threads(int(a.get_int("threads", 0)));
+  std::printf("# srgan bench steps on %s, batch %d, median of %d runs\n", device_name(o.device), o.batch, o.repeats);
+  std::string json = "{\"device\": \"" + std::string(device_name(o.device)) + "\"";
+  for (auto& r : app::bench_steps(o)) {
+    std::printf("%-36s %10.2f ms\n", r.name.c_str(), r.ms);
+    std::fflush(stdout);
+    json += ", \"" + r.name + "_ms\": " + std::to_string(r.ms);
+  }
+  if (a.has("json")) data::write_file_atomic(a.get("json", ""), json + "}\n");
+  return 0;
+}
+
 int run(const cli::Args& a) {
-  a.allow_only({"json", "quick", "filter"});
+  a.allow_only({"json", "quick", "filter", "device", "batch", "repeats", "gan", "threads"});
   if (a.positional().empty()) {
     std::fprintf(stderr, "srgan bench: say what to benchmark, e.g. `srgan bench kernels` (see --help)\n");
     return 2;
@@ -31,13 +58,21 @@ int run(const cli::Args& a) {
     return 1;
 #endif
   }
-  std::fprintf(stderr, "srgan bench: unknown benchmark '%s' (known: kernels)\n", what.c_str());
+  if (what == "steps") return run_steps(a);
+  std::fprintf(stderr, "srgan bench: unknown benchmark '%s' (known: kernels, steps)\n", what.c_str());
   return 2;
 }
 
 SRGAN_COMMAND(cli::Command{
-    "bench", "benchmarks: `srgan bench kernels` races our CUDA kernels against cuDNN/cuBLAS",
+    "bench", "benchmarks: CUDA kernels against cuDNN/cuBLAS; whole training steps and inference",
     "usage: srgan bench kernels [--json FILE] [--quick] [--filter TEXT]\n"
+    "       srgan bench steps [--device auto|cpu|cuda] [--batch N] [--repeats N] [--gan] [--json FILE]\n"
+    "\n"
+    "steps: SRResNet inference (64->256, 128->512; 510->2040 on a GPU), the SRResNet MSE training\n"
+    "  step (batch 4 on the CPU, 16 on a GPU, 24->96) and, with --gan (always on a GPU), the SRGAN\n"
+    "  step with the VGG54 loss, random weights: the work of ../shared/bench/anchor_*.py.\n"
+    "\n"
+    "kernels:\n"
     "  Times each CUDA kernel variant (conv2d v1/v2/v3, batch norm, PReLU, pixel shuffle, GEMM,\n"
     "  Adam, ...) and its cuDNN/cuBLAS baseline on SRGAN's shapes with CUDA events: warm-up,\n"
     "  then the median of many runs, inputs rotated so caches do not flatter. Prints ms,\n"
@@ -47,6 +82,6 @@ SRGAN_COMMAND(cli::Command{
     "  --quick        fewer shapes and repetitions (a smoke run)\n"
     "  --filter TEXT  only ops whose name contains TEXT (e.g. conv, batchnorm)\n"
     "Needs a CUDA build and a GPU.",
-    &run, {"quick"}});
+    &run, {"quick", "gan"}});
 
 }  // namespace

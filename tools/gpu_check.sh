@@ -10,7 +10,7 @@
 # Then the device tool:  run(command="bash tools/gpu_check.sh", carry=[".carry"], timeout_s=540)
 #
 # Files under $OUT (8 at most come back): build.log ctest_cuda.log ctest_all.log bench.log
-# bench.json anchor.log anchors.json summary.txt.
+# bench.json anchor.log anchors.json summary.txt. (The step benchmark's table is in bench.log.)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/out}
@@ -76,6 +76,8 @@ fi
 # ---- kernel benchmark, goal shapes ----------------------------------------------------------------
 if built; then
   run_stage bench_quick 70 30 "$OUT/bench.log" "$BUILD/tools/srgan" bench kernels --quick --json "$OUT/bench.json"
+  # Whole steps (SRResNet MSE, SRGAN with VGG54, inference 510->2040): the anchors' work, ours.
+  run_stage bench_steps 60 25 "$OUT/bench.log" "$BUILD/tools/srgan" bench steps --device cuda --repeats 10
 fi
 
 # ---- PyTorch anchors (same card, same call) ------------------------------------------------------
@@ -120,7 +122,7 @@ fi
 {
   echo
   echo "==== gpu_check summary ($(date -u +%Y-%m-%dT%H:%MZ), ${SECONDS}s) ===="
-  for k in configure build_cuda ctest_cuda bench_quick anchor build_all ctest_all bench_full \
+  for k in configure build_cuda ctest_cuda bench_quick bench_steps anchor build_all ctest_all bench_full \
            memcheck_cuda_test_conv2d memcheck_cuda_test_gemm memcheck_cuda_test_prelu memcheck_cuda_test_pixel_shuffle; do
     printf '  %-34s %s\n' "$k" "${status[$k]:-not run}"
   done
