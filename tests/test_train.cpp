@@ -4,6 +4,7 @@
 // a different architecture is refused.
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "core/check.h"
 #include "data/image_io.h"
@@ -141,4 +142,27 @@ TEST_CASE("resuming with a different architecture or a missing checkpoint is ref
   REQUIRE_THROWS_WITH(train(fresh, nullptr), Contains("no checkpoint"));
   TrainOptions nodata = tiny(data + "_does_not_exist", out_dir("nodata"));
   REQUIRE_THROWS_WITH(train(nodata, nullptr), Contains("does_not_exist"));
+}
+
+TEST_CASE("resume drops log lines of steps the checkpoint never saw", "[train][resume]") {
+  TrainOptions o = tiny(make_image_folder("log", 3), out_dir("log"));
+  o.steps = 3;
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  const fs::path log = fs::path(o.out) / "train_log.jsonl";
+  {  // a crashed run logged steps 4 and 5 after its last checkpoint (step 3)
+    std::ofstream f(log, std::ios::app);
+    f << "{\"step\":4,\"pixel_mse\":1}\n{\"step\":5,\"pixel_mse\":1}\n";
+  }
+  o.resume = true;
+  o.steps = 5;
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  std::ifstream f(log);
+  std::vector<int> steps;
+  for (std::string line; std::getline(f, line);) {
+    auto p = line.find("\"step\":");
+    REQUIRE(p != std::string::npos);
+    steps.push_back(std::stoi(line.substr(p + 7)));
+    REQUIRE(line.find("\"pixel_mse\":1}") == std::string::npos);  // the crashed run's lines are gone
+  }
+  REQUIRE(steps == std::vector<int>{1, 2, 3, 4, 5});
 }

@@ -52,6 +52,21 @@ std::string fmt(double v, int prec = 5) {
   return os.str();
 }
 
+// On resume, drops log lines of steps after the checkpoint (a crashed run may have logged
+// steps it never checkpointed; they are about to be run again).
+void truncate_log_after(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const auto p = line.find("\"step\":");
+    if (p != std::string::npos && std::stoll(line.substr(p + 7)) > step) continue;
+    kept += line + "\n";
+  }
+  in.close();
+  data::write_file_atomic(path, kept);
+}
+
 class Trainer {
  public:
   Trainer(const TrainOptions& o, std::vector<StepRecord>* history, const std::atomic<bool>* stop)
@@ -151,7 +166,9 @@ void Trainer::setup() {
   lopt.workers = opt_.workers;
   loader_ = std::make_unique<data::PatchLoader>(dataset_, lopt, start);
 
-  jsonl_.open(fs::path(opt_.out) / "train_log.jsonl", opt_.resume ? std::ios::app : std::ios::trunc);
+  const fs::path log_path = fs::path(opt_.out) / "train_log.jsonl";
+  if (opt_.resume) truncate_log_after(log_path.string(), step_);
+  jsonl_.open(log_path, opt_.resume ? std::ios::app : std::ios::trunc);
   if (!jsonl_) throw Error("cannot write " + (fs::path(opt_.out) / "train_log.jsonl").string());
   log("training " + opt_.phase + " on " + device_name(device_) + ": SRResNet " + std::to_string(opt_.blocks) +
       " blocks x " + std::to_string(opt_.width) + " (" + std::to_string(g_->parameter_count()) + " parameters), batch " +
@@ -351,7 +368,7 @@ TrainResult Trainer::run() {
         log_from = step_;
       }
       if (stopping) {
-        validate_and_checkpoint(false);
+        save_checkpoint();  // no validation: Ctrl-C should return promptly
         log("interrupted: checkpoint written to " + (fs::path(opt_.out) / "last.safetensors").string() + " at step " +
             std::to_string(step_));
         return TrainResult::interrupted;
