@@ -156,10 +156,12 @@ template <typename T> void forward_transposed(const Conv2dParams& p, const T* x,
   permute_weights(p, w, wp.data());
   // Bands over output rows; each needs about stride input rows per output row (plus R-1).
   for (const Band& b : make_bands(p.N, P, int64_t(p.stride) * p.W * rsk)) {
-    const int ih_lo = std::max(0, b.r0 * p.stride - p.pad);
-    const int ih_hi = std::min(p.H, (b.r1 - 1) * p.stride - p.pad + p.R);
+    // Input rows the band's outputs read. With several whole images in the band all H rows are
+    // taken (the last rows may feed no output when stride > 1) so the images stay contiguous.
+    const bool whole = b.nimg > 1;
+    const int ih_lo = whole ? 0 : std::max(0, b.r0 * p.stride - p.pad);
+    const int ih_hi = whole ? p.H : std::min(p.H, (b.r1 - 1) * p.stride - p.pad + p.R);
     const int in_rows = std::max(0, ih_hi - ih_lo);
-    // With several whole images in the band, ih_lo = 0 and ih_hi = H, so input rows are contiguous.
     auto& z = scratch<T>(0);  // (nimg * in_rows * W, R*S*K)
     z.resize(size_t(b.nimg) * in_rows * p.W * rsk);
     if (in_rows > 0) {
