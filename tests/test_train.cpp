@@ -166,3 +166,19 @@ TEST_CASE("resume drops log lines of steps the checkpoint never saw", "[train][r
   }
   REQUIRE(steps == std::vector<int>{1, 2, 3, 4, 5});
 }
+
+TEST_CASE("checkpoints on a validation step still write best.safetensors; runs are not overwritten", "[train][checkpoint]") {
+  TrainOptions o = tiny(make_image_folder("best", 3), out_dir("best"));
+  o.steps = 4;
+  o.val_every = 2;  // the last step is a checkpoint step too, with no --val
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  REQUIRE(fs::exists(fs::path(o.out) / "best.safetensors"));
+  // Starting again into the same folder without --resume would wipe the run: refused.
+  REQUIRE_THROWS_WITH(train(o, nullptr), Contains("--resume") && Contains("last.safetensors"));
+  TrainOptions bad = tiny(o.data, out_dir("best_bad"));
+  bad.log_every = 0;
+  REQUIRE_THROWS_WITH(train(bad, nullptr), Contains("--log-every"));
+  bad.log_every = 1;
+  bad.val = o.data + "_missing_val";
+  REQUIRE_THROWS_WITH(train(bad, nullptr), Contains("_missing_val"));
+}

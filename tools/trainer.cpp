@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -42,6 +43,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 struct PendingStep {
   int64_t step;
   double time_s;  // since the start of this run, when the step finished
+  double lr;      // learning rate the step used
   std::vector<std::pair<std::string, Tensor>> terms;
 };
 
@@ -60,7 +62,8 @@ void truncate_log_after(const std::string& path, int64_t step) {
   std::string kept, line;
   while (std::getline(in, line)) {
     const auto p = line.find("\"step\":");
-    if (p != std::string::npos && std::stoll(line.substr(p + 7)) > step) continue;
+    if (p == std::string::npos || line.back() != '}') continue;  // a line torn by the crash
+    if (std::strtoll(line.c_str() + p + 7, nullptr, 10) > step) continue;
     kept += line + "\n";
   }
   in.close();
@@ -78,7 +81,10 @@ class Trainer {
   void load_init_weights();
   void resume_from_checkpoint();
   bool flush_pending();  // false when a non-finite value was found
-  void validate_and_checkpoint(bool final_checkpoint);
+  bool checkpoint_and_validate(bool final_checkpoint);  // false: weights not finite (bad_message_)
+  bool weights_finite();
+  void save_best(const Metadata& extra);
+  TrainResult stop_non_finite();
   void save_checkpoint();
   void write_sample_grid(const data::Image& hr_img);
   double current_lr() const;
@@ -120,6 +126,12 @@ void Trainer::setup() {
     throw Error("--steps must be >= 0, --batch >= 1 and --crop a multiple of 4 of at least 16");
   if (gan_ && opt_.crop % 16) throw Error("--phase gan needs --crop to be a multiple of 16 (the discriminator), got " +
                                           std::to_string(opt_.crop));
+  if (opt_.log_every < 1) throw Error("--log-every must be >= 1, got " + std::to_string(opt_.log_every));
+  if (opt_.val_every < 0) throw Error("--val-every must be >= 0 (0: only at the end), got " + std::to_string(opt_.val_every));
+  if (!opt_.val.empty()) data::evaluation_files(opt_.val);  // a bad --val folder fails now, not after hours
+  if (!opt_.resume && fs::exists(fs::path(opt_.out) / "last.safetensors"))
+    throw Error(opt_.out + " already holds a training run (last.safetensors): continue it with --resume, or give "
+                "another --out (or delete that folder) to start afresh");
   device_ = parse_device(opt_.device);
   set_cpu_threads(opt_.threads);
   fs::create_directories(opt_.out);
@@ -286,7 +298,28 @@ void Trainer::write_sample_grid(const data::Image& hr_full) {
   data::write_png((fs::path(opt_.out) / ("sample_step" + std::to_string(step_) + ".png")).string(), grid);
 }
 
-void Trainer::validate_and_checkpoint(bool final_checkpoint) {
+void Trainer::save_best(const Metadata& extra) {
+  Metadata m = srresnet_metadata(g_->config());
+  m["step"] = std::to_string(step_);
+  m["phase"] = opt_.phase;
+  for (auto& [k, v] : extra) m[k] = v;
+  save_module((fs::path(opt_.out) / "best.safetensors").string(), *g_, m);
+}
+
+// A finite loss does not guarantee finite weights (an overflowing gradient turns them into NaN in
+// Adam's update), so the arenas are checked before they are written over the last checkpoint.
+bool Trainer::weights_finite() {
+  NoGradGuard ng;
+  if (!std::isfinite(sum(g_arena_.values()).item())) return false;
+  return !gan_ || std::isfinite(sum(d_arena_.values()).item());
+}
+
+bool Trainer::checkpoint_and_validate(bool final_checkpoint) {
+  if (!weights_finite()) {
+    bad_message_ = "non-finite weights after step " + std::to_string(step_) + " (an overflowing gradient)";
+    return false;
+  }
+  save_checkpoint();  // first: a failing validation must not lose the steps since the last one
   if (!opt_.val.empty()) {
     auto t0 = Clock::now();
     data::Upscaler up = [this](const data::Image& lr) { return upscale_whole(*g_, lr, device_); };
@@ -300,21 +333,23 @@ void Trainer::validate_and_checkpoint(bool final_checkpoint) {
         fmt(s.mean.ssim_y, 4) + " on " + std::to_string(s.images.size()) + " images (" + fmt(seconds_since(t0), 3) + " s)");
     if (s.mean.psnr_y > best_psnr_) {
       best_psnr_ = s.mean.psnr_y;
-      Metadata m = srresnet_metadata(g_->config());
-      m["step"] = std::to_string(step_);
-      m["val_psnr"] = fmt(s.mean.psnr_y, 8);
-      m["phase"] = opt_.phase;
-      save_module((fs::path(opt_.out) / "best.safetensors").string(), *g_, m);
+      save_best({{"val_psnr", fmt(s.mean.psnr_y, 8)}});
+      save_checkpoint();  // records the new best_psnr for --resume
     }
     auto files = data::list_image_files(opt_.val);
     if (!files.empty()) write_sample_grid(data::read_image(files.front()));
   } else if (final_checkpoint) {
-    Metadata m = srresnet_metadata(g_->config());
-    m["step"] = std::to_string(step_);
-    m["phase"] = opt_.phase;
-    save_module((fs::path(opt_.out) / "best.safetensors").string(), *g_, m);  // no validation: the last
+    save_best({});  // no validation: the final generator
   }
-  save_checkpoint();
+  return true;
+}
+
+TrainResult Trainer::stop_non_finite() {
+  log("training stopped: " + bad_message_ + "; no checkpoint was written after it" +
+      (last_checkpoint_step_ >= 0 ? ", the last good one is " + (fs::path(opt_.out) / "last.safetensors").string() +
+                                        " (step " + std::to_string(last_checkpoint_step_) + ")"
+                                  : " (none was written before it)"));
+  return TrainResult::non_finite;
 }
 
 TrainResult Trainer::run() {
@@ -332,6 +367,7 @@ TrainResult Trainer::run() {
     Tensor hr = Tensor::from_vector(hr_host, {opt_.batch, opt_.crop, opt_.crop, 3}, device_);
     PendingStep rec;
     rec.step = step_ + 1;
+    rec.lr = current_lr();
     g_opt_->lr = current_lr();
     if (gan_) {
       d_opt_->lr = current_lr();
@@ -347,14 +383,7 @@ TrainResult Trainer::run() {
     const bool at_val = opt_.val_every > 0 && step_ % opt_.val_every == 0;
     const bool stopping = stop_ && stop_->load();
     if (at_log || at_val || stopping) {
-      const bool ok = flush_pending();
-      if (!ok) {
-        log("training stopped: " + bad_message_ + "; no checkpoint was written after it" +
-            (last_checkpoint_step_ >= 0 ? ", the last good one is " + (fs::path(opt_.out) / "last.safetensors").string() +
-                                              " (step " + std::to_string(last_checkpoint_step_) + ")"
-                                        : " (none was written before it)"));
-        return TrainResult::non_finite;
-      }
+      if (!flush_pending()) return stop_non_finite();
       if (at_log && !opt_.quiet) {
         const double dt = seconds_since(t_log);
         const double rate = double(step_ - log_from) / std::max(dt, 1e-9);
@@ -368,15 +397,20 @@ TrainResult Trainer::run() {
         log_from = step_;
       }
       if (stopping) {
+        if (!weights_finite()) {
+          bad_message_ = "non-finite weights after step " + std::to_string(step_);
+          return stop_non_finite();
+        }
         save_checkpoint();  // no validation: Ctrl-C should return promptly
         log("interrupted: checkpoint written to " + (fs::path(opt_.out) / "last.safetensors").string() + " at step " +
             std::to_string(step_));
         return TrainResult::interrupted;
       }
-      if (at_val) validate_and_checkpoint(false);
+      if (at_val && !checkpoint_and_validate(step_ == opt_.steps)) return stop_non_finite();
     }
   }
-  if (last_checkpoint_step_ != step_) validate_and_checkpoint(true);
+  // The final checkpoint (and best.safetensors without --val), unless the last step just wrote it.
+  if ((last_checkpoint_step_ != step_ || opt_.val.empty()) && !checkpoint_and_validate(true)) return stop_non_finite();
   log("done: " + std::to_string(step_) + " steps in " + fmt(seconds_since(t_start), 4) + " s; checkpoint " +
       (fs::path(opt_.out) / "last.safetensors").string());
   return TrainResult::finished;
