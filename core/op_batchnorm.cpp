@@ -37,6 +37,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
         batchnorm_forward_eval_cpu<T>(p, ptr<T>(x), ptr<T>(gamma), ptr<T>(beta), ptr<T>(rm), ptr<T>(rv), ptr<T>(y));
       });
     }
+    if (!grad_enabled()) return y;  // inference: no graph, no snapshot
     // Statistics are constants in eval mode: snapshot them so later updates don't change the gradient.
     Tensor rm_c = rm.clone(), rv_c = rv.clone();
     return record(y, op, {x, gamma, beta}, [p, x, gamma, rm_c, rv_c](const Tensor& g) -> std::vector<Tensor> {

@@ -122,21 +122,18 @@ std::string Module::summary(const Shape& input) {
   Device dev = Device::cpu;
   auto ps = named_parameters();
   if (!ps.empty()) dev = ps[0].second.device();
-  bool was_training = training_;
-  eval();  // running statistics must not move because of a summary
   {
+    EvalModeGuard eval(*this);  // running statistics must not move because of a summary
     NoGradGuard ng;
     g_recorder = &rec;
     try {
       (*this)(Tensor::zeros(input, DType::f32, dev));
     } catch (...) {
       g_recorder = nullptr;
-      train(was_training);
       throw;
     }
     g_recorder = nullptr;
   }
-  train(was_training);
   std::ostringstream os;
   char line[256];
   std::snprintf(line, sizeof line, "%-28s %-12s %-22s %10s %10s\n", "layer", "type", "output (N,H,W,C)", "params", "FLOPs");

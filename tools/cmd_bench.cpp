@@ -20,12 +20,12 @@ int run_steps(const cli::Args& a) {
   app::StepBenchOptions o;
   o.device = app::parse_device(a.get("device", "auto"));
   const bool gpu = o.device == Device::cuda;
-  o.batch = int(a.get_int("batch", gpu ? 16 : 4));
-  o.repeats = int(a.get_int("repeats", gpu ? 20 : 5));
+  o.batch = a.get_int32("batch", gpu ? 16 : 4);
+  o.repeats = a.get_int32("repeats", gpu ? 20 : 5);
   o.warmup = gpu ? 3 : 1;
   o.gan = a.has("gan") || gpu;
   if (gpu) o.infer_sizes = {64, 128, 510};
-  set_cpu_threads(int(a.get_int("threads", 0)));
+  set_cpu_threads(a.get_int32("threads", 0));
   std::printf("# srgan bench steps on %s, batch %d, median of %d runs\n", device_name(o.device), o.batch, o.repeats);
   std::string json = "{\"device\": \"" + std::string(device_name(o.device)) + "\"";
   for (auto& r : app::bench_steps(o)) {

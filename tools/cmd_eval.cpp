@@ -130,7 +130,7 @@ int run(const Args& args) {
   args.allow_only({"data", "method", "model", "scale", "json", "luma", "device", "save-dir"});
   if (!args.has("data")) throw std::runtime_error("--data DIR is required (see srgan eval --help)");
   const std::string dir = args.get("data", "");
-  const int scale = int(args.get_int("scale", 4));
+  const int scale = args.get_int32("scale", 4);
   if (scale < 2 || scale > 8) throw std::runtime_error("--scale must be 2..8, got " + std::to_string(scale));
   const std::string luma = args.get("luma", "uint8");
   if (luma != "uint8" && luma != "double") throw std::runtime_error("--luma must be uint8 or double, got '" + luma + "'");
@@ -173,6 +173,8 @@ int run(const Args& args) {
         std::printf("%-28s %9s %9.4f %8.4f %9.4f", sc.name.c_str(), size.c_str(), sc.q.psnr_y, sc.q.ssim_y,
                     sc.q.psnr_rgb);
         if (beside) {
+          if (i >= bic.images.size() || bic.images[i].name != sc.name)
+            throw std::runtime_error("the files of " + dir + " changed during the evaluation (" + sc.name + ")");
           const data::Quality& b = bic.images[i].q;
           std::printf(" | %11.4f %11.4f %+8.4f", b.psnr_y, b.ssim_y, sc.q.psnr_y - b.psnr_y);
         }

@@ -16,13 +16,13 @@ namespace {
 int run(const cli::Args& a) {
   a.allow_only({"net", "model", "blocks", "width", "size", "batch"});
   const std::string net = a.get("net", "generator");
-  const int size = int(a.get_int("size", net == "generator" ? 24 : 96));
-  const int batch = int(a.get_int("batch", 1));
+  const int size = a.get_int32("size", net == "generator" ? 24 : 96);
+  const int batch = a.get_int32("batch", 1);
   Rng rng(0);
   std::unique_ptr<Module> m;
   if (net == "generator") {
     if (a.has("model")) m = app::load_generator(a.get("model", ""), Device::cpu);
-    else m = std::make_unique<SRResNet>(SRResNetConfig{int(a.get_int("blocks", 16)), int(a.get_int("width", 64))}, rng);
+    else m = std::make_unique<SRResNet>(SRResNetConfig{a.get_int32("blocks", 16), a.get_int32("width", 64)}, rng);
   } else if (net == "discriminator") {
     DiscriminatorConfig c;
     c.crop = size;

@@ -22,11 +22,11 @@ int run(const cli::Args& a) {
   const std::string out = a.get("o", "");
   if (out.empty()) throw Error("-o OUT is required (an output file, or a folder for several inputs)");
   app::TileOptions topt;
-  topt.tile = int(a.get_int("tile", topt.tile));
-  topt.overlap = int(a.get_int("tile-overlap", topt.overlap));
+  topt.tile = a.get_int32("tile", topt.tile);
+  topt.overlap = a.get_int32("tile-overlap", topt.overlap);
   if (topt.tile < 1 || topt.overlap < 0 || topt.overlap >= topt.tile)
     throw Error("--tile must be >= 1 and --tile-overlap in [0, tile)");
-  set_cpu_threads(int(a.get_int("threads", 0)));
+  set_cpu_threads(a.get_int32("threads", 0));
   const Device dev = app::parse_device(a.get("device", "auto"));
   const std::string model_path = a.get("model", app::default_model_path());
   std::unique_ptr<SRResNet> g = app::load_generator(model_path, dev);

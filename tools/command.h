@@ -16,6 +16,7 @@ class Args {
   bool has(const std::string& name) const { return opts_.count(name) > 0; }
   std::string get(const std::string& name, const std::string& def) const;
   int64_t get_int(const std::string& name, int64_t def) const;
+  int get_int32(const std::string& name, int def) const;  // throws when out of int's range
   double get_double(const std::string& name, double def) const;
   const std::vector<std::string>& positional() const { return pos_; }
   // Throws if an option not in `known` was given (catches typos such as --step for --steps).

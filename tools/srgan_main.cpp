@@ -1,5 +1,7 @@
 // `srgan <command> [options]`: dispatches to the commands registered by the tools/cmd_*.cpp files.
 #include <cctype>
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,9 +22,13 @@ Args::Args(int argc, char** argv, const std::vector<std::string>& flags) {
       auto eq = name.find('=');
       bool is_flag = false;
       for (auto& f : flags) is_flag |= (f == name);
+      if (name == "h") name = "help";
       if (eq != std::string::npos) {
         value = name.substr(eq + 1);
         name = name.substr(0, eq);
+        is_flag = false;
+        for (auto& f : flags) is_flag |= (f == name);
+        if (is_flag || name == "help") throw std::runtime_error("option --" + name + " takes no value");
       } else if (!is_flag && name != "help") {
         if (i + 1 >= argc) throw std::runtime_error("option --" + name + " needs a value");
         value = argv[++i];
@@ -43,10 +49,18 @@ int64_t Args::get_int(const std::string& name, int64_t def) const {
   auto it = opts_.find(name);
   if (it == opts_.end()) return def;
   char* end = nullptr;
+  errno = 0;
   long long v = std::strtoll(it->second.c_str(), &end, 10);
-  if (end == it->second.c_str() || *end != '\0')
+  if (end == it->second.c_str() || *end != '\0' || errno == ERANGE)
     throw std::runtime_error("option --" + name + " expects an integer, got '" + it->second + "'");
   return v;
+}
+
+int Args::get_int32(const std::string& name, int def) const {
+  int64_t v = get_int(name, def);
+  if (v < INT32_MIN || v > INT32_MAX)
+    throw std::runtime_error("option --" + name + " is out of range: " + std::to_string(v));
+  return int(v);
 }
 
 double Args::get_double(const std::string& name, double def) const {

@@ -45,10 +45,8 @@ data::Image tensor_to_image(const Tensor& t, int channels, const std::string& wh
 
 data::Image upscale_whole(SRResNet& g, const data::Image& lr, Device device) {
   NoGradGuard ng;
-  const bool was_training = g.is_training();
-  g.eval();
+  EvalModeGuard eval(g);
   Tensor y = g(image_to_tensor(lr, device));
-  g.train(was_training);
   return tensor_to_image(y, lr.channels, "upscale");
 }
 

@@ -46,8 +46,7 @@ void upscale_tiled(SRResNet& g, const data::ImageF& rgb, const TileOptions& opt,
   const int th = std::min(opt.tile, H), tw = std::min(opt.tile, W);
   const int total = int(ys.size() * xs.size());
   NoGradGuard ng;
-  const bool was_training = g.is_training();
-  g.eval();
+  EvalModeGuard eval(g);
 
   int acc_top = 0;                 // HR row held in acc[0]
   std::vector<float> acc, wsum;    // (rows, W4, 3) weighted sum, (rows, W4) weights
@@ -105,7 +104,6 @@ void upscale_tiled(SRResNet& g, const data::ImageF& rgb, const TileOptions& opt,
     wsum.erase(wsum.begin(), wsum.begin() + drop * W4);
     acc_top = next_top;
   }
-  g.train(was_training);
 }
 
 data::Image upscale_image(SRResNet& g, const data::Image& lr, const TileOptions& opt, Device device,

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "core/check.h"
 #include "data/image_folder.h"
@@ -34,7 +35,15 @@ std::vector<UpscaleJob> plan_upscale_jobs(const std::vector<std::string>& inputs
     jobs.push_back({files[0], out});
   } else {
     fs::create_directories(out);
-    for (auto& f : files) jobs.push_back({f, (fs::path(out) / (fs::path(f).stem().string() + "_x4.png")).string()});
+    std::map<std::string, std::string> taken;  // output -> the input that claimed it
+    for (auto& f : files) {
+      std::string o = (fs::path(out) / (fs::path(f).stem().string() + "_x4.png")).string();
+      auto [it, fresh] = taken.emplace(o, f);
+      if (!fresh)
+        throw Error("inputs " + it->second + " and " + f + " would both be written to " + o +
+                    "; upscale them into separate output folders");
+      jobs.push_back({f, o});
+    }
   }
   return jobs;
 }
