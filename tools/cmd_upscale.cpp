@@ -58,7 +58,7 @@ SRGAN_COMMAND(cli::Command{
     "  -o OUT            output PNG for one input file; a folder (<name>_x4.png) otherwise\n"
     "  --model FILE      generator weights (default: the bundled model, models/pretrained/)\n"
     "  --tile N          LR tile side (default 256); memory is bounded by the tile, not the image\n"
-    "  --tile-overlap N  LR pixels shared by neighbouring tiles, blended (default 16)\n"
+    "  --tile-overlap N  LR pixels shared by neighbouring tiles, blended (default 32)\n"
     "  --device D        auto | cpu | cuda (default auto)\n"
     "  --threads N       CPU threads for the GEMMs (default: all cores)\n"
     "Gray stays gray; alpha is upscaled with bicubic and kept; 16-bit PNG stays 16-bit.\n"

@@ -15,7 +15,7 @@ namespace srgan::app {
 
 struct TileOptions {
   int tile = 256;    // LR tile side
-  int overlap = 16;  // LR pixels shared by neighbouring tiles; must be < tile
+  int overlap = 32;  // LR pixels shared by neighbouring tiles; must be < tile (see docs/performance.md)
 };
 
 // Receives HR row y (0, 1, 2, ... in order): 4W RGB floats in [0, 1], (4W, 3).
