@@ -2,6 +2,7 @@
 // generator, tiled so any image size fits in bounded memory (tools/tiled_upscaler.h).
 // Gray stays gray, alpha is upscaled separately with bicubic and put back, 16-bit PNG stays
 // 16-bit; output is PNG, written atomically. A failing image is reported and the others go on.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -23,7 +24,7 @@ int run(const cli::Args& a) {
   if (out.empty()) throw Error("-o OUT is required (an output file, or a folder for several inputs)");
   app::TileOptions topt;
   topt.tile = a.get_int32("tile", topt.tile);
-  topt.overlap = a.get_int32("tile-overlap", topt.overlap);
+  topt.overlap = a.get_int32("tile-overlap", std::min(topt.overlap, topt.tile / 2));  // small tiles: half
   if (topt.tile < 1 || topt.overlap < 0 || topt.overlap >= topt.tile)
     throw Error("--tile must be >= 1 and --tile-overlap in [0, tile)");
   set_cpu_threads(a.get_int32("threads", 0));
