@@ -40,11 +40,16 @@ void batchnorm_forward_train_cpu(const BatchNormParams& p, const T* x, const T* 
 template <typename T>
 void batchnorm_forward_eval_cpu(const BatchNormParams& p, const T* x, const T* gamma, const T* beta,
                                 const T* running_mean, const T* running_var, T* y) {
+  // y = x * a + b per channel, a = gamma / sqrt(var + eps), b = beta - mean * a (computed once).
+  std::vector<double> a(p.C), b(p.C);  // (C)
+  for (int c = 0; c < p.C; ++c) {
+    a[c] = double(gamma[c]) / std::sqrt(double(running_var[c]) + p.eps);
+    b[c] = double(beta[c]) - double(running_mean[c]) * a[c];
+  }
   for (int64_t m = 0; m < p.M; ++m)
     for (int c = 0; c < p.C; ++c) {
       int64_t i = m * p.C + c;
-      double invstd = 1.0 / std::sqrt(double(running_var[c]) + p.eps);
-      y[i] = T((double(x[i]) - double(running_mean[c])) * invstd * double(gamma[c]) + double(beta[c]));
+      y[i] = T(double(x[i]) * a[c] + b[c]);
     }
 }
 
