@@ -170,22 +170,35 @@ template <typename T> void forward_transposed(const Conv2dParams& p, const T* x,
       g.lda = p.C; g.ldb = int(rsk); g.ldc = int(rsk);
       gemm_cpu_blas<T>(g, x + ((int64_t(b.n0) * p.H + ih_lo) * p.W) * p.C, wp.data(), z.data());
     }
-    for (int n = 0; n < b.nimg; ++n)
+    // Scatter: each input pixel's z row (contiguous, R*S*K) is added into the outputs its taps
+    // reach; reading z once in order is much kinder to the cache than gathering 81 rows per output.
+    for (int n = 0; n < b.nimg; ++n) {
       for (int oh = b.r0; oh < b.r1; ++oh)
         for (int ow = 0; ow < Q; ++ow) {
           T* out = y + ((int64_t(b.n0 + n) * P + oh) * Q + ow) * p.K;
           for (int k = 0; k < p.K; ++k) out[k] = bias ? bias[k] : T(0);
+        }
+      for (int ih = ih_lo; ih < ih_hi; ++ih)
+        for (int iw = 0; iw < p.W; ++iw) {
+          const T* zr = z.data() + ((int64_t(n) * in_rows + (ih - ih_lo)) * p.W + iw) * rsk;
           for (int r = 0; r < p.R; ++r) {
-            const int ih = oh * p.stride - p.pad + r;
-            if (ih < ih_lo || ih >= ih_hi) continue;
+            const int th = ih + p.pad - r;
+            if (th < 0 || th % p.stride) continue;
+            const int oh = th / p.stride;
+            if (oh < b.r0 || oh >= b.r1) continue;
+            T* orow = y + ((int64_t(b.n0 + n) * P + oh) * Q) * p.K;
             for (int s = 0; s < p.S; ++s) {
-              const int iw = ow * p.stride - p.pad + s;
-              if (iw < 0 || iw >= p.W) continue;
-              const T* zr = z.data() + ((int64_t(n) * in_rows + (ih - ih_lo)) * p.W + iw) * rsk + (int64_t(r) * p.S + s) * p.K;
-              for (int k = 0; k < p.K; ++k) out[k] += zr[k];
+              const int tw = iw + p.pad - s;
+              if (tw < 0 || tw % p.stride) continue;
+              const int ow = tw / p.stride;
+              if (ow >= Q) continue;
+              const T* src = zr + (int64_t(r) * p.S + s) * p.K;
+              T* out = orow + int64_t(ow) * p.K;
+              for (int k = 0; k < p.K; ++k) out[k] += src[k];
             }
           }
         }
+    }
   }
 }
 
