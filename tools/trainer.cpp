@@ -238,7 +238,11 @@ void Trainer::resume_from_checkpoint() {
   expect("batch", std::to_string(opt_.batch));
   expect("crop", std::to_string(opt_.crop));
   expect("seed", std::to_string(opt_.seed));
-  expect("patches_per_visit", std::to_string(opt_.patches_per_visit));
+  if (st.metadata.count("patches_per_visit"))  // absent in checkpoints written before the option: 1
+    expect("patches_per_visit", std::to_string(opt_.patches_per_visit));
+  else if (opt_.patches_per_visit != 1)
+    throw Error(path + ": checkpoint was written with patches_per_visit=1 but this run has patches_per_visit=" +
+                std::to_string(opt_.patches_per_visit));
   if (gan_) expect("d_width", std::to_string(opt_.d_width));
   TensorList targets = module_state(*g_, "G.");
   targets.push_back({"optG.exp_avg", g_opt_->exp_avg()});
