@@ -12,8 +12,11 @@ using Catch::Approx;
 #include <catch2/catch.hpp>
 #endif
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <random>
 #include <sstream>
 #include <string>
@@ -41,6 +44,25 @@ std::vector<T> random_vector(size_t n, uint64_t seed, double lo = -1.0, double h
   for (auto& e : v) e = T(d(gen));
   return v;
 }
+
+// A fresh folder under the system temp dir (tagged, per process), removed at scope exit; write
+// permissions are restored first so tests that make it unreadable still clean up.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& tag) {
+    path = std::filesystem::temp_directory_path() / ("srgan_test_" + tag + "_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 struct CloseReport {
   bool ok = true;

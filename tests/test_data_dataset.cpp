@@ -33,20 +33,7 @@ std::string shared_dir() {
   return (e && *e) ? std::string(e) : std::string(SRGAN_SHARED_DIR);
 }
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("srgan_test_data_ds_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using srgan::test::TempDir;  // a temp folder removed at scope exit (tests/test_common.h)
 
 // A smooth but asymmetric RGB image with noise, so every crop and orientation differs.
 Image synthetic(int w, int h, uint64_t seed) {

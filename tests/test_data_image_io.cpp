@@ -18,20 +18,7 @@ namespace {
 
 std::string fixture(const std::string& name) { return std::string(SRGAN_FIXTURE_DIR) + "/data/" + name; }
 
-// A fresh folder under the system temp dir, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("srgan_test_data_io_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using srgan::test::TempDir;  // a temp folder removed at scope exit (tests/test_common.h)
 
 Image read_as(const std::string& path, ChannelMode m) {
   ReadOptions ro;

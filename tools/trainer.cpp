@@ -86,6 +86,7 @@ class Trainer {
   void save_best(const Metadata& extra);
   TrainResult stop_non_finite();
   void save_checkpoint();
+  TensorList checkpoint_tensors();
   void write_sample_grid(const data::Image& hr_img);
   double current_lr() const;
   void log(const std::string& line) const {
@@ -195,7 +196,9 @@ void Trainer::load_init_weights() {
   log("generator initialised from " + opt_.init);
 }
 
-void Trainer::save_checkpoint() {
+// Everything a checkpoint holds besides metadata, by name: G (and D) parameters and buffers and
+// the Adam moments. Saving writes these tensors; resuming loads into the very same ones.
+TensorList Trainer::checkpoint_tensors() {
   TensorList t = module_state(*g_, "G.");
   t.push_back({"optG.exp_avg", g_opt_->exp_avg()});
   t.push_back({"optG.exp_avg_sq", g_opt_->exp_avg_sq()});
@@ -204,6 +207,11 @@ void Trainer::save_checkpoint() {
     t.push_back({"optD.exp_avg", d_opt_->exp_avg()});
     t.push_back({"optD.exp_avg_sq", d_opt_->exp_avg_sq()});
   }
+  return t;
+}
+
+void Trainer::save_checkpoint() {
+  TensorList t = checkpoint_tensors();
   Metadata m = srresnet_metadata(g_->config());
   m["phase"] = opt_.phase;
   m["step"] = std::to_string(step_);
@@ -244,15 +252,7 @@ void Trainer::resume_from_checkpoint() {
     throw Error(path + ": checkpoint was written with patches_per_visit=1 but this run has patches_per_visit=" +
                 std::to_string(opt_.patches_per_visit));
   if (gan_) expect("d_width", std::to_string(opt_.d_width));
-  TensorList targets = module_state(*g_, "G.");
-  targets.push_back({"optG.exp_avg", g_opt_->exp_avg()});
-  targets.push_back({"optG.exp_avg_sq", g_opt_->exp_avg_sq()});
-  if (gan_) {
-    for (auto& e : module_state(*d_, "D.")) targets.push_back(e);
-    targets.push_back({"optD.exp_avg", d_opt_->exp_avg()});
-    targets.push_back({"optD.exp_avg_sq", d_opt_->exp_avg_sq()});
-  }
-  load_tensors(path, targets, true);
+  load_tensors(path, checkpoint_tensors(), true);
   step_ = std::stoll(meta("step"));
   g_opt_->set_steps_taken(std::stoll(meta("optG_steps")));
   if (gan_) d_opt_->set_steps_taken(std::stoll(meta("optD_steps")));
