@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "kernels/cuda_check.h"
 
@@ -16,6 +17,8 @@ struct DeviceResources {
   cublasHandle_t cublas = nullptr;
   void* ws = nullptr;
   size_t ws_bytes = 0;
+  bool ws_captured = false;   // ws was handed out during a graph capture
+  std::vector<void*> retired;  // old workspaces a captured graph may still replay with
   int sms = 0;
 };
 
@@ -28,6 +31,7 @@ struct ThreadResources {
       if (d.cudnn) (void)cudnnDestroy(d.cudnn);
       if (d.cublas) (void)cublasDestroy(d.cublas);
       if (d.ws) (void)cudaFree(d.ws);
+      for (void* p : d.retired) (void)cudaFree(p);
     }
   }
 };
@@ -60,9 +64,18 @@ cublasHandle_t cublas_handle(cudaStream_t s) {
 void* workspace(size_t bytes, cudaStream_t s) {
   DeviceResources& d = current();
   if (bytes < 256) bytes = 256;
-  if (bytes <= d.ws_bytes) return d.ws;
   cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-  CUDA_CHECK(cudaStreamIsCapturing(s, &cap));
+  const cudaError_t ce = cudaStreamIsCapturing(s, &cap);
+  if (ce == cudaErrorStreamCaptureImplicit) {  // legacy stream while a blocking stream captures
+    (void)cudaGetLastError();
+    cap = cudaStreamCaptureStatusActive;  // treat as capturing: the safe side
+  } else {
+    CUDA_CHECK(ce);
+  }
+  if (bytes <= d.ws_bytes) {
+    if (cap != cudaStreamCaptureStatusNone) d.ws_captured = true;
+    return d.ws;
+  }
   if (cap != cudaStreamCaptureStatusNone)
     throw std::runtime_error(
         "srgan: the CUDA workspace must grow to " + std::to_string(bytes) +
@@ -72,10 +85,16 @@ void* workspace(size_t bytes, cudaStream_t s) {
   if (grow > bytes) bytes = grow;
   bytes = align256(bytes);
   if (d.ws) {
-    CUDA_CHECK(cudaDeviceSynchronize());  // queued kernels may still read the old buffer
-    CUDA_CHECK(cudaFree(d.ws));
+    if (d.ws_captured) {
+      // A CUDA graph captured with this buffer replays into its address: never free it.
+      d.retired.push_back(d.ws);
+    } else {
+      CUDA_CHECK(cudaDeviceSynchronize());  // queued kernels may still read the old buffer
+      CUDA_CHECK(cudaFree(d.ws));
+    }
     d.ws = nullptr;
     d.ws_bytes = 0;
+    d.ws_captured = false;
   }
   CUDA_CHECK(cudaMalloc(&d.ws, bytes));
   d.ws_bytes = bytes;
