@@ -22,7 +22,7 @@ void Adam::step() {
   const Tensor& w = arena_.values();
   const Tensor& g = arena_.grads();
   if (w.is_cuda()) {
-    SRGAN_CUDA_ONLY("adam", kern::adam_step_cuda(p, fptr(w), fptr(g), fptr(m_), fptr(v_), nullptr));
+    SRGAN_CUDA_ONLY("adam", kern::adam_step_cuda(p, fptr(w), fptr(g), fptr(m_), fptr(v_), current_stream()));
     return;
   }
   dispatch_cpu(w.dtype(), [&](auto tag) {

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/check.h"
+#include "core/device.h"  // current_stream(), which every CUDA op is issued on
 #include "core/tensor.h"
 
 namespace srgan {

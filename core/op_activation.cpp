@@ -24,7 +24,7 @@ Tensor prelu(const Tensor& x, const Tensor& a) {
   p.per_channel = a.dim(0) == C && C != 1;
   Tensor y = empty_like(x);
   if (x.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, prelu_forward_cuda(p, fptr(x), fptr(a), fptr(y), nullptr));
+    SRGAN_CUDA_ONLY(op, prelu_forward_cuda(p, fptr(x), fptr(a), fptr(y), current_stream()));
   } else {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -34,7 +34,7 @@ Tensor prelu(const Tensor& x, const Tensor& a) {
   return record(y, op, {x, a}, [p, x, a](const Tensor& g) -> std::vector<Tensor> {
     Tensor dx = empty_like(x), da = empty_like(a);
     if (g.is_cuda()) {
-      SRGAN_CUDA_ONLY("prelu.backward", prelu_backward_cuda(p, fptr(x), fptr(a), fptr(g), fptr(dx), fptr(da), nullptr));
+      SRGAN_CUDA_ONLY("prelu.backward", prelu_backward_cuda(p, fptr(x), fptr(a), fptr(g), fptr(dx), fptr(da), current_stream()));
     } else {
       dispatch_cpu(g.dtype(), [&](auto tag) {
         using T = decltype(tag);
@@ -54,7 +54,7 @@ Tensor activation(const char* op, const Tensor& x, Activation kind, double slope
   p.slope = slope;
   Tensor y = empty_like(x);
   if (x.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, activation_forward_cuda(p, fptr(x), fptr(y), nullptr));
+    SRGAN_CUDA_ONLY(op, activation_forward_cuda(p, fptr(x), fptr(y), current_stream()));
   } else {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -67,7 +67,7 @@ Tensor activation(const char* op, const Tensor& x, Activation kind, double slope
     Tensor dx = empty_like(x);
     if (g.is_cuda()) {
       SRGAN_CUDA_ONLY("activation.backward",
-                      activation_backward_cuda(p, fptr(x), fptr(y_saved), fptr(g), fptr(dx), nullptr));
+                      activation_backward_cuda(p, fptr(x), fptr(y_saved), fptr(g), fptr(dx), current_stream()));
     } else {
       dispatch_cpu(g.dtype(), [&](auto tag) {
         using T = decltype(tag);

@@ -15,7 +15,7 @@ void axpy_(Tensor& y, double alpha, const Tensor& x) {
   check_same_shape(op, y, x, "destination", "source");
   check_compatible(op, {{"destination", &y}, {"source", &x}});
   if (y.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, axpy_cuda(y.numel(), float(alpha), fptr(x), fptr(y), nullptr));
+    SRGAN_CUDA_ONLY(op, axpy_cuda(y.numel(), float(alpha), fptr(x), fptr(y), current_stream()));
     return;
   }
   dispatch_cpu(y.dtype(), [&](auto tag) {
@@ -27,7 +27,7 @@ void axpy_(Tensor& y, double alpha, const Tensor& x) {
 void fill_(Tensor& y, double v) {
   check_defined("fill_", y, "destination");
   if (y.is_cuda()) {
-    SRGAN_CUDA_ONLY("fill_", fill_cuda(y.numel(), float(v), fptr(y), nullptr));
+    SRGAN_CUDA_ONLY("fill_", fill_cuda(y.numel(), float(v), fptr(y), current_stream()));
     return;
   }
   dispatch_cpu(y.dtype(), [&](auto tag) {
@@ -44,8 +44,8 @@ Tensor binary(const char* op, Binary kind, const Tensor& a, const Tensor& b) {
   check_compatible(op, {{"a", &a}, {"b", &b}});
   Tensor y = empty_like(a);
   if (a.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, kind == Binary::add ? add_cuda(a.numel(), fptr(a), fptr(b), fptr(y), nullptr)
-                                            : mul_cuda(a.numel(), fptr(a), fptr(b), fptr(y), nullptr));
+    SRGAN_CUDA_ONLY(op, kind == Binary::add ? add_cuda(a.numel(), fptr(a), fptr(b), fptr(y), current_stream())
+                                            : mul_cuda(a.numel(), fptr(a), fptr(b), fptr(y), current_stream()));
   } else {
     dispatch_cpu(a.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -60,7 +60,7 @@ Tensor binary(const char* op, Binary kind, const Tensor& a, const Tensor& b) {
 Tensor broadcast_scalar(const Tensor& g, const Tensor& like, double s) {
   Tensor dx = empty_like(like);
   if (dx.is_cuda()) {
-    SRGAN_CUDA_ONLY("sum.backward", broadcast_scalar_cuda(dx.numel(), fptr(g), float(s), fptr(dx), nullptr));
+    SRGAN_CUDA_ONLY("sum.backward", broadcast_scalar_cuda(dx.numel(), fptr(g), float(s), fptr(dx), current_stream()));
   } else {
     fill_(dx, s * g.item());
   }
@@ -71,8 +71,8 @@ Tensor reduce_sum(const char* op, const Tensor& x, double factor) {
   check_defined(op, x, "input");
   Tensor y = Tensor::empty({}, x.dtype(), x.device());
   if (x.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, sum_cuda(x.numel(), fptr(x), fptr(y), nullptr));
-    if (factor != 1.0) SRGAN_CUDA_ONLY(op, scale_cuda(1, fptr(y), float(factor), fptr(y), nullptr));
+    SRGAN_CUDA_ONLY(op, sum_cuda(x.numel(), fptr(x), fptr(y), current_stream()));
+    if (factor != 1.0) SRGAN_CUDA_ONLY(op, scale_cuda(1, fptr(y), float(factor), fptr(y), current_stream()));
   } else {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -102,7 +102,7 @@ Tensor scale(const Tensor& x, double s) {
   check_defined("scale", x, "input");
   Tensor y = empty_like(x);
   if (x.is_cuda()) {
-    SRGAN_CUDA_ONLY("scale", scale_cuda(x.numel(), fptr(x), float(s), fptr(y), nullptr));
+    SRGAN_CUDA_ONLY("scale", scale_cuda(x.numel(), fptr(x), float(s), fptr(y), current_stream()));
   } else {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -141,7 +141,7 @@ Tensor channel_affine(const Tensor& x, const Tensor& sc, const Tensor& sh) {
   auto apply = [op, M, C](const Tensor& in, const Tensor& a, const Tensor& b) {
     Tensor y = empty_like(in);
     if (in.is_cuda()) {
-      SRGAN_CUDA_ONLY(op, channel_affine_cuda(M, C, fptr(in), fptr(a), fptr(b), fptr(y), nullptr));
+      SRGAN_CUDA_ONLY(op, channel_affine_cuda(M, C, fptr(in), fptr(a), fptr(b), fptr(y), current_stream()));
     } else {
       dispatch_cpu(in.dtype(), [&](auto tag) {
         using T = decltype(tag);

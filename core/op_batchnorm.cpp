@@ -30,7 +30,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
   Tensor rm = running_mean, rv = running_var;
   if (!training) {
     if (x.is_cuda()) {
-      SRGAN_CUDA_ONLY(op, batchnorm_forward_eval_cuda(p, fptr(x), fptr(gamma), fptr(beta), fptr(rm), fptr(rv), fptr(y), nullptr));
+      SRGAN_CUDA_ONLY(op, batchnorm_forward_eval_cuda(p, fptr(x), fptr(gamma), fptr(beta), fptr(rm), fptr(rv), fptr(y), current_stream()));
     } else {
       dispatch_cpu(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
@@ -44,7 +44,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
       Tensor dx = empty_like(x), dg = empty_like(gamma), db = empty_like(gamma);
       if (g.is_cuda()) {
         SRGAN_CUDA_ONLY("batch_norm.backward", batchnorm_backward_eval_cuda(p, fptr(x), fptr(g), fptr(gamma), fptr(rm_c),
-                                                                         fptr(rv_c), fptr(dx), fptr(dg), fptr(db), nullptr));
+                                                                         fptr(rv_c), fptr(dx), fptr(dg), fptr(db), current_stream()));
       } else {
         dispatch_cpu(g.dtype(), [&](auto tag) {
           using T = decltype(tag);
@@ -59,7 +59,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
   Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
   if (x.is_cuda()) {
     SRGAN_CUDA_ONLY(op, batchnorm_forward_train_cuda(p, fptr(x), fptr(gamma), fptr(beta), fptr(y), fptr(save_mean),
-                                                     fptr(save_invstd), fptr(rm), fptr(rv), backend().bn_algo, nullptr));
+                                                     fptr(save_invstd), fptr(rm), fptr(rv), backend().bn_algo, current_stream()));
   } else {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -72,7 +72,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
     if (g.is_cuda()) {
       SRGAN_CUDA_ONLY("batch_norm.backward",
                       batchnorm_backward_train_cuda(p, fptr(x), fptr(g), fptr(gamma), fptr(save_mean), fptr(save_invstd),
-                                                    fptr(dx), fptr(dg), fptr(db), backend().bn_algo, nullptr));
+                                                    fptr(dx), fptr(dg), fptr(db), backend().bn_algo, current_stream()));
     } else {
       dispatch_cpu(g.dtype(), [&](auto tag) {
         using T = decltype(tag);

@@ -30,7 +30,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
   Tensor y = Tensor::empty({p.N, p.P(), p.Q(), p.K}, x.dtype(), x.device());
   const bool ref = backend().cpu_reference;
   if (x.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, conv2d_forward_cuda(p, fptr(x), fptr(w), fptr(b), fptr(y), backend().conv_algo, nullptr));
+    SRGAN_CUDA_ONLY(op, conv2d_forward_cuda(p, fptr(x), fptr(w), fptr(b), fptr(y), backend().conv_algo, current_stream()));
   } else {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -48,8 +48,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
     }
     if (g.is_cuda()) {
       SRGAN_CUDA_ONLY("conv2d.backward", {
-        if (dx.defined()) conv2d_backward_data_cuda(p, fptr(g), fptr(w), fptr(dx), backend().conv_algo, nullptr);
-        if (want_w) conv2d_backward_weight_cuda(p, fptr(x), fptr(g), fptr(dw), fptr(db), backend().conv_algo, nullptr);
+        if (dx.defined()) conv2d_backward_data_cuda(p, fptr(g), fptr(w), fptr(dx), backend().conv_algo, current_stream());
+        if (want_w) conv2d_backward_weight_cuda(p, fptr(x), fptr(g), fptr(dw), fptr(db), backend().conv_algo, current_stream());
       });
     } else {
       dispatch_cpu(g.dtype(), [&](auto tag) {

@@ -21,7 +21,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   p.M = int(x.dim(0)); p.In = int(x.dim(1)); p.Out = int(w.dim(0));
   Tensor y = Tensor::empty({p.M, p.Out}, x.dtype(), x.device());
   if (x.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, linear_forward_cuda(p, fptr(x), fptr(w), fptr(b), fptr(y), backend().gemm_algo, nullptr));
+    SRGAN_CUDA_ONLY(op, linear_forward_cuda(p, fptr(x), fptr(w), fptr(b), fptr(y), backend().gemm_algo, current_stream()));
   } else {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -38,8 +38,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     }
     if (g.is_cuda()) {
       SRGAN_CUDA_ONLY("linear.backward", {
-        if (dx.defined()) linear_backward_data_cuda(p, fptr(g), fptr(w), fptr(dx), backend().gemm_algo, nullptr);
-        if (want_w) linear_backward_weight_cuda(p, fptr(x), fptr(g), fptr(dw), fptr(db), backend().gemm_algo, nullptr);
+        if (dx.defined()) linear_backward_data_cuda(p, fptr(g), fptr(w), fptr(dx), backend().gemm_algo, current_stream());
+        if (want_w) linear_backward_weight_cuda(p, fptr(x), fptr(g), fptr(dw), fptr(db), backend().gemm_algo, current_stream());
       });
     } else {
       dispatch_cpu(g.dtype(), [&](auto tag) {

@@ -15,7 +15,7 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target) {
   const int64_t n = pred.numel();
   Tensor y = Tensor::empty({}, pred.dtype(), pred.device());
   if (pred.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, mse_forward_cuda(n, fptr(pred), fptr(target), fptr(y), nullptr));
+    SRGAN_CUDA_ONLY(op, mse_forward_cuda(n, fptr(pred), fptr(target), fptr(y), current_stream()));
   } else {
     dispatch_cpu(pred.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -25,7 +25,7 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target) {
   return record(y, op, {pred, target}, [n, pred, target](const Tensor& g) -> std::vector<Tensor> {
     Tensor dp = empty_like(pred);
     if (g.is_cuda()) {
-      SRGAN_CUDA_ONLY("mse_loss.backward", mse_backward_cuda(n, fptr(pred), fptr(target), fptr(g), fptr(dp), nullptr));
+      SRGAN_CUDA_ONLY("mse_loss.backward", mse_backward_cuda(n, fptr(pred), fptr(target), fptr(g), fptr(dp), current_stream()));
     } else {
       double gv = g.item();
       dispatch_cpu(g.dtype(), [&](auto tag) {
@@ -45,7 +45,7 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& target) {
   const int64_t n = logits.numel();
   Tensor y = Tensor::empty({}, logits.dtype(), logits.device());
   if (logits.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, bce_logits_forward_cuda(n, fptr(logits), fptr(target), fptr(y), nullptr));
+    SRGAN_CUDA_ONLY(op, bce_logits_forward_cuda(n, fptr(logits), fptr(target), fptr(y), current_stream()));
   } else {
     dispatch_cpu(logits.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -57,7 +57,7 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& target) {
     Tensor dx = empty_like(logits);
     if (g.is_cuda()) {
       SRGAN_CUDA_ONLY("bce_with_logits.backward",
-                      bce_logits_backward_cuda(n, fptr(logits), fptr(t), fptr(g), fptr(dx), nullptr));
+                      bce_logits_backward_cuda(n, fptr(logits), fptr(t), fptr(g), fptr(dx), current_stream()));
     } else {
       double gv = g.item();
       dispatch_cpu(g.dtype(), [&](auto tag) {

@@ -17,7 +17,7 @@ Tensor pixel_shuffle(const Tensor& x, int r) {
   p.N = int(x.dim(0)); p.H = int(x.dim(1)); p.W = int(x.dim(2)); p.C = int(x.dim(3)); p.r = r;
   Tensor y = Tensor::empty({p.N, p.H * r, p.W * r, p.C / (r * r)}, x.dtype(), x.device());
   if (x.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, pixel_shuffle_forward_cuda(p, fptr(x), fptr(y), nullptr));
+    SRGAN_CUDA_ONLY(op, pixel_shuffle_forward_cuda(p, fptr(x), fptr(y), current_stream()));
   } else {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -28,7 +28,7 @@ Tensor pixel_shuffle(const Tensor& x, int r) {
   return record(y, op, {x}, [p, xs](const Tensor& g) -> std::vector<Tensor> {
     Tensor dx = Tensor::empty(xs, g.dtype(), g.device());
     if (g.is_cuda()) {
-      SRGAN_CUDA_ONLY("pixel_shuffle.backward", pixel_shuffle_backward_cuda(p, fptr(g), fptr(dx), nullptr));
+      SRGAN_CUDA_ONLY("pixel_shuffle.backward", pixel_shuffle_backward_cuda(p, fptr(g), fptr(dx), current_stream()));
     } else {
       dispatch_cpu(g.dtype(), [&](auto tag) {
         using T = decltype(tag);
@@ -47,7 +47,7 @@ Tensor max_pool2x2(const Tensor& x) {
   p.N = int(x.dim(0)); p.H = int(x.dim(1)); p.W = int(x.dim(2)); p.C = int(x.dim(3));
   Tensor y = Tensor::empty({p.N, p.P(), p.Q(), p.C}, x.dtype(), x.device());
   if (x.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, maxpool2x2_forward_cuda(p, fptr(x), fptr(y), nullptr));
+    SRGAN_CUDA_ONLY(op, maxpool2x2_forward_cuda(p, fptr(x), fptr(y), current_stream()));
   } else {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -57,7 +57,7 @@ Tensor max_pool2x2(const Tensor& x) {
   return record(y, op, {x}, [p, x](const Tensor& g) -> std::vector<Tensor> {
     Tensor dx = empty_like(x);
     if (g.is_cuda()) {
-      SRGAN_CUDA_ONLY("max_pool2x2.backward", maxpool2x2_backward_cuda(p, fptr(x), fptr(g), fptr(dx), nullptr));
+      SRGAN_CUDA_ONLY("max_pool2x2.backward", maxpool2x2_backward_cuda(p, fptr(x), fptr(g), fptr(dx), current_stream()));
     } else {
       dispatch_cpu(g.dtype(), [&](auto tag) {
         using T = decltype(tag);

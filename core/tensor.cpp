@@ -30,8 +30,8 @@ int64_t shape_numel(const Shape& s) {
   return n;
 }
 
-Storage::Storage(size_t nbytes, Device d) : device(d) { ptr = device_alloc(nbytes, d, &bytes); }
-Storage::~Storage() { device_free(ptr, bytes, device); }
+Storage::Storage(size_t nbytes, Device d) : device(d) { ptr = device_alloc(nbytes, d, &bytes, &pool); }
+Storage::~Storage() { device_free(ptr, bytes, device, pool); }
 
 namespace {
 const TensorImpl& impl_of(const std::shared_ptr<TensorImpl>& p) {

@@ -20,11 +20,14 @@ const char* device_name(Device d);
 std::string shape_str(const Shape& s);
 int64_t shape_numel(const Shape& s);
 
+struct CapturePool;  // core/device.h
+
 // One allocation, returned to its allocator when the last Tensor using it goes away.
 struct Storage {
   void* ptr = nullptr;
   size_t bytes = 0;
   Device device = Device::cpu;
+  std::shared_ptr<CapturePool> pool;  // the CUDA-graph pool the block came from, if any
   Storage(size_t bytes, Device device);
   ~Storage();
   Storage(const Storage&) = delete;

@@ -15,6 +15,8 @@
 #include "models/losses.h"
 #include "models/srresnet.h"
 #include "models/vgg19.h"
+#include "tools/step_runner.h"
+#include "tools/train_step.h"
 
 namespace srgan::app {
 namespace {
@@ -31,6 +33,25 @@ double median_ms(const std::function<void()>& f, int warmup, int repeats) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// Median time of a training step through `r` (the batch upload included). The first two steps
+// fill both host buffer pairs with random data, which later steps upload again. Graph runners get
+// at least three warm-up steps, so the capture happens before the clock starts.
+double time_steps(StepRunner& r, Rng& rng, const StepBenchOptions& o) {
+  const size_t lr_n = size_t(r.lr().numel()), hr_n = size_t(r.hr().numel());
+  int filled = 0;
+  auto step = [&] {
+    if (filled < 2) {
+      std::vector<float> lr = uniform_tensor(r.lr().shape(), rng, 0, 1).to_vector();
+      std::vector<float> hr = uniform_tensor(r.hr().shape(), rng, 0, 1).to_vector();
+      std::copy(lr.begin(), lr.begin() + long(lr_n), r.lr_host());
+      std::copy(hr.begin(), hr.begin() + long(hr_n), r.hr_host());
+      ++filled;
+    }
+    r.step();
+  };
+  return median_ms(step, std::max(o.warmup, 3), o.repeats);
 }
 
 }  // namespace
@@ -50,48 +71,41 @@ std::vector<StepBenchRow> bench_steps(const StepBenchOptions& o) {
       rows.push_back({"infer_" + std::to_string(s) + "to" + std::to_string(4 * s), ms});
     }
   }
-  {  // SRResNet MSE step
+  const Shape lr_shape{o.batch, lr_side, lr_side, 3}, hr_shape{o.batch, o.hr, o.hr, 3};
+  // Eager steps, and on CUDA the same steps replayed as CUDA graphs.
+  std::vector<std::pair<GraphMode, std::string>> modes = {{GraphMode::off, ""}};
+  if (dev == Device::cuda) modes.push_back({GraphMode::on, "_graph"});
+  for (auto& [mode, suffix] : modes) {  // SRResNet MSE step
     SRResNet g({16, 64}, rng);
     g.to(dev);
     ParamArena arena;
     arena.adopt(g.parameters(), dev);
     Adam opt(arena, 1e-4);
-    Tensor lr = uniform_tensor({o.batch, lr_side, lr_side, 3}, rng, 0, 1, DType::f32, dev);
-    Tensor hr = uniform_tensor({o.batch, o.hr, o.hr, 3}, rng, 0, 1, DType::f32, dev);
-    double ms = median_ms([&] {
-      opt.zero_grad();
-      mse_loss(g(lr), hr).backward();
-      opt.step();
-    }, o.warmup, o.repeats);
+    StepRunner r(dev, lr_shape, hr_shape, mode);
+    r.set_plan(pretrain_plan(g, opt, r.lr(), r.hr(), LossWeights{}));
     rows.push_back({"srresnet_mse_step_b" + std::to_string(o.batch) + "_" + std::to_string(lr_side) + "to" +
-                        std::to_string(o.hr), ms});
+                        std::to_string(o.hr) + suffix,
+                    time_steps(r, rng, o)});
   }
-  if (o.gan) {  // SRGAN step: D update, then G update with VGG54 content + 1e-3 adversarial
-    SRResNet g({16, 64}, rng);
-    DiscriminatorConfig dc;
-    dc.crop = o.hr;
-    Discriminator d(dc, rng);
-    VGG19Features vgg(VGG19Config::phi54(), rng);
-    vgg.freeze();
-    g.to(dev);
-    d.to(dev);
-    vgg.to(dev);
-    ParamArena ga, da;
-    ga.adopt(g.parameters(), dev);
-    da.adopt(d.parameters(), dev);
-    Adam og(ga, 1e-4), od(da, 1e-4);
-    Tensor lr = uniform_tensor({o.batch, lr_side, lr_side, 3}, rng, 0, 1, DType::f32, dev);
-    Tensor hr = uniform_tensor({o.batch, o.hr, o.hr, 3}, rng, 0, 1, DType::f32, dev);
-    double ms = median_ms([&] {
-      Tensor sr = g(lr);
-      od.zero_grad();
-      discriminator_loss(d, hr, sr).total.backward();
-      od.step();
-      og.zero_grad();
-      generator_loss(sr, hr, &vgg, d(sr)).total.backward();
-      og.step();
-    }, o.warmup, o.repeats);
-    rows.push_back({"srgan_step_b" + std::to_string(o.batch) + "_vgg54", ms});
+  if (o.gan) {
+    for (auto& [mode, suffix] : modes) {  // SRGAN step: D update, then G update with VGG54 + 1e-3 adversarial
+      SRResNet g({16, 64}, rng);
+      DiscriminatorConfig dc;
+      dc.crop = o.hr;
+      Discriminator d(dc, rng);
+      VGG19Features vgg(VGG19Config::phi54(), rng);
+      vgg.freeze();
+      g.to(dev);
+      d.to(dev);
+      vgg.to(dev);
+      ParamArena ga, da;
+      ga.adopt(g.parameters(), dev);
+      da.adopt(d.parameters(), dev);
+      Adam og(ga, 1e-4), od(da, 1e-4);
+      StepRunner r(dev, lr_shape, hr_shape, mode);
+      r.set_plan(gan_plan(g, d, &vgg, og, od, r.lr(), r.hr(), LossWeights{}));
+      rows.push_back({"srgan_step_b" + std::to_string(o.batch) + "_vgg54" + suffix, time_steps(r, rng, o)});
+    }
   }
   return rows;
 }

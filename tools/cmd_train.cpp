@@ -15,7 +15,7 @@ extern "C" void on_sigint(int) { g_interrupted.store(true); }
 int run(const srgan::cli::Args& a) {
   a.allow_only({"data", "val", "phase", "init", "vgg", "steps", "batch", "crop", "lr", "lr-halve-at", "device", "seed",
                 "out", "resume", "blocks", "width", "d-width", "log-every", "val-every", "workers", "threads",
-                "adv-weight", "mse-weight", "cache-mb", "patches-per-visit"});
+                "adv-weight", "mse-weight", "cache-mb", "patches-per-visit", "cuda-graph"});
   srgan::app::TrainOptions o;
   o.data = a.get("data", "");
   if (o.data.empty()) throw std::runtime_error("--data DIR is required (a DIV2K folder or any folder of images)");
@@ -41,6 +41,7 @@ int run(const srgan::cli::Args& a) {
   o.threads = a.get_int32("threads", o.threads);
   o.cache_mb = a.get_int("cache-mb", o.cache_mb);
   o.patches_per_visit = a.get_int32("patches-per-visit", o.patches_per_visit);
+  o.cuda_graph = a.get("cuda-graph", o.cuda_graph);
   o.weights.adversarial = a.get_double("adv-weight", o.weights.adversarial);
   o.weights.mse_with_vgg = a.get_double("mse-weight", o.weights.mse_with_vgg);
   std::signal(SIGINT, on_sigint);
@@ -61,6 +62,8 @@ SRGAN_COMMAND(srgan::cli::Command{
     "  --crop N            HR crop side (default 96)      --lr X        Adam learning rate (1e-4)\n"
     "  --lr-halve-at STEP  halve the learning rate from this step on\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
+    "  --cuda-graph M      auto | on | off: replay each step as CUDA graphs after 2 eager steps\n"
+    "                      (auto: fall back to eager steps if capture fails; default auto)\n"
     "  --seed S            data order and initialisation (default 0)\n"
     "  --out DIR           run folder (default runs/srgan): train_log.jsonl, last/best.safetensors, samples\n"
     "  --resume            continue from DIR/last.safetensors exactly where it stopped\n"

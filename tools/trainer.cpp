@@ -28,6 +28,7 @@
 #include "models/srresnet.h"
 #include "models/vgg19.h"
 #include "tools/model_file.h"
+#include "tools/step_runner.h"
 #include "tools/tensor_image.h"
 #include "tools/train_step.h"
 
@@ -106,6 +107,7 @@ class Trainer {
   std::unique_ptr<Adam> g_opt_, d_opt_;
   std::shared_ptr<data::PatchDataset> dataset_;
   std::unique_ptr<data::PatchLoader> loader_;
+  std::unique_ptr<StepRunner> runner_;
   int64_t step_ = 0;          // steps completed
   double best_psnr_ = -1.0;
   std::vector<PendingStep> pending_;
@@ -134,6 +136,8 @@ void Trainer::setup() {
     throw Error(opt_.out + " already holds a training run (last.safetensors): continue it with --resume, or give "
                 "another --out (or delete that folder) to start afresh");
   device_ = parse_device(opt_.device);
+  if (parse_graph_mode(opt_.cuda_graph) == GraphMode::on && device_ != Device::cuda)
+    throw Error("--cuda-graph on needs a CUDA device, but training runs on the " + std::string(device_name(device_)));
   set_cpu_threads(opt_.threads);
   fs::create_directories(opt_.out);
 
@@ -178,6 +182,12 @@ void Trainer::setup() {
   lopt.batch = opt_.batch;
   lopt.workers = opt_.workers;
   loader_ = std::make_unique<data::PatchLoader>(dataset_, lopt, start);
+
+  const int lr_side = opt_.crop / 4;
+  runner_ = std::make_unique<StepRunner>(device_, Shape{opt_.batch, lr_side, lr_side, 3},
+                                         Shape{opt_.batch, opt_.crop, opt_.crop, 3}, parse_graph_mode(opt_.cuda_graph));
+  if (gan_) runner_->set_plan(gan_plan(*g_, *d_, vgg_.get(), *g_opt_, *d_opt_, runner_->lr(), runner_->hr(), opt_.weights));
+  else runner_->set_plan(pretrain_plan(*g_, *g_opt_, runner_->lr(), runner_->hr(), opt_.weights));
 
   const fs::path log_path = fs::path(opt_.out) / "train_log.jsonl";
   if (opt_.resume) truncate_log_after(log_path.string(), step_);
@@ -358,26 +368,24 @@ TrainResult Trainer::stop_non_finite() {
 
 TrainResult Trainer::run() {
   setup();
-  const int64_t lr_floats = int64_t(opt_.batch) * (opt_.crop / 4) * (opt_.crop / 4) * 3;
-  const int64_t hr_floats = int64_t(opt_.batch) * opt_.crop * opt_.crop * 3;
-  std::vector<float> lr_host(static_cast<size_t>(lr_floats)), hr_host(static_cast<size_t>(hr_floats));  // (N, h, w, 3), (N, H, W, 3)
+  StreamGuard on_runner_stream(runner_->stream());  // steps, read-backs, validation: one stream
+  std::string graph_status = runner_->graph_status();
+  if (device_ == Device::cuda) log("steps: " + graph_status);
   auto t_start = Clock::now(), t_log = Clock::now();
   int64_t log_from = step_;
   g_->train();
   if (gan_) d_->train();
   while (step_ < opt_.steps) {
-    loader_->next(hr_host.data(), lr_host.data());
-    Tensor lr = Tensor::from_vector(lr_host, {opt_.batch, opt_.crop / 4, opt_.crop / 4, 3}, device_);
-    Tensor hr = Tensor::from_vector(hr_host, {opt_.batch, opt_.crop, opt_.crop, 3}, device_);
+    loader_->next(runner_->hr_host(), runner_->lr_host());  // (N, H, W, 3), (N, h, w, 3) floats
     PendingStep rec;
     rec.step = step_ + 1;
     rec.lr = current_lr();
     g_opt_->lr = current_lr();
-    if (gan_) {
-      d_opt_->lr = current_lr();
-      rec.terms = gan_step(*g_, *d_, vgg_.get(), *g_opt_, *d_opt_, lr, hr, opt_.weights);
-    } else {
-      rec.terms = pretrain_step(*g_, *g_opt_, lr, hr, opt_.weights);
+    if (gan_) d_opt_->lr = current_lr();
+    rec.terms = runner_->step();
+    if (runner_->graph_status() != graph_status) {
+      graph_status = runner_->graph_status();
+      log("steps: " + graph_status);
     }
     ++step_;
     rec.time_s = seconds_since(t_start);

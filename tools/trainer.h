@@ -9,6 +9,8 @@
 // disk is the last good one. Checkpoints (last.safetensors: G, D, both Adam states, step, loader
 // position) are written atomically at every validation, at the end and on Ctrl-C; best.safetensors
 // holds the generator with the best validation PSNR. --resume continues bit-exactly on the CPU.
+// Steps run through tools/step_runner.h: batches uploaded from pinned memory, and on CUDA the step
+// captured into CUDA graphs after two eager warm-up steps (--cuda-graph).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -43,6 +45,7 @@ struct TrainOptions {
   int64_t cache_mb = 1024;          // decoded-image cache (DIV2K train needs ~7000 to fit whole)
   int patches_per_visit = 1;        // crops per image visit (fewer decodes when the cache is small)
   int threads = 0;                  // CPU GEMM threads (0 = all cores)
+  std::string cuda_graph = "auto";  // auto | on | off: replay the step as CUDA graphs (CUDA only)
   LossWeights weights;
   bool quiet = false;               // no progress lines (tests)
 };

@@ -1,0 +1,112 @@
+// tools/step_runner.h on the CPU: steps fed through the runner's (double-buffered) host buffers
+// give exactly the losses and weights of plain pretrain/GAN steps on the same batches; the graph
+// modes are refused or ignored on the CPU as documented; and core's CUDA-graph API says clearly
+// that it needs CUDA. (tests/cuda/test_cuda_graph_step.cpp holds replayed graphs against eager
+// steps on a GPU.)
+#include <algorithm>
+
+#include "core/cuda_graph.h"
+#include "core/random.h"
+#include "tools/step_runner.h"
+#include "tools/trainer.h"
+#include "tests/test_common.h"
+
+using namespace srgan;
+using namespace srgan::app;
+using srgan::test::Contains;
+
+namespace {
+constexpr int kBatch = 2, kCrop = 32;
+const Shape kLr{kBatch, kCrop / 4, kCrop / 4, 3}, kHr{kBatch, kCrop, kCrop, 3};
+
+std::vector<float> batch_values(const Shape& s, uint64_t seed) {
+  return srgan::test::random_vector<float>(size_t(shape_numel(s)), seed, 0.0, 1.0);
+}
+
+double term(const LossTerms& t, const std::string& name) {
+  for (auto& [k, v] : t)
+    if (k == name) return v.item();
+  FAIL("no loss term " << name);
+  return 0.0;
+}
+}  // namespace
+
+TEST_CASE("StepRunner pretrain steps equal plain steps on the same batches (CPU)", "[step_runner]") {
+  Rng rng_a(5), rng_b(5);
+  SRResNet ga({1, 8}, rng_a), gb({1, 8}, rng_b);
+  ParamArena aa, ab;
+  aa.adopt(ga.parameters(), Device::cpu);
+  ab.adopt(gb.parameters(), Device::cpu);
+  Adam oa(aa, 1e-3), ob(ab, 1e-3);
+  StepRunner r(Device::cpu, kLr, kHr, GraphMode::automatic);
+  r.set_plan(pretrain_plan(gb, ob, r.lr(), r.hr(), LossWeights{}));
+  CHECK_FALSE(r.graphs_active());
+  for (int step = 0; step < 4; ++step) {  // more than two steps: both host buffer pairs are reused
+    std::vector<float> lr = batch_values(kLr, 100 + step), hr = batch_values(kHr, 200 + step);
+    LossTerms ref = pretrain_step(ga, oa, Tensor::from_vector(lr, kLr), Tensor::from_vector(hr, kHr), LossWeights{});
+    std::copy(lr.begin(), lr.end(), r.lr_host());
+    std::copy(hr.begin(), hr.end(), r.hr_host());
+    LossTerms got = r.step();
+    CHECK(term(got, "g_total") == term(ref, "g_total"));
+    CHECK(term(got, "pixel_mse") == term(ref, "pixel_mse"));
+  }
+  CHECK(aa.values().to_vector() == ab.values().to_vector());
+  CHECK_FALSE(r.graphs_active());
+}
+
+TEST_CASE("StepRunner GAN steps equal plain GAN steps (CPU)", "[step_runner]") {
+  Rng rng_a(9), rng_b(9);
+  SRResNet ga({1, 8}, rng_a), gb({1, 8}, rng_b);
+  DiscriminatorConfig dc;
+  dc.crop = kCrop;
+  dc.width = 4;
+  dc.dense = 16;
+  Discriminator da(dc, rng_a), db(dc, rng_b);
+  ParamArena gaa, gab, daa, dab;
+  gaa.adopt(ga.parameters(), Device::cpu);
+  gab.adopt(gb.parameters(), Device::cpu);
+  daa.adopt(da.parameters(), Device::cpu);
+  dab.adopt(db.parameters(), Device::cpu);
+  Adam oga(gaa, 1e-3), ogb(gab, 1e-3), oda(daa, 1e-3), odb(dab, 1e-3);
+  StepRunner r(Device::cpu, kLr, kHr, GraphMode::off);
+  r.set_plan(gan_plan(gb, db, nullptr, ogb, odb, r.lr(), r.hr(), LossWeights{}));
+  for (int step = 0; step < 3; ++step) {
+    std::vector<float> lr = batch_values(kLr, 300 + step), hr = batch_values(kHr, 400 + step);
+    LossTerms ref = gan_step(ga, da, nullptr, oga, oda, Tensor::from_vector(lr, kLr), Tensor::from_vector(hr, kHr),
+                             LossWeights{});
+    std::copy(lr.begin(), lr.end(), r.lr_host());
+    std::copy(hr.begin(), hr.end(), r.hr_host());
+    LossTerms got = r.step();
+    REQUIRE(got.size() == ref.size());
+    for (auto& [name, t] : ref) CHECK(term(got, name) == t.item());
+  }
+  CHECK(gaa.values().to_vector() == gab.values().to_vector());
+  CHECK(daa.values().to_vector() == dab.values().to_vector());
+}
+
+TEST_CASE("StepRunner and CudaGraph refuse what they cannot do", "[step_runner]") {
+  CHECK(parse_graph_mode("auto") == GraphMode::automatic);
+  CHECK(parse_graph_mode("on") == GraphMode::on);
+  CHECK(parse_graph_mode("off") == GraphMode::off);
+  CHECK_THROWS_WITH(parse_graph_mode("yes"), Contains("--cuda-graph must be auto, on or off"));
+  StepRunner r(Device::cpu, kLr, kHr, GraphMode::automatic);
+  CHECK_THROWS_WITH(r.step(), Contains("before set_plan"));
+  CHECK_THAT(r.graph_status(), Contains("eager"));
+  CudaGraph g;
+  CHECK_FALSE(g.ready());
+  CHECK_THROWS_WITH(g.replay(), Contains("CUDA graph"));
+  // On the legacy default stream (no StreamGuard), capture is refused before anything starts.
+  if (!cuda_compiled()) CHECK_THROWS_WITH(g.capture([] {}), Contains("no CUDA support"));
+  else CHECK_THROWS_WITH(g.capture([] {}), Contains("needs a created stream"));
+}
+
+TEST_CASE("srgan train --cuda-graph on is refused on the CPU", "[step_runner]") {
+  TrainOptions o;
+  o.data = SRGAN_SOURCE_DIR_FOR_TESTS "/docs/sample";
+  o.device = "cpu";
+  o.cuda_graph = "on";
+  srgan::test::TempDir out("cuda_graph_on_cpu");
+  o.out = out.file("run");
+  o.quiet = true;
+  CHECK_THROWS_WITH(train(o), Contains("--cuda-graph on needs a CUDA device"));
+}
