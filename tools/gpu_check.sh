@@ -57,9 +57,14 @@ if [ ! -f .carry/stb/stb_image.h ] || [ ! -d .carry/bench ]; then
 fi
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
+json=()  # the carried nlohmann headers, only when the machine has no nlohmann_json package
+if ! ls /usr/include/nlohmann/json.hpp /usr/local/include/nlohmann/json.hpp >/dev/null 2>&1 && [ -f .carry/json/nlohmann/json.hpp ]; then
+  json=(-DSRGAN_JSON_DIR="$PWD/.carry/json")
+  note "nlohmann_json: using the carried headers in .carry/json"
+fi
 run_stage configure 90 20 "$OUT/build.log" \
   cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$NVCC" \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DSRGAN_STB_DIR="$PWD/.carry/stb"
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DSRGAN_STB_DIR="$PWD/.carry/stb" "${json[@]}"
 grep -E "^-- SRGAN" "$OUT/build.log" >&2
 [[ "${status[configure]:-}" == ok* ]] || tail -30 "$OUT/build.log" >&2  # the CMake error, in the reply's output tail
 # Without OpenBLAS the double-precision CPU references of the big test shapes fall back to plain
