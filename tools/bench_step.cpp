@@ -7,6 +7,8 @@
 
 #include "core/adam.h"
 #include "core/autograd.h"
+#include "core/backend.h"
+#include "core/check.h"
 #include "core/device.h"
 #include "core/ops.h"
 #include "core/param_arena.h"
@@ -56,57 +58,84 @@ double time_steps(StepRunner& r, Rng& rng, const StepBenchOptions& o) {
 
 }  // namespace
 
-std::vector<StepBenchRow> bench_steps(const StepBenchOptions& o) {
+// The kernels behind a precision name: fp32 = our smem-tiled conv and fp32 GEMM (CUDA cores);
+// tf32 = our TF32 mma implicit-GEMM conv and TF32 GEMM (tensor cores). The CPU has one path.
+void select_precision(const std::string& name) {
+  if (name == "fp32") {
+    backend().conv_algo = kern::ConvAlgo::v2_smem_tiled;
+    backend().gemm_algo = kern::GemmAlgo::v1_smem_tiled;
+  } else if (name == "tf32") {
+    backend().conv_algo = kern::ConvAlgo::v3_implicit_gemm_tf32;
+    backend().gemm_algo = kern::GemmAlgo::v2_tf32_mma;
+  } else {
+    throw Error("bench steps: precision must be fp32 or tf32, got '" + name + "'");
+  }
+}
+
+std::vector<StepBenchRow> bench_steps(const StepBenchOptions& o, const std::function<void(const StepBenchRow&)>& on_row) {
   std::vector<StepBenchRow> rows;
+  auto add = [&](const std::string& name, double ms) {
+    rows.push_back({name, ms});
+    if (on_row) on_row(rows.back());
+  };
   Rng rng(1);
   const Device dev = o.device;
   const int lr_side = o.hr / 4;
-  {  // inference (eval mode, no graph)
-    SRResNet g({16, 64}, rng);
-    g.to(dev);
-    g.eval();
-    for (int s : o.infer_sizes) {
-      Tensor x = uniform_tensor({1, s, s, 3}, rng, 0, 1, DType::f32, dev);
-      double ms = median_ms([&] { NoGradGuard ng; Tensor y = g(x); }, o.warmup, o.repeats);
-      rows.push_back({"infer_" + std::to_string(s) + "to" + std::to_string(4 * s), ms});
-    }
-  }
   const Shape lr_shape{o.batch, lr_side, lr_side, 3}, hr_shape{o.batch, o.hr, o.hr, 3};
+  const BackendConfig saved = backend();
+  std::vector<std::string> precisions = dev == Device::cuda ? o.precisions : std::vector<std::string>{""};
   // Eager steps, and on CUDA the same steps replayed as CUDA graphs.
   std::vector<std::pair<GraphMode, std::string>> modes = {{GraphMode::off, ""}};
   if (dev == Device::cuda) modes.push_back({GraphMode::on, "_graph"});
-  for (auto& [mode, suffix] : modes) {  // SRResNet MSE step
-    SRResNet g({16, 64}, rng);
-    g.to(dev);
-    ParamArena arena;
-    arena.adopt(g.parameters(), dev);
-    Adam opt(arena, 1e-4);
-    StepRunner r(dev, lr_shape, hr_shape, mode);
-    r.set_plan(pretrain_plan(g, opt, r.lr(), r.hr(), LossWeights{}));
-    rows.push_back({"srresnet_mse_step_b" + std::to_string(o.batch) + "_" + std::to_string(lr_side) + "to" +
-                        std::to_string(o.hr) + suffix,
-                    time_steps(r, rng, o)});
-  }
-  if (o.gan) {
-    for (auto& [mode, suffix] : modes) {  // SRGAN step: D update, then G update with VGG54 + 1e-3 adversarial
+  for (const std::string& prec : precisions) {
+    if (!prec.empty()) select_precision(prec);
+    const std::string tag = prec.empty() ? "" : "_" + prec;
+    for (auto& [mode, suffix] : modes) {  // SRResNet MSE step
       SRResNet g({16, 64}, rng);
-      DiscriminatorConfig dc;
-      dc.crop = o.hr;
-      Discriminator d(dc, rng);
-      VGG19Features vgg(VGG19Config::phi54(), rng);
-      vgg.freeze();
       g.to(dev);
-      d.to(dev);
-      vgg.to(dev);
-      ParamArena ga, da;
-      ga.adopt(g.parameters(), dev);
-      da.adopt(d.parameters(), dev);
-      Adam og(ga, 1e-4), od(da, 1e-4);
+      ParamArena arena;
+      arena.adopt(g.parameters(), dev);
+      Adam opt(arena, 1e-4);
       StepRunner r(dev, lr_shape, hr_shape, mode);
-      r.set_plan(gan_plan(g, d, &vgg, og, od, r.lr(), r.hr(), LossWeights{}));
-      rows.push_back({"srgan_step_b" + std::to_string(o.batch) + "_vgg54" + suffix, time_steps(r, rng, o)});
+      r.set_plan(pretrain_plan(g, opt, r.lr(), r.hr(), LossWeights{}));
+      add("srresnet_mse_step_b" + std::to_string(o.batch) + "_" + std::to_string(lr_side) + "to" + std::to_string(o.hr) +
+              tag + suffix,
+          time_steps(r, rng, o));
+    }
+    if (o.gan) {
+      for (auto& [mode, suffix] : modes) {  // SRGAN step: D update, then G update with VGG54 + 1e-3 adversarial
+        SRResNet g({16, 64}, rng);
+        DiscriminatorConfig dc;
+        dc.crop = o.hr;
+        Discriminator d(dc, rng);
+        VGG19Features vgg(VGG19Config::phi54(), rng);
+        vgg.freeze();
+        g.to(dev);
+        d.to(dev);
+        vgg.to(dev);
+        ParamArena ga, da;
+        ga.adopt(g.parameters(), dev);
+        da.adopt(d.parameters(), dev);
+        Adam og(ga, 1e-4), od(da, 1e-4);
+        StepRunner r(dev, lr_shape, hr_shape, mode);
+        r.set_plan(gan_plan(g, d, &vgg, og, od, r.lr(), r.hr(), LossWeights{}));
+        add("srgan_step_b" + std::to_string(o.batch) + "_vgg54" + tag + suffix, time_steps(r, rng, o));
+      }
+    }
+    {  // inference (eval mode, no graph), largest size first
+      SRResNet g({16, 64}, rng);
+      g.to(dev);
+      g.eval();
+      std::vector<int> sizes = o.infer_sizes;
+      std::sort(sizes.rbegin(), sizes.rend());
+      for (int s : sizes) {
+        Tensor x = uniform_tensor({1, s, s, 3}, rng, 0, 1, DType::f32, dev);
+        double ms = median_ms([&] { NoGradGuard ng; Tensor y = g(x); }, o.warmup, o.repeats);
+        add("infer_" + std::to_string(s) + "to" + std::to_string(4 * s) + tag, ms);
+      }
     }
   }
+  backend() = saved;
   return rows;
 }
 

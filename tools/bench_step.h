@@ -2,7 +2,11 @@
 // SRResNet inference at several sizes, the SRResNet MSE training step (G forward + backward +
 // Adam) and the SRGAN step (D update then G update with the VGG54 loss, random weights).
 // Medians of repeated runs after warm-up; on CUDA each run is synchronised before the clock.
+// Training steps run through tools/step_runner.h (batch upload included). On CUDA every row is
+// timed in fp32 (our smem-tiled conv, our fp32 GEMM) and with tensor cores (TF32 mma conv and
+// GEMM), and training steps both eager and replayed as CUDA graphs (rows ending in _graph).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +22,7 @@ struct StepBenchOptions {
   int warmup = 1;
   bool gan = false;     // also time the SRGAN step (needs a lot more work on a CPU)
   std::vector<int> infer_sizes = {64, 128};  // LR sides for inference
+  std::vector<std::string> precisions = {"fp32"};  // CUDA: "fp32" and/or "tf32"
 };
 
 struct StepBenchRow {
@@ -25,6 +30,9 @@ struct StepBenchRow {
   double ms = 0.0;  // median
 };
 
-std::vector<StepBenchRow> bench_steps(const StepBenchOptions& opt);
+// Runs the benchmarks in priority order (training steps, then inference, largest first) and
+// hands each row to `on_row` as soon as it is measured; returns them all.
+std::vector<StepBenchRow> bench_steps(const StepBenchOptions& opt,
+                                      const std::function<void(const StepBenchRow&)>& on_row = {});
 
 }  // namespace srgan::app

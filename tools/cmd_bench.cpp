@@ -25,20 +25,24 @@ int run_steps(const cli::Args& a) {
   o.warmup = gpu ? 3 : 1;
   o.gan = a.has("gan") || gpu;
   if (gpu) o.infer_sizes = {64, 128, 510};
+  const std::string prec = a.get("precision", "both");
+  if (prec == "both") o.precisions = {"fp32", "tf32"};
+  else o.precisions = {prec};
   set_cpu_threads(a.get_int32("threads", 0));
   std::printf("# srgan bench steps on %s, batch %d, median of %d runs\n", device_name(o.device), o.batch, o.repeats);
+  std::fflush(stdout);
   std::string json = "{\"device\": \"" + std::string(device_name(o.device)) + "\"";
-  for (auto& r : app::bench_steps(o)) {
-    std::printf("%-36s %10.2f ms\n", r.name.c_str(), r.ms);
+  app::bench_steps(o, [&](const app::StepBenchRow& r) {  // printed as measured: a time box keeps what is done
+    std::printf("%-40s %10.2f ms\n", r.name.c_str(), r.ms);
     std::fflush(stdout);
     json += ", \"" + r.name + "_ms\": " + std::to_string(r.ms);
-  }
-  if (a.has("json")) data::write_file_atomic(a.get("json", ""), json + "}\n");
+    if (a.has("json")) data::write_file_atomic(a.get("json", ""), json + "}\n");
+  });
   return 0;
 }
 
 int run(const cli::Args& a) {
-  a.allow_only({"json", "quick", "filter", "device", "batch", "repeats", "gan", "threads"});
+  a.allow_only({"json", "quick", "filter", "device", "batch", "repeats", "gan", "threads", "precision"});
   if (a.positional().empty()) {
     std::fprintf(stderr, "srgan bench: say what to benchmark, e.g. `srgan bench kernels` (see --help)\n");
     return 2;
@@ -67,10 +71,14 @@ SRGAN_COMMAND(cli::Command{
     "bench", "benchmarks: CUDA kernels against cuDNN/cuBLAS; whole training steps and inference",
     "usage: srgan bench kernels [--json FILE] [--quick] [--filter TEXT]\n"
     "       srgan bench steps [--device auto|cpu|cuda] [--batch N] [--repeats N] [--gan] [--json FILE]\n"
+    "                         [--precision fp32|tf32|both]\n"
     "\n"
     "steps: SRResNet inference (64->256, 128->512; 510->2040 on a GPU), the SRResNet MSE training\n"
     "  step (batch 4 on the CPU, 16 on a GPU, 24->96) and, with --gan (always on a GPU), the SRGAN\n"
     "  step with the VGG54 loss, random weights: the work of ../shared/bench/anchor_*.py.\n"
+    "  On a GPU each row runs in fp32 (CUDA cores) and tf32 (tensor cores; --precision picks), and\n"
+    "  each training step both eager and replayed as CUDA graphs (_graph rows). Rows print as they\n"
+    "  are measured, training steps first.\n"
     "\n"
     "kernels:\n"
     "  Times each CUDA kernel variant (conv2d v1/v2/v3, batch norm, PReLU, pixel shuffle, GEMM,\n"
