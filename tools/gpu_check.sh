@@ -93,7 +93,8 @@ fi
 if built; then
   run_stage bench_quick 70 30 "$OUT/bench.log" "$BUILD/tools/srgan" bench kernels --quick --json "$OUT/bench.json"
   # Whole steps (SRResNet MSE, SRGAN with VGG54, inference 510->2040): the anchors' work, ours.
-  run_stage bench_steps 60 25 "$OUT/bench.log" "$BUILD/tools/srgan" bench steps --device cuda --repeats 10
+  # fp32 and TF32, eager and CUDA-graph rows; printed as measured, so a time-out keeps what finished.
+  run_stage bench_steps 90 25 "$OUT/bench.log" "$BUILD/tools/srgan" bench steps --device cuda --repeats 10
 fi
 
 # ---- PyTorch anchors (same card, same call) ------------------------------------------------------
@@ -143,6 +144,8 @@ fi
     printf '  %-34s %s\n' "$k" "${status[$k]:-not run}"
   done
   grep -E "tests passed|tests failed|Failed|\(Failed\)|\(Skipped\)" "$OUT/ctest_cuda.log" 2>/dev/null | head -15 | sed 's/^/  /'
+  echo "  whole steps and inference (srgan bench steps, ms):"
+  grep -E "^(srresnet_mse_step|srgan_step|infer_)" "$OUT/bench.log" 2>/dev/null | sed 's/^/    /'
   python3 - "$OUT/bench.json" "$OUT/anchors.json" <<'PY' 2>&1 || true
 import json, sys
 def load(p):
