@@ -128,8 +128,9 @@ if built; then
 fi
 
 # ---- compute-sanitizer on the small test shapes, if time remains ------------------------------------
+memcheck_tests="cuda_test_conv2d cuda_test_gemm cuda_test_prelu cuda_test_pixel_shuffle cuda_test_maxpool cuda_test_adam cuda_test_reduce cuda_test_linear"
 if built && command -v compute-sanitizer >/dev/null; then
-  for t in cuda_test_conv2d cuda_test_gemm cuda_test_prelu cuda_test_pixel_shuffle; do
+  for t in $memcheck_tests; do
     run_stage "memcheck_$t" 40 20 "$OUT/ctest_cuda.log" \
       env SRGAN_TEST_SMALL=1 compute-sanitizer --tool memcheck --error-exitcode 9 "$BUILD/tests/$t"
   done
@@ -140,7 +141,7 @@ fi
   echo
   echo "==== gpu_check summary ($(date -u +%Y-%m-%dT%H:%MZ), ${SECONDS}s) ===="
   for k in configure build_cuda ctest_cuda bench_quick bench_steps anchor build_all ctest_all bench_full \
-           memcheck_cuda_test_conv2d memcheck_cuda_test_gemm memcheck_cuda_test_prelu memcheck_cuda_test_pixel_shuffle; do
+           $(printf 'memcheck_%s ' $memcheck_tests); do
     printf '  %-34s %s\n' "$k" "${status[$k]:-not run}"
   done
   grep -E "tests passed|tests failed|Failed|\(Failed\)|\(Skipped\)" "$OUT/ctest_cuda.log" 2>/dev/null | head -15 | sed 's/^/  /'
