@@ -49,8 +49,10 @@ void adam_step_cuda(const AdamParams& p, float* param, const float* grad, float*
   f.grad = grad;
   f.b1 = float(p.beta1);
   f.b2 = float(p.beta2);
-  f.one_minus_b1 = 1.f - f.b1;  // (T(1) - b1) in float, like the CPU version
-  f.one_minus_b2 = 1.f - f.b2;
+  // 1 - beta formed in double, then rounded, as adam_step_cpu and PyTorch do (1.f - 0.999f is
+  // 1e-5 relative off, which would make the second moment drift from the CPU's).
+  f.one_minus_b1 = float(1.0 - p.beta1);
+  f.one_minus_b2 = float(1.0 - p.beta2);
   f.step_size = float(p.lr / bc1);
   f.bc2_sqrt = float(std::sqrt(bc2));
   f.eps = float(p.eps);
