@@ -49,7 +49,8 @@ NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 note "nvcc: $($NVCC --version 2>/dev/null | tail -1)"
 # What the configure step needs besides CUDA (none of it can be installed there: no network).
 have() { if eval "$2" >/dev/null 2>&1; then echo "$1 yes"; else echo "$1 NO"; fi; }
-note "deps: $(have pkg-config 'command -v pkg-config'), $(have nlohmann_json 'ls /usr/include/nlohmann/json.hpp /usr/local/include/nlohmann/json.hpp 2>/dev/null | grep -q .'), $(have catch2 'ls -d /usr/include/catch2 /usr/local/include/catch2 2>/dev/null | grep -q .'), $(have openblas 'pkg-config --exists openblas'), $(have cudnn.h 'ls /usr/include/x86_64-linux-gnu/cudnn.h /usr/include/cudnn.h /usr/local/cuda/include/cudnn.h 2>/dev/null | grep -q .')"
+any_exists() { local f; for f in "$@"; do [ -e "$f" ] && return 0; done; return 1; }
+note "deps: $(have pkg-config 'command -v pkg-config'), $(have nlohmann_json 'any_exists /usr/include/nlohmann/json.hpp /usr/local/include/nlohmann/json.hpp'), $(have catch2 'any_exists /usr/include/catch2 /usr/local/include/catch2'), $(have openblas 'pkg-config --exists openblas'), $(have cudnn.h 'any_exists /usr/include/x86_64-linux-gnu/cudnn.h /usr/include/cudnn.h /usr/local/cuda/include/cudnn.h')"
 
 # ---- configure and build ------------------------------------------------------------------------
 if [ ! -f .carry/stb/stb_image.h ] || [ ! -d .carry/bench ]; then
@@ -58,7 +59,7 @@ fi
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 json=()  # the carried nlohmann headers, only when the machine has no nlohmann_json package
-if ! ls /usr/include/nlohmann/json.hpp /usr/local/include/nlohmann/json.hpp >/dev/null 2>&1 && [ -f .carry/json/nlohmann/json.hpp ]; then
+if ! any_exists /usr/include/nlohmann/json.hpp /usr/local/include/nlohmann/json.hpp && [ -f .carry/json/nlohmann/json.hpp ]; then
   json=(-DSRGAN_JSON_DIR="$PWD/.carry/json")
   note "nlohmann_json: using the carried headers in .carry/json"
 fi
