@@ -7,4 +7,5 @@ BackendConfig& backend() {
   return config;
 }
 void set_cpu_threads(int n) { kern::gemm_cpu_set_threads(n); }
+std::string cpu_gemm_library() { return kern::gemm_cpu_library(); }
 }  // namespace srgan

@@ -1,6 +1,8 @@
 // Run-time choice of kernel variants (which conv/GEMM/BN implementation the ops call), shared
 // by the whole process. The CPU path uses im2col + OpenBLAS unless cpu_reference is set.
 #pragma once
+#include <string>
+
 #include "kernels/batchnorm.h"
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
@@ -17,5 +19,7 @@ struct BackendConfig {
 BackendConfig& backend();
 // Threads for the CPU path's GEMMs (n <= 0: all cores).
 void set_cpu_threads(int n);
+// The CPU GEMM library and kernel set in use, e.g. "OpenBLAS (Cooperlake kernels)".
+std::string cpu_gemm_library();
 
 }  // namespace srgan

@@ -22,7 +22,11 @@ void gemm_cuda(const GemmParams& p, const float* A, const float* B, float* C, Ge
 
 }  // namespace srgan::kern
 
+#include <string>
 namespace srgan::kern {
 // Threads used by the CPU GEMM (OpenBLAS); n <= 0 keeps the library's default (all cores).
 void gemm_cpu_set_threads(int n);
+// What runs the CPU GEMM, e.g. "OpenBLAS (Cooperlake kernels)". OpenBLAS picks its kernels for the
+// CPU when it loads, unless the environment variable OPENBLAS_CORETYPE names them.
+std::string gemm_cpu_library();
 }  // namespace srgan::kern

@@ -4,6 +4,7 @@
 #include <cblas.h>
 #endif
 
+#include <string>
 #include <vector>
 
 #include "kernels/gemm.h"
@@ -59,4 +60,14 @@ void gemm_cpu_set_threads(int n) {
   (void)n;
 #endif
 }
+
+std::string gemm_cpu_library() {
+#ifdef SRGAN_HAVE_OPENBLAS
+  const char* core = openblas_get_corename();
+  return std::string("OpenBLAS (") + (core ? core : "?") + " kernels)";
+#else
+  return "reference loops (no OpenBLAS)";
+#endif
+}
+
 }  // namespace srgan::kern

@@ -29,7 +29,8 @@ int run_steps(const cli::Args& a) {
   if (prec == "both") o.precisions = {"fp32", "tf32"};
   else o.precisions = {prec};
   set_cpu_threads(a.get_int32("threads", 0));
-  std::printf("# srgan bench steps on %s, batch %d, median of %d runs\n", device_name(o.device), o.batch, o.repeats);
+  std::printf("# srgan bench steps on %s, batch %d, median of %d runs; CPU GEMM: %s\n", device_name(o.device), o.batch,
+              o.repeats, cpu_gemm_library().c_str());
   std::fflush(stdout);
   std::string json = "{\"device\": \"" + std::string(device_name(o.device)) + "\"";
   app::bench_steps(o, [&](const app::StepBenchRow& r) {  // printed as measured: a time box keeps what is done
