@@ -17,7 +17,7 @@ struct BackendConfig {
 };
 
 BackendConfig& backend();
-// Threads for the CPU path's GEMMs (n <= 0: all cores).
+// Threads for the CPU path's GEMMs and its other loops (n <= 0: all cores).
 void set_cpu_threads(int n);
 // The CPU GEMM library and kernel set in use, e.g. "OpenBLAS (Cooperlake kernels)".
 std::string cpu_gemm_library();

@@ -1,30 +1,31 @@
 // ReLU, leaky ReLU and sigmoid on the CPU, using the shared scalar formulas.
 #include "kernels/activation.h"
+#include "kernels/cpu_parallel.h"
 #include "kernels/scalar_math.h"
 
 namespace srgan::kern {
 
 template <typename T> void activation_forward_cpu(const ActivationParams& p, const T* x, T* y) {
   const T slope = T(p.slope);
-  for (int64_t i = 0; i < p.n; ++i) {
+  parallel_for(p.n, kGrainElems, [&](int64_t i0, int64_t i1) {
     switch (p.kind) {
-      case Activation::relu: y[i] = relu_f(x[i]); break;
-      case Activation::leaky_relu: y[i] = leaky_f(x[i], slope); break;
-      case Activation::sigmoid: y[i] = sigmoid_f(x[i]); break;
+      case Activation::relu: for (int64_t i = i0; i < i1; ++i) y[i] = relu_f(x[i]); break;
+      case Activation::leaky_relu: for (int64_t i = i0; i < i1; ++i) y[i] = leaky_f(x[i], slope); break;
+      case Activation::sigmoid: for (int64_t i = i0; i < i1; ++i) y[i] = sigmoid_f(x[i]); break;
     }
-  }
+  });
 }
 
 template <typename T>
 void activation_backward_cpu(const ActivationParams& p, const T* x, const T* y, const T* dy, T* dx) {
   const T slope = T(p.slope);
-  for (int64_t i = 0; i < p.n; ++i) {
+  parallel_for(p.n, kGrainElems, [&](int64_t i0, int64_t i1) {
     switch (p.kind) {
-      case Activation::relu: dx[i] = dy[i] * relu_df(x[i]); break;
-      case Activation::leaky_relu: dx[i] = dy[i] * leaky_df(x[i], slope); break;
-      case Activation::sigmoid: dx[i] = dy[i] * y[i] * (T(1) - y[i]); break;
+      case Activation::relu: for (int64_t i = i0; i < i1; ++i) dx[i] = dy[i] * relu_df(x[i]); break;
+      case Activation::leaky_relu: for (int64_t i = i0; i < i1; ++i) dx[i] = dy[i] * leaky_df(x[i], slope); break;
+      case Activation::sigmoid: for (int64_t i = i0; i < i1; ++i) dx[i] = dy[i] * y[i] * (T(1) - y[i]); break;
     }
-  }
+  });
 }
 
 template void activation_forward_cpu<float>(const ActivationParams&, const float*, float*);

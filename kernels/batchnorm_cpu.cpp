@@ -1,24 +1,29 @@
-// Batch normalisation on the CPU (x viewed as (M, C)), statistics accumulated in double.
+// Batch normalisation on the CPU (x viewed as (M, C)), statistics accumulated in double, in fixed
+// blocks of rows spread over the CPU threads (kernels/cpu_parallel.h).
 #include <cmath>
 #include <vector>
 
 #include "kernels/batchnorm.h"
+#include "kernels/cpu_parallel.h"
 
 namespace srgan::kern {
 
 template <typename T>
 void batchnorm_forward_train_cpu(const BatchNormParams& p, const T* x, const T* gamma, const T* beta,
                                  T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var) {
-  std::vector<double> mean(p.C, 0.0), var(p.C, 0.0);  // (C)
-  for (int64_t m = 0; m < p.M; ++m)
-    for (int c = 0; c < p.C; ++c) mean[c] += double(x[m * p.C + c]);
-  for (int c = 0; c < p.C; ++c) mean[c] /= double(p.M);
-  for (int64_t m = 0; m < p.M; ++m)
-    for (int c = 0; c < p.C; ++c) {
-      double d = double(x[m * p.C + c]) - mean[c];
-      var[c] += d * d;
+  const int C = p.C;
+  std::vector<double> mean(C), var(C);  // (C)
+  blocked_row_sums(p.M, C, [&](int64_t m, double* acc) {
+    for (int c = 0; c < C; ++c) acc[c] += double(x[m * C + c]);
+  }, mean.data());
+  for (int c = 0; c < C; ++c) mean[c] /= double(p.M);
+  blocked_row_sums(p.M, C, [&](int64_t m, double* acc) {
+    for (int c = 0; c < C; ++c) {
+      double d = double(x[m * C + c]) - mean[c];
+      acc[c] += d * d;
     }
-  for (int c = 0; c < p.C; ++c) {
+  }, var.data());
+  for (int c = 0; c < C; ++c) {
     double biased = var[c] / double(p.M);
     double invstd = 1.0 / std::sqrt(biased + p.eps);
     save_mean[c] = T(mean[c]);
@@ -30,11 +35,13 @@ void batchnorm_forward_train_cpu(const BatchNormParams& p, const T* x, const T* 
     }
     var[c] = invstd;
   }
-  for (int64_t m = 0; m < p.M; ++m)
-    for (int c = 0; c < p.C; ++c) {
-      int64_t i = m * p.C + c;
-      y[i] = T((double(x[i]) - mean[c]) * var[c] * double(gamma[c]) + double(beta[c]));
-    }
+  parallel_for(p.M, grain_rows(C), [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m)
+      for (int c = 0; c < C; ++c) {
+        int64_t i = m * C + c;
+        y[i] = T((double(x[i]) - mean[c]) * var[c] * double(gamma[c]) + double(beta[c]));
+      }
+  });
 }
 
 template <typename T>
@@ -46,33 +53,41 @@ void batchnorm_forward_eval_cpu(const BatchNormParams& p, const T* x, const T* g
     a[c] = double(gamma[c]) / std::sqrt(double(running_var[c]) + p.eps);
     b[c] = double(beta[c]) - double(running_mean[c]) * a[c];
   }
-  for (int64_t m = 0; m < p.M; ++m)
-    for (int c = 0; c < p.C; ++c) {
-      int64_t i = m * p.C + c;
-      y[i] = T(double(x[i]) * a[c] + b[c]);
-    }
+  parallel_for(p.M, grain_rows(p.C), [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m)
+      for (int c = 0; c < p.C; ++c) {
+        int64_t i = m * p.C + c;
+        y[i] = T(double(x[i]) * a[c] + b[c]);
+      }
+  });
 }
 
 // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), the standard closed form.
 template <typename T>
 void batchnorm_backward_train_cpu(const BatchNormParams& p, const T* x, const T* dy, const T* gamma,
                                   const T* save_mean, const T* save_invstd, T* dx, T* dgamma, T* dbeta) {
-  std::vector<double> sum_dy(p.C, 0.0), sum_dy_xhat(p.C, 0.0);  // (C)
-  for (int64_t m = 0; m < p.M; ++m)
-    for (int c = 0; c < p.C; ++c) {
-      int64_t i = m * p.C + c;
+  const int C = p.C;
+  std::vector<double> sums(2 * size_t(C));  // (2, C): sum(dy), sum(dy * xhat)
+  blocked_row_sums(p.M, 2 * C, [&](int64_t m, double* acc) {
+    for (int c = 0; c < C; ++c) {
+      int64_t i = m * C + c;
       double xhat = (double(x[i]) - double(save_mean[c])) * double(save_invstd[c]);
-      sum_dy[c] += double(dy[i]);
-      sum_dy_xhat[c] += double(dy[i]) * xhat;
+      acc[c] += double(dy[i]);
+      acc[C + c] += double(dy[i]) * xhat;
     }
-  for (int64_t m = 0; m < p.M; ++m)
-    for (int c = 0; c < p.C; ++c) {
-      int64_t i = m * p.C + c;
-      double xhat = (double(x[i]) - double(save_mean[c])) * double(save_invstd[c]);
-      double g = double(gamma[c]) * double(save_invstd[c]);
-      dx[i] = T(g * (double(dy[i]) - sum_dy[c] / double(p.M) - xhat * sum_dy_xhat[c] / double(p.M)));
-    }
-  for (int c = 0; c < p.C; ++c) {
+  }, sums.data());
+  const double* sum_dy = sums.data();
+  const double* sum_dy_xhat = sums.data() + C;
+  parallel_for(p.M, grain_rows(C), [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m)
+      for (int c = 0; c < C; ++c) {
+        int64_t i = m * C + c;
+        double xhat = (double(x[i]) - double(save_mean[c])) * double(save_invstd[c]);
+        double g = double(gamma[c]) * double(save_invstd[c]);
+        dx[i] = T(g * (double(dy[i]) - sum_dy[c] / double(p.M) - xhat * sum_dy_xhat[c] / double(p.M)));
+      }
+  });
+  for (int c = 0; c < C; ++c) {
     dgamma[c] = T(sum_dy_xhat[c]);
     dbeta[c] = T(sum_dy[c]);
   }
@@ -81,19 +96,21 @@ void batchnorm_backward_train_cpu(const BatchNormParams& p, const T* x, const T*
 template <typename T>
 void batchnorm_backward_eval_cpu(const BatchNormParams& p, const T* x, const T* dy, const T* gamma,
                                  const T* running_mean, const T* running_var, T* dx, T* dgamma, T* dbeta) {
-  std::vector<double> sum_dy(p.C, 0.0), sum_dy_xhat(p.C, 0.0);  // (C)
-  for (int64_t m = 0; m < p.M; ++m)
-    for (int c = 0; c < p.C; ++c) {
-      int64_t i = m * p.C + c;
-      double invstd = 1.0 / std::sqrt(double(running_var[c]) + p.eps);
-      double xhat = (double(x[i]) - double(running_mean[c])) * invstd;
-      sum_dy[c] += double(dy[i]);
-      sum_dy_xhat[c] += double(dy[i]) * xhat;
-      dx[i] = T(double(dy[i]) * double(gamma[c]) * invstd);
+  const int C = p.C;
+  std::vector<double> invstd(C), sums(2 * size_t(C));  // (C), (2, C): sum(dy), sum(dy * xhat)
+  for (int c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(double(running_var[c]) + p.eps);
+  blocked_row_sums(p.M, 2 * C, [&](int64_t m, double* acc) {
+    for (int c = 0; c < C; ++c) {
+      int64_t i = m * C + c;
+      double xhat = (double(x[i]) - double(running_mean[c])) * invstd[c];
+      acc[c] += double(dy[i]);
+      acc[C + c] += double(dy[i]) * xhat;
+      dx[i] = T(double(dy[i]) * double(gamma[c]) * invstd[c]);
     }
-  for (int c = 0; c < p.C; ++c) {
-    dgamma[c] = T(sum_dy_xhat[c]);
-    dbeta[c] = T(sum_dy[c]);
+  }, sums.data());
+  for (int c = 0; c < C; ++c) {
+    dgamma[c] = T(sums[C + c]);
+    dbeta[c] = T(sums[c]);
   }
 }
 

@@ -1,15 +1,18 @@
-// Column sums on the CPU (the bias gradient of convolution and linear layers).
+// Column sums on the CPU (the bias gradient of convolution and linear layers), in fixed blocks of
+// rows (kernels/cpu_parallel.h).
 #include <cstddef>
 #include <vector>
 
 #include "kernels/column_sum.h"
+#include "kernels/cpu_parallel.h"
 
 namespace srgan::kern {
 
 template <typename T> void column_sum_cpu(const T* x, int64_t rows, int cols, T* out) {
   std::vector<double> acc(std::size_t(cols), 0.0);  // (cols)
-  for (int64_t r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c) acc[std::size_t(c)] += double(x[r * cols + c]);
+  blocked_row_sums(rows, cols, [&](int64_t r, double* part) {
+    for (int c = 0; c < cols; ++c) part[c] += double(x[r * cols + c]);
+  }, acc.data());
   for (int c = 0; c < cols; ++c) out[c] = T(acc[std::size_t(c)]);
 }
 

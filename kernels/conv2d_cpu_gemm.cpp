@@ -9,7 +9,9 @@
 //    and dw' = g^T * x. The scratch is R*S*K wide instead of R*S*C, and no big col2im is needed.
 //
 // Work is split into bands (whole images, or bands of rows of one image) so the thread-local
-// scratch stays under kScratchElems whatever the image size. A 1x1 stride-1 unpadded
+// scratch stays under kScratchElems whatever the image size. The GEMMs use OpenBLAS's threads;
+// the loops around them (im2col, gathers, scatters, bias) are spread over rows with
+// kernels/cpu_parallel.h, each thread writing rows no other thread writes. A 1x1 stride-1 unpadded
 // convolution uses the NHWC input directly as its column matrix.
 #include <algorithm>
 #include <cstring>
@@ -17,6 +19,7 @@
 
 #include "kernels/column_sum.h"
 #include "kernels/conv2d.h"
+#include "kernels/cpu_parallel.h"
 #include "kernels/gemm.h"
 
 namespace srgan::kern {
@@ -59,10 +62,11 @@ std::vector<Band> make_bands(int N, int rows, int64_t elems_per_row) {
 template <typename T> void im2col(const Conv2dParams& p, const T* x, const Band& b, T* col) {
   const int Q = p.Q();
   const int64_t rsc = int64_t(p.R) * p.S * p.C;
-  for (int n = 0; n < b.nimg; ++n)
-    for (int oh = b.r0; oh < b.r1; ++oh)
+  parallel_for(int64_t(b.nimg) * b.rows(), grain_rows(Q * rsc), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {  // t = n * rows + (oh - r0): one output row of the band
+      const int n = int(t / b.rows()), oh = b.r0 + int(t % b.rows());
       for (int ow = 0; ow < Q; ++ow) {
-        T* row = col + ((int64_t(n) * b.rows() + (oh - b.r0)) * Q + ow) * rsc;
+        T* row = col + (t * Q + ow) * rsc;
         for (int r = 0; r < p.R; ++r) {
           const int ih = oh * p.stride - p.pad + r;
           for (int s = 0; s < p.S; ++s) {
@@ -73,13 +77,17 @@ template <typename T> void im2col(const Conv2dParams& p, const T* x, const Band&
           }
         }
       }
+    }
+  });
 }
 
-// dx += scatter of col (the adjoint of im2col); dx is zeroed by the caller.
+// dx += scatter of col (the adjoint of im2col); dx is zeroed by the caller. Images go to
+// different threads (rows of one image overlap in dx).
 template <typename T> void col2im_add(const Conv2dParams& p, const T* col, const Band& b, T* dx) {
   const int Q = p.Q();
   const int64_t rsc = int64_t(p.R) * p.S * p.C;
-  for (int n = 0; n < b.nimg; ++n)
+  parallel_for(b.nimg, 1, [&](int64_t n0, int64_t n1) {
+  for (int n = int(n0); n < int(n1); ++n)
     for (int oh = b.r0; oh < b.r1; ++oh)
       for (int ow = 0; ow < Q; ++ow) {
         const T* row = col + ((int64_t(n) * b.rows() + (oh - b.r0)) * Q + ow) * rsc;
@@ -95,6 +103,7 @@ template <typename T> void col2im_add(const Conv2dParams& p, const T* col, const
           }
         }
       }
+  });
 }
 
 // First row of a band in an (N, rows, cols, ch) tensor, as an element offset.
@@ -128,10 +137,11 @@ template <typename T> void permute_weights(const Conv2dParams& p, const T* w, T*
 template <typename T> void gather_dy(const Conv2dParams& p, const T* dy, const Band& b, T* g) {
   const int P = p.P(), Q = p.Q();
   const int64_t rsk = int64_t(p.R) * p.S * p.K;
-  for (int n = 0; n < b.nimg; ++n)
-    for (int ih = b.r0; ih < b.r1; ++ih)
+  parallel_for(int64_t(b.nimg) * b.rows(), grain_rows(p.W * rsk), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {  // t = n * rows + (ih - r0): one input row of the band
+      const int n = int(t / b.rows()), ih = b.r0 + int(t % b.rows());
       for (int iw = 0; iw < p.W; ++iw) {
-        T* row = g + ((int64_t(n) * b.rows() + (ih - b.r0)) * p.W + iw) * rsk;
+        T* row = g + (t * p.W + iw) * rsk;
         for (int r = 0; r < p.R; ++r) {
           const int th = ih + p.pad - r;
           const int oh = th / p.stride;
@@ -146,6 +156,8 @@ template <typename T> void gather_dy(const Conv2dParams& p, const T* dy, const B
           }
         }
       }
+    }
+  });
 }
 
 template <typename T> void forward_transposed(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y) {
@@ -172,33 +184,39 @@ template <typename T> void forward_transposed(const Conv2dParams& p, const T* x,
     }
     // Scatter: each input pixel's z row (contiguous, R*S*K) is added into the outputs its taps
     // reach; reading z once in order is much kinder to the cache than gathering 81 rows per output.
-    for (int n = 0; n < b.nimg; ++n) {
-      for (int oh = b.r0; oh < b.r1; ++oh)
-        for (int ow = 0; ow < Q; ++ow) {
-          T* out = y + ((int64_t(b.n0 + n) * P + oh) * Q + ow) * p.K;
-          for (int k = 0; k < p.K; ++k) out[k] = bias ? bias[k] : T(0);
-        }
-      for (int ih = ih_lo; ih < ih_hi; ++ih)
-        for (int iw = 0; iw < p.W; ++iw) {
-          const T* zr = z.data() + ((int64_t(n) * in_rows + (ih - ih_lo)) * p.W + iw) * rsk;
-          for (int r = 0; r < p.R; ++r) {
-            const int th = ih + p.pad - r;
-            if (th < 0 || th % p.stride) continue;
-            const int oh = th / p.stride;
-            if (oh < b.r0 || oh >= b.r1) continue;
-            T* orow = y + ((int64_t(b.n0 + n) * P + oh) * Q) * p.K;
-            for (int s = 0; s < p.S; ++s) {
-              const int tw = iw + p.pad - s;
-              if (tw < 0 || tw % p.stride) continue;
-              const int ow = tw / p.stride;
-              if (ow >= Q) continue;
-              const T* src = zr + (int64_t(r) * p.S + s) * p.K;
-              T* out = orow + int64_t(ow) * p.K;
-              for (int k = 0; k < p.K; ++k) out[k] += src[k];
+    // Threads take disjoint ranges of output rows and read the input rows that reach them.
+    parallel_for(int64_t(b.nimg) * b.rows(), grain_rows(int64_t(Q) * p.K * p.R * p.S), [&](int64_t t0, int64_t t1) {
+      for (int n = int(t0 / b.rows()); n < b.nimg && int64_t(n) * b.rows() < t1; ++n) {
+        const int o0 = b.r0 + int(std::max<int64_t>(t0 - int64_t(n) * b.rows(), 0));
+        const int o1 = b.r0 + int(std::min<int64_t>(t1 - int64_t(n) * b.rows(), b.rows()));
+        for (int oh = o0; oh < o1; ++oh)
+          for (int ow = 0; ow < Q; ++ow) {
+            T* out = y + ((int64_t(b.n0 + n) * P + oh) * Q + ow) * p.K;
+            for (int k = 0; k < p.K; ++k) out[k] = bias ? bias[k] : T(0);
+          }
+        const int lo = std::max(ih_lo, o0 * p.stride - p.pad), hi = std::min(ih_hi, (o1 - 1) * p.stride - p.pad + p.R);
+        for (int ih = lo; ih < hi; ++ih)
+          for (int iw = 0; iw < p.W; ++iw) {
+            const T* zr = z.data() + ((int64_t(n) * in_rows + (ih - ih_lo)) * p.W + iw) * rsk;
+            for (int r = 0; r < p.R; ++r) {
+              const int th = ih + p.pad - r;
+              if (th < 0 || th % p.stride) continue;
+              const int oh = th / p.stride;
+              if (oh < o0 || oh >= o1) continue;
+              T* orow = y + ((int64_t(b.n0 + n) * P + oh) * Q) * p.K;
+              for (int s = 0; s < p.S; ++s) {
+                const int tw = iw + p.pad - s;
+                if (tw < 0 || tw % p.stride) continue;
+                const int ow = tw / p.stride;
+                if (ow >= Q) continue;
+                const T* src = zr + (int64_t(r) * p.S + s) * p.K;
+                T* out = orow + int64_t(ow) * p.K;
+                for (int k = 0; k < p.K; ++k) out[k] += src[k];
+              }
             }
           }
-        }
-    }
+      }
+    });
   }
 }
 
@@ -214,7 +232,9 @@ void conv2d_forward_cpu_gemm(const Conv2dParams& p, const T* x, const T* w, cons
     T* yb = y + band_offset(band, P, Q, p.K);  // (rows, K)
     const T* col = band_columns(p, x, band, rows);
     if (b)
-      for (int i = 0; i < rows; ++i) std::memcpy(yb + int64_t(i) * p.K, b, sizeof(T) * p.K);
+      parallel_for(rows, grain_rows(p.K), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) std::memcpy(yb + i * p.K, b, sizeof(T) * p.K);
+      });
     GemmParams g;  // y (rows, K) = col (rows, rsc) * w^T (rsc, K)
     g.transB = true;
     g.M = rows; g.N = p.K; g.K = rsc;

@@ -1,29 +1,48 @@
 // Elementwise arithmetic and the per-channel affine map on the CPU.
+#include <algorithm>
+
+#include "kernels/cpu_parallel.h"
 #include "kernels/elementwise.h"
 
 namespace srgan::kern {
 
 template <typename T> void add_cpu(int64_t n, const T* a, const T* b, T* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+  parallel_for(n, kGrainElems, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] = a[i] + b[i];
+  });
 }
+
 template <typename T> void mul_cpu(int64_t n, const T* a, const T* b, T* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i];
+  parallel_for(n, kGrainElems, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] = a[i] * b[i];
+  });
 }
+
 template <typename T> void scale_cpu(int64_t n, const T* x, double s, T* y) {
   const T ts = T(s);
-  for (int64_t i = 0; i < n; ++i) y[i] = ts * x[i];
+  parallel_for(n, kGrainElems, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] = ts * x[i];
+  });
 }
+
 template <typename T> void axpy_cpu(int64_t n, double alpha, const T* x, T* y) {
   const T ta = T(alpha);
-  for (int64_t i = 0; i < n; ++i) y[i] += ta * x[i];
+  parallel_for(n, kGrainElems, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] += ta * x[i];
+  });
 }
+
 template <typename T> void fill_cpu(int64_t n, double v, T* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = T(v);
+  const T tv = T(v);
+  parallel_for(n, kGrainElems, [&](int64_t i0, int64_t i1) { std::fill(y + i0, y + i1, tv); });
 }
+
 template <typename T>
 void channel_affine_cpu(int64_t M, int C, const T* x, const T* scale, const T* shift, T* y) {
-  for (int64_t m = 0; m < M; ++m)
-    for (int c = 0; c < C; ++c) y[m * C + c] = x[m * C + c] * scale[c] + shift[c];
+  parallel_for(M, grain_rows(C), [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m)
+      for (int c = 0; c < C; ++c) y[m * C + c] = x[m * C + c] * scale[c] + shift[c];
+  });
 }
 
 #define SRGAN_INSTANTIATE(T)                                          \

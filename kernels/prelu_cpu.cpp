@@ -1,28 +1,34 @@
-// PReLU on the CPU: x viewed as (M, C); slope per channel or shared.
+// PReLU on the CPU: x viewed as (M, C); slope per channel or shared. Rows are spread over the
+// CPU threads (kernels/cpu_parallel.h); the slope gradient sums in fixed blocks.
 #include <vector>
 
+#include "kernels/cpu_parallel.h"
 #include "kernels/prelu.h"
 #include "kernels/scalar_math.h"
 
 namespace srgan::kern {
 
 template <typename T> void prelu_forward_cpu(const PreluParams& p, const T* x, const T* a, T* y) {
-  for (int64_t m = 0; m < p.M; ++m)
-    for (int c = 0; c < p.C; ++c) {
-      int64_t i = m * p.C + c;
-      y[i] = leaky_f(x[i], a[p.per_channel ? c : 0]);
+  parallel_for(p.M, grain_rows(p.C), [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) {
+      const T* xr = x + m * p.C;
+      T* yr = y + m * p.C;
+      for (int c = 0; c < p.C; ++c) yr[c] = leaky_f(xr[c], a[p.per_channel ? c : 0]);
     }
+  });
 }
 
 template <typename T>
 void prelu_backward_cpu(const PreluParams& p, const T* x, const T* a, const T* dy, T* dx, T* da) {
-  std::vector<double> acc(p.C, 0.0);  // (C) slope gradient per channel before folding
-  for (int64_t m = 0; m < p.M; ++m)
+  std::vector<double> acc(p.C);  // (C) slope gradient per channel before folding
+  blocked_row_sums(p.M, p.C, [&](int64_t m, double* part) {
+    const int64_t i0 = m * p.C;
     for (int c = 0; c < p.C; ++c) {
-      int64_t i = m * p.C + c;
+      const int64_t i = i0 + c;
       dx[i] = dy[i] * leaky_df(x[i], a[p.per_channel ? c : 0]);
-      acc[c] += double(dy[i]) * double(leaky_dslope(x[i]));
+      part[c] += double(dy[i]) * double(leaky_dslope(x[i]));
     }
+  }, acc.data());
   if (p.per_channel) {
     for (int c = 0; c < p.C; ++c) da[c] = T(acc[c]);
   } else {

@@ -7,7 +7,11 @@
 #include <cstring>
 #include <exception>
 #include <sstream>
+#include <string>
 
+#include <unistd.h>
+
+#include "core/backend.h"
 #include "tools/command.h"
 
 namespace srgan::cli {
@@ -99,8 +103,23 @@ static void print_help() {
   std::printf("\n`srgan <command> --help` describes a command's options.\n");
 }
 
+// OpenBLAS reads its settings once, when the library loads. Its worker threads spin for up to
+// 2^28 cycles after each GEMM before they sleep; srgan's CPU path alternates GEMMs with its own
+// threaded loops (kernels/cpu_parallel.h), which those spinning threads then slow down (CPU
+// inference and training steps about 17% slower on 2 cores, docs/performance.md). When
+// OPENBLAS_THREAD_TIMEOUT is unset, set it to 2^4 cycles and start this same program again.
+// Setting the variable yourself, or SRGAN_NO_REEXEC=1, skips this.
+static void reexec_with_openblas_settings(char** argv) {
+  if (std::getenv("OPENBLAS_THREAD_TIMEOUT") || std::getenv("GOTO_THREAD_TIMEOUT") || std::getenv("SRGAN_NO_REEXEC"))
+    return;
+  if (srgan::cpu_gemm_library().rfind("OpenBLAS", 0) != 0) return;
+  setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: carry on with OpenBLAS as loaded
+}
+
 int main(int argc, char** argv) {
   using namespace srgan::cli;
+  reexec_with_openblas_settings(argv);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     print_help();
     return argc < 2 ? 2 : 0;
