@@ -1,4 +1,5 @@
-// ReLU, leaky ReLU and sigmoid on the CPU, using the shared scalar formulas.
+// ReLU, leaky ReLU and sigmoid on the CPU, using the shared scalar formulas; elements spread over
+// the CPU threads.
 #include "kernels/activation.h"
 #include "kernels/cpu_parallel.h"
 #include "kernels/scalar_math.h"

@@ -13,7 +13,10 @@ template <typename T> void prelu_forward_cpu(const PreluParams& p, const T* x, c
     for (int64_t m = m0; m < m1; ++m) {
       const T* xr = x + m * p.C;
       T* yr = y + m * p.C;
-      for (int c = 0; c < p.C; ++c) yr[c] = leaky_f(xr[c], a[p.per_channel ? c : 0]);
+      if (p.per_channel)
+        for (int c = 0; c < p.C; ++c) yr[c] = leaky_f(xr[c], a[c]);
+      else
+        for (int c = 0; c < p.C; ++c) yr[c] = leaky_f(xr[c], a[0]);
     }
   });
 }
@@ -22,12 +25,14 @@ template <typename T>
 void prelu_backward_cpu(const PreluParams& p, const T* x, const T* a, const T* dy, T* dx, T* da) {
   std::vector<double> acc(p.C);  // (C) slope gradient per channel before folding
   blocked_row_sums(p.M, p.C, [&](int64_t m, double* part) {
-    const int64_t i0 = m * p.C;
-    for (int c = 0; c < p.C; ++c) {
-      const int64_t i = i0 + c;
-      dx[i] = dy[i] * leaky_df(x[i], a[p.per_channel ? c : 0]);
-      part[c] += double(dy[i]) * double(leaky_dslope(x[i]));
-    }
+    const T* xr = x + m * p.C;
+    const T* dyr = dy + m * p.C;
+    T* dxr = dx + m * p.C;
+    if (p.per_channel)
+      for (int c = 0; c < p.C; ++c) dxr[c] = dyr[c] * leaky_df(xr[c], a[c]);
+    else
+      for (int c = 0; c < p.C; ++c) dxr[c] = dyr[c] * leaky_df(xr[c], a[0]);
+    for (int c = 0; c < p.C; ++c) part[c] += double(dyr[c]) * double(leaky_dslope(xr[c]));
   }, acc.data());
   if (p.per_channel) {
     for (int c = 0; c < p.C; ++c) da[c] = T(acc[c]);
