@@ -1,6 +1,7 @@
 // CudaGraph (see cuda_graph.h): stream capture into a private memory pool, instantiate, replay.
 #include "core/cuda_graph.h"
 
+#include <exception>
 #include <string>
 
 #include "core/check.h"
@@ -31,16 +32,25 @@ void CudaGraph::capture(const std::function<void()>& body) {
   if (!s) throw Error("CUDA graph: capture needs a created stream (StreamGuard with a CudaStream), not the default stream");
   check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
   std::string body_error;
+  std::exception_ptr other_error;  // not a std::exception (a test framework's, say): rethrown as is
   {
     CapturePoolGuard pool(pool_);
     try {
       body();
     } catch (const std::exception& e) {
       body_error = e.what();
+      if (body_error.empty()) body_error = "an exception with an empty message";
+    } catch (...) {
+      other_error = std::current_exception();
     }
   }
   cudaGraph_t g = nullptr;
   cudaError_t end = cudaStreamEndCapture(s, &g);  // always leave capture mode, even after a failure
+  if (other_error) {
+    if (g) cudaGraphDestroy(g);
+    cudaGetLastError();
+    std::rethrow_exception(other_error);
+  }
   if (!body_error.empty() || end != cudaSuccess) {
     if (g) cudaGraphDestroy(g);
     cudaGetLastError();  // capture errors are not sticky; clear them so later calls start clean
