@@ -32,8 +32,13 @@ StepRunner::StepRunner(Device device, const Shape& lr_shape, const Shape& hr_sha
 }
 
 StepRunner::~StepRunner() {
-  // Work queued on our stream may still read the pinned buffers and the graphs' memory.
-  if (stream_) stream_synchronize(stream_->get());
+  // Work queued on our stream may still read the pinned buffers and the graphs' memory. A
+  // destructor must not throw (std::terminate would hide the error that is unwinding the stack,
+  // e.g. a kernel fault): after a sticky CUDA error there is nothing left to wait for anyway.
+  try {
+    if (stream_) stream_synchronize(stream_->get());
+  } catch (...) {
+  }
 }
 
 void StepRunner::set_plan(StepPlan plan) {
