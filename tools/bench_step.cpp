@@ -74,8 +74,16 @@ void select_precision(const std::string& name) {
 
 std::vector<StepBenchRow> bench_steps(const StepBenchOptions& o, const std::function<void(const StepBenchRow&)>& on_row) {
   std::vector<StepBenchRow> rows;
-  auto add = [&](const std::string& name, double ms) {
-    rows.push_back({name, ms});
+  // Times one row; a failure (a capture the driver refuses, a kernel error) becomes that row's
+  // error and the benchmark goes on with the next row.
+  auto measure = [&](const std::string& name, const std::function<double()>& timed) {
+    StepBenchRow row{name, -1.0, ""};
+    try {
+      row.ms = timed();
+    } catch (const std::exception& e) {
+      row.error = e.what();
+    }
+    rows.push_back(row);
     if (on_row) on_row(rows.back());
   };
   Rng rng(1);
@@ -87,53 +95,55 @@ std::vector<StepBenchRow> bench_steps(const StepBenchOptions& o, const std::func
   // Eager steps, and on CUDA the same steps replayed as CUDA graphs.
   std::vector<std::pair<GraphMode, std::string>> modes = {{GraphMode::off, ""}};
   if (dev == Device::cuda) modes.push_back({GraphMode::on, "_graph"});
+  auto mse_step_ms = [&](GraphMode mode) {  // SRResNet MSE step
+    SRResNet g({16, 64}, rng);
+    g.to(dev);
+    ParamArena arena;
+    arena.adopt(g.parameters(), dev);
+    Adam opt(arena, 1e-4);
+    StepRunner r(dev, lr_shape, hr_shape, mode);
+    r.set_plan(pretrain_plan(g, opt, r.lr(), r.hr(), LossWeights{}));
+    return time_steps(r, rng, o);
+  };
+  auto gan_step_ms = [&](GraphMode mode) {  // SRGAN step: D update, then G update with VGG54 + 1e-3 adversarial
+    SRResNet g({16, 64}, rng);
+    DiscriminatorConfig dc;
+    dc.crop = o.hr;
+    Discriminator d(dc, rng);
+    VGG19Features vgg(VGG19Config::phi54(), rng);
+    vgg.freeze();
+    g.to(dev);
+    d.to(dev);
+    vgg.to(dev);
+    ParamArena ga, da;
+    ga.adopt(g.parameters(), dev);
+    da.adopt(d.parameters(), dev);
+    Adam og(ga, 1e-4), od(da, 1e-4);
+    StepRunner r(dev, lr_shape, hr_shape, mode);
+    r.set_plan(gan_plan(g, d, &vgg, og, od, r.lr(), r.hr(), LossWeights{}));
+    return time_steps(r, rng, o);
+  };
   for (const std::string& prec : precisions) {
     if (!prec.empty()) select_precision(prec);
     const std::string tag = prec.empty() ? "" : "_" + prec;
-    for (auto& [mode, suffix] : modes) {  // SRResNet MSE step
-      SRResNet g({16, 64}, rng);
-      g.to(dev);
-      ParamArena arena;
-      arena.adopt(g.parameters(), dev);
-      Adam opt(arena, 1e-4);
-      StepRunner r(dev, lr_shape, hr_shape, mode);
-      r.set_plan(pretrain_plan(g, opt, r.lr(), r.hr(), LossWeights{}));
-      add("srresnet_mse_step_b" + std::to_string(o.batch) + "_" + std::to_string(lr_side) + "to" + std::to_string(o.hr) +
-              tag + suffix,
-          time_steps(r, rng, o));
-    }
-    if (o.gan) {
-      for (auto& [mode, suffix] : modes) {  // SRGAN step: D update, then G update with VGG54 + 1e-3 adversarial
+    for (auto& [mode, suffix] : modes)
+      measure("srresnet_mse_step_b" + std::to_string(o.batch) + "_" + std::to_string(lr_side) + "to" +
+                  std::to_string(o.hr) + tag + suffix,
+              [&, m = mode] { return mse_step_ms(m); });
+    if (o.gan)
+      for (auto& [mode, suffix] : modes)
+        measure("srgan_step_b" + std::to_string(o.batch) + "_vgg54" + tag + suffix, [&, m = mode] { return gan_step_ms(m); });
+    // Inference (eval mode, no graph), largest size first.
+    std::vector<int> sizes = o.infer_sizes;
+    std::sort(sizes.rbegin(), sizes.rend());
+    for (int s : sizes)
+      measure("infer_" + std::to_string(s) + "to" + std::to_string(4 * s) + tag, [&] {
         SRResNet g({16, 64}, rng);
-        DiscriminatorConfig dc;
-        dc.crop = o.hr;
-        Discriminator d(dc, rng);
-        VGG19Features vgg(VGG19Config::phi54(), rng);
-        vgg.freeze();
         g.to(dev);
-        d.to(dev);
-        vgg.to(dev);
-        ParamArena ga, da;
-        ga.adopt(g.parameters(), dev);
-        da.adopt(d.parameters(), dev);
-        Adam og(ga, 1e-4), od(da, 1e-4);
-        StepRunner r(dev, lr_shape, hr_shape, mode);
-        r.set_plan(gan_plan(g, d, &vgg, og, od, r.lr(), r.hr(), LossWeights{}));
-        add("srgan_step_b" + std::to_string(o.batch) + "_vgg54" + tag + suffix, time_steps(r, rng, o));
-      }
-    }
-    {  // inference (eval mode, no graph), largest size first
-      SRResNet g({16, 64}, rng);
-      g.to(dev);
-      g.eval();
-      std::vector<int> sizes = o.infer_sizes;
-      std::sort(sizes.rbegin(), sizes.rend());
-      for (int s : sizes) {
+        g.eval();
         Tensor x = uniform_tensor({1, s, s, 3}, rng, 0, 1, DType::f32, dev);
-        double ms = median_ms([&] { NoGradGuard ng; Tensor y = g(x); }, o.warmup, o.repeats);
-        add("infer_" + std::to_string(s) + "to" + std::to_string(4 * s) + tag, ms);
-      }
-    }
+        return median_ms([&] { NoGradGuard ng; Tensor y = g(x); }, o.warmup, o.repeats);
+      });
   }
   backend() = saved;
   return rows;

@@ -27,7 +27,8 @@ struct StepBenchOptions {
 
 struct StepBenchRow {
   std::string name;
-  double ms = 0.0;  // median
+  double ms = 0.0;    // median (-1 when the row failed)
+  std::string error;  // why the row failed, or empty
 };
 
 // Runs the benchmarks in priority order (training steps, then inference, largest first) and

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/backend.h"
 #include "data/image_io.h"
 #include "tools/bench_kernels.h"
@@ -34,9 +36,15 @@ int run_steps(const cli::Args& a) {
   std::fflush(stdout);
   std::string json = "{\"device\": \"" + std::string(device_name(o.device)) + "\"";
   app::bench_steps(o, [&](const app::StepBenchRow& r) {  // printed as measured: a time box keeps what is done
-    std::printf("%-40s %10.2f ms\n", r.name.c_str(), r.ms);
-    std::fflush(stdout);
-    json += ", \"" + r.name + "_ms\": " + std::to_string(r.ms);
+    if (!r.error.empty()) {
+      std::printf("%-40s FAILED: %s\n", r.name.c_str(), r.error.c_str());
+      std::fflush(stdout);
+      json += ", \"" + r.name + "_error\": " + nlohmann::json(r.error).dump();
+    } else {
+      std::printf("%-40s %10.2f ms\n", r.name.c_str(), r.ms);
+      std::fflush(stdout);
+      json += ", \"" + r.name + "_ms\": " + std::to_string(r.ms);
+    }
     if (a.has("json")) data::write_file_atomic(a.get("json", ""), json + "}\n");
   });
   return 0;
