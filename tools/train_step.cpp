@@ -21,11 +21,14 @@ StepPlan pretrain_plan(SRResNet& g, Adam& g_opt, const Tensor& lr, const Tensor&
 
 StepPlan gan_plan(SRResNet& g, Discriminator& d, VGG19Features* vgg, Adam& g_opt, Adam& d_opt, const Tensor& lr,
                   const Tensor& hr, const LossWeights& w) {
-  // G's output (with its graph) is made in the first segment and used by the second.
+  // G's output (with its graph) is made in the first segment and used by the second. It is kept
+  // until the next step's first segment, so the second segment can be run again eagerly if its
+  // CUDA-graph capture fails (tools/step_runner.cpp).
   auto sr = std::make_shared<Tensor>();
   StepPlan p;
   // 1. Discriminator: real vs generated (sr is detached inside: no gradient reaches G).
   p.segments.push_back([&g, &d, &d_opt, lr, hr, sr](LossTerms& out) {
+    *sr = Tensor();  // the previous step's G graph goes before the new forward, not after it
     *sr = g(lr);
     d_opt.zero_grad();
     DiscriminatorLoss dl = discriminator_loss(d, hr, *sr);
@@ -44,7 +47,6 @@ StepPlan gan_plan(SRResNet& g, Discriminator& d, VGG19Features* vgg, Adam& g_opt
     Tensor d_sr = d(*sr);
     GeneratorLoss gl = generator_loss(*sr, hr, vgg, d_sr, w);
     gl.total.backward();
-    *sr = Tensor();  // releases G's graph
     out.push_back({"g_total", gl.total.detach()});
     out.push_back({"content", gl.content.detach()});
     out.push_back({"pixel_mse", gl.pixel_mse.detach()});
