@@ -9,6 +9,7 @@
 #include "core/random.h"
 #include "tools/step_runner.h"
 #include "tools/trainer.h"
+#include "tests/step_fixture.h"
 #include "tests/test_common.h"
 
 using namespace srgan;
@@ -18,10 +19,7 @@ using srgan::test::Contains;
 namespace {
 constexpr int kBatch = 2, kCrop = 32;
 const Shape kLr{kBatch, kCrop / 4, kCrop / 4, 3}, kHr{kBatch, kCrop, kCrop, 3};
-
-std::vector<float> batch_values(const Shape& s, uint64_t seed) {
-  return srgan::test::random_vector<float>(size_t(shape_numel(s)), seed, 0.0, 1.0);
-}
+using srgan::test::batch_values;
 
 double term(const LossTerms& t, const std::string& name) {
   for (auto& [k, v] : t)
@@ -32,25 +30,20 @@ double term(const LossTerms& t, const std::string& name) {
 }  // namespace
 
 TEST_CASE("StepRunner pretrain steps equal plain steps on the same batches (CPU)", "[step_runner]") {
-  Rng rng_a(5), rng_b(5);
-  SRResNet ga({1, 8}, rng_a), gb({1, 8}, rng_b);
-  ParamArena aa, ab;
-  aa.adopt(ga.parameters(), Device::cpu);
-  ab.adopt(gb.parameters(), Device::cpu);
-  Adam oa(aa, 1e-3), ob(ab, 1e-3);
+  srgan::test::SeededGenerator a(5, 1, 8, Device::cpu), b(5, 1, 8, Device::cpu);
   StepRunner r(Device::cpu, kLr, kHr, GraphMode::automatic);
-  r.set_plan(pretrain_plan(gb, ob, r.lr(), r.hr(), LossWeights{}));
+  r.set_plan(pretrain_plan(b.g, b.opt, r.lr(), r.hr(), LossWeights{}));
   CHECK_FALSE(r.graphs_active());
   for (int step = 0; step < 4; ++step) {  // more than two steps: both host buffer pairs are reused
     std::vector<float> lr = batch_values(kLr, 100 + step), hr = batch_values(kHr, 200 + step);
-    LossTerms ref = pretrain_step(ga, oa, Tensor::from_vector(lr, kLr), Tensor::from_vector(hr, kHr), LossWeights{});
+    LossTerms ref = pretrain_step(a.g, a.opt, Tensor::from_vector(lr, kLr), Tensor::from_vector(hr, kHr), LossWeights{});
     std::copy(lr.begin(), lr.end(), r.lr_host());
     std::copy(hr.begin(), hr.end(), r.hr_host());
     LossTerms got = r.step();
     CHECK(term(got, "g_total") == term(ref, "g_total"));
     CHECK(term(got, "pixel_mse") == term(ref, "pixel_mse"));
   }
-  CHECK(aa.values().to_vector() == ab.values().to_vector());
+  CHECK(a.arena.values().to_vector() == b.arena.values().to_vector());
   CHECK_FALSE(r.graphs_active());
 }
 

@@ -12,6 +12,7 @@
 #include "core/ops.h"
 #include "core/random.h"
 #include "tools/step_runner.h"
+#include "tests/step_fixture.h"
 #include "tests/test_common.h"
 
 using namespace srgan;
@@ -20,18 +21,11 @@ using srgan::test::all_close;
 using srgan::test::Contains;
 
 namespace {
-constexpr int kBatch = 4, kCrop = 32;
-const Shape kLr{kBatch, kCrop / 4, kCrop / 4, 3}, kHr{kBatch, kCrop, kCrop, 3};
-
-std::vector<float> batch_values(const Shape& s, uint64_t seed) {
-  return srgan::test::random_vector<float>(size_t(shape_numel(s)), seed, 0.0, 1.0);
-}
-
-void feed(StepRunner& r, int step, uint64_t seed) {
-  std::vector<float> lr = batch_values(kLr, seed + 2 * step), hr = batch_values(kHr, seed + 2 * step + 1);
-  std::copy(lr.begin(), lr.end(), r.lr_host());
-  std::copy(hr.begin(), hr.end(), r.hr_host());
-}
+using srgan::test::feed;
+using srgan::test::SeededGenerator;
+const Shape& kLr = srgan::test::kStepLr;
+const Shape& kHr = srgan::test::kStepHr;
+constexpr int kCrop = srgan::test::kStepCrop;
 
 std::map<std::string, double> read(const LossTerms& t) {
   std::map<std::string, double> m;
@@ -72,17 +66,10 @@ TEST_CASE("a captured conv + PReLU replays new inputs like eager code", "[cuda][
 }
 
 TEST_CASE("pretrain steps replayed as CUDA graphs match eager steps", "[cuda][graph]") {
-  Rng rng_a(7), rng_b(7);
-  SRResNet ga({2, 16}, rng_a), gb({2, 16}, rng_b);
-  ga.to(Device::cuda);
-  gb.to(Device::cuda);
-  ParamArena aa, ab;
-  aa.adopt(ga.parameters(), Device::cuda);
-  ab.adopt(gb.parameters(), Device::cuda);
-  Adam oa(aa, 1e-3), ob(ab, 1e-3);
+  SeededGenerator a(7, 2, 16, Device::cuda), b(7, 2, 16, Device::cuda);
   StepRunner eager(Device::cuda, kLr, kHr, GraphMode::off), graph(Device::cuda, kLr, kHr, GraphMode::on);
-  eager.set_plan(pretrain_plan(ga, oa, eager.lr(), eager.hr(), LossWeights{}));
-  graph.set_plan(pretrain_plan(gb, ob, graph.lr(), graph.hr(), LossWeights{}));
+  eager.set_plan(pretrain_plan(a.g, a.opt, eager.lr(), eager.hr(), LossWeights{}));
+  graph.set_plan(pretrain_plan(b.g, b.opt, graph.lr(), graph.hr(), LossWeights{}));
   int64_t mallocs_before_last_steps = 0;
   for (int step = 0; step < 8; ++step) {
     if (step == 5) mallocs_before_last_steps = allocator_stats().cuda_malloc_calls;
@@ -95,9 +82,9 @@ TEST_CASE("pretrain steps replayed as CUDA graphs match eager steps", "[cuda][gr
   }
   CHECK(graph.graphs_active());
   CHECK_THAT(graph.graph_status(), Contains("captured at step 3"));
-  SRGAN_REQUIRE_CLOSE(all_close(ab.values().to_vector(), aa.values().to_vector(), kAtol, kRtol));
+  SRGAN_REQUIRE_CLOSE(all_close(b.arena.values().to_vector(), a.arena.values().to_vector(), kAtol, kRtol));
   // Batch-norm running statistics advance once per replay, as in eager steps.
-  auto ba = ga.named_buffers(), bb = gb.named_buffers();
+  auto ba = a.g.named_buffers(), bb = b.g.named_buffers();
   REQUIRE(ba.size() == bb.size());
   for (size_t i = 0; i < ba.size(); ++i)
     SRGAN_REQUIRE_CLOSE(all_close(bb[i].second.to_vector(), ba[i].second.to_vector(), kAtol, kRtol));
@@ -148,17 +135,10 @@ TEST_CASE("a segment that reads the host is not captured; automatic mode falls b
     };
     return p;
   };
-  Rng rng_a(4), rng_b(4);
-  SRResNet ga({1, 8}, rng_a), gb({1, 8}, rng_b);
-  ga.to(Device::cuda);
-  gb.to(Device::cuda);
-  ParamArena aa, ab;
-  aa.adopt(ga.parameters(), Device::cuda);
-  ab.adopt(gb.parameters(), Device::cuda);
-  Adam oa(aa, 1e-3), ob(ab, 1e-3);
+  SeededGenerator a(4, 1, 8, Device::cuda), b(4, 1, 8, Device::cuda);
   StepRunner eager(Device::cuda, kLr, kHr, GraphMode::off), fallback(Device::cuda, kLr, kHr, GraphMode::automatic);
-  eager.set_plan(make(ga, oa, eager.lr(), eager.hr()));
-  fallback.set_plan(make(gb, ob, fallback.lr(), fallback.hr()));
+  eager.set_plan(make(a.g, a.opt, eager.lr(), eager.hr()));
+  fallback.set_plan(make(b.g, b.opt, fallback.lr(), fallback.hr()));
   for (int step = 0; step < 4; ++step) {
     feed(eager, step, 31);
     feed(fallback, step, 31);
@@ -167,16 +147,11 @@ TEST_CASE("a segment that reads the host is not captured; automatic mode falls b
   }
   CHECK_FALSE(fallback.graphs_active());
   CHECK_THAT(fallback.graph_status(), Contains("capture failed"));
-  SRGAN_REQUIRE_CLOSE(all_close(ab.values().to_vector(), aa.values().to_vector(), kAtol, kRtol));
+  SRGAN_REQUIRE_CLOSE(all_close(b.arena.values().to_vector(), a.arena.values().to_vector(), kAtol, kRtol));
 
-  Rng rng_c(4);
-  SRResNet gc({1, 8}, rng_c);
-  gc.to(Device::cuda);
-  ParamArena ac;
-  ac.adopt(gc.parameters(), Device::cuda);
-  Adam oc(ac, 1e-3);
+  SeededGenerator c(4, 1, 8, Device::cuda);
   StepRunner strict(Device::cuda, kLr, kHr, GraphMode::on);
-  strict.set_plan(make(gc, oc, strict.lr(), strict.hr()));
+  strict.set_plan(make(c.g, c.opt, strict.lr(), strict.hr()));
   for (int step = 0; step < 2; ++step) {
     feed(strict, step, 31);
     strict.step();
