@@ -3,7 +3,7 @@
 //   BN(x), which prelu_backward needs as its input when training.
 // Same semantics and statistics outputs as batchnorm_forward_train_cuda / _eval_cuda with
 // BatchNormAlgo::v1_two_pass; the activation costs no extra pass over memory. Tested against
-// the unfused composition in tests/cuda/test_batchnorm.cu.
+// the unfused composition in tests/cuda/test_batchnorm.cpp.
 #pragma once
 #include "kernels/batchnorm.h"
 

@@ -75,7 +75,7 @@ if grep -q "OpenBLAS not found" "$OUT/build.log"; then
   cuda_test_env=(env SRGAN_TEST_SMALL=1)
   note "OpenBLAS not found: CUDA tests run with SRGAN_TEST_SMALL=1 (small shapes only)"
 fi
-cuda_targets=$(ls tests/cuda/test_*.cu tests/cuda/test_*.cpp 2>/dev/null | sed -E 's#.*/(test_[a-z0-9_]+)\.(cu|cpp)$#cuda_\1#' | tr '\n' ' ')
+cuda_targets=$(ls tests/cuda/test_*.cpp 2>/dev/null | sed -E 's#.*/(test_[a-z0-9_]+)\.cpp$#cuda_\1#' | tr '\n' ' ')
 ok() { [[ "${status[$1]:-}" == ok* ]]; }
 if ok configure; then
   # First what the CUDA tests and the benchmark need, then everything else.

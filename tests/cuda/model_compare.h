@@ -1,4 +1,4 @@
-// Helpers for the model-level CUDA tests (test_models_cuda.cu, test_train_cuda.cu): three copies
+// Helpers for the model-level CUDA tests (test_models_cuda.cpp, test_train_cuda.cpp): three copies
 // of a module built from one seed (float64 CPU = the reference, float32 CPU = our CPU path, float32
 // CUDA = under test), the backend settings of a run, and the group comparison whose tolerance is
 // explained at GroupCheck.

@@ -1,5 +1,5 @@
 // 2x2 max pooling on the GPU against the double-precision CPU reference, beyond the basic case in
-// test_activation.cu: odd H and W (the dropped last row/column must get dx = 0), H or W of 1
+// test_activation.cpp: odd H and W (the dropped last row/column must get dx = 0), H or W of 1
 // (no output at all), tie patterns (all four equal, pairs, +0.0 against -0.0, quantised values
 // with many ties, -FLT_MAX), VGG19's four pooling shapes at batch 16, 16-byte-misaligned views,
 // sentinel zones around every output (no write outside it), and NaN-poisoned outputs.

@@ -1,5 +1,5 @@
 // Reductions and losses on the GPU (sum, MSE, BCE-with-logits forward and backward, column sums)
-// against the double CPU reference, beyond test_elementwise.cu: every n around the stage-1 block
+// against the double CPU reference, beyond test_elementwise.cpp: every n around the stage-1 block
 // size (8191..8193), the generator's output size 16*96*96*3 and odd neighbours, n large enough
 // that stage 1 is capped at 1024 blocks, n = 1; BCE logits up to |x| = 1e4 (where the naive
 // formula overflows) with 0/1 and soft targets; a negative device-side upstream gradient;

@@ -199,7 +199,7 @@ TEST_CASE("activation, pooling and shuffle ops on CUDA match float64 CPU", "[cud
   // leaky_relu: float(0.2) is rounded, then one product: 2u.
   check_op("leaky_relu", {input(s, 55)}, [](auto& t) { return leaky_relu(t[0], 0.2); }, Tol{0x1p-149, 2 * u},
            {Tol{0x1p-149, 2 * u}});
-  // sigmoid: float exp against double exp, a few ulps (test_activation.cu's bound).
+  // sigmoid: float exp against double exp, a few ulps (test_activation.cpp's bound).
   check_op("sigmoid", {input(s, 56, true, -6, 6)}, [](auto& t) { return sigmoid(t[0]); }, Tol{1e-6, 1e-6}, {Tol{1e-6, 1e-6}});
   // Selection and copies: exact.
   check_op("pixel_shuffle r2", {input({2, 3, 4, 12}, 57)}, [](auto& t) { return pixel_shuffle(t[0], 2); }, Tol{0, 0},
@@ -219,7 +219,7 @@ TEST_CASE("batch_norm op on CUDA matches float64 CPU with its running statistics
       const auto rm0 = random_vector<float>(6, 60), rv0 = random_vector<float>(6, 61, 0.5, 2.0);
       Tensor rm_c = Tensor::from_vector(to_double(rm0), {6}), rv_c = Tensor::from_vector(to_double(rv0), {6});
       Tensor rm_g = Tensor::from_vector(rm0, {6}, Device::cuda), rv_g = Tensor::from_vector(rv0, {6}, Device::cuda);
-      // test_batchnorm.cu's tolerances (cuDNN 5x looser); x has mean ~1 (cancellation check).
+      // test_batchnorm.cpp's tolerances (cuDNN 5x looser); x has mean ~1 (cancellation check).
       const bool dnn = a == kern::BatchNormAlgo::cudnn && training;
       const Tol te = dnn ? Tol{1e-4, 5e-5} : Tol{2e-5, 1e-5};
       check_op("batch_norm", {input(s, 62, true, -1.0, 3.0), input({6}, 63, true, 0.5, 1.5), input({6}, 64)},

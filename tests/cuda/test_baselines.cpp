@@ -172,7 +172,7 @@ TEST_CASE("cuDNN batch norm called directly", "[cuda][cudnn][batchnorm]") {
     Guarded xb(x), dyb(dy), gb(g), bb(be), y(n), mean(size_t(c.C)), istd(size_t(c.C)), rm(rm0), rv(rv0);
     Guarded dx(n), dg(size_t(c.C)), db(size_t(c.C));
     batchnorm_forward_train_cudnn(p, xb, gb, bb, y, mean, istd, rm, rv, nullptr);
-    // cuDNN's internal order is unknown: the element tolerance of test_batchnorm.cu (5x ours).
+    // cuDNN's internal order is unknown: the element tolerance of test_batchnorm.cpp (5x ours).
     SRGAN_CHECK_CLOSE(compare(y.download(), y_ref, Tol{1e-4, 5e-5}));
     SRGAN_CHECK_CLOSE(compare(mean.download(), mean_ref, Tol{1e-6, 1e-5}));
     SRGAN_CHECK_CLOSE(compare(istd.download(), istd_ref, Tol{1e-6, 1e-5}));
