@@ -87,22 +87,22 @@ template <typename T> void col2im_add(const Conv2dParams& p, const T* col, const
   const int Q = p.Q();
   const int64_t rsc = int64_t(p.R) * p.S * p.C;
   parallel_for(b.nimg, 1, [&](int64_t n0, int64_t n1) {
-  for (int n = int(n0); n < int(n1); ++n)
-    for (int oh = b.r0; oh < b.r1; ++oh)
-      for (int ow = 0; ow < Q; ++ow) {
-        const T* row = col + ((int64_t(n) * b.rows() + (oh - b.r0)) * Q + ow) * rsc;
-        for (int r = 0; r < p.R; ++r) {
-          const int ih = oh * p.stride - p.pad + r;
-          if (ih < 0 || ih >= p.H) continue;
-          for (int s = 0; s < p.S; ++s) {
-            const int iw = ow * p.stride - p.pad + s;
-            if (iw < 0 || iw >= p.W) continue;
-            const T* src = row + (int64_t(r) * p.S + s) * p.C;
-            T* dst = dx + ((int64_t(b.n0 + n) * p.H + ih) * p.W + iw) * p.C;
-            for (int c = 0; c < p.C; ++c) dst[c] += src[c];
+    for (int n = int(n0); n < int(n1); ++n)
+      for (int oh = b.r0; oh < b.r1; ++oh)
+        for (int ow = 0; ow < Q; ++ow) {
+          const T* row = col + ((int64_t(n) * b.rows() + (oh - b.r0)) * Q + ow) * rsc;
+          for (int r = 0; r < p.R; ++r) {
+            const int ih = oh * p.stride - p.pad + r;
+            if (ih < 0 || ih >= p.H) continue;
+            for (int s = 0; s < p.S; ++s) {
+              const int iw = ow * p.stride - p.pad + s;
+              if (iw < 0 || iw >= p.W) continue;
+              const T* src = row + (int64_t(r) * p.S + s) * p.C;
+              T* dst = dx + ((int64_t(b.n0 + n) * p.H + ih) * p.W + iw) * p.C;
+              for (int c = 0; c < p.C; ++c) dst[c] += src[c];
+            }
           }
         }
-      }
   });
 }
 

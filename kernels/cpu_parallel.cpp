@@ -12,10 +12,8 @@
 namespace srgan::kern {
 namespace {
 
-class Pool {
+class Pool {  // lives until the process exits (see pool())
  public:
-  ~Pool() { resize(1); }
-
   int threads() {
     std::lock_guard<std::mutex> lock(owner_);
     return int(workers_.size()) + 1;
@@ -23,6 +21,7 @@ class Pool {
 
   void resize(int n) {
     std::lock_guard<std::mutex> lock(owner_);
+    if (int(workers_.size()) + 1 == std::max(n, 1)) return;
     {
       std::lock_guard<std::mutex> l(mu_);
       stop_ = true;

@@ -48,19 +48,15 @@ void StepRunner::set_plan(StepPlan plan) {
   captured_terms_.clear();
 }
 
-void StepRunner::wait_for_pair() {
-  if (pair_ready_) return;
-  uploaded_[pair_].wait();  // the previous upload from this pair has left host memory
-  pair_ready_ = true;
-}
-
+// Before the loader writes a pair, its previous upload must have left host memory (a wait on a
+// finished event returns at once).
 float* StepRunner::lr_host() {
-  wait_for_pair();
+  uploaded_[pair_].wait();
   return lr_host_[pair_].floats();
 }
 
 float* StepRunner::hr_host() {
-  wait_for_pair();
+  uploaded_[pair_].wait();
   return hr_host_[pair_].floats();
 }
 
@@ -111,11 +107,9 @@ void StepRunner::try_capture(LossTerms& terms) {
 LossTerms StepRunner::step() {
   if (plan_.segments.empty()) throw Error("StepRunner: step() before set_plan()");
   StreamGuard sg(stream());
-  wait_for_pair();
   upload_async(lr_, lr_host_[pair_], uploaded_[pair_]);
   upload_async(hr_, hr_host_[pair_], uploaded_[pair_]);  // the event now covers both copies
   pair_ = 1 - pair_;
-  pair_ready_ = false;
   ++steps_;
 
   const bool graphs_wanted = device_ == Device::cuda && mode_ != GraphMode::off && !capture_failed_;

@@ -52,7 +52,6 @@ class StepRunner {
   kern::Stream stream() const { return stream_ ? stream_->get() : nullptr; }
 
  private:
-  void wait_for_pair();
   void try_capture(LossTerms& terms);
 
   Device device_;
@@ -63,7 +62,6 @@ class StepRunner {
   std::array<PinnedBuffer, 2> lr_host_, hr_host_;
   std::array<UploadEvent, 2> uploaded_;
   int pair_ = 0;                         // host pair of the next step
-  bool pair_ready_ = false;              // pair_ waited for since its last upload
   StepPlan plan_;
   int64_t steps_ = 0;
   std::vector<std::unique_ptr<CudaGraph>> graphs_;  // one per segment once captured
