@@ -1,6 +1,6 @@
 // Shared by the step-runner tests (tests/test_step_runner.cpp on the CPU,
-// tests/cuda/test_cuda_graph_step.cpp on a GPU): a seeded generator with its parameter arena
-// and Adam, and random batches of the tests' shapes.
+// tests/cuda/test_cuda_graph_step.cpp on a GPU): seeded generators (and discriminators) with their
+// parameter arenas and Adam, and random batches of the tests' shapes.
 #pragma once
 #include <algorithm>
 #include <vector>
@@ -8,6 +8,7 @@
 #include "core/adam.h"
 #include "core/param_arena.h"
 #include "core/random.h"
+#include "models/discriminator.h"
 #include "models/srresnet.h"
 #include "tests/test_common.h"
 #include "tools/step_runner.h"
@@ -17,21 +18,46 @@ namespace srgan::test {
 constexpr int kStepBatch = 4, kStepCrop = 32;
 inline const Shape kStepLr{kStepBatch, kStepCrop / 4, kStepCrop / 4, 3}, kStepHr{kStepBatch, kStepCrop, kStepCrop, 3};
 
-// SRResNet(blocks, width) from Rng(seed), moved to `device`, its parameters in an arena, Adam(lr).
-struct SeededGenerator {
-  Rng rng;
-  SRResNet g;
+// A module with its parameters in an arena on `device` and Adam(lr) over them.
+template <typename Net> struct Trainable {
+  Net net;
   ParamArena arena;
   Adam opt;
-  SeededGenerator(uint64_t seed, int blocks, int width, Device device, double lr = 1e-3)
-      : rng(seed), g({blocks, width}, rng), arena(adopted(g, device)), opt(arena, lr) {}
+  template <typename Config>
+  Trainable(const Config& cfg, Rng& rng, Device device, double lr) : net(cfg, rng), arena(adopted(net, device)), opt(arena, lr) {}
 
  private:
-  static ParamArena adopted(SRResNet& g, Device device) {
-    g.to(device);
+  static ParamArena adopted(Net& net, Device device) {
+    net.to(device);
     ParamArena a;
-    a.adopt(g.parameters(), device);
+    a.adopt(net.parameters(), device);
     return a;
+  }
+};
+
+// SRResNet(blocks, width) drawn from Rng(seed).
+struct SeededGenerator {
+  Rng rng;
+  Trainable<SRResNet> g;
+  SeededGenerator(uint64_t seed, int blocks, int width, Device device, double lr = 1e-3)
+      : rng(seed), g(SRResNetConfig{blocks, width}, rng, device, lr) {}
+};
+
+// SRResNet(blocks, width), then a discriminator of crop kStepCrop, drawn from one Rng(seed).
+struct SeededGan {
+  Rng rng;
+  Trainable<SRResNet> g;
+  Trainable<Discriminator> d;
+  SeededGan(uint64_t seed, int blocks, int width, int d_width, int d_dense, Device device, double lr = 1e-3)
+      : rng(seed), g(SRResNetConfig{blocks, width}, rng, device, lr), d(d_config(d_width, d_dense), rng, device, lr) {}
+
+ private:
+  static DiscriminatorConfig d_config(int width, int dense) {
+    DiscriminatorConfig dc;
+    dc.crop = kStepCrop;
+    dc.width = width;
+    dc.dense = dense;
+    return dc;
   }
 };
 

@@ -32,40 +32,29 @@ double term(const LossTerms& t, const std::string& name) {
 TEST_CASE("StepRunner pretrain steps equal plain steps on the same batches (CPU)", "[step_runner]") {
   srgan::test::SeededGenerator a(5, 1, 8, Device::cpu), b(5, 1, 8, Device::cpu);
   StepRunner r(Device::cpu, kLr, kHr, GraphMode::automatic);
-  r.set_plan(pretrain_plan(b.g, b.opt, r.lr(), r.hr(), LossWeights{}));
+  r.set_plan(pretrain_plan(b.g.net, b.g.opt, r.lr(), r.hr(), LossWeights{}));
   CHECK_FALSE(r.graphs_active());
   for (int step = 0; step < 4; ++step) {  // more than two steps: both host buffer pairs are reused
     std::vector<float> lr = batch_values(kLr, 100 + step), hr = batch_values(kHr, 200 + step);
-    LossTerms ref = pretrain_step(a.g, a.opt, Tensor::from_vector(lr, kLr), Tensor::from_vector(hr, kHr), LossWeights{});
+    LossTerms ref = pretrain_step(a.g.net, a.g.opt, Tensor::from_vector(lr, kLr), Tensor::from_vector(hr, kHr), LossWeights{});
     std::copy(lr.begin(), lr.end(), r.lr_host());
     std::copy(hr.begin(), hr.end(), r.hr_host());
     LossTerms got = r.step();
     CHECK(term(got, "g_total") == term(ref, "g_total"));
     CHECK(term(got, "pixel_mse") == term(ref, "pixel_mse"));
   }
-  CHECK(a.arena.values().to_vector() == b.arena.values().to_vector());
+  CHECK(a.g.arena.values().to_vector() == b.g.arena.values().to_vector());
   CHECK_FALSE(r.graphs_active());
 }
 
 TEST_CASE("StepRunner GAN steps equal plain GAN steps (CPU)", "[step_runner]") {
-  Rng rng_a(9), rng_b(9);
-  SRResNet ga({1, 8}, rng_a), gb({1, 8}, rng_b);
-  DiscriminatorConfig dc;
-  dc.crop = kCrop;
-  dc.width = 4;
-  dc.dense = 16;
-  Discriminator da(dc, rng_a), db(dc, rng_b);
-  ParamArena gaa, gab, daa, dab;
-  gaa.adopt(ga.parameters(), Device::cpu);
-  gab.adopt(gb.parameters(), Device::cpu);
-  daa.adopt(da.parameters(), Device::cpu);
-  dab.adopt(db.parameters(), Device::cpu);
-  Adam oga(gaa, 1e-3), ogb(gab, 1e-3), oda(daa, 1e-3), odb(dab, 1e-3);
+  static_assert(kCrop == srgan::test::kStepCrop, "the discriminator is built for the fixture's crop");
+  srgan::test::SeededGan a(9, 1, 8, 4, 16, Device::cpu), b(9, 1, 8, 4, 16, Device::cpu);
   StepRunner r(Device::cpu, kLr, kHr, GraphMode::off);
-  r.set_plan(gan_plan(gb, db, nullptr, ogb, odb, r.lr(), r.hr(), LossWeights{}));
+  r.set_plan(gan_plan(b.g.net, b.d.net, nullptr, b.g.opt, b.d.opt, r.lr(), r.hr(), LossWeights{}));
   for (int step = 0; step < 3; ++step) {
     std::vector<float> lr = batch_values(kLr, 300 + step), hr = batch_values(kHr, 400 + step);
-    LossTerms ref = gan_step(ga, da, nullptr, oga, oda, Tensor::from_vector(lr, kLr), Tensor::from_vector(hr, kHr),
+    LossTerms ref = gan_step(a.g.net, a.d.net, nullptr, a.g.opt, a.d.opt, Tensor::from_vector(lr, kLr), Tensor::from_vector(hr, kHr),
                              LossWeights{});
     std::copy(lr.begin(), lr.end(), r.lr_host());
     std::copy(hr.begin(), hr.end(), r.hr_host());
@@ -73,8 +62,8 @@ TEST_CASE("StepRunner GAN steps equal plain GAN steps (CPU)", "[step_runner]") {
     REQUIRE(got.size() == ref.size());
     for (auto& [name, t] : ref) CHECK(term(got, name) == t.item());
   }
-  CHECK(gaa.values().to_vector() == gab.values().to_vector());
-  CHECK(daa.values().to_vector() == dab.values().to_vector());
+  CHECK(a.g.arena.values().to_vector() == b.g.arena.values().to_vector());
+  CHECK(a.d.arena.values().to_vector() == b.d.arena.values().to_vector());
 }
 
 TEST_CASE("StepRunner and CudaGraph refuse what they cannot do", "[step_runner]") {

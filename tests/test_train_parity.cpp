@@ -16,10 +16,12 @@
 #include "core/param_arena.h"
 #include "core/safetensors.h"
 #include "models/checkpoint.h"
+#include "tests/module_f64.h"
 #include "tests/test_common.h"
 #include "tools/train_step.h"
 
 using namespace srgan;
+using srgan::test::to_f64;
 using srgan::test::all_close;
 
 namespace {
@@ -50,22 +52,6 @@ Tensor get(const SafeTensors& f, const std::string& name) {
   INFO("fixture tensor " << name);
   REQUIRE(t.defined());
   return t;
-}
-
-// Every parameter and buffer of `m` becomes float64 in place (same Tensor handles, so the
-// modules' members see it); requires_grad is kept.
-void to_f64(Module& m) {
-  auto rehome = [](const NamedTensors& ts) {
-    for (auto& [n, t] : ts) {
-      if (t.dtype() == DType::f64) continue;
-      Tensor d = t.to(DType::f64);
-      const bool rg = t.requires_grad();
-      *t.impl() = *d.impl();
-      t.impl()->requires_grad = rg;
-    }
-  };
-  rehome(m.named_parameters());
-  rehome(m.named_buffers());
 }
 
 // The worst error seen per group, printed at the end of each test case for the record.

@@ -14,25 +14,27 @@
 #include "core/tensor.h"
 #include "kernels/conv2d_cudnn.h"
 #include "kernels/gemm_cublas.h"
+#include "core/random.h"
 #include "layers/module.h"
+#include "models/discriminator.h"
+#include "models/srresnet.h"
+#include "tests/module_f64.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace srgan::test {
 
-// Every parameter and buffer of `m` becomes float64 in place (same Tensor handles, so the
-// modules' members see it); requires_grad is kept. (As tests/test_train_parity.cpp.)
-inline void to_f64(Module& m) {
-  auto rehome = [](const NamedTensors& ts) {
-    for (auto& [n, t] : ts) {
-      if (t.dtype() == DType::f64) continue;
-      Tensor d = t.to(DType::f64);
-      const bool rg = t.requires_grad();
-      *t.impl() = *d.impl();
-      t.impl()->requires_grad = rg;
-    }
-  };
-  rehome(m.named_parameters());
-  rehome(m.named_buffers());
+// The small models of the model-level CUDA tests, drawn from Rng(seed).
+inline std::unique_ptr<SRResNet> tiny_generator(uint64_t seed) {
+  Rng rng(seed);
+  return std::make_unique<SRResNet>(SRResNetConfig{2, 16}, rng);
+}
+inline std::unique_ptr<Discriminator> tiny_discriminator(uint64_t seed) {
+  Rng rng(seed);
+  DiscriminatorConfig c;
+  c.crop = 32;
+  c.width = 4;
+  c.dense = 16;
+  return std::make_unique<Discriminator>(c, rng);
 }
 
 // The float64 CPU reference, the float32 CPU copy and the float32 CUDA copy of one module, all

@@ -25,7 +25,6 @@ using srgan::test::feed;
 using srgan::test::SeededGenerator;
 const Shape& kLr = srgan::test::kStepLr;
 const Shape& kHr = srgan::test::kStepHr;
-constexpr int kCrop = srgan::test::kStepCrop;
 
 std::map<std::string, double> read(const LossTerms& t) {
   std::map<std::string, double> m;
@@ -68,8 +67,8 @@ TEST_CASE("a captured conv + PReLU replays new inputs like eager code", "[cuda][
 TEST_CASE("pretrain steps replayed as CUDA graphs match eager steps", "[cuda][graph]") {
   SeededGenerator a(7, 2, 16, Device::cuda), b(7, 2, 16, Device::cuda);
   StepRunner eager(Device::cuda, kLr, kHr, GraphMode::off), graph(Device::cuda, kLr, kHr, GraphMode::on);
-  eager.set_plan(pretrain_plan(a.g, a.opt, eager.lr(), eager.hr(), LossWeights{}));
-  graph.set_plan(pretrain_plan(b.g, b.opt, graph.lr(), graph.hr(), LossWeights{}));
+  eager.set_plan(pretrain_plan(a.g.net, a.g.opt, eager.lr(), eager.hr(), LossWeights{}));
+  graph.set_plan(pretrain_plan(b.g.net, b.g.opt, graph.lr(), graph.hr(), LossWeights{}));
   int64_t mallocs_before_last_steps = 0;
   for (int step = 0; step < 8; ++step) {
     if (step == 5) mallocs_before_last_steps = allocator_stats().cuda_malloc_calls;
@@ -82,9 +81,9 @@ TEST_CASE("pretrain steps replayed as CUDA graphs match eager steps", "[cuda][gr
   }
   CHECK(graph.graphs_active());
   CHECK_THAT(graph.graph_status(), Contains("captured at step 3"));
-  SRGAN_REQUIRE_CLOSE(all_close(b.arena.values().to_vector(), a.arena.values().to_vector(), kAtol, kRtol));
+  SRGAN_REQUIRE_CLOSE(all_close(b.g.arena.values().to_vector(), a.g.arena.values().to_vector(), kAtol, kRtol));
   // Batch-norm running statistics advance once per replay, as in eager steps.
-  auto ba = a.g.named_buffers(), bb = b.g.named_buffers();
+  auto ba = a.g.net.named_buffers(), bb = b.g.net.named_buffers();
   REQUIRE(ba.size() == bb.size());
   for (size_t i = 0; i < ba.size(); ++i)
     SRGAN_REQUIRE_CLOSE(all_close(bb[i].second.to_vector(), ba[i].second.to_vector(), kAtol, kRtol));
@@ -92,23 +91,10 @@ TEST_CASE("pretrain steps replayed as CUDA graphs match eager steps", "[cuda][gr
 }
 
 TEST_CASE("GAN steps (D update, G update) replayed as CUDA graphs match eager steps", "[cuda][graph]") {
-  Rng rng_a(8), rng_b(8);
-  SRResNet ga({2, 16}, rng_a), gb({2, 16}, rng_b);
-  DiscriminatorConfig dc;
-  dc.crop = kCrop;
-  dc.width = 8;
-  dc.dense = 32;
-  Discriminator da(dc, rng_a), db(dc, rng_b);
-  for (Module* m : std::vector<Module*>{&ga, &gb, &da, &db}) m->to(Device::cuda);
-  ParamArena gaa, gab, daa, dab;
-  gaa.adopt(ga.parameters(), Device::cuda);
-  gab.adopt(gb.parameters(), Device::cuda);
-  daa.adopt(da.parameters(), Device::cuda);
-  dab.adopt(db.parameters(), Device::cuda);
-  Adam oga(gaa, 1e-3), ogb(gab, 1e-3), oda(daa, 1e-3), odb(dab, 1e-3);
+  srgan::test::SeededGan a(8, 2, 16, 8, 32, Device::cuda), b(8, 2, 16, 8, 32, Device::cuda);
   StepRunner eager(Device::cuda, kLr, kHr, GraphMode::off), graph(Device::cuda, kLr, kHr, GraphMode::on);
-  eager.set_plan(gan_plan(ga, da, nullptr, oga, oda, eager.lr(), eager.hr(), LossWeights{}));
-  graph.set_plan(gan_plan(gb, db, nullptr, ogb, odb, graph.lr(), graph.hr(), LossWeights{}));
+  eager.set_plan(gan_plan(a.g.net, a.d.net, nullptr, a.g.opt, a.d.opt, eager.lr(), eager.hr(), LossWeights{}));
+  graph.set_plan(gan_plan(b.g.net, b.d.net, nullptr, b.g.opt, b.d.opt, graph.lr(), graph.hr(), LossWeights{}));
   for (int step = 0; step < 6; ++step) {
     feed(eager, step, 21);
     feed(graph, step, 21);
@@ -121,8 +107,8 @@ TEST_CASE("GAN steps (D update, G update) replayed as CUDA graphs match eager st
     }
   }
   CHECK(graph.graphs_active());
-  SRGAN_REQUIRE_CLOSE(all_close(gab.values().to_vector(), gaa.values().to_vector(), kAtol, kRtol));
-  SRGAN_REQUIRE_CLOSE(all_close(dab.values().to_vector(), daa.values().to_vector(), kAtol, kRtol));
+  SRGAN_REQUIRE_CLOSE(all_close(b.g.arena.values().to_vector(), a.g.arena.values().to_vector(), kAtol, kRtol));
+  SRGAN_REQUIRE_CLOSE(all_close(b.d.arena.values().to_vector(), a.d.arena.values().to_vector(), kAtol, kRtol));
 }
 
 TEST_CASE("a segment that reads the host is not captured; automatic mode falls back", "[cuda][graph]") {
@@ -137,8 +123,8 @@ TEST_CASE("a segment that reads the host is not captured; automatic mode falls b
   };
   SeededGenerator a(4, 1, 8, Device::cuda), b(4, 1, 8, Device::cuda);
   StepRunner eager(Device::cuda, kLr, kHr, GraphMode::off), fallback(Device::cuda, kLr, kHr, GraphMode::automatic);
-  eager.set_plan(make(a.g, a.opt, eager.lr(), eager.hr()));
-  fallback.set_plan(make(b.g, b.opt, fallback.lr(), fallback.hr()));
+  eager.set_plan(make(a.g.net, a.g.opt, eager.lr(), eager.hr()));
+  fallback.set_plan(make(b.g.net, b.g.opt, fallback.lr(), fallback.hr()));
   for (int step = 0; step < 4; ++step) {
     feed(eager, step, 31);
     feed(fallback, step, 31);
@@ -147,11 +133,11 @@ TEST_CASE("a segment that reads the host is not captured; automatic mode falls b
   }
   CHECK_FALSE(fallback.graphs_active());
   CHECK_THAT(fallback.graph_status(), Contains("capture failed"));
-  SRGAN_REQUIRE_CLOSE(all_close(b.arena.values().to_vector(), a.arena.values().to_vector(), kAtol, kRtol));
+  SRGAN_REQUIRE_CLOSE(all_close(b.g.arena.values().to_vector(), a.g.arena.values().to_vector(), kAtol, kRtol));
 
   SeededGenerator c(4, 1, 8, Device::cuda);
   StepRunner strict(Device::cuda, kLr, kHr, GraphMode::on);
-  strict.set_plan(make(c.g, c.opt, strict.lr(), strict.hr()));
+  strict.set_plan(make(c.g.net, c.g.opt, strict.lr(), strict.hr()));
   for (int step = 0; step < 2; ++step) {
     feed(strict, step, 31);
     strict.step();

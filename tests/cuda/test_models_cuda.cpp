@@ -83,18 +83,8 @@ void compare_model(const char* what, const AlgoSet& algos, Three<M>& m, const Sh
   grads.check();
 }
 
-std::unique_ptr<SRResNet> make_g() {
-  Rng rng(101);
-  return std::make_unique<SRResNet>(SRResNetConfig{2, 16}, rng);
-}
-std::unique_ptr<Discriminator> make_d() {
-  Rng rng(102);
-  DiscriminatorConfig c;
-  c.crop = 32;
-  c.width = 4;
-  c.dense = 16;
-  return std::make_unique<Discriminator>(c, rng);
-}
+std::unique_ptr<SRResNet> make_g() { return tiny_generator(101); }
+std::unique_ptr<Discriminator> make_d() { return tiny_discriminator(102); }
 
 void run_all(const AlgoSet& algos) {
   UseAlgos use(algos);

@@ -32,18 +32,8 @@ constexpr double kRel = 1e-5;  // model_compare.h: fp32
 // noise, different on every device) moves its parameter by ~1e-9, not by a random +-lr.
 constexpr double kAdamLr = 1e-3, kAdamEps = 1e-3;
 
-std::unique_ptr<SRResNet> make_g() {
-  Rng rng(201);
-  return std::make_unique<SRResNet>(SRResNetConfig{2, 16}, rng);
-}
-std::unique_ptr<Discriminator> make_d() {
-  Rng rng(202);
-  DiscriminatorConfig c;
-  c.crop = 32;
-  c.width = 4;
-  c.dense = 16;
-  return std::make_unique<Discriminator>(c, rng);
-}
+std::unique_ptr<SRResNet> make_g() { return tiny_generator(201); }
+std::unique_ptr<Discriminator> make_d() { return tiny_discriminator(202); }
 std::unique_ptr<VGG19Features> make_vgg() {
   Rng rng(203);
   auto v = std::make_unique<VGG19Features>(VGG19Config::phi54(16), rng);
