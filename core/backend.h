@@ -1,5 +1,6 @@
 // Run-time choice of kernel variants (which conv/GEMM/BN implementation the ops call), shared
-// by the whole process. The CPU path uses im2col + OpenBLAS unless cpu_reference is set.
+// by the whole process. CPU convolutions use Winograd F(4x4, 3x3) where it applies and im2col +
+// OpenBLAS elsewhere, unless cpu_conv says otherwise.
 #pragma once
 #include <string>
 
@@ -13,7 +14,7 @@ struct BackendConfig {
   kern::ConvAlgo conv_algo = kern::ConvAlgo::v2_smem_tiled;
   kern::GemmAlgo gemm_algo = kern::GemmAlgo::v1_smem_tiled;
   kern::BatchNormAlgo bn_algo = kern::BatchNormAlgo::v1_two_pass;
-  bool cpu_reference = false;  // CPU convolutions through the plain-loop reference (slow, exact)
+  kern::CpuConvAlgo cpu_conv = kern::CpuConvAlgo::winograd_f4;
 };
 
 BackendConfig& backend();

@@ -13,4 +13,14 @@ const char* conv_algo_name(ConvAlgo a) {
   return "unknown";
 }
 
+const char* cpu_conv_algo_name(CpuConvAlgo a) {
+  switch (a) {
+    case CpuConvAlgo::reference: return "reference";
+    case CpuConvAlgo::im2col: return "im2col";
+    case CpuConvAlgo::winograd_f2: return "winograd2";
+    case CpuConvAlgo::winograd_f4: return "winograd4";
+  }
+  return "unknown";
+}
+
 }  // namespace srgan::kern

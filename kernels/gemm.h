@@ -15,6 +15,13 @@ struct GemmParams {
 
 template <typename T> void gemm_cpu_ref(const GemmParams& p, const T* A, const T* B, T* C);
 template <typename T> void gemm_cpu_blas(const GemmParams& p, const T* A, const T* B, T* C);
+// `count` independent GEMMs of the same shape, operand i at A + i * strideA (likewise B, C).
+// Each runs whole on one thread and the calls are spread over the CPU pool: for GEMMs too small
+// to be worth splitting (Winograd's 36 products per block), where waking OpenBLAS's own threads
+// for every call would cost more than the work.
+template <typename T>
+void gemm_cpu_blas_strided_batch(const GemmParams& p, int count, const T* A, int64_t strideA, const T* B,
+                                 int64_t strideB, T* C, int64_t strideC);
 
 enum class GemmAlgo { v1_smem_tiled = 1, v2_tf32_mma = 2, cublas = 100 };
 

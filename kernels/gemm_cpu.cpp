@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_parallel.h"
 #include "kernels/gemm.h"
 
 namespace srgan::kern {
@@ -46,6 +47,27 @@ template <typename T> void gemm_cpu_blas(const GemmParams& p, const T* A, const 
 template void gemm_cpu_blas<float>(const GemmParams&, const float*, const float*, float*);
 template void gemm_cpu_blas<double>(const GemmParams&, const double*, const double*, double*);
 #endif
+
+template <typename T>
+void gemm_cpu_blas_strided_batch(const GemmParams& p, int count, const T* A, int64_t strideA, const T* B,
+                                 int64_t strideB, T* C, int64_t strideC) {
+#ifdef SRGAN_HAVE_OPENBLAS
+  // One OpenBLAS thread per call while the batch runs; OpenBLAS keeps its threads, so restoring
+  // the count costs nothing.
+  const int blas_threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+#endif
+  parallel_for(count, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) gemm_cpu_blas<T>(p, A + i * strideA, B + i * strideB, C + i * strideC);
+  });
+#ifdef SRGAN_HAVE_OPENBLAS
+  openblas_set_num_threads(blas_threads);
+#endif
+}
+template void gemm_cpu_blas_strided_batch<float>(const GemmParams&, int, const float*, int64_t, const float*, int64_t,
+                                                 float*, int64_t);
+template void gemm_cpu_blas_strided_batch<double>(const GemmParams&, int, const double*, int64_t, const double*,
+                                                  int64_t, double*, int64_t);
 
 template void gemm_cpu_ref<float>(const GemmParams&, const float*, const float*, float*);
 template void gemm_cpu_ref<double>(const GemmParams&, const double*, const double*, double*);

@@ -19,25 +19,30 @@ const std::vector<ConvCase> kConvGrid = {
     {2, 7, 9, 2, 3, 3, 2, 0, true},   {1, 9, 9, 3, 2, 9, 1, 4, true},  {1, 6, 5, 4, 5, 1, 1, 0, false},
     {2, 5, 7, 1, 2, 5, 3, 2, true},   {1, 11, 10, 3, 2, 3, 2, 1, true}, {1, 4, 4, 5, 3, 2, 1, 0, true},
     {2, 4, 4, 8, 4, 1, 2, 0, false},  {3, 6, 6, 8, 3, 3, 2, 0, true},   {2, 7, 7, 6, 2, 2, 2, 0, true},  // K < C
+    {1, 5, 7, 16, 16, 3, 1, 1, true}, {1, 6, 5, 16, 17, 3, 1, 2, false},  // Winograd applies (>= 16 channels)
 };
 
-void conv_grid(bool reference) {
-  backend().cpu_reference = reference;
+void conv_grid(kern::CpuConvAlgo algo) {
+  backend().cpu_conv = algo;
   Rng rng(7);
   for (auto c : kConvGrid) {
     INFO("N=" << c.N << " H=" << c.H << " W=" << c.W << " C=" << c.C << " K=" << c.K << " R=S=" << c.R
-              << " stride=" << c.stride << " pad=" << c.pad << " bias=" << c.bias << " reference=" << reference);
+              << " stride=" << c.stride << " pad=" << c.pad << " bias=" << c.bias << " algo=" << kern::cpu_conv_algo_name(algo));
     std::vector<Tensor> in = {leaf({c.N, c.H, c.W, c.C}, rng), leaf({c.K, c.R, c.R, c.C}, rng),
                               c.bias ? leaf({c.K}, rng) : Tensor()};
     int s = c.stride, p = c.pad;
     SRGAN_REQUIRE_GRADCHECK(gradcheck([s, p](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t[2], s, p); }, in));
   }
-  backend().cpu_reference = false;
+  backend().cpu_conv = BackendConfig().cpu_conv;
 }
 }  // namespace
 
-TEST_CASE("conv2d gradient check (im2col + GEMM path)", "[gradcheck][conv2d]") { conv_grid(false); }
-TEST_CASE("conv2d gradient check (reference loops)", "[gradcheck][conv2d]") { conv_grid(true); }
+TEST_CASE("conv2d gradient check (im2col + GEMM path)", "[gradcheck][conv2d]") { conv_grid(kern::CpuConvAlgo::im2col); }
+TEST_CASE("conv2d gradient check (reference loops)", "[gradcheck][conv2d]") { conv_grid(kern::CpuConvAlgo::reference); }
+TEST_CASE("conv2d gradient check (Winograd F(2x2) and F(4x4))", "[gradcheck][conv2d]") {
+  conv_grid(kern::CpuConvAlgo::winograd_f2);
+  conv_grid(kern::CpuConvAlgo::winograd_f4);
+}
 
 TEST_CASE("prelu gradient check", "[gradcheck][prelu]") {
   Rng rng(11);

@@ -31,8 +31,16 @@ int run_steps(const cli::Args& a) {
   if (prec == "both") o.precisions = {"fp32", "tf32"};
   else o.precisions = {prec};
   set_cpu_threads(a.get_int32("threads", 0));
-  std::printf("# srgan bench steps on %s, batch %d, median of %d runs; CPU GEMM: %s\n", device_name(o.device), o.batch,
-              o.repeats, cpu_gemm_library().c_str());
+  const std::string conv = a.get("cpu-conv", kern::cpu_conv_algo_name(backend().cpu_conv));
+  bool known = false;
+  for (auto c : {kern::CpuConvAlgo::im2col, kern::CpuConvAlgo::winograd_f2, kern::CpuConvAlgo::winograd_f4})
+    if (conv == kern::cpu_conv_algo_name(c)) backend().cpu_conv = c, known = true;
+  if (!known) {
+    std::fprintf(stderr, "srgan bench: unknown --cpu-conv '%s' (known: im2col, winograd2, winograd4)\n", conv.c_str());
+    return 2;
+  }
+  std::printf("# srgan bench steps on %s, batch %d, median of %d runs; CPU GEMM: %s; CPU conv: %s\n",
+              device_name(o.device), o.batch, o.repeats, cpu_gemm_library().c_str(), conv.c_str());
   std::fflush(stdout);
   std::string json = "{\"device\": \"" + std::string(device_name(o.device)) + "\"";
   app::bench_steps(o, [&](const app::StepBenchRow& r) {  // printed as measured: a time box keeps what is done
@@ -51,7 +59,7 @@ int run_steps(const cli::Args& a) {
 }
 
 int run(const cli::Args& a) {
-  a.allow_only({"json", "quick", "filter", "device", "batch", "repeats", "gan", "threads", "precision"});
+  a.allow_only({"json", "quick", "filter", "device", "batch", "repeats", "gan", "threads", "precision", "cpu-conv"});
   if (a.positional().empty()) {
     std::fprintf(stderr, "srgan bench: say what to benchmark, e.g. `srgan bench kernels` (see --help)\n");
     return 2;
@@ -80,14 +88,15 @@ SRGAN_COMMAND(cli::Command{
     "bench", "benchmarks: CUDA kernels against cuDNN/cuBLAS; whole training steps and inference",
     "usage: srgan bench kernels [--json FILE] [--quick] [--filter TEXT]\n"
     "       srgan bench steps [--device auto|cpu|cuda] [--batch N] [--repeats N] [--gan] [--json FILE]\n"
-    "                         [--precision fp32|tf32|both]\n"
+    "                         [--precision fp32|tf32|both] [--cpu-conv im2col|winograd2|winograd4]\n"
     "\n"
     "steps: SRResNet inference (64->256, 128->512; 510->2040 on a GPU), the SRResNet MSE training\n"
     "  step (batch 4 on the CPU, 16 on a GPU, 24->96) and, with --gan (always on a GPU), the SRGAN\n"
     "  step with the VGG54 loss, random weights: the work of ../shared/bench/anchor_*.py.\n"
     "  On a GPU each row runs in fp32 (CUDA cores) and tf32 (tensor cores; --precision picks), and\n"
     "  each training step both eager and replayed as CUDA graphs (_graph rows). Rows print as they\n"
-    "  are measured, training steps first.\n"
+    "  are measured, training steps first. --cpu-conv picks the CPU convolution for 3x3 stride-1\n"
+    "  layers: im2col + GEMM, or Winograd F(2x2, 3x3) / F(4x4, 3x3) (the default).\n"
     "\n"
     "kernels:\n"
     "  Times each CUDA kernel variant (conv2d v1/v2/v3, batch norm, PReLU, pixel shuffle, GEMM,\n"
