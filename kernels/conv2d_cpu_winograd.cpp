@@ -114,7 +114,14 @@ void winograd_conv(const Conv2dParams& p, const T* x, const T* w, bool flipped, 
 
   // U (aa, Kw, Cw): row kw of U[xi] is G g G^T at xi for the 3x3 kernels g = w[kw][.][.][0..Cw),
   // computed for all Cw channels at once (contiguous in w and in U).
-  std::vector<T> U(size_t(aa) * Kw * Cw);
+  // U, V and M are the calling thread's scratch, kept between calls: fresh multi-MiB vectors
+  // would be fresh pages from the kernel on every call. (Named through local references, which
+  // the pool's threads see; a thread_local named inside the lambdas would be their own.)
+  static thread_local std::vector<T> U_scratch, V_scratch, M_scratch;
+  std::vector<T>& U = U_scratch;
+  std::vector<T>& V = V_scratch;
+  std::vector<T>& M = M_scratch;
+  U.resize(size_t(aa) * Kw * Cw);
   parallel_for(Kw, grain_rows(int64_t(aa) * Cw * 4), [&](int64_t k0, int64_t k1) {
     std::vector<T> Gg(size_t(a) * 3 * Cw);  // (a, 3, Cw): G applied along r
     for (int kw = int(k0); kw < int(k1); ++kw) {
@@ -137,8 +144,8 @@ void winograd_conv(const Conv2dParams& p, const T* x, const T* w, bool flipped, 
 
   // Blocks of tiles sized so V and M (aa * block * (C + K) elements) stay near 4 MiB of floats.
   const int64_t block = std::clamp<int64_t>((int64_t(1) << 20) / (int64_t(aa) * (C + K)), 32, tiles);
-  std::vector<T> V(size_t(aa) * block * C);  // (aa, block, C)
-  std::vector<T> M(size_t(aa) * block * K);  // (aa, block, K)
+  V.resize(size_t(aa) * block * C);  // (aa, block, C)
+  M.resize(size_t(aa) * block * K);  // (aa, block, K)
   const std::vector<T> zeros(std::max(C, K), T(0));  // stands for pixels outside the image
 
   for (int64_t t0 = 0; t0 < tiles; t0 += block) {
