@@ -61,7 +61,7 @@ size_t round_block(size_t bytes) {
 }
 
 // Host blocks of kHostCacheMin bytes or more are kept when freed and handed to the next request
-// of the same rounded size. glibc returns such large blocks to the kernel at once (mmap), so each
+// they fit (the smallest such). glibc returns such large blocks to the kernel at once (mmap), so each
 // new tensor of an upscaled tile or a training step used to fault in its pages again: 62 million
 // page faults and 15% of the CPU time for a 4000x3000 photo. A miss first returns at least as many
 // cached bytes to the system as it asks for, so the cache never raises the peak memory above what
@@ -85,21 +85,21 @@ void* host_alloc(size_t bytes, size_t* block_bytes) {
   std::vector<void*> release;
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    auto it = c.free_blocks.find(r);
-    if (it != c.free_blocks.end()) {
+    auto it = c.free_blocks.lower_bound(r);  // the smallest cached block that fits: its pages are
+    if (it != c.free_blocks.end()) {          // resident already, however much larger it is
       void* p = it->second;
+      *block_bytes = it->first;
+      c.cached_bytes -= it->first;
       c.free_blocks.erase(it);
-      c.cached_bytes -= r;
-      *block_bytes = r;
       return p;
     }
-    size_t freed = 0;  // a miss: give back the largest cached blocks, at least r bytes of them
+    size_t freed = 0;  // a miss: give back the smallest cached blocks, at least r bytes of them
     while (freed < r && !c.free_blocks.empty()) {
-      auto last = std::prev(c.free_blocks.end());
-      freed += last->first;
-      c.cached_bytes -= last->first;
-      release.push_back(last->second);
-      c.free_blocks.erase(last);
+      auto first = c.free_blocks.begin();
+      freed += first->first;
+      c.cached_bytes -= first->first;
+      release.push_back(first->second);
+      c.free_blocks.erase(first);
     }
   }
   for (void* p : release) std::free(p);
