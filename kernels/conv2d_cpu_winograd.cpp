@@ -18,8 +18,10 @@
 // and w'[c][r][s][k] = w[k][2-r][2-s][c], so it runs through the same code with the flipped
 // weights read straight from w by the weight transform (`flipped`).
 //
-// The transforms are written as loops over the small constant matrices, one pass per dimension;
-// the innermost loop runs over channels (contiguous in NHWC), so the compiler vectorises it.
+// Each transform is two passes of apply_matrix (down the columns of a tile, then along its rows),
+// which applies a small constant matrix to channel vectors (contiguous in NHWC), 16 channels at
+// a time. The a*a GEMMs of a block are small, so they run one per thread
+// (gemm_cpu_blas_strided_batch) rather than each split over the cores.
 #include <algorithm>
 #include <vector>
 
@@ -59,12 +61,12 @@ template <> struct Winograd<4> {
 
 // out[i][0..n) = add[0..n) + sum over u of Mx[i][u] * in[u][0..n): a small constant matrix applied
 // to `cols` channel vectors. It works on 16 channels at a time held in local arrays, so each
-// input is loaded once and each output stored once; the loops over i and u have compile-time
-// bounds and constant coefficients, so the compiler unrolls them and drops the zero terms.
-// add may be nullptr.
+// input is loaded once and each output stored once. Inlined, the loops over i and u have
+// compile-time bounds and constant coefficients: they unroll, and the test for a zero
+// coefficient folds away with its term. add may be nullptr.
 template <int rows, int cols, typename T>
-[[gnu::always_inline]] inline void apply_matrix(const double (&Mx)[rows][cols], const T* const (&in)[cols], T* const (&out)[rows], int n,
-                  const T* add = nullptr) {
+[[gnu::always_inline]] inline void apply_matrix(const double (&Mx)[rows][cols], const T* const (&in)[cols],
+                                                T* const (&out)[rows], int n, const T* add = nullptr) {
   constexpr int L = 16;
   T v[cols][L] = {}, o[rows][L];
   for (int c0 = 0; c0 < n; c0 += L) {
