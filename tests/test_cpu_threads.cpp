@@ -5,6 +5,7 @@
 // are also held against the plain-loop reference (their GEMMs run in OpenBLAS's threads).
 #include <atomic>
 #include <functional>
+#include <thread>
 #include <vector>
 
 #include "kernels/activation.h"
@@ -14,6 +15,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/cpu_parallel.h"
 #include "kernels/elementwise.h"
+#include "kernels/gemm.h"
 #include "kernels/maxpool.h"
 #include "kernels/pixel_shuffle.h"
 #include "kernels/prelu.h"
@@ -176,4 +178,30 @@ TEST_CASE("convolutions with threaded im2col, scatters and gathers match the ref
     SRGAN_REQUIRE_CLOSE(all_close(got[2], dw, 1e-3, 1e-4));
     SRGAN_REQUIRE_CLOSE(all_close(got[3], db, 1e-3, 1e-4));
   }
+}
+
+TEST_CASE("Winograd convolution: same bits for any pool or OpenBLAS thread count", "[cpu_parallel][winograd]") {
+  // Each of its GEMMs runs whole on one thread and no sum crosses tiles, so unlike the im2col path
+  // its bits do not depend on OpenBLAS's thread count either. 4 images of 20x22 make 4 * 5 * 6 =
+  // 120 tiles of 4x4, split over the threads; backward-data included.
+  Conv2dParams p;
+  p.N = 4; p.H = 20; p.W = 22; p.C = 64; p.K = 48; p.R = 3; p.S = 3; p.stride = 1; p.pad = 1;
+  REQUIRE(conv2d_winograd_applies(p));
+  const size_t nx = size_t(p.N) * p.H * p.W * p.C, ny = size_t(p.N) * p.P() * p.Q() * p.K;
+  const auto x = random_vector<float>(nx, 31), w = random_vector<float>(size_t(p.K) * 9 * p.C, 32, -0.1, 0.1);
+  const auto b = random_vector<float>(size_t(p.K), 33), dy = random_vector<float>(ny, 34);
+  Outputs first;
+  for (int blas_threads : {1, 2}) {
+    gemm_cpu_set_threads(blas_threads);
+    Outputs got = same_for_all_thread_counts([&] {
+      std::vector<float> y(ny), dx(nx);
+      conv2d_forward_cpu_winograd<float>(p, x.data(), w.data(), b.data(), y.data(), 4);
+      conv2d_backward_data_cpu_winograd<float>(p, dy.data(), w.data(), dx.data(), 4);
+      return Outputs{y, dx};
+    });
+    if (first.empty()) first = got;
+    INFO(blas_threads << " OpenBLAS threads");
+    CHECK(got == first);
+  }
+  gemm_cpu_set_threads(int(std::thread::hardware_concurrency()));  // OpenBLAS's default: all cores
 }
