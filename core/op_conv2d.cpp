@@ -9,7 +9,7 @@ namespace srgan {
 using namespace kern;
 namespace {
 
-// The CPU forward and backward-data under the selected algorithm; Winograd where it applies.
+// The CPU passes under the selected algorithm; Winograd where it applies.
 int winograd_tile(const Conv2dParams& p, CpuConvAlgo a) {
   if (!conv2d_winograd_applies(p)) return 0;
   return a == CpuConvAlgo::winograd_f2 ? 2 : a == CpuConvAlgo::winograd_f4 ? 4 : 0;
@@ -23,6 +23,11 @@ template <typename T> void backward_data_cpu(const Conv2dParams& p, const T* dy,
   if (a == CpuConvAlgo::reference) conv2d_backward_data_cpu_ref<T>(p, dy, w, dx);
   else if (int m = winograd_tile(p, a)) conv2d_backward_data_cpu_winograd<T>(p, dy, w, dx, m);
   else conv2d_backward_data_cpu_gemm<T>(p, dy, w, dx);
+}
+template <typename T> void backward_weight_cpu(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db, CpuConvAlgo a) {
+  if (a == CpuConvAlgo::reference) conv2d_backward_weight_cpu_ref<T>(p, x, dy, dw, db);
+  else if (int m = winograd_tile(p, a)) conv2d_backward_weight_cpu_winograd<T>(p, x, dy, dw, db, m);
+  else conv2d_backward_weight_cpu_gemm<T>(p, x, dy, dw, db);
 }
 
 }  // namespace
@@ -48,7 +53,6 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
 
   Tensor y = Tensor::empty({p.N, p.P(), p.Q(), p.K}, x.dtype(), x.device());
   const CpuConvAlgo cpu_algo = backend().cpu_conv;
-  const bool ref = cpu_algo == CpuConvAlgo::reference;
   if (x.is_cuda()) {
     SRGAN_CUDA_ONLY(op, conv2d_forward_cuda(p, fptr(x), fptr(w), fptr(b), fptr(y), backend().conv_algo, current_stream()));
   } else {
@@ -57,7 +61,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
       forward_cpu<T>(p, ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(y), cpu_algo);
     });
   }
-  return record(y, op, {x, w, b}, [p, x, w, b, ref, cpu_algo](const Tensor& g) -> std::vector<Tensor> {
+  return record(y, op, {x, w, b}, [p, x, w, b, cpu_algo](const Tensor& g) -> std::vector<Tensor> {
     Tensor dx, dw, db;
     if (x.requires_grad()) dx = empty_like(x);
     const bool want_w = w.requires_grad() || (b.defined() && b.requires_grad());
@@ -74,10 +78,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
       dispatch_cpu(g.dtype(), [&](auto tag) {
         using T = decltype(tag);
         if (dx.defined()) backward_data_cpu<T>(p, ptr<T>(g), ptr<T>(w), ptr<T>(dx), cpu_algo);
-        if (want_w) {
-          if (ref) conv2d_backward_weight_cpu_ref<T>(p, ptr<T>(x), ptr<T>(g), ptr<T>(dw), ptr<T>(db));
-          else conv2d_backward_weight_cpu_gemm<T>(p, ptr<T>(x), ptr<T>(g), ptr<T>(dw), ptr<T>(db));
-        }
+        if (want_w) backward_weight_cpu<T>(p, ptr<T>(x), ptr<T>(g), ptr<T>(dw), ptr<T>(db), cpu_algo);
       });
     }
     return {dx, w.requires_grad() ? dw : Tensor(), b.defined() && b.requires_grad() ? db : Tensor()};

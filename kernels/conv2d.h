@@ -34,16 +34,20 @@ template <typename T>
 void conv2d_backward_weight_cpu_gemm(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db);
 
 // ---- CPU Winograd F(m x m, 3x3), m = 2 or 4, for 3x3 stride-1 convolutions with pad <= 2 and at
-// least 16 channels in and out (conv2d_winograd_applies); the GEMMs go through OpenBLAS. ----
+// least 16 channels in and out (conv2d_winograd_applies): forward, backward-data and
+// backward-weight (F(3x3, m x m)); the GEMMs go through OpenBLAS. ----
 bool conv2d_winograd_applies(const Conv2dParams& p);
 // Which CPU convolution the ops run: the reference loops (slow, exact), im2col + GEMM, or
-// Winograd F(2x2)/F(4x4) where it applies (im2col + GEMM elsewhere and for the weight gradient).
+// Winograd F(2x2)/F(4x4) where it applies (im2col + GEMM elsewhere).
 enum class CpuConvAlgo { reference, im2col, winograd_f2, winograd_f4 };
 const char* cpu_conv_algo_name(CpuConvAlgo a);
 template <typename T>
 void conv2d_forward_cpu_winograd(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y, int m = 4);
 template <typename T>
 void conv2d_backward_data_cpu_winograd(const Conv2dParams& p, const T* dy, const T* w, T* dx, int m = 4);
+// db may be nullptr (no bias).
+template <typename T>
+void conv2d_backward_weight_cpu_winograd(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db, int m = 4);
 
 // ---- CUDA (float only). Outputs are overwritten. ----
 enum class ConvAlgo {

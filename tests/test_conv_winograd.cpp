@@ -1,17 +1,18 @@
-// The CPU Winograd convolution (kernels/conv2d_cpu_winograd.cpp), F(2x2, 3x3) and F(4x4, 3x3),
-// forward and backward-data, against the plain-loop reference on fresh random inputs: odd sizes
-// that leave partial tiles, images smaller than one tile, pad 0/1/2, several blocks of tiles, and
-// SRResNet's real shapes. Outputs are poisoned with NaN first, so an unwritten element fails.
+// The CPU Winograd convolution (kernels/conv2d_cpu_winograd.cpp), F(2x2, 3x3) and F(4x4, 3x3):
+// forward, backward-data and backward-weight (F(3x3, 2x2) / F(3x3, 4x4)), against the plain-loop
+// reference on fresh random inputs: odd sizes that leave partial tiles, images smaller than one
+// tile, pad 0/1/2, several blocks of tiles, and SRResNet's real shapes. Outputs are poisoned with NaN first, so an unwritten element fails.
 //
 // Two kinds of check:
 //  * double: the transforms are exact algebra, so Winograd in double must equal the reference to
 //    rounding (1e-10 relative to the sum of |terms|); this catches any wrong tap, tile or pad.
 //  * float: rounding in the transformed domain grows with the transform coefficients (up to 8 in
-//    F(4x4)'s A, 5 in its B), so the error is bounded relative to S = sum over taps of |x| |w|,
-//    the size of the terms being added: |y - y_ref| <= rtol_m * S with rtol_2 = 2e-6 and
-//    rtol_4 = 3e-5 (measured worst cases over this grid, forward and backward-data: 2.6e-7 and
-//    5.1e-6 relative to S, so the limits leave 6-8x headroom for other inputs; dropping one tap's
-//    term would be ~1/(9C) of S, over 10x either limit for C <= 256).
+//    F(4x4)'s A, 5 in its B), so the error is bounded relative to S = sum over taps of |x| |w|
+//    (forward; likewise for backward-data), the size of the terms being added, or for the weight
+//    gradient the largest such sum among the 9 taps of the same (k, c):
+//    |out - ref| <= rtol_m * S with rtol_2 = 2e-6 and rtol_4 = 3e-5. Measured worst cases over
+//    this grid, all three passes: 3.4e-7 and 5.9e-6, so the limits leave 5-6x headroom for other
+//    inputs; dropping one tap's term would be ~1/(9C) of S, over 10x either limit for C <= 256.
 #include <cmath>
 #include <limits>
 
@@ -57,7 +58,7 @@ double worst_relative(const std::vector<T>& got, const std::vector<double>& ref,
 }
 
 struct Refs {  // double reference results and the sums of |terms| that scale their rounding
-  std::vector<double> y, y_scale, dx, dx_scale;
+  std::vector<double> y, y_scale, dx, dx_scale, dw, dw_scale, db;
 };
 
 Refs references(const Conv2dParams& p, const std::vector<double>& x, const std::vector<double>& w,
@@ -71,6 +72,21 @@ Refs references(const Conv2dParams& p, const std::vector<double>& x, const std::
   conv2d_forward_cpu_ref(p, abs_of(x).data(), abs_of(w).data(), abs_of(b).data(), r.y_scale.data());
   conv2d_backward_data_cpu_ref(p, dy.data(), w.data(), r.dx.data());
   conv2d_backward_data_cpu_ref(p, abs_of(dy).data(), abs_of(w).data(), r.dx_scale.data());
+  r.dw.resize(w.size());
+  r.dw_scale.resize(w.size());
+  r.db.resize(size_t(p.K));
+  std::vector<double> db_scale(size_t(p.K));
+  conv2d_backward_weight_cpu_ref(p, x.data(), dy.data(), r.dw.data(), r.db.data());
+  conv2d_backward_weight_cpu_ref(p, abs_of(x).data(), abs_of(dy).data(), r.dw_scale.data(), db_scale.data());
+  // The transformed domain mixes the 9 taps of a (k, c) pair, so each tap's rounding scales with
+  // the largest of them: a tap that only meets one pixel next to the padding (a 2x1 image) sums
+  // a single term but inherits its neighbours' rounding.
+  for (size_t kc = 0; kc < size_t(p.K); ++kc)
+    for (int c = 0; c < p.C; ++c) {
+      double big = 0;
+      for (int t = 0; t < 9; ++t) big = std::max(big, r.dw_scale[(kc * 9 + t) * p.C + c]);
+      for (int t = 0; t < 9; ++t) r.dw_scale[(kc * 9 + t) * p.C + c] = big;
+    }
   return r;
 }
 
@@ -78,14 +94,20 @@ template <typename T>
 void check(const Conv2dParams& p, const std::vector<double>& x, const std::vector<double>& w,
            const std::vector<double>& b, const std::vector<double>& dy, const Refs& r, int m, double rtol) {
   const T nan = std::numeric_limits<T>::quiet_NaN();
-  std::vector<T> y(r.y.size(), nan), dx(r.dx.size(), nan);
+  std::vector<T> y(r.y.size(), nan), dx(r.dx.size(), nan), dw(r.dw.size(), nan), db(r.db.size(), nan);
   conv2d_forward_cpu_winograd<T>(p, to<T>(x).data(), to<T>(w).data(), to<T>(b).data(), y.data(), m);
   conv2d_backward_data_cpu_winograd<T>(p, to<T>(dy).data(), to<T>(w).data(), dx.data(), m);
+  conv2d_backward_weight_cpu_winograd<T>(p, to<T>(x).data(), to<T>(dy).data(), dw.data(), db.data(), m);
   const double ey = worst_relative(y, r.y, r.y_scale), edx = worst_relative(dx, r.dx, r.dx_scale);
+  const double edw = worst_relative(dw, r.dw, r.dw_scale);
   INFO("F(" << m << "x" << m << ") " << (sizeof(T) == 4 ? "float" : "double") << ": forward error " << ey
-            << ", backward-data error " << edx << " (relative to the sum of |terms|), limit " << rtol);
+            << ", backward-data error " << edx << ", backward-weight error " << edw
+            << " (relative to the sum of |terms|), limit " << rtol);
   CHECK(ey <= rtol);
   CHECK(edx <= rtol);
+  CHECK(edw <= rtol);
+  // The bias gradient is a plain column sum of dy (N*P*Q terms of size <= 1).
+  CHECK(worst_relative(db, r.db, std::vector<double>(r.db.size(), double(p.N) * p.P() * p.Q())) <= rtol);
 }
 
 }  // namespace

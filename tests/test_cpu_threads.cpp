@@ -181,9 +181,9 @@ TEST_CASE("convolutions with threaded im2col, scatters and gathers match the ref
 }
 
 TEST_CASE("Winograd convolution: same bits for any pool or OpenBLAS thread count", "[cpu_parallel][winograd]") {
-  // Each of its GEMMs runs whole on one thread and no sum crosses tiles, so unlike the im2col path
-  // its bits do not depend on OpenBLAS's thread count either. 4 images of 20x22 make 4 * 5 * 6 =
-  // 120 tiles of 4x4, split over the threads; backward-data included.
+  // Each of its GEMMs runs whole on one thread, and the weight gradient sums its blocks of tiles
+  // in order, so unlike the im2col path its bits do not depend on OpenBLAS's thread count either.
+  // 4 images of 20x22 make 4 * 5 * 6 = 120 tiles of 4x4, split over the threads; all three passes.
   Conv2dParams p;
   p.N = 4; p.H = 20; p.W = 22; p.C = 64; p.K = 48; p.R = 3; p.S = 3; p.stride = 1; p.pad = 1;
   REQUIRE(conv2d_winograd_applies(p));
@@ -194,10 +194,11 @@ TEST_CASE("Winograd convolution: same bits for any pool or OpenBLAS thread count
   for (int blas_threads : {1, 2}) {
     gemm_cpu_set_threads(blas_threads);
     Outputs got = same_for_all_thread_counts([&] {
-      std::vector<float> y(ny), dx(nx);
+      std::vector<float> y(ny), dx(nx), dw(w.size()), db(size_t(p.K));
       conv2d_forward_cpu_winograd<float>(p, x.data(), w.data(), b.data(), y.data(), 4);
       conv2d_backward_data_cpu_winograd<float>(p, dy.data(), w.data(), dx.data(), 4);
-      return Outputs{y, dx};
+      conv2d_backward_weight_cpu_winograd<float>(p, x.data(), dy.data(), dw.data(), db.data(), 4);
+      return Outputs{y, dx, dw, db};
     });
     if (first.empty()) first = got;
     INFO(blas_threads << " OpenBLAS threads");
