@@ -61,17 +61,14 @@ size_t round_block(size_t bytes) {
 }
 
 // Host blocks of kHostCacheMin bytes or more are kept when freed and handed to the next request
-// they fit (the smallest such). glibc returns such large blocks to the kernel at once (mmap), so each
-// new tensor of an upscaled tile or a training step used to fault in its pages again: 62 million
-// page faults and 15% of the CPU time for a 4000x3000 photo. A miss first returns at least as many
-// cached bytes to the system as it asks for, so the cache never raises the peak memory above what
-// the live tensors needed at some earlier point.
+// they fit (the smallest such). glibc returns such large blocks to the kernel at once (mmap), so
+// each new tensor of an upscaled tile or a training step used to fault its pages in again: 62
+// million page faults and 15% of the CPU time for a 4000x3000 photo. A miss first returns at
+// least as many cached bytes to the system as it asks for, so live plus cached blocks never
+// exceed the most that live blocks alone have held.
 constexpr size_t kHostCacheMin = size_t(1) << 20;
-struct HostCache : BlockCache {
-  size_t cached_bytes = 0;
-};
-HostCache& host_cache() {
-  static HostCache* c = new HostCache();  // never destroyed: tensors may be freed at exit
+BlockCache& host_cache() {
+  static BlockCache* c = new BlockCache();  // never destroyed: tensors may be freed at exit
   return *c;
 }
 
@@ -89,7 +86,6 @@ void* host_alloc(size_t bytes, size_t* block_bytes) {
     if (it != c.free_blocks.end()) {          // resident already, however much larger it is
       void* p = it->second;
       *block_bytes = it->first;
-      c.cached_bytes -= it->first;
       c.free_blocks.erase(it);
       return p;
     }
@@ -97,7 +93,6 @@ void* host_alloc(size_t bytes, size_t* block_bytes) {
     while (freed < r && !c.free_blocks.empty()) {
       auto first = c.free_blocks.begin();
       freed += first->first;
-      c.cached_bytes -= first->first;
       release.push_back(first->second);
       c.free_blocks.erase(first);
     }
@@ -112,7 +107,6 @@ void host_free(void* p, size_t block_bytes) {
   auto& c = host_cache();
   std::lock_guard<std::mutex> lock(c.mu);
   c.free_blocks.emplace(block_bytes, p);
-  c.cached_bytes += block_bytes;
 }
 
 #ifdef SRGAN_WITH_CUDA
