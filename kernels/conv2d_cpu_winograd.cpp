@@ -8,9 +8,9 @@
 //   U[xi] (K, C)     = G w G^T             weights, transformed once per call
 //   V[xi] (tiles, C) = B^T d B             input patches, transformed per block of tiles
 //   M[xi] (tiles, K) = V[xi] * U[xi]^T     a*a GEMMs
+//   y (m x m, K)     = A^T M A + bias      per tile, written where it falls inside the output
 // V and M are stored tile-major, (tiles, a*a, C): a tile's transform reads and writes one
 // contiguous run, and the GEMMs take V[xi] and M[xi] as matrices with a row stride of a*a*C.
-//   y (m x m, K)     = A^T M A + bias      per tile, written where it falls inside the output
 // A 3x3 convolution costs 9 multiply-adds per output, input and output channel; F(2x2) needs
 // 16/4 = 4 and F(4x4) 36/16 = 2.25 in the GEMMs, plus transforms that cost a few additions per
 // element. F(4x4)'s larger coefficients cost some accuracy (tests/test_conv_winograd.cpp states
