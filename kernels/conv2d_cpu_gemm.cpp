@@ -160,6 +160,49 @@ template <typename T> void gather_dy(const Conv2dParams& p, const T* dy, const B
   });
 }
 
+// Stride 1, one band: the GEMM writes z transposed, zt (R*S*K, nimg * in_rows * W), so each
+// tap's contribution to an output row is a contiguous run of one input row, and the adds run
+// over whole rows (they vectorise; K-wide adds per pixel, with K = 3, did not). Each output row
+// is summed in planar form (K, Q) and then interleaved into NHWC.
+template <typename T>
+void forward_transposed_planar(const Conv2dParams& p, const T* x, const T* wp, const T* bias, T* y, const Band& b,
+                               int ih_lo, int in_rows) {
+  const int P = p.P(), Q = p.Q(), K = p.K;
+  const int64_t rsk = int64_t(p.R) * p.S * K, cols = int64_t(b.nimg) * in_rows * p.W;
+  auto& zt = scratch<T>(0);
+  zt.resize(size_t(rsk * cols));
+  if (in_rows > 0) {
+    GemmParams g;  // zt (rsk, cols) = wp^T (rsk, C) * x^T (C, cols)
+    g.transA = true; g.transB = true;
+    g.M = int(rsk); g.N = int(cols); g.K = p.C;
+    g.lda = int(rsk); g.ldb = p.C; g.ldc = int(cols);
+    gemm_cpu_blas<T>(g, wp, x + ((int64_t(b.n0) * p.H + ih_lo) * p.W) * p.C, zt.data());
+  }
+  parallel_for(int64_t(b.nimg) * b.rows(), grain_rows(int64_t(Q) * rsk), [&](int64_t t0, int64_t t1) {
+    std::vector<T> acc(size_t(K) * Q);  // (K, Q): one output row, planar
+    for (int64_t t = t0; t < t1; ++t) {
+      const int n = int(t / b.rows()), oh = b.r0 + int(t % b.rows());
+      for (int k = 0; k < K; ++k) std::fill(acc.begin() + int64_t(k) * Q, acc.begin() + int64_t(k + 1) * Q, bias ? bias[k] : T(0));
+      for (int r = 0; r < p.R; ++r) {
+        const int ih = oh - p.pad + r;
+        if (ih < ih_lo || ih >= ih_lo + in_rows) continue;  // outside the image (or the band's rows)
+        const int64_t row = (int64_t(n) * in_rows + (ih - ih_lo)) * p.W;
+        for (int s = 0; s < p.S; ++s) {
+          const int ow0 = std::max(0, p.pad - s), ow1 = std::min(Q, p.W + p.pad - s);  // iw = ow + s - pad in [0, W)
+          for (int k = 0; k < K; ++k) {
+            const T* src = zt.data() + ((int64_t(r) * p.S + s) * K + k) * cols + row + (ow0 + s - p.pad);
+            T* dst = acc.data() + int64_t(k) * Q + ow0;
+            for (int i = 0; i < ow1 - ow0; ++i) dst[i] += src[i];
+          }
+        }
+      }
+      T* out = y + ((int64_t(b.n0 + n) * P + oh) * Q) * K;
+      for (int ow = 0; ow < Q; ++ow)
+        for (int k = 0; k < K; ++k) out[int64_t(ow) * K + k] = acc[int64_t(k) * Q + ow];
+    }
+  });
+}
+
 template <typename T> void forward_transposed(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y) {
   const int P = p.P(), Q = p.Q();
   const int64_t rsk = int64_t(p.R) * p.S * p.K;
@@ -174,6 +217,10 @@ template <typename T> void forward_transposed(const Conv2dParams& p, const T* x,
     const int ih_lo = whole ? 0 : std::max(0, b.r0 * p.stride - p.pad);
     const int ih_hi = whole ? p.H : std::min(p.H, (b.r1 - 1) * p.stride - p.pad + p.R);
     const int in_rows = std::max(0, ih_hi - ih_lo);
+    if (p.stride == 1) {
+      forward_transposed_planar(p, x, wp.data(), bias, y, b, ih_lo, in_rows);
+      continue;
+    }
     auto& z = scratch<T>(0);  // (nimg * in_rows * W, R*S*K)
     z.resize(size_t(b.nimg) * in_rows * p.W * rsk);
     if (in_rows > 0) {

@@ -29,6 +29,9 @@ const std::vector<Case> kGrid = {
     // K < C (transposed path) with stride > 1 and several images per band: the last input rows
     // feed no output, which once misplaced image 1's rows.
     {2, 4, 4, 8, 4, 1, 2, 0},   {3, 6, 6, 8, 3, 3, 2, 0},   {2, 7, 7, 6, 2, 2, 2, 0},
+    // K < C with stride 1 (the planar forward): several images per band, and one image too big
+    // for the scratch (200*200 pixels * 243 > 8M elements), so it is cut into bands of rows.
+    {3, 7, 6, 8, 3, 3, 1, 1},   {1, 200, 200, 16, 3, 9, 1, 4},
 };
 }  // namespace
 
