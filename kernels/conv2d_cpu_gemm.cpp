@@ -5,7 +5,7 @@
 //    is dw = dy^T * col.
 //  * transposed (K < C, e.g. SRResNet's 9x9 64->3 tail): work per *input* pixel with the weights
 //    permuted to wp (C, R*S*K). Forward: z = x * wp (rows_in, R*S*K), then each output sums its
-//    R*S taps from z. Backward: g (rows_in, R*S*K) gathers dy for each input pixel; dx = g * wp^T
+//    R*S taps from z (with stride 1, z is written transposed so the sums run over whole rows). Backward: g (rows_in, R*S*K) gathers dy for each input pixel; dx = g * wp^T
 //    and dw' = g^T * x. The scratch is R*S*K wide instead of R*S*C, and no big col2im is needed.
 //
 // Work is split into bands (whole images, or bands of rows of one image) so the thread-local
