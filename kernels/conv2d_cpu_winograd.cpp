@@ -164,7 +164,8 @@ struct Tiles {
   // Tiles per block, so that the block's transformed data (a*a * block * (C + K) elements) stays
   // near 4 MiB of floats.
   int64_t block(int a, int C, int K) const {
-    return std::clamp<int64_t>((int64_t(1) << 20) / (int64_t(a) * a * (C + K)), 32, std::max<int64_t>(count, 1));
+    const int64_t fit = std::max<int64_t>((int64_t(1) << 20) / (int64_t(a) * a * (C + K)), 32);
+    return std::min(fit, std::max<int64_t>(count, 1));
   }
 };
 
@@ -267,6 +268,10 @@ void winograd_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw)
   std::vector<T>& dW = scratch<T>(0);  // (aa, K, C), summed over all tiles
   std::vector<T>& V = scratch<T>(1);   // (block, aa, C)
   std::vector<T>& E = scratch<T>(2);   // (block, aa, K)
+  if (tl.count == 0) {  // no images: the gradient is zero (and dW would hold the last call's)
+    std::fill(dw, dw + int64_t(K) * 9 * C, T(0));
+    return;
+  }
   const int64_t block = tl.block(a, C, K);
   dW.resize(size_t(aa) * K * C);
   V.resize(size_t(aa) * block * C);

@@ -4,6 +4,7 @@
 #include <cblas.h>
 #endif
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -48,21 +49,44 @@ template void gemm_cpu_blas<float>(const GemmParams&, const float*, const float*
 template void gemm_cpu_blas<double>(const GemmParams&, const double*, const double*, double*);
 #endif
 
+namespace {
+// OpenBLAS at one thread per call while any batch runs, in any thread; the count is process-wide,
+// so batches running at once share one saved value (a mutex and a depth count), and the last one
+// out restores it, exceptions included. OpenBLAS keeps its threads, so restoring costs nothing.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() {
+#ifdef SRGAN_HAVE_OPENBLAS
+    std::lock_guard<std::mutex> lock(mu());
+    if (depth()++ == 0) {
+      saved() = openblas_get_num_threads();
+      openblas_set_num_threads(1);
+    }
+#endif
+  }
+  ~SingleThreadedBlas() {
+#ifdef SRGAN_HAVE_OPENBLAS
+    std::lock_guard<std::mutex> lock(mu());
+    if (--depth() == 0) openblas_set_num_threads(saved());
+#endif
+  }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  static std::mutex& mu() { static std::mutex m; return m; }
+  static int& depth() { static int d = 0; return d; }
+  static int& saved() { static int n = 0; return n; }
+};
+}  // namespace
+
 template <typename T>
 void gemm_cpu_blas_strided_batch(const GemmParams& p, int count, const T* A, int64_t strideA, const T* B,
                                  int64_t strideB, T* C, int64_t strideC) {
-#ifdef SRGAN_HAVE_OPENBLAS
-  // One OpenBLAS thread per call while the batch runs; OpenBLAS keeps its threads, so restoring
-  // the count costs nothing.
-  const int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
-#endif
+  SingleThreadedBlas one_thread_per_call;
   parallel_for(count, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) gemm_cpu_blas<T>(p, A + i * strideA, B + i * strideB, C + i * strideC);
   });
-#ifdef SRGAN_HAVE_OPENBLAS
-  openblas_set_num_threads(blas_threads);
-#endif
 }
 template void gemm_cpu_blas_strided_batch<float>(const GemmParams&, int, const float*, int64_t, const float*, int64_t,
                                                  float*, int64_t);

@@ -13,6 +13,7 @@
 //    |out - ref| <= rtol_m * S with rtol_2 = 2e-6 and rtol_4 = 3e-5. Measured worst cases over
 //    this grid, all three passes: 3.4e-7 and 5.9e-6, so the limits leave 5-6x headroom for other
 //    inputs; dropping one tap's term would be ~1/(9C) of S, over 10x either limit for C <= 256.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -141,4 +142,18 @@ TEST_CASE("Winograd F(2x2) and F(4x4) convolution match the reference loops", "[
       check<float>(p, x, w, b, dy, r, m, m == 2 ? 2e-6 : 3e-5);
     }
   }
+}
+
+TEST_CASE("Winograd weight gradient of an empty batch is zero, whatever ran before", "[kernels][winograd]") {
+  Conv2dParams p;
+  p.N = 2; p.H = 8; p.W = 8; p.C = 16; p.K = 16; p.R = 3; p.S = 3; p.stride = 1; p.pad = 1;
+  const auto x = random_vector<float>(size_t(p.N) * 64 * 16, 1), dy = random_vector<float>(size_t(p.N) * 64 * 16, 2);
+  std::vector<float> dw(16 * 9 * 16), db(16);
+  conv2d_backward_weight_cpu_winograd<float>(p, x.data(), dy.data(), dw.data(), db.data(), 4);  // fills the scratch
+  p.N = 0;
+  std::fill(dw.begin(), dw.end(), std::numeric_limits<float>::quiet_NaN());
+  std::fill(db.begin(), db.end(), std::numeric_limits<float>::quiet_NaN());
+  conv2d_backward_weight_cpu_winograd<float>(p, x.data(), dy.data(), dw.data(), db.data(), 4);
+  CHECK(std::all_of(dw.begin(), dw.end(), [](float v) { return v == 0.0f; }));
+  CHECK(std::all_of(db.begin(), db.end(), [](float v) { return v == 0.0f; }));
 }

@@ -22,8 +22,13 @@ const std::vector<ConvCase> kConvGrid = {
     {1, 5, 7, 16, 16, 3, 1, 1, true}, {1, 6, 5, 16, 17, 3, 1, 2, false},  // Winograd applies (>= 16 channels)
 };
 
+struct CpuConvScope {  // restores the process-wide setting even when a REQUIRE ends the test
+  explicit CpuConvScope(kern::CpuConvAlgo a) { backend().cpu_conv = a; }
+  ~CpuConvScope() { backend().cpu_conv = BackendConfig().cpu_conv; }
+};
+
 void conv_grid(kern::CpuConvAlgo algo) {
-  backend().cpu_conv = algo;
+  CpuConvScope scope(algo);
   Rng rng(7);
   for (auto c : kConvGrid) {
     INFO("N=" << c.N << " H=" << c.H << " W=" << c.W << " C=" << c.C << " K=" << c.K << " R=S=" << c.R
@@ -33,7 +38,6 @@ void conv_grid(kern::CpuConvAlgo algo) {
     int s = c.stride, p = c.pad;
     SRGAN_REQUIRE_GRADCHECK(gradcheck([s, p](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t[2], s, p); }, in));
   }
-  backend().cpu_conv = BackendConfig().cpu_conv;
 }
 }  // namespace
 

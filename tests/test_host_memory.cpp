@@ -21,7 +21,7 @@ TEST_CASE("a freed large host block is handed to the next tensor it fits", "[mem
 
 TEST_CASE("a smaller request takes the smallest cached block that fits", "[memory]") {
   // Sizes no other test uses, so whatever else is cached cannot fit between them.
-  const int64_t big = int64_t(10) << 20, smaller = int64_t(15) << 18;  // 40 MiB, 15 MiB of floats
+  const int64_t big = int64_t(10) << 20, smaller = int64_t(25) << 18;  // 40 MiB, 25 MiB of floats
   float* first = nullptr;
   {
     Tensor a = Tensor::empty({big});
