@@ -18,6 +18,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
 #include "kernels/tile_gemm_core.h"
+#include "tests/gemm_case.h"
 #include "tests/test_common.h"
 
 using namespace srgan::kern;
@@ -262,7 +263,7 @@ TEST_CASE("tile GEMM emulation: the fused bias + PReLU epilogue", "[kernels][til
 }
 
 TEST_CASE("tile GEMM emulation: gemm transposes, padding, alpha/beta, split-K", "[kernels][tile_gemm]") {
-  struct Case { bool ta, tb; int M, N, K, pad; double alpha, beta; };
+  using Case = srgan::test::GemmCase;
   const Case cases[] = {{false, false, 7, 5, 3, 0, 1.0, 0.0},     {false, true, 33, 65, 17, 0, 1.0, 0.0},
                         {true, false, 65, 33, 129, 0, 1.0, 0.0},  {true, true, 64, 64, 64, 0, 1.0, 0.0},
                         {false, false, 20, 70, 50, 3, 0.5, 0.0},  {true, false, 31, 9, 300, 1, -2.0, 0.5},
@@ -270,17 +271,9 @@ TEST_CASE("tile GEMM emulation: gemm transposes, padding, alpha/beta, split-K", 
   uint64_t seed = 300;
   for (const Case& c : cases) {
     INFO("transA=" << c.ta << " transB=" << c.tb << " M=" << c.M << " N=" << c.N << " K=" << c.K << " pad=" << c.pad);
-    GemmParams p;
-    p.transA = c.ta; p.transB = c.tb; p.M = c.M; p.N = c.N; p.K = c.K;
-    const int a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
-    const int b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
-    p.lda = std::max(a_cols, 1) + c.pad;
-    p.ldb = std::max(b_cols, 1) + c.pad;
-    p.ldc = c.N + c.pad;
-    p.alpha = c.alpha;
-    p.beta = c.beta;
-    const auto A = random_vector<float>(size_t(a_rows) * p.lda + 1, seed++);
-    const auto B = random_vector<float>(size_t(b_rows) * p.ldb + 1, seed++);
+    const GemmParams p = c.params();
+    const auto A = random_vector<float>(size_t(c.a_rows()) * p.lda + 1, seed++);
+    const auto B = random_vector<float>(size_t(c.b_rows()) * p.ldb + 1, seed++);
     const auto C0 = random_vector<float>(size_t(c.M) * p.ldc, seed++);
     std::vector<double> ref(C0.begin(), C0.end());
     {

@@ -9,6 +9,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/linear.h"
+#include "tests/gemm_case.h"
 #include "tests/cuda/cuda_test_util.h"
 
 using namespace srgan::kern;
@@ -32,11 +33,7 @@ Tol tol_for(GemmAlgo a, double k, double scale = 1.0) {
   return {t.atol * scale, t.rtol};
 }
 
-struct Case {
-  bool ta, tb;
-  int M, N, K, pad;  // pad: extra columns in each leading dimension
-  double alpha, beta;
-};
+using Case = srgan::test::GemmCase;
 
 }  // namespace
 
@@ -57,21 +54,9 @@ TEST_CASE("gemm CUDA variants match the CPU reference", "[cuda][gemm]") {
     os << "transA=" << c.ta << " transB=" << c.tb << " M=" << c.M << " N=" << c.N << " K=" << c.K
        << " pad=" << c.pad << " alpha=" << c.alpha << " beta=" << c.beta;
     INFO(os.str());
-    GemmParams p;
-    p.transA = c.ta;
-    p.transB = c.tb;
-    p.M = c.M;
-    p.N = c.N;
-    p.K = c.K;
-    const int a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
-    const int b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
-    p.lda = std::max(a_cols, 1) + c.pad;
-    p.ldb = std::max(b_cols, 1) + c.pad;
-    p.ldc = c.N + c.pad;
-    p.alpha = c.alpha;
-    p.beta = c.beta;
-    const auto A = random_vector<float>(size_t(a_rows) * p.lda, seed++);
-    const auto B = random_vector<float>(size_t(b_rows) * p.ldb, seed++);
+    const GemmParams p = c.params();
+    const auto A = random_vector<float>(size_t(c.a_rows()) * p.lda, seed++);
+    const auto B = random_vector<float>(size_t(c.b_rows()) * p.ldb, seed++);
     const auto C0 = random_vector<float>(size_t(c.M) * p.ldc, seed++);
     std::vector<double> ref = to_double(C0);
     const auto Ad = to_double(A), Bd = to_double(B);
