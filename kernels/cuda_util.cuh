@@ -198,7 +198,19 @@ __device__ __forceinline__ void st4(float* p, int64_t j, float4 v) {
 // ---- cp.async (sm_80+): global -> shared copies that bypass registers --------------------
 // src_bytes == 0 writes zeros (used for padding and out-of-range elements); the source
 // address must still be a valid pointer, so callers pass the tensor's base in that case.
+// Built for the CPU emulator (tests/cuda_emu), each instruction is the emulator's model of it.
 
+#ifdef SRGAN_CUDA_EMU
+__device__ __forceinline__ void cp_async4(void* smem, const void* gmem, bool valid) {
+  ::srgan::emu::cp_async(smem, gmem, 4, valid ? 4 : 0);
+}
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+  ::srgan::emu::cp_async(smem, gmem, 16, valid ? 16 : 0);
+}
+__device__ __forceinline__ void cp_async_commit() { ::srgan::emu::cp_async_commit(); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { ::srgan::emu::cp_async_wait(N); }
+#else
 __device__ __forceinline__ unsigned smem_addr(const void* p) {
   return static_cast<unsigned>(__cvta_generic_to_shared(p));
 }
@@ -213,5 +225,6 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool va
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+#endif
 
 }  // namespace srgan::kern::cuda

@@ -125,19 +125,27 @@ tile_gemm_ffma_kernel(int M, int N, int Kred, int kt_per_split, OpA a, OpB b, Ep
 }
 
 __device__ __forceinline__ uint32_t to_tf32(float x) {
+#ifdef SRGAN_CUDA_EMU
+  return ::srgan::emu::cvt_rna_tf32(x);
+#else
   uint32_t r;
   asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
   return r;
+#endif
 }
 
 // D = A * B + D for one 16x8x8 TF32 tile held in registers by the 32 lanes of a warp.
 __device__ __forceinline__ void mma_16x8x8_tf32(float (&d)[4], const uint32_t (&a)[4],
                                                 const uint32_t (&b)[2]) {
+#ifdef SRGAN_CUDA_EMU
+  ::srgan::emu::mma_m16n8k8_tf32(d, a, b);
+#else
   asm volatile(
       "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
       "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
 }
 
 // TF32 tensor-core flavour: (BM/32) x (BN/32) warps, each computing a 32 x 32 sub-tile as

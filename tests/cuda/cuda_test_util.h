@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,22 @@ inline bool small_only() {
 
 inline std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
+// cuDNN and cuBLAS run only on a real GPU: the CUDA emulator (tests/cuda_emu) has neither.
+inline bool baselines_available() {
+#ifdef SRGAN_CUDA_EMU
+  return false;
+#else
+  return true;
+#endif
+}
+
+// The variants a test runs: ours, plus the cuDNN/cuBLAS baselines where they can run.
+template <class T>
+std::vector<T> with_baselines(std::vector<T> ours, std::initializer_list<T> baselines) {
+  if (baselines_available()) ours.insert(ours.end(), baselines);
+  return ours;
+}
+
 // Both an absolute and a relative part: |got - ref| <= atol + rtol * |ref|.
 struct Tol {
   double atol, rtol;
@@ -81,6 +98,14 @@ inline Tol tol_tf32(double k) { return {std::ldexp(1.0, -8) * std::sqrt(k) + 1e-
 
 inline CloseReport compare(const std::vector<float>& got, const std::vector<double>& ref, Tol t) {
   return all_close(got, ref, t.atol, t.rtol);
+}
+
+// For results computed with one float rounding per element (a product, a copy): the double
+// reference rounded once to float must equal `got` exactly.
+inline CloseReport compare_rounded_once(const std::vector<float>& got, const std::vector<double>& ref) {
+  std::vector<double> rounded(ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) rounded[i] = double(float(ref[i]));
+  return all_close(got, rounded, 0.0, 0.0);
 }
 
 // True when the two vectors are bitwise equal (NaN-poisoned elements compare unequal).

@@ -44,7 +44,7 @@ TEST_CASE("batchnorm CUDA matches the CPU reference", "[cuda][batchnorm]") {
                                          dx_ref.data(), dg_ref.data(), db_ref.data());
     DevBuf xb(x), dyb(dy), gb(gamma), bb(beta), y(n), mean(size_t(c.C)), istd(size_t(c.C)),
         rm(size_t(c.C)), rv(size_t(c.C)), dx(n), dg(size_t(c.C)), db(size_t(c.C));
-    for (BatchNormAlgo algo : {BatchNormAlgo::v1_two_pass, BatchNormAlgo::cudnn}) {
+    for (BatchNormAlgo algo : with_baselines<BatchNormAlgo>({BatchNormAlgo::v1_two_pass}, {BatchNormAlgo::cudnn})) {
       if (algo == BatchNormAlgo::cudnn && c.M < 2) continue;  // cuDNN needs more than one value
       INFO("M=" << c.M << " C=" << c.C << " algo " << name(algo));
       y.poison(); mean.poison(); istd.poison();

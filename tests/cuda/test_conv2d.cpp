@@ -48,8 +48,8 @@ const Shape kShapes[] = {
     {"D 512->512 s2 @12", 2, 12, 12, 512, 512, 3, 3, 2, 1},
 };
 
-const ConvAlgo kAlgos[] = {ConvAlgo::v1_direct, ConvAlgo::v2_smem_tiled, ConvAlgo::v3_implicit_gemm_tf32,
-                           ConvAlgo::cudnn};
+const std::vector<ConvAlgo> kAlgos = with_baselines<ConvAlgo>(
+    {ConvAlgo::v1_direct, ConvAlgo::v2_smem_tiled, ConvAlgo::v3_implicit_gemm_tf32}, {ConvAlgo::cudnn});
 
 Conv2dParams params(const Shape& s) {
   Conv2dParams p;

@@ -17,7 +17,8 @@ using namespace srgan::test;
 
 namespace {
 
-const GemmAlgo kAlgos[] = {GemmAlgo::v1_smem_tiled, GemmAlgo::v2_tf32_mma, GemmAlgo::cublas};
+const std::vector<GemmAlgo> kAlgos =
+    with_baselines<GemmAlgo>({GemmAlgo::v1_smem_tiled, GemmAlgo::v2_tf32_mma}, {GemmAlgo::cublas});
 
 const char* name(GemmAlgo a) {
   switch (a) {

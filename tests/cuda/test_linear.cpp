@@ -21,10 +21,9 @@ struct Variant {
   GemmAlgo algo;
   bool tf32;  // cuBLAS with TF32 tensor cores allowed
 };
-const Variant kVariants[] = {{"v1_smem_tiled", GemmAlgo::v1_smem_tiled, false},
-                             {"v2_tf32_mma", GemmAlgo::v2_tf32_mma, true},
-                             {"cublas", GemmAlgo::cublas, false},
-                             {"cublas tf32", GemmAlgo::cublas, true}};
+const std::vector<Variant> kVariants =
+    with_baselines<Variant>({{"v1_smem_tiled", GemmAlgo::v1_smem_tiled, false}, {"v2_tf32_mma", GemmAlgo::v2_tf32_mma, true}},
+                            {{"cublas", GemmAlgo::cublas, false}, {"cublas tf32", GemmAlgo::cublas, true}});
 
 // Sets cuBLAS's TF32 switch for one variant and restores the default (fp32) at scope exit.
 struct CublasMode {

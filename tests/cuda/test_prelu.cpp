@@ -32,11 +32,11 @@ TEST_CASE("prelu CUDA matches the CPU reference", "[cuda][prelu]") {
       prelu_forward_cuda(p, xb, ab, y, nullptr);
       // One float multiply (or a copy) per element, rounded once, exactly as the double
       // reference rounded to float: bit-exact.
-      SRGAN_CHECK_CLOSE(compare(y.download(), y_ref, Tol{0.0, 0.0}));
+      SRGAN_CHECK_CLOSE(compare_rounded_once(y.download(), y_ref));
       dx.poison();
       da.poison();
       prelu_backward_cuda(p, xb, ab, dyb, dx, da, nullptr);
-      SRGAN_CHECK_CLOSE(compare(dx.download(), dx_ref, Tol{0.0, 0.0}));  // same argument
+      SRGAN_CHECK_CLOSE(compare_rounded_once(dx.download(), dx_ref));  // same argument
       // Slope gradient: fp32 partial sums of up to M*C products, added in double.
       SRGAN_CHECK_CLOSE(compare(da.download(), da_ref, tol_fp32(double(c.M) * (per_channel ? 1 : c.C))));
       // Deterministic: the same bits on a second run.

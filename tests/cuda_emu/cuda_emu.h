@@ -1,0 +1,118 @@
+// A CUDA emulator for machines without a GPU: our kernels/*.cu, compiled by the host compiler,
+// run thread by thread on the CPU. It exists so the hand-written kernels are executed and held
+// against the CPU references on every CI run, not only in the rare session that is lent a GPU.
+//
+// This header is force-included (g++ -include) into every kernel source of the emulated build.
+// The build first rewrites each launch (tests/cuda_emu/rewrite_launches.cpp):
+//   k<<<grid, block, smem, stream>>>(args)  ->
+//   ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("k", [&] { k(args); })
+// and the few PTX instructions we use (cp.async, cvt.rna.tf32, mma.sync) have an SRGAN_CUDA_EMU
+// branch beside their inline assembly that calls the functions declared here.
+//
+// Execution model (cuda_emu_runtime.cpp): a launch runs its blocks one after another (spread
+// over a few host threads); inside a block every CUDA thread is a fiber (ucontext) with its own
+// stack, and the fibers run one at a time until they reach __syncthreads, a warp collective or
+// the end. So:
+//   * __shared__ variables are per-host-thread statics, reused block after block;
+//   * __syncthreads releases the block only when every thread that has not exited arrives; a
+//     thread that exits while others wait, or a warp collective whose lanes are missing, is an
+//     error (the emulated launch fails like a faulting kernel would);
+//   * cp.async copies are queued per thread and land only at cp.async.wait_group, so a tile read
+//     before its wait sees stale shared memory, as it can on the GPU;
+//   * the order in which fibers run between barriers is forward or reversed (SRGAN_EMU_ORDER), so
+//     a shared-memory race shows up as a wrong result in one of the two orders.
+// What it cannot show: speed, memory-model subtleties beyond barriers, and anything of cuDNN or
+// cuBLAS (their entry points fail with a clear error). Passing here is not passing on a GPU.
+#pragma once
+
+#ifndef SRGAN_CUDA_EMU
+#error "cuda_emu.h is only for the emulated build (SRGAN_CUDA_EMU)"
+#endif
+
+// Qualifiers: must be defined before the CUDA headers, which keep definitions they find.
+#define __shared__ static thread_local
+#define __launch_bounds__(...)
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <type_traits>
+#include <utility>
+
+// Built-in variables, set by the emulator's scheduler before it resumes a thread.
+extern thread_local uint3 threadIdx;
+extern thread_local uint3 blockIdx;
+extern thread_local dim3 blockDim;
+extern thread_local dim3 gridDim;
+
+namespace srgan::emu {
+
+// ---- collectives, implemented by the scheduler ---------------------------------------------
+
+void syncthreads();
+// Exchange within the calling warp: every lane named in `mask` contributes `bytes` (<= 64) from
+// `mine`; returns the 32 lanes' slots (lane l's bytes at l * kWarpSlotBytes), readable until the
+// caller's next collective.
+constexpr size_t kWarpSlotBytes = 64;
+const unsigned char* warp_exchange(unsigned mask, const void* mine, size_t bytes);
+int lane_id();  // linear thread index % 32
+
+// ---- PTX instructions ------------------------------------------------------------------------
+
+// cp.async.{ca,cg}.shared.global [dst], [src], bytes, src_bytes: queued in the calling thread's
+// open group; the copy (src_bytes from src, zeros up to bytes) happens at cp_async_wait.
+void cp_async(void* dst, const void* src, int bytes, int src_bytes);
+void cp_async_commit();         // cp.async.commit_group
+void cp_async_wait(int n);      // cp.async.wait_group n: all but the n most recent groups land
+uint32_t cvt_rna_tf32(float x); // cvt.rna.tf32.f32
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 d, a, b, d (warp collective), with the
+// fragment layout of the PTX ISA written out independently of the kernels' helpers.
+void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
+
+// ---- launches -----------------------------------------------------------------------------------
+
+// Runs body() once per thread of every block (see the execution model above). Launch errors
+// (bad configuration) and kernel errors (barrier divergence) are reported through the emulated
+// runtime's error state, as cudaGetLastError / cudaDeviceSynchronize would.
+void launch(const char* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t s,
+            const std::function<void()>& body);
+
+// What a rewritten launch constructs: LaunchConfig(grid, block, smem, stream).run("name", body),
+// where body is a lambda making the original call kernel(args...). Every CUDA thread runs body
+// and so gets its own copies of the arguments, converted to the parameter types as a launch does.
+struct LaunchConfig {
+  dim3 grid, block;
+  size_t smem;
+  cudaStream_t stream;
+  LaunchConfig(dim3 g, dim3 b, size_t sm = 0, cudaStream_t s = nullptr) : grid(g), block(b), smem(sm), stream(s) {}
+  template <class Body>
+  void run(const char* kernel, const Body& body) const {
+    launch(kernel, grid, block, smem, stream, std::function<void()>(std::cref(body)));
+  }
+};
+
+}  // namespace srgan::emu
+
+// ---- device intrinsics used by the kernels ----------------------------------------------------
+
+inline void __syncthreads() { ::srgan::emu::syncthreads(); }
+
+template <class T>
+T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+  static_assert(sizeof(T) <= 64 && std::is_trivially_copyable_v<T>, "shuffle of an unsupported type");
+  const unsigned char* slots = ::srgan::emu::warp_exchange(mask, &v, sizeof(T));
+  const int lane = ::srgan::emu::lane_id();
+  const int seg = lane - lane % width;  // lanes shuffle within segments of `width`
+  const int src = lane + int(delta);
+  if (src >= seg + width || !(mask >> src & 1u)) return v;
+  T out;
+  std::memcpy(&out, slots + size_t(src) * ::srgan::emu::kWarpSlotBytes, sizeof(T));
+  return out;
+}
+
+// CUDA's rsqrtf is approximate (at most 2 ulp); the emulator rounds 1/sqrt correctly.
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }

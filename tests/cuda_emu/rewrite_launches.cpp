@@ -1,0 +1,123 @@
+// Build tool of the CUDA emulator: rewrites every launch of a CUDA source into C++ that the host
+// compiler accepts, keeping the kernel call itself so template arguments are still deduced from
+// the launch's arguments:
+//   kernel<T><<<grid, block, smem, stream>>>(a, b);
+//   ->  ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("kernel<T>", [&] { kernel<T>(a, b); });
+// Usage: rewrite_launches IN OUT. Fails (naming the file and line) on a launch it cannot parse.
+#include <cctype>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+int line_of(const std::string& s, size_t pos) {
+  int line = 1;
+  for (size_t i = 0; i < pos && i < s.size(); ++i) line += s[i] == '\n';
+  return line;
+}
+
+bool ident_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == ':';
+}
+
+// Start of the kernel expression that ends right before `end` (a name, optionally qualified,
+// optionally followed by a template argument list).
+size_t kernel_start(const std::string& s, size_t end) {
+  size_t i = end;
+  while (i > 0 && std::isspace(static_cast<unsigned char>(s[i - 1]))) --i;
+  if (i > 0 && s[i - 1] == '>') {  // template arguments: walk back to the matching '<'
+    int depth = 0;
+    do {
+      --i;
+      if (s[i] == '>') ++depth;
+      else if (s[i] == '<') --depth;
+    } while (i > 0 && depth > 0);
+    if (depth != 0) throw std::runtime_error("unbalanced template arguments");
+    while (i > 0 && std::isspace(static_cast<unsigned char>(s[i - 1]))) --i;
+  }
+  const size_t name_end = i;
+  while (i > 0 && ident_char(s[i - 1])) --i;
+  if (i == name_end) throw std::runtime_error("no kernel name before <<<");
+  return i;
+}
+
+// Position one past the ')' matching the '(' at `open`.
+size_t call_end(const std::string& s, size_t open) {
+  int depth = 0;
+  for (size_t i = open; i < s.size(); ++i) {
+    if (s[i] == '(') ++depth;
+    else if (s[i] == ')' && --depth == 0) return i + 1;
+  }
+  throw std::runtime_error("unbalanced parentheses in the launch's arguments");
+}
+
+std::string rewrite(const std::string& in) {
+  std::string s = in;
+  size_t from = 0;
+  for (;;) {
+    const size_t open = s.find("<<<", from);
+    if (open == std::string::npos) break;
+    try {
+      const size_t close = s.find(">>>", open);
+      if (close == std::string::npos) throw std::runtime_error("<<< without >>>");
+      const size_t k0 = kernel_start(s, open);
+      size_t p = close + 3;
+      while (p < s.size() && std::isspace(static_cast<unsigned char>(s[p]))) ++p;
+      if (p >= s.size() || s[p] != '(') throw std::runtime_error("no argument list after >>>");
+      const size_t end = call_end(s, p);
+      std::string kernel = s.substr(k0, open - k0);
+      while (!kernel.empty() && std::isspace(static_cast<unsigned char>(kernel.back()))) kernel.pop_back();
+      std::string name;
+      for (char c : kernel) name += (c == '\n' ? ' ' : c);
+      const std::string cfg = s.substr(open + 3, close - open - 3);
+      const std::string args = s.substr(p, end - p);
+      const std::string out = "::srgan::emu::LaunchConfig(" + cfg + ").run(\"" + name + "\", [&] { " + kernel +
+                              args + "; })";
+      s.replace(k0, end - k0, out);
+      from = k0 + out.size();
+    } catch (const std::exception& e) {
+      throw std::runtime_error("line " + std::to_string(line_of(s, open)) + ": " + e.what());
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: rewrite_launches IN OUT\n");
+    return 2;
+  }
+  std::ifstream f(argv[1], std::ios::binary);
+  if (!f) {
+    std::fprintf(stderr, "rewrite_launches: cannot read %s\n", argv[1]);
+    return 1;
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string out;
+  try {
+    out = rewrite(ss.str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", argv[1], e.what());
+    return 1;
+  }
+  const std::string tmp = std::string(argv[2]) + ".tmp";
+  {
+    std::ofstream o(tmp, std::ios::binary);
+    o << "#line 1 \"" << argv[1] << "\"\n" << out;
+    if (!o) {
+      std::fprintf(stderr, "rewrite_launches: cannot write %s\n", tmp.c_str());
+      return 1;
+    }
+  }
+  if (std::rename(tmp.c_str(), argv[2]) != 0) {
+    std::fprintf(stderr, "rewrite_launches: cannot rename %s to %s\n", tmp.c_str(), argv[2]);
+    return 1;
+  }
+  return 0;
+}
