@@ -17,10 +17,12 @@
 //   * __syncthreads releases the block only when every thread that has not exited arrives; a
 //     thread that exits while others wait, or a warp collective whose lanes are missing, is an
 //     error (the emulated launch fails like a faulting kernel would);
-//   * cp.async copies are queued per thread and land only at cp.async.wait_group, so a tile read
-//     before its wait sees stale shared memory, as it can on the GPU;
-//   * the order in which fibers run between barriers is forward or reversed (SRGAN_EMU_ORDER), so
-//     a shared-memory race shows up as a wrong result in one of the two orders.
+//   * cp.async fills its destination with NaN at issue and lands the data only at
+//     cp.async.wait_group, so reading a tile before its wait, or refilling a tile that other
+//     threads still read, gives NaN (on the GPU it would give a wrong value some of the time);
+//   * between barriers the fibers run in thread order or reversed, alternating launch by launch
+//     (SRGAN_EMU_ORDER=forward|reverse|alternate|mixed), so a shared-memory race shows up as a
+//     wrong result in one of the two orders.
 // What it cannot show: speed, memory-model subtleties beyond barriers, and anything of cuDNN or
 // cuBLAS (their entry points fail with a clear error). Passing here is not passing on a GPU.
 #pragma once

@@ -88,14 +88,18 @@ struct Fiber {
 constexpr size_t kStackBytes = 256 * 1024;
 constexpr size_t kSlotBytes = kWarpSlotBytes;
 
-enum class Order { forward, reverse, alternate };
+// The order in which a block's threads run between two barriers. `mixed` (the default) runs
+// even-numbered launches forward and odd-numbered ones reversed, so over a test's many launches
+// a kernel meets both; `alternate` flips the order at every barrier of a block.
+enum class Order { forward, reverse, alternate, mixed };
 
 Order order_from_env() {
   const char* e = std::getenv("SRGAN_EMU_ORDER");
-  if (!e || !*e || std::string(e) == "forward") return Order::forward;
+  if (!e || !*e || std::string(e) == "mixed") return Order::mixed;
+  if (std::string(e) == "forward") return Order::forward;
   if (std::string(e) == "reverse") return Order::reverse;
   if (std::string(e) == "alternate") return Order::alternate;
-  std::fprintf(stderr, "[cuda emulator] SRGAN_EMU_ORDER=%s is not forward|reverse|alternate\n", e);
+  std::fprintf(stderr, "[cuda emulator] SRGAN_EMU_ORDER=%s is not mixed|forward|reverse|alternate\n", e);
   std::exit(2);
 }
 
@@ -307,7 +311,8 @@ class BlockPool {
   // Runs every block of the grid; returns "" or the first fault.
   std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block) {
     std::lock_guard<std::mutex> one_launch(launch_mu_);  // launches run one at a time
-    job_ = Job{&body, grid, block, int64_t(grid.x) * grid.y * grid.z};
+    job_ = Job{&body, grid, block, int64_t(grid.x) * grid.y * grid.z,
+               order_ != Order::mixed ? order_ : (launches_++ % 2 ? Order::reverse : Order::forward)};
     next_.store(0);
     failed_.store(false);
     fault_.clear();
@@ -328,6 +333,7 @@ class BlockPool {
     const std::function<void()>* body = nullptr;
     dim3 grid, block;
     int64_t blocks = 0;
+    Order order = Order::forward;
   };
 
   BlockPool() {
@@ -371,7 +377,7 @@ class BlockPool {
       if (b >= job_.blocks || failed_.load()) break;
       blockIdx = uint3{unsigned(b % job_.grid.x), unsigned((b / job_.grid.x) % job_.grid.y),
                        unsigned(b / (int64_t(job_.grid.x) * job_.grid.y))};
-      if (!runner.run(*job_.body, job_.block, order_)) {
+      if (!runner.run(*job_.body, job_.block, job_.order)) {
         std::lock_guard<std::mutex> lk(fault_mu_);
         if (!failed_.exchange(true))
           fault_ = "block (" + std::to_string(blockIdx.x) + "," + std::to_string(blockIdx.y) + "," +
@@ -387,7 +393,8 @@ class BlockPool {
   unsigned generation_ = 0;
   int busy_ = 0;
   bool stop_ = false;
-  Order order_ = Order::forward;
+  Order order_ = Order::mixed;
+  uint64_t launches_ = 0;
   Job job_;
   std::atomic<int64_t> next_{0};
   std::atomic<bool> failed_{false};
@@ -427,6 +434,10 @@ void cp_async(void* dst, const void* src, int bytes, int src_bytes) {
   if (reinterpret_cast<uintptr_t>(dst) % unsigned(bytes) != 0 ||
       (src_bytes > 0 && reinterpret_cast<uintptr_t>(src) % unsigned(bytes) != 0))
     r.fault("misaligned cp.async of " + std::to_string(bytes) + " bytes");
+  // Between issue and wait the destination is undefined (the copy may land at any moment): it
+  // reads as NaN here, so a thread that reads it too early, or overwrites a tile other threads
+  // are still reading, produces NaNs instead of a lucky right answer.
+  std::memset(dst, 0xFF, size_t(bytes));
   r.current().open.push_back(CpCopy{dst, src, bytes, src_bytes});
 }
 
