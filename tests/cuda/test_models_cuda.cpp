@@ -126,6 +126,7 @@ void run_all(const AlgoSet& algos) {
 }  // namespace
 
 TEST_CASE("models on CUDA match the CPU: fp32 default algorithms", "[cuda][models]") { run_all(kFp32Default); }
-TEST_CASE("models on CUDA match the CPU: fp32 alternative algorithms", "[cuda][models]") { run_all(kFp32Other); }
-TEST_CASE("models on CUDA match the CPU: cuDNN convolutions", "[cuda][models][cudnn]") { run_all(kCudnn); }
+// [baseline]: uses cuDNN or cuBLAS, so a real GPU only (the CUDA emulator's build leaves it out).
+TEST_CASE("models on CUDA match the CPU: fp32 alternative algorithms", "[cuda][models][baseline]") { run_all(kFp32Other); }
+TEST_CASE("models on CUDA match the CPU: cuDNN convolutions", "[cuda][models][cudnn][baseline]") { run_all(kCudnn); }
 TEST_CASE("models on CUDA match the CPU: TF32 algorithms", "[cuda][models][tf32]") { run_all(kTf32); }

@@ -162,8 +162,9 @@ TEST_CASE("conv2d op on CUDA matches float64 CPU for every ConvAlgo", "[cuda][op
                         {"3x3 s2 p1 no bias", {2, 9, 8, 4}, {8, 3, 3, 4}, false, 2, 1},
                         {"9x9 p4 3->8", {1, 10, 11, 3}, {8, 9, 9, 3}, true, 1, 4},
                         {"1x1 p0", {2, 4, 4, 6}, {3, 1, 1, 6}, true, 1, 0}};
-  for (kern::ConvAlgo a : {kern::ConvAlgo::v1_direct, kern::ConvAlgo::v2_smem_tiled, kern::ConvAlgo::v3_implicit_gemm_tf32,
-                           kern::ConvAlgo::cudnn}) {
+  for (kern::ConvAlgo a : with_baselines<kern::ConvAlgo>(
+           {kern::ConvAlgo::v1_direct, kern::ConvAlgo::v2_smem_tiled, kern::ConvAlgo::v3_implicit_gemm_tf32},
+           {kern::ConvAlgo::cudnn})) {
     backend().conv_algo = a;
     const bool tf32 = a == kern::ConvAlgo::v3_implicit_gemm_tf32;
     uint64_t seed = 40;
@@ -212,7 +213,8 @@ TEST_CASE("activation, pooling and shuffle ops on CUDA match float64 CPU", "[cud
 TEST_CASE("batch_norm op on CUDA matches float64 CPU with its running statistics", "[cuda][ops][batchnorm]") {
   BackendGuard keep;
   const Shape s{2, 5, 4, 6};
-  for (kern::BatchNormAlgo a : {kern::BatchNormAlgo::v1_two_pass, kern::BatchNormAlgo::cudnn}) {
+  for (kern::BatchNormAlgo a :
+       with_baselines<kern::BatchNormAlgo>({kern::BatchNormAlgo::v1_two_pass}, {kern::BatchNormAlgo::cudnn})) {
     backend().bn_algo = a;
     for (bool training : {true, false}) {
       INFO("bn algo " << int(a) << " training " << training);
@@ -236,7 +238,8 @@ TEST_CASE("batch_norm op on CUDA matches float64 CPU with its running statistics
 
 TEST_CASE("linear and loss ops on CUDA match float64 CPU", "[cuda][ops]") {
   BackendGuard keep;
-  for (kern::GemmAlgo a : {kern::GemmAlgo::v1_smem_tiled, kern::GemmAlgo::v2_tf32_mma, kern::GemmAlgo::cublas}) {
+  for (kern::GemmAlgo a : with_baselines<kern::GemmAlgo>({kern::GemmAlgo::v1_smem_tiled, kern::GemmAlgo::v2_tf32_mma},
+                                                         {kern::GemmAlgo::cublas})) {
     backend().gemm_algo = a;
     auto tol = [&](double k) { return a == kern::GemmAlgo::v2_tf32_mma ? tol_tf32(k) : tol_fp32(k); };
     const std::string an = gemm_name(a);

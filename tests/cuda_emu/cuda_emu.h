@@ -5,7 +5,7 @@
 // This header is force-included (g++ -include) into every kernel source of the emulated build.
 // The build first rewrites each launch (tests/cuda_emu/rewrite_launches.cpp):
 //   k<<<grid, block, smem, stream>>>(args)  ->
-//   ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("k", [&] { k(args); })
+//   ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("k", [=] { k(args); })
 // and the few PTX instructions we use (cp.async, cvt.rna.tf32, mma.sync) have an SRGAN_CUDA_EMU
 // branch beside their inline assembly that calls the functions declared here.
 //
@@ -77,15 +77,16 @@ void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)
 
 // ---- launches -----------------------------------------------------------------------------------
 
-// Runs body() once per thread of every block (see the execution model above). Launch errors
-// (bad configuration) and kernel errors (barrier divergence) are reported through the emulated
-// runtime's error state, as cudaGetLastError / cudaDeviceSynchronize would.
-void launch(const char* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t s,
-            const std::function<void()>& body);
+// Runs body() once per thread of every block (see the execution model above), or records the
+// launch when `s` is being captured into a CUDA graph. Launch errors (bad configuration) and
+// kernel errors (barrier divergence) are reported through the emulated runtime's error state,
+// as cudaGetLastError / cudaDeviceSynchronize would.
+void launch(const char* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t s, std::function<void()> body);
 
 // What a rewritten launch constructs: LaunchConfig(grid, block, smem, stream).run("name", body),
-// where body is a lambda making the original call kernel(args...). Every CUDA thread runs body
-// and so gets its own copies of the arguments, converted to the parameter types as a launch does.
+// where body is a lambda holding copies of the arguments and making the original call
+// kernel(args...). Every CUDA thread runs body and so gets its own copies of the arguments,
+// converted to the parameter types as a launch converts them.
 struct LaunchConfig {
   dim3 grid, block;
   size_t smem;
@@ -93,7 +94,7 @@ struct LaunchConfig {
   LaunchConfig(dim3 g, dim3 b, size_t sm = 0, cudaStream_t s = nullptr) : grid(g), block(b), smem(sm), stream(s) {}
   template <class Body>
   void run(const char* kernel, const Body& body) const {
-    launch(kernel, grid, block, smem, stream, std::function<void()>(std::cref(body)));
+    launch(kernel, grid, block, smem, stream, std::function<void()>(body));
   }
 };
 

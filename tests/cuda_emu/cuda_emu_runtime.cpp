@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -403,6 +404,54 @@ class BlockPool {
 
 }  // namespace
 
+// ---- stream capture (CUDA graphs) -----------------------------------------------------------
+// While a stream is captured, work issued to it (launches, async copies and sets) is recorded
+// instead of run; cudaGraphLaunch replays the recording in order. Calls that are illegal during
+// a capture (synchronising, or cudaMalloc unless the thread relaxed its capture mode) fail and
+// invalidate the capture, as CUDA does.
+
+namespace {
+
+struct Capture {
+  std::vector<std::function<void()>> nodes;
+  std::thread::id owner;
+  bool invalidated = false;
+};
+
+std::mutex g_cap_mu;
+std::map<cudaStream_t, Capture> g_captures;
+thread_local cudaStreamCaptureMode tl_capture_mode = cudaStreamCaptureModeGlobal;
+
+// Records op into the capture of stream s, if s is being captured.
+bool record_if_capturing(cudaStream_t s, std::function<void()> op) {
+  std::lock_guard<std::mutex> lk(g_cap_mu);
+  auto it = g_captures.find(s);
+  if (it == g_captures.end()) return false;
+  it->second.nodes.push_back(std::move(op));
+  return true;
+}
+
+bool is_capturing(cudaStream_t s) {
+  std::lock_guard<std::mutex> lk(g_cap_mu);
+  return g_captures.count(s) != 0;
+}
+
+// For a call that is illegal while this thread captures (unless `relaxable` and the thread's
+// capture mode is relaxed): invalidates the capture and returns the error CUDA returns.
+cudaError_t check_capture_unsafe(const char* what, bool relaxable) {
+  if (relaxable && tl_capture_mode == cudaStreamCaptureModeRelaxed) return cudaSuccess;
+  std::lock_guard<std::mutex> lk(g_cap_mu);
+  for (auto& [stream, cap] : g_captures)
+    if (cap.owner == std::this_thread::get_id()) {
+      cap.invalidated = true;
+      std::fprintf(stderr, "[cuda emulator] %s during stream capture: capture invalidated\n", what);
+      return cudaErrorStreamCaptureUnsupported;
+    }
+  return cudaSuccess;
+}
+
+}  // namespace
+
 // ---- collectives and PTX ---------------------------------------------------------------------
 
 void syncthreads() { runner_in_kernel("__syncthreads").suspend(State::at_syncthreads); }
@@ -499,7 +548,13 @@ void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)
 
 // ---- launch ----------------------------------------------------------------------------------
 
-void launch(const char* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t, const std::function<void()>& body) {
+void run_kernel(const std::string& kernel, dim3 grid, dim3 block, const std::function<void()>& body) {
+  if (sticky() != cudaSuccess) return;
+  const std::string fault = BlockPool::get().run_grid(body, grid, block);
+  if (!fault.empty()) set_fault(kernel + ": " + fault);
+}
+
+void launch(const char* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t s, std::function<void()> body) {
   if (sticky() != cudaSuccess) {
     std::lock_guard<std::mutex> lk(g_err_mu);
     g_last = g_sticky;
@@ -518,24 +573,41 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t
     set_launch_error(cudaErrorInvalidValue, std::string(kernel) + ": dynamic shared memory over 48 KiB");
     return;
   }
-  const std::string fault = BlockPool::get().run_grid(body, grid, block);
-  if (!fault.empty()) set_fault(std::string(kernel) + ": " + fault);
+  std::string name = kernel;
+  if (record_if_capturing(s, [name, grid, block, body] { run_kernel(name, grid, block, body); })) return;
+  run_kernel(name, grid, block, body);
 }
 
 }  // namespace srgan::emu
 
 // ---- the CUDA runtime API, backed by host memory ---------------------------------------------
 
+// The opaque handle types of the runtime, defined here.
+struct CUstream_st {
+  int unused = 0;
+};
+struct CUevent_st {
+  std::chrono::steady_clock::time_point t;
+};
+struct CUgraph_st {
+  std::vector<std::function<void()>> nodes;
+};
+struct CUgraphExec_st {
+  std::vector<std::function<void()>> nodes;
+};
+
 namespace {
 
+using srgan::emu::check_capture_unsafe;
+using srgan::emu::is_capturing;
+using srgan::emu::record_if_capturing;
+
 std::mutex g_alloc_mu;
-std::set<void*> g_allocs;
+std::set<void*> g_device_allocs, g_host_allocs;
 
 cudaError_t fail_if_sticky() { return srgan::emu::sticky(); }
 
-struct EmuEvent {
-  std::chrono::steady_clock::time_point t;
-};
+void* alloc256(size_t bytes) { return std::aligned_alloc(256, (std::max<size_t>(bytes, 1) + 255) & ~size_t(255)); }
 
 }  // namespace
 
@@ -560,43 +632,87 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int dev) {
   }
   return cudaSuccess;
 }
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int dev) {
+  if (dev != 0) return cudaErrorInvalidDevice;
+  *prop = cudaDeviceProp{};
+  std::snprintf(prop->name, sizeof(prop->name), "srgan CUDA emulator (CPU)");
+  prop->multiProcessorCount = 132;
+  prop->warpSize = 32;
+  prop->maxThreadsPerBlock = 1024;
+  prop->major = 9;
+  prop->minor = 0;
+  prop->totalGlobalMem = size_t(80) << 30;
+  return cudaSuccess;
+}
 
 cudaError_t cudaMalloc(void** p, size_t bytes) {
   if (cudaError_t e = fail_if_sticky()) return e;
-  *p = std::aligned_alloc(256, (std::max<size_t>(bytes, 1) + 255) & ~size_t(255));
+  if (cudaError_t e = check_capture_unsafe("cudaMalloc", true)) return e;
+  *p = alloc256(bytes);
   if (!*p) return cudaErrorMemoryAllocation;
   std::lock_guard<std::mutex> lk(g_alloc_mu);
-  g_allocs.insert(*p);
+  g_device_allocs.insert(*p);
   return cudaSuccess;
 }
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
+  if (cudaError_t e = check_capture_unsafe("cudaFree", true)) return e;
   {
     std::lock_guard<std::mutex> lk(g_alloc_mu);
-    if (!g_allocs.erase(p)) return cudaErrorInvalidValue;
+    if (!g_device_allocs.erase(p)) return cudaErrorInvalidValue;
   }
   std::free(p);
   return cudaSuccess;
 }
+cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned int) {
+  *p = alloc256(bytes);
+  if (!*p) return cudaErrorMemoryAllocation;
+  std::lock_guard<std::mutex> lk(g_alloc_mu);
+  g_host_allocs.insert(*p);
+  return cudaSuccess;
+}
+cudaError_t cudaMallocHost(void** p, size_t bytes) { return cudaHostAlloc(p, bytes, 0); }
+cudaError_t cudaFreeHost(void* p) {
+  if (!p) return cudaSuccess;
+  {
+    std::lock_guard<std::mutex> lk(g_alloc_mu);
+    if (!g_host_allocs.erase(p)) return cudaErrorInvalidValue;
+  }
+  std::free(p);
+  return cudaSuccess;
+}
+
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
   if (cudaError_t e = fail_if_sticky()) return e;
+  if (cudaError_t e = check_capture_unsafe("cudaMemcpy (synchronous)", false)) return e;
   if (n) std::memmove(dst, src, n);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind k, cudaStream_t) {
-  return cudaMemcpy(dst, src, n, k);
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind, cudaStream_t s) {
+  if (cudaError_t e = fail_if_sticky()) return e;
+  if (record_if_capturing(s, [dst, src, n] { if (n) std::memmove(dst, src, n); })) return cudaSuccess;
+  if (n) std::memmove(dst, src, n);
+  return cudaSuccess;
 }
 cudaError_t cudaMemset(void* p, int v, size_t n) {
   if (cudaError_t e = fail_if_sticky()) return e;
+  if (cudaError_t e = check_capture_unsafe("cudaMemset (synchronous)", false)) return e;
   if (n) std::memset(p, v, n);
   return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t) { return cudaMemset(p, v, n); }
+cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t s) {
+  if (cudaError_t e = fail_if_sticky()) return e;
+  if (record_if_capturing(s, [p, v, n] { if (n) std::memset(p, v, n); })) return cudaSuccess;
+  if (n) std::memset(p, v, n);
+  return cudaSuccess;
+}
 
-cudaError_t cudaDeviceSynchronize(void) { return fail_if_sticky(); }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return fail_if_sticky(); }
-cudaError_t cudaStreamIsCapturing(cudaStream_t, cudaStreamCaptureStatus* s) {
-  *s = cudaStreamCaptureStatusNone;
+cudaError_t cudaDeviceSynchronize(void) {
+  if (cudaError_t e = check_capture_unsafe("cudaDeviceSynchronize", false)) return e;
+  return fail_if_sticky();
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  if (is_capturing(s)) return check_capture_unsafe("cudaStreamSynchronize", false);
   return fail_if_sticky();
 }
 
@@ -617,6 +733,9 @@ const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorMemoryAllocation: return "out of memory (CUDA emulator)";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument (CUDA emulator)";
     case cudaErrorInvalidDevice: return "invalid device ordinal (CUDA emulator)";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing (CUDA emulator)";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture (CUDA emulator)";
+    case cudaErrorIllegalState: return "the stream is not being captured (CUDA emulator)";
     case cudaErrorLaunchFailure: {
       std::lock_guard<std::mutex> lk(srgan::emu::g_err_mu);
       static thread_local std::string msg;
@@ -629,32 +748,86 @@ const char* cudaGetErrorString(cudaError_t e) {
 const char* cudaGetErrorName(cudaError_t e) { return cudaGetErrorString(e); }
 
 cudaError_t cudaStreamCreate(cudaStream_t* s) {
-  *s = reinterpret_cast<cudaStream_t>(new char(0));  // a distinct non-null handle
+  *s = new CUstream_st;
   return cudaSuccess;
 }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) { return cudaStreamCreate(s); }
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  delete reinterpret_cast<char*>(s);
+  delete s;
+  return cudaSuccess;
+}
+cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* st) {
+  *st = is_capturing(s) ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
+  return fail_if_sticky();
+}
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode) {
+  if (!s) return cudaErrorStreamCaptureUnsupported;  // the legacy default stream cannot be captured
+  (void)mode;  // the emulator treats global and thread-local capture alike: this thread's captures
+  std::lock_guard<std::mutex> lk(srgan::emu::g_cap_mu);
+  if (srgan::emu::g_captures.count(s)) return cudaErrorIllegalState;
+  srgan::emu::g_captures[s].owner = std::this_thread::get_id();
+  return cudaSuccess;
+}
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* g) {
+  std::lock_guard<std::mutex> lk(srgan::emu::g_cap_mu);
+  auto it = srgan::emu::g_captures.find(s);
+  *g = nullptr;
+  if (it == srgan::emu::g_captures.end()) return cudaErrorIllegalState;
+  const bool bad = it->second.invalidated;
+  if (!bad) *g = new CUgraph_st{std::move(it->second.nodes)};
+  srgan::emu::g_captures.erase(it);
+  return bad ? cudaErrorStreamCaptureInvalidated : cudaSuccess;
+}
+cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode* mode) {
+  std::swap(*mode, srgan::emu::tl_capture_mode);
+  return cudaSuccess;
+}
+cudaError_t cudaGraphGetNodes(cudaGraph_t g, cudaGraphNode_t* nodes, size_t* n) {
+  if (!g || nodes) return cudaErrorInvalidValue;  // only the count is emulated
+  *n = g->nodes.size();
+  return cudaSuccess;
+}
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t g, unsigned long long) {
+  if (!g) return cudaErrorInvalidValue;
+  *exec = new CUgraphExec_st{g->nodes};
+  return cudaSuccess;
+}
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
+  if (cudaError_t e = fail_if_sticky()) return e;
+  if (!exec) return cudaErrorInvalidValue;
+  if (is_capturing(s)) return cudaErrorStreamCaptureUnsupported;  // not needed by srgan
+  for (const auto& node : exec->nodes) node();
+  return fail_if_sticky();
+}
+cudaError_t cudaGraphDestroy(cudaGraph_t g) {
+  delete g;
+  return cudaSuccess;
+}
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete exec;
   return cudaSuccess;
 }
 
 cudaError_t cudaEventCreate(cudaEvent_t* ev) {
-  *ev = reinterpret_cast<cudaEvent_t>(new EmuEvent{});
+  *ev = new CUevent_st;
   return cudaSuccess;
 }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* ev, unsigned int) { return cudaEventCreate(ev); }
 cudaError_t cudaEventDestroy(cudaEvent_t ev) {
-  delete reinterpret_cast<EmuEvent*>(ev);
+  delete ev;
   return cudaSuccess;
 }
-cudaError_t cudaEventRecord(cudaEvent_t ev, cudaStream_t) {
-  reinterpret_cast<EmuEvent*>(ev)->t = std::chrono::steady_clock::now();
+cudaError_t cudaEventRecord(cudaEvent_t ev, cudaStream_t s) {
+  if (record_if_capturing(s, [ev] { ev->t = std::chrono::steady_clock::now(); })) return cudaSuccess;
+  ev->t = std::chrono::steady_clock::now();
   return fail_if_sticky();
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return fail_if_sticky(); }
+cudaError_t cudaEventSynchronize(cudaEvent_t) {
+  if (cudaError_t e = check_capture_unsafe("cudaEventSynchronize", false)) return e;
+  return fail_if_sticky();
+}
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
-  *ms = std::chrono::duration<float, std::milli>(reinterpret_cast<EmuEvent*>(b)->t -
-                                                 reinterpret_cast<EmuEvent*>(a)->t).count();
+  *ms = std::chrono::duration<float, std::milli>(b->t - a->t).count();
   return cudaSuccess;
 }
 

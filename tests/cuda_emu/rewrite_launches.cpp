@@ -2,7 +2,9 @@
 // compiler accepts, keeping the kernel call itself so template arguments are still deduced from
 // the launch's arguments:
 //   kernel<T><<<grid, block, smem, stream>>>(a, b);
-//   ->  ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("kernel<T>", [&] { kernel<T>(a, b); });
+//   ->  ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("kernel<T>", [=] { kernel<T>(a, b); });
+// The lambda captures by value, as a launch copies its arguments: a launch recorded into a CUDA
+// graph replays later with the values it was launched with.
 // Usage: rewrite_launches IN OUT. Fails (naming the file and line) on a launch it cannot parse.
 #include <cctype>
 #include <cstdio>
@@ -74,7 +76,7 @@ std::string rewrite(const std::string& in) {
       for (char c : kernel) name += (c == '\n' ? ' ' : c);
       const std::string cfg = s.substr(open + 3, close - open - 3);
       const std::string args = s.substr(p, end - p);
-      const std::string out = "::srgan::emu::LaunchConfig(" + cfg + ").run(\"" + name + "\", [&] { " + kernel +
+      const std::string out = "::srgan::emu::LaunchConfig(" + cfg + ").run(\"" + name + "\", [=] { " + kernel +
                               args + "; })";
       s.replace(k0, end - k0, out);
       from = k0 + out.size();
