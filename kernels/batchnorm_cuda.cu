@@ -40,7 +40,7 @@ struct StatsOp {
     for (int v = 0; v < VEC; ++v) c.k[v] = x[cv * VEC + v];  // row 0 as the shift
     return c;
   }
-  __device__ void row(const Col& st, int64_t r, int cv, float (&acc)[2][VEC]) const {
+  __device__ void row(const Col& st, int64_t r, int cv, double (&acc)[2][VEC]) const {
     const int64_t i = r * C + int64_t(cv) * VEC;
     float u[VEC];
     if constexpr (VEC == 4) {
@@ -53,7 +53,7 @@ struct StatsOp {
     for (int v = 0; v < VEC; ++v) {
       const float d = u[v] - st.k[v];
       acc[0][v] += d;
-      acc[1][v] = fmaf(d, d, acc[1][v]);
+      acc[1][v] += double(d) * d;
     }
   }
 };
@@ -137,7 +137,7 @@ struct BwdReduceOp {
     }
     return c;
   }
-  __device__ void row(const Col& st, int64_t r, int cv, float (&acc)[2][VEC]) const {
+  __device__ void row(const Col& st, int64_t r, int cv, double (&acc)[2][VEC]) const {
     const int64_t i = r * C + int64_t(cv) * VEC;
     float u[VEC], g[VEC];
     if constexpr (VEC == 4) {
@@ -152,7 +152,7 @@ struct BwdReduceOp {
     for (int v = 0; v < VEC; ++v) {
       const float xhat = (u[v] - st.mean[v]) * st.istd[v];
       acc[0][v] += g[v];
-      acc[1][v] = fmaf(g[v], xhat, acc[1][v]);
+      acc[1][v] += double(g[v]) * xhat;
     }
     if (eval) {
       if constexpr (VEC == 4) {
@@ -164,30 +164,37 @@ struct BwdReduceOp {
   }
 };
 
-// dgamma = sum(dy * xhat), dbeta = sum(dy); for training also the two means dx needs.
+// dgamma = sum(dy * xhat), dbeta = sum(dy); for training also the two means dx needs, kept in
+// double (see BwdDxF).
 struct BwdFin {
   float *dgamma, *dbeta;
-  float* coef;  // (2, C): mean(dy), mean(dy * xhat); nullptr in eval mode
+  double* coef;  // (2, C): mean(dy), mean(dy * xhat); nullptr in eval mode
   int C;
   int64_t M;
   __device__ void operator()(int c, const double (&t)[2]) const {
     dbeta[c] = float(t[0]);
     dgamma[c] = float(t[1]);
     if (coef) {
-      coef[c] = float(t[0] / double(M));
-      coef[C + c] = float(t[1] / double(M));
+      coef[c] = t[0] / double(M);
+      coef[C + c] = t[1] / double(M);
     }
   }
 };
 
-// dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)).
+// dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), in double and rounded once, as
+// the CPU path does. In exact arithmetic a channel's dx sums to zero; in float, the rounding of
+// the two means shifts every element of the channel the same way, and the shift adds up over
+// the M elements. The gradient of a bias just before the batch norm (the discriminator's convs)
+// is that sum: float means made it 20x less accurate than the CPU's (found by the CUDA emulator).
+// The pass stays memory-bound: three double operations per element.
 struct BwdDxF {
-  const float *x, *dy, *gamma, *mean, *istd, *coef;
+  const float *x, *dy, *gamma, *mean, *istd;
+  const double* coef;
   float* dx;
   int C;
   __device__ __forceinline__ float one(float u, float g, int c) const {
-    const float xhat = (u - mean[c]) * istd[c];
-    return gamma[c] * istd[c] * (g - coef[c] - xhat * coef[C + c]);
+    const double xhat = (double(u) - double(mean[c])) * double(istd[c]);
+    return float(double(gamma[c]) * double(istd[c]) * (double(g) - coef[c] - xhat * coef[C + c]));
   }
   __device__ void operator()(int64_t i) const { dx[i] = one(x[i], dy[i], int(i % C)); }
   __device__ void vec4(int64_t j) const {
@@ -207,7 +214,7 @@ void check(const BatchNormParams& p, const char* who) {
 // Shared by the two backward functions: pass 1 (reduction, and dx in eval mode).
 void backward_reduce(const BatchNormParams& p, const float* x, const float* dy, const float* gamma,
                      const float* mean, const float* istd_or_var, bool eval, float* dx,
-                     float* dgamma, float* dbeta, float* coef_out, cudaStream_t s, float* partial) {
+                     float* dgamma, float* dbeta, double* coef_out, cudaStream_t s, double* partial) {
   const auto sh = cuda::col_reduce_shape(p.M, p.C);
   const bool vec = p.C % 4 == 0 && al(x) && al(dy) && (!eval || al(dx));
   const float eps = float(p.eps);
@@ -231,7 +238,7 @@ namespace {
 void train_stats(const BatchNormParams& p, const float* x, float* save_mean, float* save_invstd,
                  float* running_mean, float* running_var, cudaStream_t s) {
   const auto sh = cuda::col_reduce_shape(p.M, p.C);
-  float* partial = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sh.G) * 2 * p.C, s));
+  double* partial = static_cast<double*>(cuda::workspace(sizeof(double) * size_t(sh.G) * 2 * p.C, s));
   if (p.C % 4 == 0 && al(x)) {
     cuda::col_reduce_stage1_kernel<4, 2><<<sh.G, kThreads, 0, s>>>(p.M, p.C, sh.rows_per_block,
                                                                      StatsOp<4>{x, p.C}, partial);
@@ -318,11 +325,11 @@ void batchnorm_backward_train_cuda(const BatchNormParams& p, const float* x, con
   if (algo != BatchNormAlgo::v1_two_pass)
     throw std::invalid_argument("batchnorm_backward_train_cuda: unknown BatchNormAlgo");
   const auto sh = cuda::col_reduce_shape(p.M, p.C);
-  // Workspace: stage-1 partials (G, 2, C), then the two per-channel means (2, C).
-  const size_t part_bytes = cuda::align256(sizeof(float) * size_t(sh.G) * 2 * p.C);
-  char* ws = static_cast<char*>(cuda::workspace(part_bytes + sizeof(float) * 2 * size_t(p.C), s));
-  float* partial = reinterpret_cast<float*>(ws);
-  float* coef = reinterpret_cast<float*>(ws + part_bytes);
+  // Workspace: stage-1 partials (G, 2, C), then the two per-channel means (2, C), all double.
+  const size_t part_bytes = cuda::align256(sizeof(double) * size_t(sh.G) * 2 * p.C);
+  char* ws = static_cast<char*>(cuda::workspace(part_bytes + sizeof(double) * 2 * size_t(p.C), s));
+  double* partial = reinterpret_cast<double*>(ws);
+  double* coef = reinterpret_cast<double*>(ws + part_bytes);
   backward_reduce(p, x, dy, gamma, save_mean, save_invstd, false, nullptr, dgamma, dbeta, coef, s, partial);
   cuda::launch_map(p.M * p.C, p.C % 4 == 0 && al(x) && al(dy) && al(dx),
                    BwdDxF{x, dy, gamma, save_mean, save_invstd, coef, dx, p.C}, s);
@@ -340,7 +347,7 @@ void batchnorm_backward_eval_cuda(const BatchNormParams& p, const float* x, cons
     return;
   }
   const auto sh = cuda::col_reduce_shape(p.M, p.C);
-  float* partial = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sh.G) * 2 * p.C, s));
+  double* partial = static_cast<double*>(cuda::workspace(sizeof(double) * size_t(sh.G) * 2 * p.C, s));
   backward_reduce(p, x, dy, gamma, running_mean, running_var, true, dx, dgamma, dbeta, nullptr, s, partial);
 }
 

@@ -6,7 +6,9 @@
 //     per-channel statistic on NHWC data (batch-norm statistics, PReLU slope gradient, bias
 //     gradients): stage 1 has G blocks each reduce a band of rows into partial[G][NACC][C];
 //     stage 2 has one block per channel sum the G partials in order. G depends only on (M, C),
-//     so results do not depend on the GPU model either.
+//     so results do not depend on the GPU model either. Both stages accumulate in double, as
+//     the CPU path does: these sums often cancel to nearly zero (the gradient of a bias just
+//     before a batch norm), where float partial sums were 20x less accurate than the CPU's.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -62,7 +64,7 @@ __device__ T block_sum(T v) {
 // The functor Op used by stage 1 provides
 //   struct Col { ... };                                   // per-column state (e.g. a shift)
 //   __device__ Col col(int cv) const;                      // cv = vector column index
-//   __device__ void row(const Col&, int64_t row, int cv, float (&acc)[NACC][VEC]) const;
+//   __device__ void row(const Col&, int64_t row, int cv, double (&acc)[NACC][VEC]) const;
 // and may write elementwise outputs for the element it reads (e.g. dx) inside row().
 // With VEC == 4 a "vector column" is 4 consecutive channels (C % 4 == 0, aligned pointers).
 
@@ -84,9 +86,9 @@ inline ColReduceShape col_reduce_shape(int64_t M, int C) {
 
 template <int VEC, int NACC, class Op>
 __global__ void __launch_bounds__(kThreads)
-col_reduce_stage1_kernel(int64_t M, int C, int64_t rows_per_block, Op op, float* partial) {
+col_reduce_stage1_kernel(int64_t M, int C, int64_t rows_per_block, Op op, double* partial) {
   // partial (G, NACC, C)
-  __shared__ float red[NACC][VEC][kThreads];
+  __shared__ double red[NACC][VEC][kThreads];
   const int Cv = C / VEC;
   const int lanes_c = Cv < kThreads ? Cv : kThreads;
   const int lanes_r = kThreads / lanes_c;
@@ -98,11 +100,11 @@ col_reduce_stage1_kernel(int64_t M, int C, int64_t rows_per_block, Op op, float*
 
   for (int cb = 0; cb < Cv; cb += lanes_c) {
     const int cv = cb + lc;
-    float acc[NACC][VEC];
+    double acc[NACC][VEC];
 #pragma unroll
     for (int a = 0; a < NACC; ++a)
 #pragma unroll
-      for (int v = 0; v < VEC; ++v) acc[a][v] = 0.f;
+      for (int v = 0; v < VEC; ++v) acc[a][v] = 0.0;
     if (active && cv < Cv) {
       const auto st = op.col(cv);
       for (int64_t r = row0 + lr; r < row1; r += lanes_r) op.row(st, r, cv, acc);
@@ -118,7 +120,7 @@ col_reduce_stage1_kernel(int64_t M, int C, int64_t rows_per_block, Op op, float*
       for (int a = 0; a < NACC; ++a)
 #pragma unroll
         for (int v = 0; v < VEC; ++v) {
-          float s = 0.f;
+          double s = 0.0;
           for (int j = 0; j < lanes_r; ++j) s += red[a][v][j * lanes_c + lc];
           partial[(int64_t(blockIdx.x) * NACC + a) * C + cv * VEC + v] = s;
         }
@@ -131,13 +133,13 @@ col_reduce_stage1_kernel(int64_t M, int C, int64_t rows_per_block, Op op, float*
 // and calls fin(c, totals) in thread 0. Fin: __device__ void operator()(int c, const double (&)[NACC]).
 template <int NACC, class Fin>
 __global__ void __launch_bounds__(kThreads)
-col_reduce_stage2_kernel(int G, int C, const float* partial, Fin fin) {
+col_reduce_stage2_kernel(int G, int C, const double* partial, Fin fin) {
   const int c = blockIdx.x;
   double tot[NACC];
 #pragma unroll
   for (int a = 0; a < NACC; ++a) {
     double s = 0.0;
-    for (int g = threadIdx.x; g < G; g += blockDim.x) s += double(partial[(int64_t(g) * NACC + a) * C + c]);
+    for (int g = threadIdx.x; g < G; g += blockDim.x) s += partial[(int64_t(g) * NACC + a) * C + c];
     tot[a] = block_sum(s);
   }
   if (threadIdx.x == 0) fin(c, tot);
@@ -147,7 +149,7 @@ col_reduce_stage2_kernel(int G, int C, const float* partial, Fin fin) {
 // one block, fin(0, totals) with totals[a] = sum over g and c of partial[g, a, c].
 template <int NACC, class Fin>
 __global__ void __launch_bounds__(kThreads)
-col_reduce_stage2_all_kernel(int G, int C, const float* partial, Fin fin) {
+col_reduce_stage2_all_kernel(int G, int C, const double* partial, Fin fin) {
   double tot[NACC];
   const int64_t total = int64_t(G) * C;
 #pragma unroll
@@ -155,7 +157,7 @@ col_reduce_stage2_all_kernel(int G, int C, const float* partial, Fin fin) {
     double s = 0.0;
     for (int64_t i = threadIdx.x; i < total; i += blockDim.x) {
       const int64_t g = i / C, c = i % C;
-      s += double(partial[(g * NACC + a) * C + c]);
+      s += partial[(g * NACC + a) * C + c];
     }
     tot[a] = block_sum(s);
   }

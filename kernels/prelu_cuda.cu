@@ -49,20 +49,20 @@ struct PreluBwdOp {
     for (int v = 0; v < VEC; ++v) c.s[v] = a[per_channel ? cv * VEC + v : 0];
     return c;
   }
-  __device__ void row(const Col& st, int64_t r, int cv, float (&acc)[1][VEC]) const {
+  __device__ void row(const Col& st, int64_t r, int cv, double (&acc)[1][VEC]) const {
     const int64_t i = r * C + int64_t(cv) * VEC;
     if constexpr (VEC == 4) {
       const float4 u = cuda::ld4(x, i / 4), g = cuda::ld4(dy, i / 4);
       cuda::st4(dx, i / 4, make_float4(g.x * leaky_df(u.x, st.s[0]), g.y * leaky_df(u.y, st.s[1]),
                                        g.z * leaky_df(u.z, st.s[2]), g.w * leaky_df(u.w, st.s[3])));
-      acc[0][0] += g.x * leaky_dslope(u.x);
-      acc[0][1] += g.y * leaky_dslope(u.y);
-      acc[0][2] += g.z * leaky_dslope(u.z);
-      acc[0][3] += g.w * leaky_dslope(u.w);
+      acc[0][0] += double(g.x) * leaky_dslope(u.x);
+      acc[0][1] += double(g.y) * leaky_dslope(u.y);
+      acc[0][2] += double(g.z) * leaky_dslope(u.z);
+      acc[0][3] += double(g.w) * leaky_dslope(u.w);
     } else {
       const float u = x[i], g = dy[i];
       dx[i] = g * leaky_df(u, st.s[0]);
-      acc[0][0] += g * leaky_dslope(u);
+      acc[0][0] += double(g) * leaky_dslope(u);
     }
   }
 };
@@ -89,7 +89,7 @@ void prelu_backward_cuda(const PreluParams& p, const float* x, const float* a, c
     return;
   }
   const auto sh = cuda::col_reduce_shape(p.M, p.C);
-  float* partial = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sh.G) * p.C, s));
+  double* partial = static_cast<double*>(cuda::workspace(sizeof(double) * size_t(sh.G) * p.C, s));
   const bool vec = p.C % 4 == 0 && cuda::aligned16(x) && cuda::aligned16(dy) && cuda::aligned16(dx);
   if (vec) {
     cuda::col_reduce_stage1_kernel<4, 1><<<sh.G, kThreads, 0, s>>>(

@@ -113,7 +113,7 @@ struct ColSumOp {
   int C;
   struct Col {};
   __device__ Col col(int) const { return {}; }
-  __device__ void row(const Col&, int64_t r, int cv, float (&acc)[1][VEC]) const {
+  __device__ void row(const Col&, int64_t r, int cv, double (&acc)[1][VEC]) const {
     if constexpr (VEC == 4) {
       const float4 v = *reinterpret_cast<const float4*>(x + r * C + cv * 4);
       acc[0][0] += v.x; acc[0][1] += v.y; acc[0][2] += v.z; acc[0][3] += v.w;
@@ -159,7 +159,7 @@ void column_sum_cuda(const float* x, int64_t rows, int cols, float* out, Stream 
     return;
   }
   const auto sh = cuda::col_reduce_shape(rows, cols);
-  float* partial = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sh.G) * cols, s));
+  double* partial = static_cast<double*>(cuda::workspace(sizeof(double) * size_t(sh.G) * cols, s));
   if (cols % 4 == 0 && al(x)) {
     cuda::col_reduce_stage1_kernel<4, 1><<<sh.G, kThreads, 0, s>>>(rows, cols, sh.rows_per_block,
                                                                      ColSumOp<4>{x, cols}, partial);

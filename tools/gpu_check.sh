@@ -65,7 +65,7 @@ if ! any_exists /usr/include/nlohmann/json.hpp /usr/local/include/nlohmann/json.
 fi
 run_stage configure 90 20 "$OUT/build.log" \
   cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$NVCC" \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DSRGAN_STB_DIR="$PWD/.carry/stb" "${json[@]}"
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DSRGAN_STB_DIR="$PWD/.carry/stb" -DSRGAN_CUDA_EMU=OFF "${json[@]}"
 grep -E "^-- SRGAN" "$OUT/build.log" >&2
 [[ "${status[configure]:-}" == ok* ]] || tail -30 "$OUT/build.log" >&2  # the CMake error, in the reply's output tail
 # Without OpenBLAS the double-precision CPU references of the big test shapes fall back to plain
