@@ -9,7 +9,7 @@
 // and the few PTX instructions we use (cp.async, cvt.rna.tf32, mma.sync) have an SRGAN_CUDA_EMU
 // branch beside their inline assembly that calls the functions declared here.
 //
-// Execution model (cuda_emu_runtime.cpp): a launch runs its blocks one after another (spread
+// Execution model (emu_scheduler.cpp; the runtime API is emu_runtime_api.cpp): a launch runs its blocks one after another (spread
 // over a few host threads); inside a block every CUDA thread is a fiber (ucontext) with its own
 // stack, and the fibers run one at a time until they reach __syncthreads, a warp collective or
 // the end. So:

@@ -1,0 +1,404 @@
+// The CUDA emulator's device (see cuda_emu.h): its error state, stream capture into CUDA graphs,
+// kernel launch, and the slice of the CUDA runtime API that our kernels and tests call (memory,
+// copies, streams, events, graphs, errors), backed by host memory. cuDNN and cuBLAS handles
+// cannot be created here.
+#include "tests/cuda_emu/cuda_emu.h"  // first: it defines __shared__ before the CUDA headers do
+
+#include <cublas_v2.h>
+#include <cudnn.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/cuda_emu/emu_internal.h"
+
+namespace srgan::emu {
+namespace {
+
+// ---- error state (shared by all host threads, like a device's) --------------------------------
+
+std::mutex g_err_mu;
+cudaError_t g_last = cudaSuccess;    // cleared by cudaGetLastError
+cudaError_t g_sticky = cudaSuccess;  // a kernel fault: every later call fails, as on a GPU
+std::string g_fault;                 // what the fault was
+
+}  // namespace
+
+void set_launch_error(cudaError_t e, const std::string& why) {
+  std::lock_guard<std::mutex> lk(g_err_mu);
+  g_last = e;
+  std::fprintf(stderr, "[cuda emulator] launch refused: %s\n", why.c_str());
+}
+
+void set_fault(const std::string& why) {
+  std::lock_guard<std::mutex> lk(g_err_mu);
+  if (g_sticky == cudaSuccess) {
+    g_sticky = cudaErrorLaunchFailure;
+    g_fault = "emulated kernel fault: " + why;
+    std::fprintf(stderr, "[cuda emulator] %s\n", g_fault.c_str());
+  }
+  g_last = cudaErrorLaunchFailure;
+}
+
+cudaError_t sticky() {
+  std::lock_guard<std::mutex> lk(g_err_mu);
+  return g_sticky;
+}
+
+// ---- stream capture (CUDA graphs) -----------------------------------------------------------
+// While a stream is captured, work issued to it (launches, async copies and sets) is recorded
+// instead of run; cudaGraphLaunch replays the recording in order. Calls that are illegal during
+// a capture (synchronising, or cudaMalloc unless the thread relaxed its capture mode) fail and
+// invalidate the capture, as CUDA does.
+
+namespace {
+
+struct Capture {
+  std::vector<std::function<void()>> nodes;
+  std::thread::id owner;
+  bool invalidated = false;
+};
+
+std::mutex g_cap_mu;
+std::map<cudaStream_t, Capture> g_captures;
+thread_local cudaStreamCaptureMode tl_capture_mode = cudaStreamCaptureModeGlobal;
+
+// Records op into the capture of stream s, if s is being captured.
+bool record_if_capturing(cudaStream_t s, std::function<void()> op) {
+  std::lock_guard<std::mutex> lk(g_cap_mu);
+  auto it = g_captures.find(s);
+  if (it == g_captures.end()) return false;
+  it->second.nodes.push_back(std::move(op));
+  return true;
+}
+
+bool is_capturing(cudaStream_t s) {
+  std::lock_guard<std::mutex> lk(g_cap_mu);
+  return g_captures.count(s) != 0;
+}
+
+// For a call that is illegal while this thread captures (unless `relaxable` and the thread's
+// capture mode is relaxed): invalidates the capture and returns the error CUDA returns.
+cudaError_t check_capture_unsafe(const char* what, bool relaxable) {
+  if (relaxable && tl_capture_mode == cudaStreamCaptureModeRelaxed) return cudaSuccess;
+  std::lock_guard<std::mutex> lk(g_cap_mu);
+  for (auto& [stream, cap] : g_captures)
+    if (cap.owner == std::this_thread::get_id()) {
+      cap.invalidated = true;
+      std::fprintf(stderr, "[cuda emulator] %s during stream capture: capture invalidated\n", what);
+      return cudaErrorStreamCaptureUnsupported;
+    }
+  return cudaSuccess;
+}
+
+}  // namespace
+// ---- launch ----------------------------------------------------------------------------------
+
+namespace {
+
+void run_kernel(const std::string& kernel, dim3 grid, dim3 block, const std::function<void()>& body) {
+  if (sticky() != cudaSuccess) return;
+  const std::string fault = run_grid(body, grid, block);
+  if (!fault.empty()) set_fault(kernel + ": " + fault);
+}
+
+}  // namespace
+
+void launch(const char* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t s, std::function<void()> body) {
+  if (sticky() != cudaSuccess) {
+    std::lock_guard<std::mutex> lk(g_err_mu);
+    g_last = g_sticky;
+    return;
+  }
+  const uint64_t threads = uint64_t(block.x) * block.y * block.z;
+  if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
+      grid.y > 65535 || grid.z > 65535) {
+    set_launch_error(cudaErrorInvalidConfiguration,
+                     std::string(kernel) + ": grid (" + std::to_string(grid.x) + "," + std::to_string(grid.y) + "," +
+                         std::to_string(grid.z) + ") block (" + std::to_string(block.x) + "," +
+                         std::to_string(block.y) + "," + std::to_string(block.z) + ")");
+    return;
+  }
+  if (smem > 48 * 1024) {
+    set_launch_error(cudaErrorInvalidValue, std::string(kernel) + ": dynamic shared memory over 48 KiB");
+    return;
+  }
+  std::string name = kernel;
+  if (record_if_capturing(s, [name, grid, block, body] { run_kernel(name, grid, block, body); })) return;
+  run_kernel(name, grid, block, body);
+}
+
+}  // namespace srgan::emu
+
+// ---- the CUDA runtime API, backed by host memory ---------------------------------------------
+
+// The opaque handle types of the runtime, defined here.
+struct CUstream_st {
+  int unused = 0;
+};
+struct CUevent_st {
+  std::chrono::steady_clock::time_point t;
+};
+struct CUgraph_st {
+  std::vector<std::function<void()>> nodes;
+};
+struct CUgraphExec_st {
+  std::vector<std::function<void()>> nodes;
+};
+
+namespace {
+
+using srgan::emu::check_capture_unsafe;
+using srgan::emu::is_capturing;
+using srgan::emu::record_if_capturing;
+
+std::mutex g_alloc_mu;
+std::set<void*> g_device_allocs, g_host_allocs;
+
+cudaError_t fail_if_sticky() { return srgan::emu::sticky(); }
+
+void* alloc256(size_t bytes) { return std::aligned_alloc(256, (std::max<size_t>(bytes, 1) + 255) & ~size_t(255)); }
+
+}  // namespace
+
+extern "C" {
+
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+cudaError_t cudaGetDevice(int* dev) {
+  *dev = 0;
+  return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int dev) { return dev == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int dev) {
+  if (dev != 0) return cudaErrorInvalidDevice;
+  switch (attr) {
+    case cudaDevAttrMultiProcessorCount: *value = 132; break;  // as an H100 SXM
+    case cudaDevAttrWarpSize: *value = 32; break;
+    case cudaDevAttrMaxThreadsPerBlock: *value = 1024; break;
+    default: *value = 0; break;
+  }
+  return cudaSuccess;
+}
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int dev) {
+  if (dev != 0) return cudaErrorInvalidDevice;
+  *prop = cudaDeviceProp{};
+  std::snprintf(prop->name, sizeof(prop->name), "srgan CUDA emulator (CPU)");
+  prop->multiProcessorCount = 132;
+  prop->warpSize = 32;
+  prop->maxThreadsPerBlock = 1024;
+  prop->major = 9;
+  prop->minor = 0;
+  prop->totalGlobalMem = size_t(80) << 30;
+  return cudaSuccess;
+}
+
+cudaError_t cudaMalloc(void** p, size_t bytes) {
+  if (cudaError_t e = fail_if_sticky()) return e;
+  if (cudaError_t e = check_capture_unsafe("cudaMalloc", true)) return e;
+  *p = alloc256(bytes);
+  if (!*p) return cudaErrorMemoryAllocation;
+  std::lock_guard<std::mutex> lk(g_alloc_mu);
+  g_device_allocs.insert(*p);
+  return cudaSuccess;
+}
+cudaError_t cudaFree(void* p) {
+  if (!p) return cudaSuccess;
+  if (cudaError_t e = check_capture_unsafe("cudaFree", true)) return e;
+  {
+    std::lock_guard<std::mutex> lk(g_alloc_mu);
+    if (!g_device_allocs.erase(p)) return cudaErrorInvalidValue;
+  }
+  std::free(p);
+  return cudaSuccess;
+}
+cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned int) {
+  *p = alloc256(bytes);
+  if (!*p) return cudaErrorMemoryAllocation;
+  std::lock_guard<std::mutex> lk(g_alloc_mu);
+  g_host_allocs.insert(*p);
+  return cudaSuccess;
+}
+cudaError_t cudaMallocHost(void** p, size_t bytes) { return cudaHostAlloc(p, bytes, 0); }
+cudaError_t cudaFreeHost(void* p) {
+  if (!p) return cudaSuccess;
+  {
+    std::lock_guard<std::mutex> lk(g_alloc_mu);
+    if (!g_host_allocs.erase(p)) return cudaErrorInvalidValue;
+  }
+  std::free(p);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
+  if (cudaError_t e = fail_if_sticky()) return e;
+  if (cudaError_t e = check_capture_unsafe("cudaMemcpy (synchronous)", false)) return e;
+  if (n) std::memmove(dst, src, n);
+  return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind, cudaStream_t s) {
+  if (cudaError_t e = fail_if_sticky()) return e;
+  if (record_if_capturing(s, [dst, src, n] { if (n) std::memmove(dst, src, n); })) return cudaSuccess;
+  if (n) std::memmove(dst, src, n);
+  return cudaSuccess;
+}
+cudaError_t cudaMemset(void* p, int v, size_t n) {
+  if (cudaError_t e = fail_if_sticky()) return e;
+  if (cudaError_t e = check_capture_unsafe("cudaMemset (synchronous)", false)) return e;
+  if (n) std::memset(p, v, n);
+  return cudaSuccess;
+}
+cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t s) {
+  if (cudaError_t e = fail_if_sticky()) return e;
+  if (record_if_capturing(s, [p, v, n] { if (n) std::memset(p, v, n); })) return cudaSuccess;
+  if (n) std::memset(p, v, n);
+  return cudaSuccess;
+}
+
+cudaError_t cudaDeviceSynchronize(void) {
+  if (cudaError_t e = check_capture_unsafe("cudaDeviceSynchronize", false)) return e;
+  return fail_if_sticky();
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  if (is_capturing(s)) return check_capture_unsafe("cudaStreamSynchronize", false);
+  return fail_if_sticky();
+}
+
+cudaError_t cudaGetLastError(void) {
+  std::lock_guard<std::mutex> lk(srgan::emu::g_err_mu);
+  const cudaError_t e = srgan::emu::g_last;
+  srgan::emu::g_last = srgan::emu::g_sticky;
+  return e;
+}
+cudaError_t cudaPeekAtLastError(void) {
+  std::lock_guard<std::mutex> lk(srgan::emu::g_err_mu);
+  return srgan::emu::g_last;
+}
+const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument (CUDA emulator)";
+    case cudaErrorMemoryAllocation: return "out of memory (CUDA emulator)";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument (CUDA emulator)";
+    case cudaErrorInvalidDevice: return "invalid device ordinal (CUDA emulator)";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing (CUDA emulator)";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture (CUDA emulator)";
+    case cudaErrorIllegalState: return "the stream is not being captured (CUDA emulator)";
+    case cudaErrorLaunchFailure: {
+      std::lock_guard<std::mutex> lk(srgan::emu::g_err_mu);
+      static thread_local std::string msg;
+      msg = srgan::emu::g_fault.empty() ? "unspecified launch failure (CUDA emulator)" : srgan::emu::g_fault;
+      return msg.c_str();
+    }
+    default: return "error (CUDA emulator)";
+  }
+}
+const char* cudaGetErrorName(cudaError_t e) { return cudaGetErrorString(e); }
+
+cudaError_t cudaStreamCreate(cudaStream_t* s) {
+  *s = new CUstream_st;
+  return cudaSuccess;
+}
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) { return cudaStreamCreate(s); }
+cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  delete s;
+  return cudaSuccess;
+}
+cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* st) {
+  *st = is_capturing(s) ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
+  return fail_if_sticky();
+}
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode) {
+  if (!s) return cudaErrorStreamCaptureUnsupported;  // the legacy default stream cannot be captured
+  (void)mode;  // the emulator treats global and thread-local capture alike: this thread's captures
+  std::lock_guard<std::mutex> lk(srgan::emu::g_cap_mu);
+  if (srgan::emu::g_captures.count(s)) return cudaErrorIllegalState;
+  srgan::emu::g_captures[s].owner = std::this_thread::get_id();
+  return cudaSuccess;
+}
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* g) {
+  std::lock_guard<std::mutex> lk(srgan::emu::g_cap_mu);
+  auto it = srgan::emu::g_captures.find(s);
+  *g = nullptr;
+  if (it == srgan::emu::g_captures.end()) return cudaErrorIllegalState;
+  const bool bad = it->second.invalidated;
+  if (!bad) *g = new CUgraph_st{std::move(it->second.nodes)};
+  srgan::emu::g_captures.erase(it);
+  return bad ? cudaErrorStreamCaptureInvalidated : cudaSuccess;
+}
+cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode* mode) {
+  std::swap(*mode, srgan::emu::tl_capture_mode);
+  return cudaSuccess;
+}
+cudaError_t cudaGraphGetNodes(cudaGraph_t g, cudaGraphNode_t* nodes, size_t* n) {
+  if (!g || nodes) return cudaErrorInvalidValue;  // only the count is emulated
+  *n = g->nodes.size();
+  return cudaSuccess;
+}
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t g, unsigned long long) {
+  if (!g) return cudaErrorInvalidValue;
+  *exec = new CUgraphExec_st{g->nodes};
+  return cudaSuccess;
+}
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
+  if (cudaError_t e = fail_if_sticky()) return e;
+  if (!exec) return cudaErrorInvalidValue;
+  if (is_capturing(s)) return cudaErrorStreamCaptureUnsupported;  // not needed by srgan
+  for (const auto& node : exec->nodes) node();
+  return fail_if_sticky();
+}
+cudaError_t cudaGraphDestroy(cudaGraph_t g) {
+  delete g;
+  return cudaSuccess;
+}
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete exec;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventCreate(cudaEvent_t* ev) {
+  *ev = new CUevent_st;
+  return cudaSuccess;
+}
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* ev, unsigned int) { return cudaEventCreate(ev); }
+cudaError_t cudaEventDestroy(cudaEvent_t ev) {
+  delete ev;
+  return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t ev, cudaStream_t s) {
+  if (record_if_capturing(s, [ev] { ev->t = std::chrono::steady_clock::now(); })) return cudaSuccess;
+  ev->t = std::chrono::steady_clock::now();
+  return fail_if_sticky();
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t) {
+  if (cudaError_t e = check_capture_unsafe("cudaEventSynchronize", false)) return e;
+  return fail_if_sticky();
+}
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
+  *ms = std::chrono::duration<float, std::milli>(b->t - a->t).count();
+  return cudaSuccess;
+}
+
+// cuDNN and cuBLAS: the baselines cannot run in the emulator.
+cudnnStatus_t cudnnCreate(cudnnHandle_t*) { return CUDNN_STATUS_NOT_SUPPORTED; }
+cudnnStatus_t cudnnDestroy(cudnnHandle_t) { return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnSetStream(cudnnHandle_t, cudaStream_t) { return CUDNN_STATUS_NOT_SUPPORTED; }
+const char* cudnnGetErrorString(cudnnStatus_t) { return "cuDNN is not available in the CUDA emulator"; }
+cublasStatus_t cublasCreate_v2(cublasHandle_t*) { return CUBLAS_STATUS_NOT_SUPPORTED; }
+cublasStatus_t cublasDestroy_v2(cublasHandle_t) { return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetStream_v2(cublasHandle_t, cudaStream_t) { return CUBLAS_STATUS_NOT_SUPPORTED; }
+
+}  // extern "C"

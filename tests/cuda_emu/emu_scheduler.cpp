@@ -1,0 +1,435 @@
+// The CUDA emulator's scheduler (see cuda_emu.h): every CUDA thread of a block is a fiber with
+// its own stack; the fibers take turns until they reach __syncthreads, a warp collective or the
+// end of the kernel. Blocks run one after another on a pool of host threads. Also here: the warp
+// exchange behind shuffles and mma, and the per-thread cp.async queues.
+// Switches use _setjmp/_longjmp between stacks (swapcontext would make two system calls per
+// switch to save the signal mask); the fortified longjmp would refuse to jump to another stack.
+#undef _FORTIFY_SOURCE
+#include "tests/cuda_emu/cuda_emu.h"  // first: it defines __shared__ before the CUDA headers do
+
+#include <setjmp.h>
+#include <ucontext.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/cuda_emu/emu_internal.h"
+
+thread_local uint3 threadIdx{};
+thread_local uint3 blockIdx{};
+thread_local dim3 blockDim{};
+thread_local dim3 gridDim{};
+
+namespace srgan::emu {
+namespace {
+
+// ---- fibers ----------------------------------------------------------------------------------
+
+enum class State { ready, at_syncthreads, at_warp, done };
+
+struct CpCopy {
+  void* dst;
+  const void* src;
+  int bytes, src_bytes;
+};
+
+struct Fiber {
+  ucontext_t ctx;   // only to start the fiber on its stack
+  jmp_buf jb;       // where it resumes
+  bool started = false;
+  uint3 tid;
+  int linear = 0;
+  State st = State::ready;
+  unsigned warp_mask = 0;   // mask of the warp collective it waits in
+  size_t warp_bytes = 0;
+  unsigned warp_gen = 0;    // collectives entered so far (selects the exchange buffer)
+  std::vector<CpCopy> open;                // cp.async not yet committed
+  std::deque<std::vector<CpCopy>> groups;  // committed, oldest first
+};
+
+constexpr size_t kStackBytes = 256 * 1024;
+constexpr size_t kSlotBytes = kWarpSlotBytes;
+
+// The order in which a block's threads run between two barriers. `mixed` (the default) runs
+// even-numbered launches forward and odd-numbered ones reversed, so over a test's many launches
+// a kernel meets both; `alternate` flips the order at every barrier of a block.
+enum class Order { forward, reverse, alternate, mixed };
+
+Order order_from_env() {
+  const char* e = std::getenv("SRGAN_EMU_ORDER");
+  if (!e || !*e || std::string(e) == "mixed") return Order::mixed;
+  if (std::string(e) == "forward") return Order::forward;
+  if (std::string(e) == "reverse") return Order::reverse;
+  if (std::string(e) == "alternate") return Order::alternate;
+  std::fprintf(stderr, "[cuda emulator] SRGAN_EMU_ORDER=%s is not mixed|forward|reverse|alternate\n", e);
+  std::exit(2);
+}
+
+// Runs blocks on the host thread that owns it. One per host thread.
+class BlockRunner {
+ public:
+  ~BlockRunner() {
+    for (char* s : stacks_) std::free(s);
+  }
+
+  // Runs one block; returns false (with error_) on a fault. The fibers persist from block to
+  // block: each loops over "run the kernel body, report done", so a block costs two switches
+  // per thread; a fault abandons the fibers' stacks, and they are started afresh.
+  bool run(const std::function<void()>& body, dim3 block, Order order) {
+    const int n = int(block.x * block.y * block.z);
+    body_ = &body;
+    error_.clear();
+    while (int(stacks_.size()) < n) {
+      char* s = static_cast<char*>(std::malloc(kStackBytes));
+      if (!s) { error_ = "out of host memory for thread stacks"; return false; }
+      stacks_.push_back(s);
+    }
+    if (fibers_.size() < size_t(n)) fibers_.resize(size_t(n));
+    n_ = n;
+    xbuf_.assign(size_t((n + 31) / 32) * 2 * 32 * kSlotBytes, 0);
+    for (int i = 0; i < n; ++i) {
+      Fiber& f = fibers_[size_t(i)];
+      f.linear = i;
+      f.tid = uint3{unsigned(i % int(block.x)), unsigned((i / int(block.x)) % int(block.y)),
+                    unsigned(i / int(block.x * block.y))};
+      f.st = State::ready;
+      f.warp_gen = 0;
+      f.open.clear();
+      f.groups.clear();
+    }
+    int phase = 0;
+    for (;;) {
+      const bool rev = order == Order::reverse || (order == Order::alternate && (phase & 1));
+      for (int k = 0; k < n; ++k) {
+        const int i = rev ? n - 1 - k : k;
+        Fiber& f = fibers_[size_t(i)];
+        if (f.st != State::ready) continue;
+        cur_ = i;
+        threadIdx = f.tid;
+        resume(f);
+        if (!error_.empty()) {
+          for (Fiber& g : fibers_) g.started = false;  // abandon every stack mid-kernel
+          return false;
+        }
+      }
+      // Every thread now waits at a barrier or has exited.
+      if (release_warps()) continue;
+      if (error_.empty()) {
+        int done = 0, waiting = 0;
+        for (int i = 0; i < n; ++i) {
+          if (fibers_[size_t(i)].st == State::done) ++done;
+          if (fibers_[size_t(i)].st == State::at_syncthreads) ++waiting;
+        }
+        if (done == n) return true;
+        if (waiting + done == n && done == 0) {
+          for (int i = 0; i < n; ++i) fibers_[size_t(i)].st = State::ready;
+          ++phase;
+          continue;
+        }
+        if (waiting + done == n)
+          error_ = std::to_string(done) + " of " + std::to_string(n) +
+                   " threads exited while the others wait at __syncthreads (barrier divergence)";
+        else
+          error_ = "deadlock: threads wait at __syncthreads while lanes of their warps wait in a warp collective";
+      }
+      for (Fiber& g : fibers_) g.started = false;
+      return false;
+    }
+  }
+
+  const std::string& error() const { return error_; }
+  Fiber& current() { return fibers_[size_t(cur_)]; }
+
+  // Suspends the calling fiber in state s until the scheduler releases it.
+  void suspend(State s) {
+    Fiber& f = current();
+    f.st = s;
+    if (!_setjmp(f.jb)) _longjmp(sched_jb_, 1);
+  }
+
+  unsigned char* slot(int warp, unsigned gen, int lane) {
+    return &xbuf_[((size_t(warp) * 2 + (gen & 1u)) * 32 + size_t(lane)) * kSlotBytes];
+  }
+
+  void fault(const std::string& why) {  // called from a fiber: record and never resume it
+    error_ = "thread (" + std::to_string(current().tid.x) + "," + std::to_string(current().tid.y) + "," +
+             std::to_string(current().tid.z) + "): " + why;
+    _longjmp(sched_jb_, 1);  // never resumed: the scheduler abandons the block
+  }
+
+ private:
+  static void fiber_main();
+
+  // Runs fiber f until it suspends or finishes the block's body.
+  void resume(Fiber& f) {
+    if (_setjmp(sched_jb_)) return;  // the fiber jumped back
+    if (f.started) _longjmp(f.jb, 1);
+    f.started = true;
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = stacks_[size_t(&f - fibers_.data())];
+    f.ctx.uc_stack.ss_size = kStackBytes;
+    f.ctx.uc_link = nullptr;  // fiber_main never returns
+    makecontext(&f.ctx, &BlockRunner::fiber_main, 0);
+    setcontext(&f.ctx);
+  }
+
+  // Releases every warp whose collective is complete. Records an error for one that can never
+  // complete (a named lane exited, or the lanes disagree on the mask or size).
+  bool release_warps() {
+    bool released = false;
+    const int n = n_;
+    for (int w0 = 0; w0 < n; w0 += 32) {
+      int first = -1;
+      for (int i = w0; i < std::min(n, w0 + 32); ++i)
+        if (fibers_[size_t(i)].st == State::at_warp) { first = i; break; }
+      if (first < 0) continue;
+      const unsigned mask = fibers_[size_t(first)].warp_mask;
+      const size_t bytes = fibers_[size_t(first)].warp_bytes;
+      bool complete = true;
+      for (int l = 0; l < 32; ++l) {
+        if (!(mask >> l & 1u)) continue;
+        const int i = w0 + l;
+        if (i >= n) {
+          error_ = "warp collective names lane " + std::to_string(l) + " of warp " + std::to_string(w0 / 32) +
+                   ", which does not exist (block of " + std::to_string(n) + " threads)";
+          return false;
+        }
+        const Fiber& f = fibers_[size_t(i)];
+        if (f.st == State::done) {
+          error_ = "warp collective names lane " + std::to_string(l) + " of warp " + std::to_string(w0 / 32) +
+                   ", which has exited";
+          return false;
+        }
+        if (f.st != State::at_warp) { complete = false; continue; }
+        if (f.warp_mask != mask || f.warp_bytes != bytes) {
+          error_ = "lanes of warp " + std::to_string(w0 / 32) + " disagree on a collective's mask or size";
+          return false;
+        }
+      }
+      if (!complete) continue;
+      for (int l = 0; l < 32; ++l)
+        if (mask >> l & 1u) fibers_[size_t(w0 + l)].st = State::ready;
+      released = true;
+    }
+    return released;
+  }
+
+  std::vector<char*> stacks_;
+  std::vector<Fiber> fibers_;
+  std::vector<unsigned char> xbuf_;  // [warp][2][32 lanes][kSlotBytes]
+  jmp_buf sched_jb_;
+  int n_ = 0;  // threads of the current block (fibers_ may hold more, from earlier blocks)
+  int cur_ = 0;
+  const std::function<void()>* body_ = nullptr;
+  std::string error_;
+};
+
+thread_local BlockRunner* tl_runner = nullptr;
+
+BlockRunner& runner_in_kernel(const char* what) {
+  if (!tl_runner) {
+    std::fprintf(stderr, "[cuda emulator] %s called outside a kernel\n", what);
+    std::abort();
+  }
+  return *tl_runner;
+}
+
+void perform(const std::vector<CpCopy>& group) {
+  for (const CpCopy& c : group) {
+    if (c.src_bytes > 0) std::memcpy(c.dst, c.src, size_t(c.src_bytes));
+    if (c.bytes > c.src_bytes) std::memset(static_cast<char*>(c.dst) + c.src_bytes, 0, size_t(c.bytes - c.src_bytes));
+  }
+}
+
+void BlockRunner::fiber_main() {
+  for (;;) {  // one iteration per block
+    BlockRunner& r = *tl_runner;
+    Fiber& f = r.current();
+    try {
+      (*r.body_)();
+    } catch (const std::exception& e) {
+      r.error_ = std::string("exception inside the kernel: ") + e.what();
+    } catch (...) {
+      r.error_ = "exception inside the kernel";
+    }
+    // cp.async copies never waited for still land before the kernel ends.
+    if (!f.open.empty()) f.groups.push_back(std::move(f.open));
+    for (const auto& g : f.groups) perform(g);
+    f.groups.clear();
+    f.open.clear();
+    r.suspend(State::done);
+  }
+}
+
+// ---- the pool of host threads that run blocks ------------------------------------------------
+
+class BlockPool {
+ public:
+  static BlockPool& get() {
+    static BlockPool p;
+    return p;
+  }
+
+  // Runs every block of the grid; returns "" or the first fault.
+  std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block) {
+    std::lock_guard<std::mutex> one_launch(launch_mu_);  // launches run one at a time
+    job_ = Job{&body, grid, block, int64_t(grid.x) * grid.y * grid.z,
+               order_ != Order::mixed ? order_ : (launches_++ % 2 ? Order::reverse : Order::forward)};
+    next_.store(0);
+    failed_.store(false);
+    fault_.clear();
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      ++generation_;
+      busy_ = int(workers_.size());
+    }
+    cv_.notify_all();
+    work();  // the launching thread works too
+    std::unique_lock<std::mutex> lk(mu_);
+    idle_cv_.wait(lk, [&] { return busy_ == 0; });
+    return fault_;
+  }
+
+ private:
+  struct Job {
+    const std::function<void()>* body = nullptr;
+    dim3 grid, block;
+    int64_t blocks = 0;
+    Order order = Order::forward;
+  };
+
+  BlockPool() {
+    int n = int(std::thread::hardware_concurrency());
+    if (const char* e = std::getenv("SRGAN_EMU_THREADS")) n = std::atoi(e);
+    n = std::max(1, std::min(n, 16));
+    order_ = order_from_env();
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this] { worker(); });
+  }
+  ~BlockPool() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  void worker() {
+    unsigned seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+      }
+      work();
+      std::lock_guard<std::mutex> lk(mu_);
+      if (--busy_ == 0) idle_cv_.notify_all();
+    }
+  }
+
+  void work() {
+    thread_local BlockRunner runner;
+    tl_runner = &runner;
+    blockDim = job_.block;
+    gridDim = job_.grid;
+    for (;;) {
+      const int64_t b = next_.fetch_add(1);
+      if (b >= job_.blocks || failed_.load()) break;
+      blockIdx = uint3{unsigned(b % job_.grid.x), unsigned((b / job_.grid.x) % job_.grid.y),
+                       unsigned(b / (int64_t(job_.grid.x) * job_.grid.y))};
+      if (!runner.run(*job_.body, job_.block, job_.order)) {
+        std::lock_guard<std::mutex> lk(fault_mu_);
+        if (!failed_.exchange(true))
+          fault_ = "block (" + std::to_string(blockIdx.x) + "," + std::to_string(blockIdx.y) + "," +
+                   std::to_string(blockIdx.z) + ") " + runner.error();
+      }
+    }
+    tl_runner = nullptr;
+  }
+
+  std::mutex launch_mu_, mu_, fault_mu_;
+  std::condition_variable cv_, idle_cv_;
+  std::vector<std::thread> workers_;
+  unsigned generation_ = 0;
+  int busy_ = 0;
+  bool stop_ = false;
+  Order order_ = Order::mixed;
+  uint64_t launches_ = 0;
+  Job job_;
+  std::atomic<int64_t> next_{0};
+  std::atomic<bool> failed_{false};
+  std::string fault_;
+};
+
+}  // namespace
+
+std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block) {
+  return BlockPool::get().run_grid(body, grid, block);
+}
+
+// ---- collectives and PTX ---------------------------------------------------------------------
+
+void syncthreads() { runner_in_kernel("__syncthreads").suspend(State::at_syncthreads); }
+
+int lane_id() { return runner_in_kernel("lane_id").current().linear & 31; }
+
+const unsigned char* warp_exchange(unsigned mask, const void* mine, size_t bytes) {
+  BlockRunner& r = runner_in_kernel("a warp collective");
+  Fiber& f = r.current();
+  const int warp = f.linear / 32, lane = f.linear % 32;
+  if (bytes > kSlotBytes) r.fault("warp collective of more than 64 bytes per lane");
+  if (!(mask >> lane & 1u)) r.fault("warp collective called by a lane its mask leaves out");
+  const unsigned gen = f.warp_gen++;
+  std::memcpy(r.slot(warp, gen, lane), mine, bytes);
+  f.warp_mask = mask;
+  f.warp_bytes = bytes;
+  r.suspend(State::at_warp);
+  // Released: every lane of the mask has written its slot of this generation. The next
+  // collective uses the other buffer, and no lane can reach the one after (which reuses this
+  // buffer) before every lane has arrived at the next, so these slots stay intact until the
+  // caller's next collective.
+  return r.slot(warp, gen, 0);
+}
+
+void cp_async(void* dst, const void* src, int bytes, int src_bytes) {
+  BlockRunner& r = runner_in_kernel("cp.async");
+  if (bytes != 4 && bytes != 8 && bytes != 16) r.fault("cp.async of " + std::to_string(bytes) + " bytes");
+  if (src_bytes < 0 || src_bytes > bytes) r.fault("cp.async src-size out of range");
+  if (reinterpret_cast<uintptr_t>(dst) % unsigned(bytes) != 0 ||
+      (src_bytes > 0 && reinterpret_cast<uintptr_t>(src) % unsigned(bytes) != 0))
+    r.fault("misaligned cp.async of " + std::to_string(bytes) + " bytes");
+  // Between issue and wait the destination is undefined (the copy may land at any moment): it
+  // reads as NaN here, so a thread that reads it too early, or overwrites a tile other threads
+  // are still reading, produces NaNs instead of a lucky right answer.
+  std::memset(dst, 0xFF, size_t(bytes));
+  r.current().open.push_back(CpCopy{dst, src, bytes, src_bytes});
+}
+
+void cp_async_commit() {
+  Fiber& f = runner_in_kernel("cp.async.commit_group").current();
+  f.groups.push_back(std::move(f.open));
+  f.open.clear();
+}
+
+void cp_async_wait(int n) {
+  Fiber& f = runner_in_kernel("cp.async.wait_group").current();
+  while (int(f.groups.size()) > n) {
+    perform(f.groups.front());
+    f.groups.pop_front();
+  }
+}
+
+}  // namespace srgan::emu

@@ -1,0 +1,52 @@
+// The CUDA emulator's tensor-core instructions (see cuda_emu.h): cvt.rna.tf32.f32 and
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32, a warp collective built on warp_exchange.
+#include <cstdint>
+#include <cstring>
+
+#include "tests/cuda_emu/cuda_emu.h"
+
+namespace srgan::emu {
+
+uint32_t cvt_rna_tf32(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) == 0x7f800000u) return u;  // inf and NaN pass through
+  return (u + 0x1000u) & 0xffffe000u;               // round half away from zero to 10 bits
+}
+
+void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  struct Frag {
+    uint32_t a[4], b[2];
+  };
+  const Frag mine{{a[0], a[1], a[2], a[3]}, {b[0], b[1]}};
+  const unsigned char* slots = warp_exchange(0xffffffffu, &mine, sizeof(Frag));
+  // Word w of lane l's Frag (a0..a3 are words 0-3, b0, b1 words 4-5), read as TF32: the tensor
+  // core reads only the TF32 bits of each operand.
+  auto tf32_word = [slots](int l, int w) {
+    uint32_t u;
+    std::memcpy(&u, slots + size_t(l) * kWarpSlotBytes + size_t(w) * 4, 4);
+    u &= 0xffffe000u;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  };
+  // PTX ISA, "Matrix Fragments for mma.m16n8k8" (.tf32), with g = lane >> 2, t = lane % 4:
+  //   A (16x8, row): a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4)
+  //   B (8x8, col):  b0 (t, g), b1 (t+4, g)
+  //   C/D (16x8):    c0 (g, 2t), c1 (g, 2t+1), c2 (g+8, 2t), c3 (g+8, 2t+1)
+  // so A[r][k] is register (r >= 8) + 2 (k >= 4) of lane 4 (r % 8) + k % 4, and B[k][c] is
+  // register (k >= 4) of lane 4 c + k % 4.
+  const int lane = lane_id(), g = lane >> 2, t = lane & 3;
+  for (int e = 0; e < 4; ++e) {
+    const int r = e < 2 ? g : g + 8, c = 2 * t + (e & 1);
+    double s = d[e];  // C = D: each lane's accumulators are its own. TF32 products are exact in double; one rounding at the end
+    for (int k = 0; k < 8; ++k) {
+      const float av = tf32_word(4 * (r % 8) + k % 4, (r >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0));
+      const float bv = tf32_word(4 * c + k % 4, 4 + (k >= 4 ? 1 : 0));
+      s += double(av) * double(bv);
+    }
+    d[e] = float(s);
+  }
+}
+
+}  // namespace srgan::emu
