@@ -168,7 +168,12 @@ std::set<void*> g_device_allocs, g_host_allocs;
 
 cudaError_t fail_if_sticky() { return srgan::emu::sticky(); }
 
-void* alloc256(size_t bytes) { return std::aligned_alloc(256, (std::max<size_t>(bytes, 1) + 255) & ~size_t(255)); }
+// 256-byte aligned like cudaMalloc, and exactly `bytes` long, so that AddressSanitizer (in a
+// -fsanitize=address build) flags a kernel that reads or writes past the end.
+void* alloc256(size_t bytes) {
+  void* p = nullptr;
+  return posix_memalign(&p, 256, std::max<size_t>(bytes, 1)) == 0 ? p : nullptr;
+}
 
 }  // namespace
 

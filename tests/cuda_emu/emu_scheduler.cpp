@@ -9,6 +9,9 @@
 
 #include <setjmp.h>
 #include <ucontext.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -34,6 +37,23 @@ thread_local dim3 gridDim{};
 namespace srgan::emu {
 namespace {
 
+// AddressSanitizer must be told about every switch between stacks (a build with
+// -fsanitize=address then also catches a kernel reading or writing outside its buffers).
+void asan_start_switch(void** fake_stack, const void* bottom, size_t size) {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_start_switch_fiber(fake_stack, bottom, size);
+#else
+  (void)fake_stack, (void)bottom, (void)size;
+#endif
+}
+void asan_finish_switch(void* fake_stack, const void** old_bottom, size_t* old_size) {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_finish_switch_fiber(fake_stack, old_bottom, old_size);
+#else
+  (void)fake_stack, (void)old_bottom, (void)old_size;
+#endif
+}
+
 // ---- fibers ----------------------------------------------------------------------------------
 
 enum class State { ready, at_syncthreads, at_warp, done };
@@ -47,6 +67,7 @@ struct CpCopy {
 struct Fiber {
   ucontext_t ctx;   // only to start the fiber on its stack
   jmp_buf jb;       // where it resumes
+  void* asan_fake_stack = nullptr;
   bool started = false;
   uint3 tid;
   int linear = 0;
@@ -155,7 +176,11 @@ class BlockRunner {
   void suspend(State s) {
     Fiber& f = current();
     f.st = s;
-    if (!_setjmp(f.jb)) _longjmp(sched_jb_, 1);
+    if (!_setjmp(f.jb)) {
+      asan_start_switch(&f.asan_fake_stack, sched_bottom_, sched_size_);
+      _longjmp(sched_jb_, 1);
+    }
+    asan_finish_switch(f.asan_fake_stack, &sched_bottom_, &sched_size_);
   }
 
   unsigned char* slot(int warp, unsigned gen, int lane) {
@@ -165,6 +190,7 @@ class BlockRunner {
   void fault(const std::string& why) {  // called from a fiber: record and never resume it
     error_ = "thread (" + std::to_string(current().tid.x) + "," + std::to_string(current().tid.y) + "," +
              std::to_string(current().tid.z) + "): " + why;
+    asan_start_switch(nullptr, sched_bottom_, sched_size_);  // nullptr: this stack is abandoned
     _longjmp(sched_jb_, 1);  // never resumed: the scheduler abandons the block
   }
 
@@ -173,7 +199,11 @@ class BlockRunner {
 
   // Runs fiber f until it suspends or finishes the block's body.
   void resume(Fiber& f) {
-    if (_setjmp(sched_jb_)) return;  // the fiber jumped back
+    if (_setjmp(sched_jb_)) {  // the fiber jumped back
+      asan_finish_switch(sched_fake_stack_, nullptr, nullptr);
+      return;
+    }
+    asan_start_switch(&sched_fake_stack_, stacks_[size_t(&f - fibers_.data())], kStackBytes);
     if (f.started) _longjmp(f.jb, 1);
     f.started = true;
     getcontext(&f.ctx);
@@ -229,6 +259,9 @@ class BlockRunner {
   std::vector<Fiber> fibers_;
   std::vector<unsigned char> xbuf_;  // [warp][2][32 lanes][kSlotBytes]
   jmp_buf sched_jb_;
+  void* sched_fake_stack_ = nullptr;
+  const void* sched_bottom_ = nullptr;  // the scheduler's stack, for AddressSanitizer
+  size_t sched_size_ = 0;
   int n_ = 0;  // threads of the current block (fibers_ may hold more, from earlier blocks)
   int cur_ = 0;
   const std::function<void()>* body_ = nullptr;
@@ -253,6 +286,7 @@ void perform(const std::vector<CpCopy>& group) {
 }
 
 void BlockRunner::fiber_main() {
+  asan_finish_switch(nullptr, &tl_runner->sched_bottom_, &tl_runner->sched_size_);  // first entry
   for (;;) {  // one iteration per block
     BlockRunner& r = *tl_runner;
     Fiber& f = r.current();
