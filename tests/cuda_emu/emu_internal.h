@@ -15,6 +15,9 @@ void set_launch_error(cudaError_t e, const std::string& why);  // not sticky: a 
 void set_fault(const std::string& why);                        // sticky: a faulting kernel
 cudaError_t sticky();
 
+// Runs the stream work queued so far (emu_runtime_api.cpp); every synchronising call does.
+void drain();
+
 // ---- scheduler (emu_scheduler.cpp) ----
 // Runs every block of the grid (each thread calls body); returns "" or the first fault.
 std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block);

@@ -102,7 +102,54 @@ cudaError_t check_capture_unsafe(const char* what, bool relaxable) {
   return cudaSuccess;
 }
 
+// ---- deferred execution -------------------------------------------------------------------
+// As on a GPU, work issued to a stream (launches, async copies and sets, event records) does not
+// run when it is issued: it waits in one queue, in issue order, until the host synchronises
+// (cudaDeviceSynchronize, cudaStreamSynchronize, cudaEventSynchronize, a synchronous copy, a
+// copy to or from pageable memory, cudaFree). So host code that reads a result before
+// synchronising reads stale memory, and a pinned buffer refilled before its upload ran uploads
+// the new contents, as they can on a GPU. SRGAN_EMU_SYNC=1 runs everything at issue instead.
+// (One queue for all streams is one legal order of a correct program's work.)
+
+std::mutex g_queue_mu, g_drain_mu;
+std::deque<std::function<void()>> g_queue;
+
+bool run_at_issue() {
+  static const bool sync = [] {
+    const char* e = std::getenv("SRGAN_EMU_SYNC");
+    return e && *e && *e != '0';
+  }();
+  return sync;
+}
+
+// Records op into a capture of s, or queues it (runs it at once with SRGAN_EMU_SYNC=1).
+void issue(cudaStream_t s, std::function<void()> op) {
+  if (record_if_capturing(s, op)) return;
+  if (run_at_issue()) {
+    op();
+    return;
+  }
+  std::lock_guard<std::mutex> lk(g_queue_mu);
+  g_queue.push_back(std::move(op));
+}
+
 }  // namespace
+
+// Runs every queued operation, in order (one host thread at a time).
+void drain() {
+  std::lock_guard<std::mutex> one_drainer(g_drain_mu);
+  for (;;) {
+    std::function<void()> op;
+    {
+      std::lock_guard<std::mutex> lk(g_queue_mu);
+      if (g_queue.empty()) return;
+      op = std::move(g_queue.front());
+      g_queue.pop_front();
+    }
+    op();
+  }
+}
+
 // ---- launch ----------------------------------------------------------------------------------
 
 namespace {
@@ -135,8 +182,7 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t
     return;
   }
   std::string name = kernel;
-  if (record_if_capturing(s, [name, grid, block, body] { run_kernel(name, grid, block, body); })) return;
-  run_kernel(name, grid, block, body);
+  issue(s, [name, grid, block, body] { run_kernel(name, grid, block, body); });
 }
 
 }  // namespace srgan::emu
@@ -161,10 +207,27 @@ namespace {
 
 using srgan::emu::check_capture_unsafe;
 using srgan::emu::is_capturing;
-using srgan::emu::record_if_capturing;
 
 std::mutex g_alloc_mu;
-std::set<void*> g_device_allocs, g_host_allocs;
+std::map<const char*, size_t> g_device_allocs, g_pinned_allocs;  // base -> bytes
+
+bool inside(const std::map<const char*, size_t>& allocs, const void* p) {
+  const char* c = static_cast<const char*>(p);
+  auto it = allocs.upper_bound(c);
+  if (it == allocs.begin()) return false;
+  --it;
+  return c < it->first + std::max<size_t>(it->second, 1);
+}
+
+// Pageable host memory: neither device memory nor pinned (cudaHostAlloc) memory. Async copies
+// to or from it complete before the call returns, as in CUDA.
+bool pageable(const void* p) {
+  std::lock_guard<std::mutex> lk(g_alloc_mu);
+  return !inside(g_device_allocs, p) && !inside(g_pinned_allocs, p);
+}
+
+using srgan::emu::drain;
+using srgan::emu::issue;
 
 cudaError_t fail_if_sticky() { return srgan::emu::sticky(); }
 
@@ -217,15 +280,16 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = alloc256(bytes);
   if (!*p) return cudaErrorMemoryAllocation;
   std::lock_guard<std::mutex> lk(g_alloc_mu);
-  g_device_allocs.insert(*p);
+  g_device_allocs[static_cast<const char*>(*p)] = bytes;
   return cudaSuccess;
 }
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
   if (cudaError_t e = check_capture_unsafe("cudaFree", true)) return e;
+  drain();  // cudaFree waits for the device: queued work may still use the block
   {
     std::lock_guard<std::mutex> lk(g_alloc_mu);
-    if (!g_device_allocs.erase(p)) return cudaErrorInvalidValue;
+    if (!g_device_allocs.erase(static_cast<const char*>(p))) return cudaErrorInvalidValue;
   }
   std::free(p);
   return cudaSuccess;
@@ -234,15 +298,16 @@ cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned int) {
   *p = alloc256(bytes);
   if (!*p) return cudaErrorMemoryAllocation;
   std::lock_guard<std::mutex> lk(g_alloc_mu);
-  g_host_allocs.insert(*p);
+  g_pinned_allocs[static_cast<const char*>(*p)] = bytes;
   return cudaSuccess;
 }
 cudaError_t cudaMallocHost(void** p, size_t bytes) { return cudaHostAlloc(p, bytes, 0); }
 cudaError_t cudaFreeHost(void* p) {
   if (!p) return cudaSuccess;
+  drain();  // like cudaFree: queued copies may still use the buffer
   {
     std::lock_guard<std::mutex> lk(g_alloc_mu);
-    if (!g_host_allocs.erase(p)) return cudaErrorInvalidValue;
+    if (!g_pinned_allocs.erase(static_cast<const char*>(p))) return cudaErrorInvalidValue;
   }
   std::free(p);
   return cudaSuccess;
@@ -251,34 +316,43 @@ cudaError_t cudaFreeHost(void* p) {
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
   if (cudaError_t e = fail_if_sticky()) return e;
   if (cudaError_t e = check_capture_unsafe("cudaMemcpy (synchronous)", false)) return e;
+  drain();
+  if (cudaError_t e = fail_if_sticky()) return e;
   if (n) std::memmove(dst, src, n);
   return cudaSuccess;
 }
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind, cudaStream_t s) {
   if (cudaError_t e = fail_if_sticky()) return e;
-  if (record_if_capturing(s, [dst, src, n] { if (n) std::memmove(dst, src, n); })) return cudaSuccess;
-  if (n) std::memmove(dst, src, n);
+  if (n && (pageable(dst) || pageable(src)) && !srgan::emu::is_capturing(s)) {
+    drain();  // pageable host memory: the copy is done when the call returns
+    if (cudaError_t e = fail_if_sticky()) return e;
+    std::memmove(dst, src, n);
+    return cudaSuccess;
+  }
+  issue(s, [dst, src, n] { if (n) std::memmove(dst, src, n); });
   return cudaSuccess;
 }
 cudaError_t cudaMemset(void* p, int v, size_t n) {
   if (cudaError_t e = fail_if_sticky()) return e;
   if (cudaError_t e = check_capture_unsafe("cudaMemset (synchronous)", false)) return e;
+  drain();
   if (n) std::memset(p, v, n);
-  return cudaSuccess;
+  return fail_if_sticky();
 }
 cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t s) {
   if (cudaError_t e = fail_if_sticky()) return e;
-  if (record_if_capturing(s, [p, v, n] { if (n) std::memset(p, v, n); })) return cudaSuccess;
-  if (n) std::memset(p, v, n);
+  issue(s, [p, v, n] { if (n) std::memset(p, v, n); });
   return cudaSuccess;
 }
 
 cudaError_t cudaDeviceSynchronize(void) {
   if (cudaError_t e = check_capture_unsafe("cudaDeviceSynchronize", false)) return e;
+  drain();
   return fail_if_sticky();
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
   if (is_capturing(s)) return check_capture_unsafe("cudaStreamSynchronize", false);
+  drain();
   return fail_if_sticky();
 }
 
@@ -362,8 +436,8 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
   if (cudaError_t e = fail_if_sticky()) return e;
   if (!exec) return cudaErrorInvalidValue;
   if (is_capturing(s)) return cudaErrorStreamCaptureUnsupported;  // not needed by srgan
-  for (const auto& node : exec->nodes) node();
-  return fail_if_sticky();
+  for (const auto& node : exec->nodes) issue(s, node);
+  return cudaSuccess;
 }
 cudaError_t cudaGraphDestroy(cudaGraph_t g) {
   delete g;
@@ -384,12 +458,12 @@ cudaError_t cudaEventDestroy(cudaEvent_t ev) {
   return cudaSuccess;
 }
 cudaError_t cudaEventRecord(cudaEvent_t ev, cudaStream_t s) {
-  if (record_if_capturing(s, [ev] { ev->t = std::chrono::steady_clock::now(); })) return cudaSuccess;
-  ev->t = std::chrono::steady_clock::now();
+  issue(s, [ev] { ev->t = std::chrono::steady_clock::now(); });
   return fail_if_sticky();
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t) {
   if (cudaError_t e = check_capture_unsafe("cudaEventSynchronize", false)) return e;
+  drain();
   return fail_if_sticky();
 }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {

@@ -203,11 +203,11 @@ class BlockRunner {
       asan_finish_switch(sched_fake_stack_, nullptr, nullptr);
       return;
     }
-    asan_start_switch(&sched_fake_stack_, stacks_[size_t(&f - fibers_.data())], kStackBytes);
+    asan_start_switch(&sched_fake_stack_, stacks_[size_t(f.linear)], kStackBytes);
     if (f.started) _longjmp(f.jb, 1);
     f.started = true;
     getcontext(&f.ctx);
-    f.ctx.uc_stack.ss_sp = stacks_[size_t(&f - fibers_.data())];
+    f.ctx.uc_stack.ss_sp = stacks_[size_t(f.linear)];
     f.ctx.uc_stack.ss_size = kStackBytes;
     f.ctx.uc_link = nullptr;  // fiber_main never returns
     makecontext(&f.ctx, &BlockRunner::fiber_main, 0);
@@ -256,7 +256,7 @@ class BlockRunner {
   }
 
   std::vector<char*> stacks_;
-  std::vector<Fiber> fibers_;
+  std::deque<Fiber> fibers_;  // a deque: growing it keeps suspended fibers where they are
   std::vector<unsigned char> xbuf_;  // [warp][2][32 lanes][kSlotBytes]
   jmp_buf sched_jb_;
   void* sched_fake_stack_ = nullptr;
