@@ -240,7 +240,7 @@ TEST_CASE("content loss is pixel MSE without a VGG and the rescaled VGG loss wit
   CHECK(b.total.item() == Approx(3.0 * manual + 0.5 * v.pixel_mse.item()).epsilon(1e-5));
 }
 
-TEST_CASE("generator loss adds 1e-3 adversarial BCE; discriminator loss stops at SR", "[models][losses]") {
+TEST_CASE("generator loss adds 1e-3 adversarial BCE, discriminator loss stops at SR", "[models][losses]") {
   Rng rng(8);
   SRResNet g({1, 4}, rng);
   Discriminator d({16, 2, 8}, rng);

@@ -125,7 +125,7 @@ TEST_CASE("resume drops log lines of steps the checkpoint never saw", "[train][r
   REQUIRE(steps == std::vector<int>{1, 2, 3, 4, 5});
 }
 
-TEST_CASE("checkpoints on a validation step still write best.safetensors; runs are not overwritten", "[train][checkpoint]") {
+TEST_CASE("checkpoints on a validation step still write best.safetensors, runs are not overwritten", "[train][checkpoint]") {
   TrainOptions o = tiny(make_image_folder("best", 3), out_dir("best"));
   o.steps = 4;
   o.val_every = 2;  // the last step is a checkpoint step too, with no --val

@@ -111,7 +111,7 @@ TEST_CASE("GAN steps (D update, G update) replayed as CUDA graphs match eager st
   SRGAN_REQUIRE_CLOSE(all_close(b.d.arena.values().to_vector(), a.d.arena.values().to_vector(), kAtol, kRtol));
 }
 
-TEST_CASE("a segment that reads the host is not captured; automatic mode falls back", "[cuda][graph]") {
+TEST_CASE("a segment that reads the host is not captured, automatic mode falls back", "[cuda][graph]") {
   auto make = [](SRResNet& g, Adam& opt, const Tensor& lr, const Tensor& hr) {
     StepPlan p = pretrain_plan(g, opt, lr, hr, LossWeights{});
     auto inner = p.segments[0];

@@ -56,7 +56,7 @@ void check_equal(const std::vector<StepRecord>& got, const std::vector<StepRecor
 
 // fp32 kernels differ from the CPU's in summation order only (~1e-6 per op); over a few Adam
 // steps at lr 1e-3 the losses stay within 1e-3 of the CPU's.
-TEST_CASE("pretraining on CUDA follows the CPU run; graph replay equals eager steps", "[cuda][train][trainer]") {
+TEST_CASE("pretraining on CUDA follows the CPU run and graph replay equals eager steps", "[cuda][train][trainer]") {
   TrainOptions o = test::tiny(test::make_image_folder("cuda_pretrain", 4), test::out_dir("cuda_pretrain"));
   o.steps = 6;
   o.log_every = 1;
@@ -67,7 +67,7 @@ TEST_CASE("pretraining on CUDA follows the CPU run; graph replay equals eager st
   check_equal(graph, eager, "CUDA graphs vs CUDA eager");
 }
 
-TEST_CASE("GAN training on CUDA follows the CPU run; graph replay equals eager steps", "[cuda][train][trainer]") {
+TEST_CASE("GAN training on CUDA follows the CPU run and graph replay equals eager steps", "[cuda][train][trainer]") {
   TrainOptions o = test::tiny(test::make_image_folder("cuda_gan", 4), test::out_dir("cuda_gan"));
   o.phase = "gan";
   o.d_width = 4;
