@@ -52,6 +52,15 @@ void check_equal(const std::vector<StepRecord>& got, const std::vector<StepRecor
     }
 }
 
+// Trains o on the CPU, on CUDA eagerly and on CUDA with graph replay, and compares the losses.
+void check_cuda_training(const TrainOptions& o) {
+  const auto cpu = run(o, "cpu", "off");
+  const auto eager = run(o, "cuda", "off");
+  const auto graph = run(o, "cuda", "on");
+  check_close(eager, cpu, 1e-3, "CUDA eager vs CPU");
+  check_equal(graph, eager, "CUDA graphs vs CUDA eager");
+}
+
 }  // namespace
 
 // fp32 kernels differ from the CPU's in summation order only (~1e-6 per op); over a few Adam
@@ -60,11 +69,7 @@ TEST_CASE("pretraining on CUDA follows the CPU run and graph replay equals eager
   TrainOptions o = test::tiny(test::make_image_folder("cuda_pretrain", 4), test::out_dir("cuda_pretrain"));
   o.steps = 6;
   o.log_every = 1;
-  const auto cpu = run(o, "cpu", "off");
-  const auto eager = run(o, "cuda", "off");
-  const auto graph = run(o, "cuda", "on");
-  check_close(eager, cpu, 1e-3, "CUDA eager vs CPU");
-  check_equal(graph, eager, "CUDA graphs vs CUDA eager");
+  check_cuda_training(o);
 }
 
 TEST_CASE("GAN training on CUDA follows the CPU run and graph replay equals eager steps", "[cuda][train][trainer]") {
@@ -73,9 +78,5 @@ TEST_CASE("GAN training on CUDA follows the CPU run and graph replay equals eage
   o.d_width = 4;
   o.steps = 5;
   o.log_every = 1;
-  const auto cpu = run(o, "cpu", "off");
-  const auto eager = run(o, "cuda", "off");
-  const auto graph = run(o, "cuda", "on");
-  check_close(eager, cpu, 1e-3, "CUDA eager vs CPU");
-  check_equal(graph, eager, "CUDA graphs vs CUDA eager");
+  check_cuda_training(o);
 }

@@ -15,14 +15,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <map>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -118,7 +115,9 @@ class BlockRunner {
     }
     if (fibers_.size() < size_t(n)) fibers_.resize(size_t(n));
     n_ = n;
-    xbuf_.assign(size_t((n + 31) / 32) * 2 * 32 * kSlotBytes, 0);
+    // Every lane writes its slot before any lane of its mask reads it: no zeroing needed.
+    const size_t xbytes = size_t((n + 31) / 32) * 2 * 32 * kSlotBytes;
+    if (xbuf_.size() < xbytes) xbuf_.resize(xbytes);
     for (int i = 0; i < n; ++i) {
       Fiber& f = fibers_[size_t(i)];
       f.linear = i;
