@@ -1,10 +1,14 @@
 // The fork-join pool behind parallel_for (see cpu_parallel.h): workers sleep on a condition
 // variable between jobs (so they never compete with OpenBLAS's threads while a GEMM runs), take
-// chunk i of the current job, and the caller waits until every chunk has finished.
+// chunk i of the current job, and the caller waits until every chunk has finished. An exception
+// thrown by any chunk (std::bad_alloc from a chunk's scratch, say) is held until every chunk has
+// finished, then rethrown on the calling thread: the job's captures stay alive while workers use
+// them, and the pool stays usable.
 #include "kernels/cpu_parallel.h"
 
 #include <algorithm>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -49,12 +53,15 @@ class Pool {  // lives until the process exits (see pool())
       ++generation_;
     }
     cv_.notify_all();
-    in_job = true;
-    f(0, chunk_end(0));
-    in_job = false;
-    std::unique_lock<std::mutex> l(mu_);
-    done_cv_.wait(l, [this] { return pending_ == 0; });
-    job_ = nullptr;
+    run_chunk(f, 0, chunk_end(0));
+    std::exception_ptr error;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      done_cv_.wait(l, [this] { return pending_ == 0; });
+      job_ = nullptr;
+      std::swap(error, error_);
+    }
+    if (error) std::rethrow_exception(error);
     return true;
   }
 
@@ -62,6 +69,18 @@ class Pool {  // lives until the process exits (see pool())
 
  private:
   int64_t chunk_end(int i) const { return n_ * (i + 1) / chunks_; }
+
+  // Runs one chunk; an exception is kept (the first one wins) for run() to rethrow.
+  void run_chunk(const std::function<void(int64_t, int64_t)>& f, int64_t begin, int64_t end) {
+    in_job = true;
+    try {
+      f(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
+    in_job = false;
+  }
 
   void work(int index, uint64_t seen) {
     for (;;) {
@@ -76,9 +95,7 @@ class Pool {  // lives until the process exits (see pool())
         begin = n_ * index / chunks_;
         end = chunk_end(index);
       }
-      in_job = true;
-      (*job)(begin, end);
-      in_job = false;
+      run_chunk(*job, begin, end);
       {
         std::lock_guard<std::mutex> l(mu_);
         --pending_;
@@ -97,6 +114,7 @@ class Pool {  // lives until the process exits (see pool())
   int pending_ = 0;
   uint64_t generation_ = 0;
   bool stop_ = false;
+  std::exception_ptr error_;  // the first exception of the current job's chunks
 };
 thread_local bool Pool::in_job = false;
 

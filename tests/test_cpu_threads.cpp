@@ -4,6 +4,8 @@
 // batch-norm statistics, column sums) must not change with the thread count. The convolutions
 // are also held against the plain-loop reference (their GEMMs run in OpenBLAS's threads).
 #include <atomic>
+#include <chrono>
+#include <stdexcept>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -72,6 +74,37 @@ TEST_CASE("parallel_for covers every index once, in chunks, and nests inline", "
       for (int64_t m = m0; m < m1; ++m) block_of[size_t(m)] = b;
     });
     for (int64_t m = 0; m < 1000; ++m) REQUIRE(block_of[size_t(m)] == m / 64);
+  }
+  cpu_set_threads(0);
+}
+
+TEST_CASE("parallel_for rethrows a chunk's exception after every chunk has finished", "[cpu_parallel]") {
+  // The throwing chunk is the caller's own (chunk 0) or a worker's (the last one). Either way the
+  // exception reaches the caller only once the other chunks are done (they write into `hits`,
+  // which lives on this frame), and the pool runs the next job normally.
+  for (int threads : {2, 4}) {
+    cpu_set_threads(threads);
+    for (bool caller_throws : {true, false}) {
+      INFO(threads << " threads, " << (caller_throws ? "the caller's chunk" : "a worker's chunk") << " throws");
+      const int64_t n = 4000;
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      std::atomic<int> finished{0};
+      const auto job = [&](int64_t b, int64_t e) {
+        const bool throws = caller_throws ? b == 0 : e == n;
+        if (throws) throw std::runtime_error("chunk failed");
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // still running when the throw happens
+        for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+        ++finished;
+      };
+      CHECK_THROWS_WITH(parallel_for(n, 10, job), "chunk failed");
+      CHECK(finished == threads - 1);  // every other chunk had finished when parallel_for threw
+      int64_t covered = 0;
+      for (int64_t i = 0; i < n; ++i) covered += hits[size_t(i)].load();
+      CHECK(covered == n - n / threads);  // all but the throwing chunk's n / threads indices
+      std::atomic<int64_t> sum{0};  // the pool still works
+      parallel_for(n, 10, [&](int64_t b, int64_t e) { sum += e - b; });
+      CHECK(sum == n);
+    }
   }
   cpu_set_threads(0);
 }
