@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: installs the Debian packages, builds, runs every test with ctest.
-# CUDA tests report "skipped" (exit code 77) on machines without a GPU.
+# CUDA tests report "skipped" (not passed) on machines without a GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup_deps.sh

@@ -13,7 +13,8 @@
 // over a few host threads); inside a block every CUDA thread is a fiber (ucontext) with its own
 // stack, and the fibers run one at a time until they reach __syncthreads, a warp collective or
 // the end. So:
-//   * __shared__ variables are per-host-thread statics, reused block after block;
+//   * __shared__ variables are per-host-thread statics, reused block after block, and filled with
+//     0xFF bytes (NaN) when a block first reaches their declaration;
 //   * __syncthreads releases the block only when every thread that has not exited arrives; a
 //     thread that exits while others wait, or a warp collective whose lanes are missing, is an
 //     error (the emulated launch fails like a faulting kernel would);
@@ -22,7 +23,9 @@
 //     threads still read, gives NaN (on the GPU it would give a wrong value some of the time);
 //   * between barriers the fibers run in thread order or reversed, alternating launch by launch
 //     (SRGAN_EMU_ORDER=forward|reverse|alternate|mixed), so a shared-memory race shows up as a
-//     wrong result in one of the two orders.
+//     wrong result in one of the two orders;
+//   * device memory is inaccessible to host code except while device work runs
+//     (emu_device_memory.cpp): a host dereference of a device pointer faults, as on a GPU.
 // What it cannot show: speed, memory-model subtleties beyond barriers, and anything of cuDNN or
 // cuBLAS (their entry points fail with a clear error). Passing here is not passing on a GPU.
 #pragma once
@@ -62,6 +65,17 @@ void syncthreads();
 constexpr size_t kWarpSlotBytes = 64;
 const unsigned char* warp_exchange(unsigned mask, const void* mine, size_t bytes);
 int lane_id();  // linear thread index % 32
+
+// Called by every thread right after each `__shared__` declaration (the build adds the call): the
+// first thread of a block to get there fills the variable with 0xFF bytes (NaN as a float, -1 as
+// an integer). Shared memory starts undefined on a GPU; here it would otherwise hold what the
+// previous block on this host thread left, which hides reads of elements a block never wrote.
+void fresh_shared_bytes(void* p, size_t bytes);
+template <class T>
+void fresh_shared(T& v) {
+  static_assert(std::is_trivially_copyable_v<std::remove_all_extents_t<T>>, "__shared__ of a non-trivial type");
+  fresh_shared_bytes(&v, sizeof(T));
+}
 
 // ---- PTX instructions ------------------------------------------------------------------------
 

@@ -123,6 +123,7 @@ bool run_at_issue() {
 void issue(cudaStream_t s, std::function<void()> op) {
   if (record_if_capturing(s, op)) return;
   if (run_at_issue()) {
+    DeviceAccess device_work;
     op();
     return;
   }
@@ -135,6 +136,11 @@ void issue(cudaStream_t s, std::function<void()> op) {
 // Runs every queued operation, in order (one host thread at a time).
 void drain() {
   std::lock_guard<std::mutex> one_drainer(g_drain_mu);
+  {
+    std::lock_guard<std::mutex> lk(g_queue_mu);
+    if (g_queue.empty()) return;
+  }
+  DeviceAccess device_work;  // device memory is open while the queued work runs
   for (;;) {
     std::function<void()> op;
     {
@@ -206,7 +212,7 @@ using srgan::emu::check_capture_unsafe;
 using srgan::emu::is_capturing;
 
 std::mutex g_alloc_mu;
-std::map<const char*, size_t> g_device_allocs, g_pinned_allocs;  // base -> bytes
+std::map<const char*, size_t> g_pinned_allocs;  // base -> bytes (device memory: emu_device_memory.cpp)
 
 bool inside(const std::map<const char*, size_t>& allocs, const void* p) {
   const char* c = static_cast<const char*>(p);
@@ -219,8 +225,21 @@ bool inside(const std::map<const char*, size_t>& allocs, const void* p) {
 // Pageable host memory: neither device memory nor pinned (cudaHostAlloc) memory. Async copies
 // to or from it complete before the call returns, as in CUDA.
 bool pageable(const void* p) {
+  if (srgan::emu::is_device_memory(p)) return false;
   std::lock_guard<std::mutex> lk(g_alloc_mu);
-  return !inside(g_device_allocs, p) && !inside(g_pinned_allocs, p);
+  return !inside(g_pinned_allocs, p);
+}
+
+// A host-side copy or set of memory that may be device memory (opened for the duration).
+void device_memmove(void* dst, const void* src, size_t n) {
+  if (!n) return;
+  srgan::emu::DeviceAccess device_work;
+  std::memmove(dst, src, n);
+}
+void device_memset(void* p, int v, size_t n) {
+  if (!n) return;
+  srgan::emu::DeviceAccess device_work;
+  std::memset(p, v, n);
 }
 
 using srgan::emu::drain;
@@ -228,8 +247,7 @@ using srgan::emu::issue;
 
 cudaError_t fail_if_sticky() { return srgan::emu::sticky(); }
 
-// 256-byte aligned like cudaMalloc, and exactly `bytes` long, so that AddressSanitizer (in a
-// -fsanitize=address build) flags a kernel that reads or writes past the end.
+// Pinned host memory: 256-byte aligned, exactly `bytes` long (AddressSanitizer sees overruns).
 void* alloc256(size_t bytes) {
   void* p = nullptr;
   return posix_memalign(&p, 256, std::max<size_t>(bytes, 1)) == 0 ? p : nullptr;
@@ -274,22 +292,14 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int dev) {
 cudaError_t cudaMalloc(void** p, size_t bytes) {
   if (cudaError_t e = fail_if_sticky()) return e;
   if (cudaError_t e = check_capture_unsafe("cudaMalloc", true)) return e;
-  *p = alloc256(bytes);
-  if (!*p) return cudaErrorMemoryAllocation;
-  std::lock_guard<std::mutex> lk(g_alloc_mu);
-  g_device_allocs[static_cast<const char*>(*p)] = bytes;
-  return cudaSuccess;
+  *p = srgan::emu::device_alloc(bytes);
+  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
 }
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
   if (cudaError_t e = check_capture_unsafe("cudaFree", true)) return e;
   drain();  // cudaFree waits for the device: queued work may still use the block
-  {
-    std::lock_guard<std::mutex> lk(g_alloc_mu);
-    if (!g_device_allocs.erase(static_cast<const char*>(p))) return cudaErrorInvalidValue;
-  }
-  std::free(p);
-  return cudaSuccess;
+  return srgan::emu::device_free(p) ? cudaSuccess : cudaErrorInvalidValue;
 }
 cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned int) {
   *p = alloc256(bytes);
@@ -315,7 +325,7 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
   if (cudaError_t e = check_capture_unsafe("cudaMemcpy (synchronous)", false)) return e;
   drain();
   if (cudaError_t e = fail_if_sticky()) return e;
-  if (n) std::memmove(dst, src, n);
+  device_memmove(dst, src, n);
   return cudaSuccess;
 }
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind, cudaStream_t s) {
@@ -323,7 +333,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind
   if (n && (pageable(dst) || pageable(src)) && !srgan::emu::is_capturing(s)) {
     drain();  // pageable host memory: the copy is done when the call returns
     if (cudaError_t e = fail_if_sticky()) return e;
-    std::memmove(dst, src, n);
+    device_memmove(dst, src, n);
     return cudaSuccess;
   }
   issue(s, [dst, src, n] { if (n) std::memmove(dst, src, n); });
@@ -333,7 +343,7 @@ cudaError_t cudaMemset(void* p, int v, size_t n) {
   if (cudaError_t e = fail_if_sticky()) return e;
   if (cudaError_t e = check_capture_unsafe("cudaMemset (synchronous)", false)) return e;
   drain();
-  if (n) std::memset(p, v, n);
+  device_memset(p, v, n);
   return fail_if_sticky();
 }
 cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t s) {

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "tests/cuda_emu/emu_internal.h"
@@ -108,6 +109,7 @@ class BlockRunner {
     const int n = int(block.x * block.y * block.z);
     body_ = &body;
     error_.clear();
+    ++block_serial_;
     while (int(stacks_.size()) < n) {
       char* s = static_cast<char*>(std::malloc(kStackBytes));
       if (!s) { error_ = "out of host memory for thread stacks"; return false; }
@@ -180,6 +182,14 @@ class BlockRunner {
       _longjmp(sched_jb_, 1);
     }
     asan_finish_switch(f.asan_fake_stack, &sched_bottom_, &sched_size_);
+  }
+
+  // Poisons a __shared__ variable the first time this block reaches its declaration.
+  void fresh_shared(void* p, size_t bytes) {
+    uint64_t& seen = shared_seen_[p];
+    if (seen == block_serial_) return;
+    seen = block_serial_;
+    std::memset(p, 0xFF, bytes);
   }
 
   unsigned char* slot(int warp, unsigned gen, int lane) {
@@ -257,6 +267,8 @@ class BlockRunner {
   std::vector<char*> stacks_;
   std::deque<Fiber> fibers_;  // a deque: growing it keeps suspended fibers where they are
   std::vector<unsigned char> xbuf_;  // [warp][2][32 lanes][kSlotBytes]
+  uint64_t block_serial_ = 0;        // blocks run so far by this runner
+  std::unordered_map<void*, uint64_t> shared_seen_;  // __shared__ variable -> block that last poisoned it
   jmp_buf sched_jb_;
   void* sched_fake_stack_ = nullptr;
   const void* sched_bottom_ = nullptr;  // the scheduler's stack, for AddressSanitizer
@@ -416,6 +428,8 @@ std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block) {
 // ---- collectives and PTX ---------------------------------------------------------------------
 
 void syncthreads() { runner_in_kernel("__syncthreads").suspend(State::at_syncthreads); }
+
+void fresh_shared_bytes(void* p, size_t bytes) { runner_in_kernel("__shared__").fresh_shared(p, bytes); }
 
 int lane_id() { return runner_in_kernel("lane_id").current().linear & 31; }
 

@@ -5,8 +5,15 @@
 //   ->  ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("kernel<T>", [=] { kernel<T>(a, b); });
 // The lambda captures by value, as a launch copies its arguments: a launch recorded into a CUDA
 // graph replays later with the values it was launched with.
-// Usage: rewrite_launches IN OUT. Fails (naming the file and line) on a launch it cannot parse.
+// It also follows every `__shared__` declaration with a call that poisons the variable (all bytes
+// 0xFF: NaN as a float, -1 as an integer) the first time a block reaches it, so a block that reads
+// shared memory it has not written gets NaN rather than what the previous block left there:
+//   __shared__ float tile[2][64];  ->  __shared__ float tile[2][64]; ::srgan::emu::fresh_shared(tile);
+// (on the same line, so line numbers stay those of the original).
+// Usage: rewrite_launches IN OUT. Fails (naming the file and line) on a launch or a `__shared__`
+// declaration it cannot parse.
 #include <cctype>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -87,6 +94,40 @@ std::string rewrite(const std::string& in) {
   return s;
 }
 
+// Adds ::srgan::emu::fresh_shared(name); after each `__shared__ ... name[...];` declaration that
+// starts its line; a `__shared__` after `//` on its line is a comment and left alone.
+std::string poison_shared(const std::string& in) {
+  static const std::string kw = "__shared__";
+  std::string s = in;
+  size_t from = 0;
+  for (;;) {
+    const size_t at = s.find(kw, from);
+    if (at == std::string::npos) break;
+    from = at + kw.size();
+    const size_t bol = s.rfind('\n', at) == std::string::npos ? 0 : s.rfind('\n', at) + 1;
+    const std::string before = s.substr(bol, at - bol);
+    if (before.find("//") != std::string::npos) continue;
+    if (before.find_first_not_of(" \t") != std::string::npos)
+      throw std::runtime_error("line " + std::to_string(line_of(s, at)) +
+                               ": __shared__ must start its line (extern/dynamic shared memory is not emulated)");
+    const size_t semi = s.find(';', at);
+    if (semi == std::string::npos || s.find('\n', at) < semi)
+      throw std::runtime_error("line " + std::to_string(line_of(s, at)) + ": __shared__ declaration not on one line");
+    const std::string decl = s.substr(at, std::min(semi, s.find('[', at)) - at);
+    size_t e = decl.size();
+    while (e > 0 && std::isspace(static_cast<unsigned char>(decl[e - 1]))) --e;
+    size_t b = e;
+    while (b > 0 && ident_char(decl[b - 1]) && decl[b - 1] != ':') --b;
+    const std::string name = decl.substr(b, e - b);
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])))
+      throw std::runtime_error("line " + std::to_string(line_of(s, at)) + ": no variable name in __shared__ declaration");
+    const std::string call = " ::srgan::emu::fresh_shared(" + name + ");";
+    s.insert(semi + 1, call);
+    from = semi + 1 + call.size();
+  }
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,7 +144,7 @@ int main(int argc, char** argv) {
   ss << f.rdbuf();
   std::string out;
   try {
-    out = rewrite(ss.str());
+    out = poison_shared(rewrite(ss.str()));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", argv[1], e.what());
     return 1;

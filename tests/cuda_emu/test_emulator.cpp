@@ -1,0 +1,110 @@
+// Self-tests of the CUDA emulator (tests/cuda_emu): the checks it promises beyond running the
+// kernels, each shown to fire. Kernels come from selftest/selftest_kernels.cu. The faults are
+// provoked in a forked child, which must die of SIGSEGV.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <vector>
+
+#include "tests/cuda_emu/emu_internal.h"
+#include "tests/cuda_emu/selftest/selftest_kernels.h"
+#include "tests/test_common.h"
+
+namespace {
+
+// Runs f in a forked child and returns its wait status. The child's stdout is dropped (the test
+// framework's own report of the child's fatal signal would read as a failure of this test);
+// its stderr, where the emulator reports the fault, is kept. The child must not launch kernels:
+// the block pool's threads are not copied by fork.
+template <class F> int in_child(F f) {
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, STDOUT_FILENO);
+    f();
+    std::_Exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+bool died_of_segv(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV; }
+
+}  // namespace
+
+TEST_CASE("emulator: shared memory a block did not write reads as NaN, not as the previous block's data",
+          "[emulator]") {
+  const int blocks = 6;
+  float* out = nullptr;
+  REQUIRE(cudaMalloc(&out, blocks * 64 * sizeof(float)) == cudaSuccess);
+  srgan::emu::selftest::launch_partly_written_shared(out, blocks);
+  std::vector<float> h(blocks * 64);
+  REQUIRE(cudaMemcpy(h.data(), out, h.size() * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess);
+  REQUIRE(cudaFree(out) == cudaSuccess);
+  for (int b = 0; b < blocks; ++b)
+    for (int t = 0; t < 64; ++t) {
+      INFO("block " << b << ", thread " << t);
+      if (b == 0 || t < 32) CHECK(h[size_t(b * 64 + t)] == 1.0f);
+      else CHECK(std::isnan(h[size_t(b * 64 + t)]));
+    }
+}
+
+TEST_CASE("emulator: device memory works through copies and sets, and host code touching it dies",
+          "[emulator]") {
+  if (!srgan::emu::device_fence_on()) {
+    WARN("device memory fence off (AddressSanitizer build or SRGAN_EMU_FENCE=0): not checked");
+    return;
+  }
+  float* d = nullptr;
+  REQUIRE(cudaMalloc(&d, 1000 * sizeof(float)) == cudaSuccess);
+  std::vector<float> in(1000, 2.5f), back(1000, 0.0f);
+  REQUIRE(cudaMemcpy(d, in.data(), in.size() * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+  REQUIRE(cudaMemset(d, 0, 10 * sizeof(float)) == cudaSuccess);
+  REQUIRE(cudaMemcpy(back.data(), d, back.size() * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess);
+  CHECK(back[0] == 0.0f);
+  CHECK(back[9] == 0.0f);
+  CHECK(back[10] == 2.5f);
+  CHECK(back[999] == 2.5f);
+
+  SECTION("a host read of a device pointer") {
+    CHECK(died_of_segv(in_child([d] {
+      volatile float x = d[3];
+      (void)x;
+    })));
+  }
+  SECTION("a host write through a device pointer") {
+    CHECK(died_of_segv(in_child([d] { d[999] = 1.0f; })));
+  }
+  SECTION("device work running past the end of an allocation, beyond the alignment slack") {
+    CHECK(died_of_segv(in_child([d] {
+      srgan::emu::DeviceAccess open;  // as while a kernel runs
+      d[999] = 1.0f;                  // in bounds: fine
+      volatile float x = d[1000 + 64];  // 256 bytes past the end: the guard page
+      (void)x;
+    })));
+  }
+  SECTION("the same accesses from device work and in bounds are fine") {
+    const int status = in_child([d] {
+      srgan::emu::DeviceAccess open;
+      d[0] = d[999] + 1.0f;
+    });
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  REQUIRE(cudaFree(d) == cudaSuccess);
+}
+
+// Last: the fault it provokes is sticky for the rest of this process, as on a GPU.
+TEST_CASE("emulator: a thread leaving while others wait at __syncthreads fails the launch", "[emulator]") {
+  float* out = nullptr;
+  REQUIRE(cudaMalloc(&out, 64 * sizeof(float)) == cudaSuccess);
+  srgan::emu::selftest::launch_divergent_barrier(out);
+  CHECK(cudaDeviceSynchronize() == cudaErrorLaunchFailure);
+  CHECK(cudaGetLastError() == cudaErrorLaunchFailure);
+}
