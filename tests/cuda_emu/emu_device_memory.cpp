@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -126,10 +127,14 @@ void install_fault_reporter() {
 
 }  // namespace
 
+// New allocations hold 0xFF bytes (NaN as floats): cudaMalloc promises no contents, and memory
+// the driver recycles within a process holds old data, so code that counts on zeros must fail
+// here too rather than pass on the zero pages a fresh mapping would give.
 void* device_alloc(size_t bytes) {
   if (!fence_on()) {
     void* p = nullptr;  // exact size, so that ASan flags a kernel reading or writing past the end
     if (posix_memalign(&p, 256, std::max<size_t>(bytes, 1)) != 0) return nullptr;
+    std::memset(p, 0xFF, std::max<size_t>(bytes, 1));
     std::lock_guard<std::mutex> lk(g_mu);
     g_blocks[static_cast<const char*>(p)] = Block{static_cast<char*>(p), 0, bytes};
     return p;
@@ -142,8 +147,10 @@ void* device_alloc(size_t bytes) {
   if (m == MAP_FAILED) return nullptr;
   b.map = static_cast<char*>(m);
   char* p = b.map + b.data_bytes - round_up(std::max<size_t>(bytes, 1), 256);
+  protect(b, true);
+  std::memset(b.map, 0xFF, b.data_bytes);
   std::lock_guard<std::mutex> lk(g_mu);
-  if (g_open > 0) protect(b, true);
+  if (g_open == 0) protect(b, false);
   g_blocks[p] = b;
   return p;
 }
