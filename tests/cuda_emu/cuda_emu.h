@@ -23,7 +23,8 @@
 //     threads still read, gives NaN (on the GPU it would give a wrong value some of the time);
 //   * between barriers the fibers run in thread order or reversed, alternating launch by launch
 //     (SRGAN_EMU_ORDER=forward|reverse|alternate|mixed), so a shared-memory race shows up as a
-//     wrong result in one of the two orders;
+//     wrong result in one of the two orders; blocks are taken last-first on reversed launches,
+//     so a race between blocks shows up the same way;
 //   * device memory is inaccessible to host code except while device work runs
 //     (emu_device_memory.cpp): a host dereference of a device pointer faults, as on a GPU.
 // What it cannot show: speed, memory-model subtleties beyond barriers, and anything of cuDNN or

@@ -391,8 +391,12 @@ class BlockPool {
     blockDim = job_.block;
     gridDim = job_.grid;
     for (;;) {
-      const int64_t b = next_.fetch_add(1);
-      if (b >= job_.blocks || failed_.load()) break;
+      const int64_t taken = next_.fetch_add(1);
+      if (taken >= job_.blocks || failed_.load()) break;
+      // Blocks are taken last-first when the threads run in reverse: two blocks that write the
+      // same element, or one that reads what another writes in the same launch (a race on a
+      // GPU, where blocks run in any order), then give a different answer in one of the orders.
+      const int64_t b = job_.order == Order::reverse ? job_.blocks - 1 - taken : taken;
       blockIdx = uint3{unsigned(b % job_.grid.x), unsigned((b / job_.grid.x) % job_.grid.y),
                        unsigned(b / (int64_t(job_.grid.x) * job_.grid.y))};
       if (!runner.run(*job_.body, job_.block, job_.order)) {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "tests/cuda_emu/emu_internal.h"
@@ -102,6 +103,24 @@ TEST_CASE("emulator: device memory starts as NaN, works through copies and sets,
     CHECK(WEXITSTATUS(status) == 0);
   }
   REQUIRE(cudaFree(d) == cudaSuccess);
+}
+
+TEST_CASE("emulator: blocks run in opposite orders on consecutive launches, so a race between blocks shows",
+          "[emulator]") {
+  const char* order = std::getenv("SRGAN_EMU_ORDER");
+  if (order && *order && std::string(order) != "mixed") {
+    WARN("SRGAN_EMU_ORDER=" << order << ": block order fixed, not checked");
+    return;
+  }
+  float* out = nullptr;
+  REQUIRE(cudaMalloc(&out, 2 * sizeof(float)) == cudaSuccess);
+  srgan::emu::selftest::launch_conflicting_writes(out, 64);  // one launch forward,
+  srgan::emu::selftest::launch_conflicting_writes(out + 1, 64);  // the next one reversed
+  float got[2];
+  REQUIRE(cudaMemcpy(got, out, sizeof got, cudaMemcpyDeviceToHost) == cudaSuccess);
+  REQUIRE(cudaFree(out) == cudaSuccess);
+  INFO("last writers: " << got[0] << " and " << got[1]);
+  CHECK(std::abs(got[0] - got[1]) >= 32.0f);  // about 63 and 0 (two host threads blur the ends)
 }
 
 // Last: the fault it provokes is sticky for the rest of this process, as on a GPU.

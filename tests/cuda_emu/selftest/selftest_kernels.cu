@@ -13,6 +13,10 @@ __global__ void partly_written_shared(float* out) {
   out[blockIdx.x * 64 + t] = tile[t];  // elements 32..63 are unwritten in blocks after the first
 }
 
+__global__ void conflicting_writes(float* out) {
+  if (threadIdx.x == 0) out[0] = float(blockIdx.x);
+}
+
 __global__ void divergent_barrier(float* out) {
   if (threadIdx.x == 0) return;
   __syncthreads();
@@ -22,6 +26,7 @@ __global__ void divergent_barrier(float* out) {
 }  // namespace
 
 void launch_partly_written_shared(float* out, int blocks) { partly_written_shared<<<blocks, 64>>>(out); }
+void launch_conflicting_writes(float* out, int blocks) { conflicting_writes<<<blocks, 32>>>(out); }
 void launch_divergent_barrier(float* out) { divergent_barrier<<<1, 64>>>(out); }
 
 }  // namespace srgan::emu::selftest

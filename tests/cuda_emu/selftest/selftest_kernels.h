@@ -10,6 +10,9 @@ namespace srgan::emu::selftest {
 // out: (blocks, 64).
 void launch_partly_written_shared(float* out, int blocks);
 
+// `blocks` blocks that all write their index to out[0]: a write-write race between blocks.
+void launch_conflicting_writes(float* out, int blocks);
+
 // One block of 64 threads where thread 0 returns before a __syncthreads the others wait at.
 void launch_divergent_barrier(float* out);
 
