@@ -9,6 +9,8 @@ namespace srgan::app {
 struct KernelBenchOptions {
   std::string json;    // write the rows as JSON here when not empty
   bool quick = false;  // fewer shapes and repetitions (a smoke run)
+  bool tiny = false;   // every shape cut down, one timed call per row: checks that every variant
+                       // runs (the CUDA emulator's smoke test); the figures mean nothing
   std::string filter;  // only ops whose name contains this (empty: all)
 };
 

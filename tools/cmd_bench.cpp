@@ -27,6 +27,13 @@ int run_steps(const cli::Args& a) {
   o.warmup = gpu ? 3 : 1;
   o.gan = a.has("gan") || gpu;
   if (gpu) o.infer_sizes = {64, 128, 510};
+  if (a.has("tiny")) {  // a smoke run of every row's code path (the CUDA emulator's test)
+    o.batch = 2;  // the discriminator's last batch norm sees 1x1: one image would be one value
+    o.hr = 16;
+    o.repeats = 1;
+    o.warmup = 0;
+    o.infer_sizes = {8};
+  }
   const std::string prec = a.get("precision", "both");
   if (prec == "both") o.precisions = {"fp32", "tf32"};
   else o.precisions = {prec};
@@ -59,7 +66,8 @@ int run_steps(const cli::Args& a) {
 }
 
 int run(const cli::Args& a) {
-  a.allow_only({"json", "quick", "filter", "device", "batch", "repeats", "gan", "threads", "precision", "cpu-conv"});
+  a.allow_only({"json", "quick", "tiny", "filter", "device", "batch", "repeats", "gan", "threads", "precision",
+                "cpu-conv"});
   if (a.positional().empty()) {
     std::fprintf(stderr, "srgan bench: say what to benchmark, e.g. `srgan bench kernels` (see --help)\n");
     return 2;
@@ -70,6 +78,7 @@ int run(const cli::Args& a) {
     app::KernelBenchOptions opt;
     opt.json = a.get("json", "");
     opt.quick = a.has("quick");
+    opt.tiny = a.has("tiny");
     opt.filter = a.get("filter", "");
     return app::bench_kernels_cuda(opt);
 #else
@@ -86,9 +95,9 @@ int run(const cli::Args& a) {
 
 SRGAN_COMMAND(cli::Command{
     "bench", "benchmarks: CUDA kernels against cuDNN/cuBLAS; whole training steps and inference",
-    "usage: srgan bench kernels [--json FILE] [--quick] [--filter TEXT]\n"
+    "usage: srgan bench kernels [--json FILE] [--quick] [--filter TEXT] [--tiny]\n"
     "       srgan bench steps [--device auto|cpu|cuda] [--batch N] [--repeats N] [--gan] [--json FILE]\n"
-    "                         [--precision fp32|tf32|both] [--cpu-conv im2col|winograd2|winograd4]\n"
+    "                         [--precision fp32|tf32|both] [--cpu-conv im2col|winograd2|winograd4] [--tiny]\n"
     "\n"
     "steps: SRResNet inference (64->256, 128->512; 510->2040 on a GPU), the SRResNet MSE training\n"
     "  step (batch 4 on the CPU, 16 on a GPU, 24->96) and, with --gan (always on a GPU), the SRGAN\n"
@@ -107,7 +116,11 @@ SRGAN_COMMAND(cli::Command{
     "  --json FILE    also write every row (and the peaks) as JSON\n"
     "  --quick        fewer shapes and repetitions (a smoke run)\n"
     "  --filter TEXT  only ops whose name contains TEXT (e.g. conv, batchnorm)\n"
-    "Needs a CUDA build and a GPU.",
-    &run, {"quick", "gan"}});
+    "Needs a CUDA build and a GPU.\n"
+    "\n"
+    "--tiny (both): every shape cut down (batch 1 or 2, small sides) and one timed run per row, to\n"
+    "  check that every row's code runs (it is how the CUDA emulator tests this command); the\n"
+    "  figures mean nothing.",
+    &run, {"quick", "gan", "tiny"}});
 
 }  // namespace

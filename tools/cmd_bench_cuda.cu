@@ -88,10 +88,16 @@ struct Rot {
 
 struct Env {
   bool quick = false;
+  bool tiny = false;  // --tiny: shapes cut down by tiny_batch / tiny_side, one call per row
   size_t l2_bytes = 50u << 20;
   double copy_GBps = 0, fp32_TFLOPs = 0, tf32_TFLOPs = 0;
   std::string device;
 };
+
+// --tiny shrinks every shape: batch 1, sides / 8 (at least 4), GEMM sides / 64 (at least 16).
+int tiny_batch(const Env& e, int n) { return e.tiny ? 1 : n; }
+int tiny_side(const Env& e, int h) { return e.tiny ? std::max(4, h / 8) : h; }
+int tiny_gemm(const Env& e, int n) { return e.tiny ? std::max(16, n / 64) : n; }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -114,12 +120,13 @@ double time_ms(const Env& env, const std::function<void(int)>& fn) {
   };
   double result = 0.0;
   try {
-    const int warm = env.quick ? 1 : 3;
+    const int warm = env.tiny ? 0 : env.quick ? 1 : 3;
     for (int i = 0; i < warm; ++i) fn(i);
     CUDA_CHECK(cudaDeviceSynchronize());
     const double probe = once(warm);
     int iters = env.quick ? 5 : int(std::clamp(400.0 / std::max(probe, 1e-3), 10.0, 50.0));
     if (probe > 50.0) iters = 3;  // very slow variants (v1 at large shapes)
+    if (env.tiny) iters = 1;
     std::vector<double> t;
     for (int i = 0; i < iters; ++i) t.push_back(once(warm + 1 + i));
     result = median(t);
@@ -173,6 +180,7 @@ double pct(const Env& e, const Row& r) {
 
 // Times `fn` as a row; a failure (e.g. an unsupported cuDNN configuration) is recorded, not fatal.
 void add(Report& rep, Row r, const std::function<void(int)>& fn) {
+  if (rep.env.tiny) r.anchor_ms = 0;  // the anchors are for the real shapes
   std::fprintf(stderr, "  %-22s %-28s %-22s ...", r.op.c_str(), r.shape.c_str(), r.variant.c_str());
   try {
     r.ms = time_ms(rep.env, fn);
@@ -202,18 +210,23 @@ std::string conv_shape(const Conv2dParams& p) {
 
 // ---- peaks -------------------------------------------------------------------------------------
 
+// A peak that cannot be measured (cuBLAS failing, say) stays 0, and so does its %peak column.
 void measure_peaks(Env& env) {
   std::fprintf(stderr, "measuring peaks...\n");
-  {
-    const size_t n = env.quick ? (size_t(64) << 20) : (size_t(256) << 20);  // floats: 256 MiB / 1 GiB
+  try {
+    // floats: 256 MiB / 1 GiB (--tiny: 256 KiB)
+    const size_t n = env.tiny ? (size_t(1) << 16) : env.quick ? (size_t(64) << 20) : (size_t(256) << 20);
     Buf a(n, 1), b(n, 2);
     const double ms = time_ms(env, [&](int) {
       CUDA_CHECK(cudaMemcpyAsync(b.p, a.p, n * sizeof(float), cudaMemcpyDeviceToDevice, nullptr));
     });
     env.copy_GBps = 2.0 * double(n) * sizeof(float) / (ms * 1e-3) / 1e9;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "copy peak not measured: %s\n", e.what());
+    (void)cudaGetLastError();
   }
-  {
-    const int n = env.quick ? 4096 : 8192;
+  try {
+    const int n = env.tiny ? 256 : env.quick ? 4096 : 8192;
     Buf A(size_t(n) * n, 3), B(size_t(n) * n, 4), C(size_t(n) * n, 5);
     GemmParams g;
     g.M = g.N = g.K = n;
@@ -224,6 +237,10 @@ void measure_peaks(Env& env) {
       (tf32 ? env.tf32_TFLOPs : env.fp32_TFLOPs) = 2.0 * double(n) * n * n / (ms * 1e-3) / 1e12;
     }
     gemm_cublas_set_allow_tf32(false);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cuBLAS peaks not measured: %s\n", e.what());
+    gemm_cublas_set_allow_tf32(false);
+    (void)cudaGetLastError();
   }
   std::fprintf(stderr, "peaks: copy %.0f GB/s, cuBLAS fp32 %.1f TFLOP/s, TF32 %.1f TFLOP/s\n", env.copy_GBps,
                env.fp32_TFLOPs, env.tf32_TFLOPs);
@@ -318,6 +335,7 @@ std::string nhwc(int N, int H, int W, int C) {
 
 void bench_batchnorm(Report& rep, int N, int H, int W, int C, double anchor_fwd, double anchor_fb) {
   if (!rep.wanted("batchnorm")) return;  // also batchnorm+prelu
+  N = tiny_batch(rep.env, N), H = tiny_side(rep.env, H), W = tiny_side(rep.env, W);
   BatchNormParams p;
   p.M = int64_t(N) * H * W;
   p.C = C;
@@ -383,6 +401,7 @@ void bench_batchnorm(Report& rep, int N, int H, int W, int C, double anchor_fwd,
 
 void bench_prelu(Report& rep, int N, int H, int W, int C, double anchor_fwd, double anchor_fb) {
   if (!rep.wanted("prelu")) return;
+  N = tiny_batch(rep.env, N), H = tiny_side(rep.env, H), W = tiny_side(rep.env, W);
   const size_t n = size_t(N) * H * W * C;
   const int R = rotations(rep.env, 2.0 * n * sizeof(float));
   Rot x(R, n, 41), dy(R, n, 42);
@@ -410,6 +429,7 @@ void bench_prelu(Report& rep, int N, int H, int W, int C, double anchor_fwd, dou
 
 void bench_pixel_shuffle(Report& rep, int N, int H, int W, int C, double anchor_fwd, double anchor_fb) {
   if (!rep.wanted("pixel_shuffle")) return;
+  N = tiny_batch(rep.env, N), H = tiny_side(rep.env, H), W = tiny_side(rep.env, W);
   PixelShuffleParams p;
   p.N = N; p.H = H; p.W = W; p.C = C; p.r = 2;
   const size_t n = size_t(N) * H * W * C;
@@ -432,7 +452,7 @@ void bench_pixel_shuffle(Report& rep, int N, int H, int W, int C, double anchor_
 }
 
 void bench_misc(Report& rep) {
-  const int N = 16, H = 96, W = 96, C = 64;
+  const int N = tiny_batch(rep.env, 16), H = tiny_side(rep.env, 96), W = H, C = 64;
   const size_t n = size_t(N) * H * W * C;
   const int R = rotations(rep.env, 2.0 * n * sizeof(float));
   if (rep.wanted("leaky_relu")) {
@@ -511,7 +531,7 @@ void bench_misc(Report& rep) {
   if (rep.wanted("adam")) {
     // About the size of the discriminator's parameter arena (its first linear layer alone is
     // 18432 x 1024); one fused launch reads param, grad, m, v and writes param, m, v.
-    const size_t np = size_t(24) << 20;
+    const size_t np = rep.env.tiny ? size_t(1) << 12 : size_t(24) << 20;
     Buf prm(np, 71), grad(np, 72), m(np, 73, 0.f, 0.1f), v(np, 74, 0.f, 0.1f);
     AdamParams ap;
     ap.n = int64_t(np);
@@ -529,6 +549,7 @@ void bench_misc(Report& rep) {
 
 void bench_linear(Report& rep, int M, int In, int Out) {
   if (!rep.wanted("linear")) return;
+  M = tiny_batch(rep.env, M), In = tiny_gemm(rep.env, In), Out = tiny_gemm(rep.env, Out);
   LinearParams p;
   p.M = M; p.In = In; p.Out = Out;
   const int R = rotations(rep.env, double(size_t(M) * In + size_t(Out) * In) * sizeof(float));
@@ -567,6 +588,7 @@ void bench_linear(Report& rep, int M, int In, int Out) {
 
 void bench_gemm_square(Report& rep, int n) {
   if (!rep.wanted("gemm")) return;
+  n = tiny_gemm(rep.env, n);
   Buf A(size_t(n) * n, 91), B(size_t(n) * n, 92), C(size_t(n) * n);
   GemmParams g;
   g.M = g.N = g.K = n;
@@ -640,7 +662,8 @@ void write_json(const Report& rep, const std::string& path) {
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   f << "{\n  \"device\": " << json_str(e.device) << ",\n  \"date\": " << json_str(date)
-    << ",\n  \"quick\": " << (e.quick ? "true" : "false") << ",\n  \"peaks\": {\"copy_GBps\": " << e.copy_GBps
+    << ",\n  \"quick\": " << (e.quick ? "true" : "false")
+    << ",\n  \"tiny\": " << (e.tiny ? "true" : "false") << ",\n  \"peaks\": {\"copy_GBps\": " << e.copy_GBps
     << ", \"cublas_fp32_TFLOPs\": " << e.fp32_TFLOPs << ", \"cublas_tf32_TFLOPs\": " << e.tf32_TFLOPs
     << "},\n  \"rows\": [\n";
   for (size_t i = 0; i < rep.rows.size(); ++i) {
@@ -663,9 +686,10 @@ void write_json(const Report& rep, const std::string& path) {
   f << "  ]\n}\n";
 }
 
-Conv2dParams conv(int N, int H, int C, int K, int R, int stride) {
+Conv2dParams conv(const Env& e, int N, int H, int C, int K, int R, int stride) {
   Conv2dParams p;
-  p.N = N; p.H = H; p.W = H; p.C = C; p.K = K; p.R = R; p.S = R; p.stride = stride; p.pad = R / 2;
+  p.N = tiny_batch(e, N); p.H = p.W = tiny_side(e, H);
+  p.C = C; p.K = K; p.R = R; p.S = R; p.stride = stride; p.pad = R / 2;
   return p;
 }
 
@@ -679,6 +703,7 @@ int bench_kernels_cuda(const KernelBenchOptions& opt) {
   }
   Report rep;
   rep.env.quick = opt.quick;
+  rep.env.tiny = opt.tiny;
   rep.filter = opt.filter;
   cudaDeviceProp prop{};
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
@@ -687,29 +712,29 @@ int bench_kernels_cuda(const KernelBenchOptions& opt) {
   measure_peaks(rep.env);
 
   // The issue's goal shapes first, with the PyTorch anchors (GUIDE.md section 3).
-  bench_conv(rep, conv(16, 24, 64, 64, 3, 1), true, 0.084, 0.249);
-  bench_conv(rep, conv(16, 96, 64, 64, 3, 1), false, 0.41, 1.41);
+  bench_conv(rep, conv(rep.env, 16, 24, 64, 64, 3, 1), true, 0.084, 0.249);
+  bench_conv(rep, conv(rep.env, 16, 96, 64, 64, 3, 1), false, 0.41, 1.41);
   bench_batchnorm(rep, 16, 96, 96, 64, 0.15, 0.42);
   bench_prelu(rep, 16, 96, 96, 64, 0.056, 0.158);
   bench_pixel_shuffle(rep, 16, 96, 96, 256, 0.155, 0.305);
   if (!opt.quick) {
     // The rest of SRGAN: generator head / upsamplers / tail, discriminator, and the 24x24 and
     // 48x48 versions of the memory-bound ops.
-    bench_conv(rep, conv(16, 24, 3, 64, 9, 1), false, 0, 0);
-    bench_conv(rep, conv(16, 24, 64, 256, 3, 1), false, 0, 0);
-    bench_conv(rep, conv(16, 48, 64, 256, 3, 1), false, 0, 0);
-    bench_conv(rep, conv(16, 96, 64, 3, 9, 1), false, 0, 0);
-    bench_conv(rep, conv(16, 96, 3, 64, 3, 1), false, 0, 0);
-    bench_conv(rep, conv(16, 96, 64, 64, 3, 2), false, 0, 0);
-    bench_conv(rep, conv(16, 48, 64, 128, 3, 1), false, 0, 0);
-    bench_conv(rep, conv(16, 48, 128, 128, 3, 2), false, 0, 0);
-    bench_conv(rep, conv(16, 24, 128, 256, 3, 1), false, 0, 0);
-    bench_conv(rep, conv(16, 24, 256, 256, 3, 2), false, 0, 0);
-    bench_conv(rep, conv(16, 12, 256, 512, 3, 1), false, 0, 0);
-    bench_conv(rep, conv(16, 12, 512, 512, 3, 2), false, 0, 0);
-    bench_conv_prelu(rep, conv(16, 24, 3, 64, 9, 1));
-    bench_conv_prelu(rep, conv(16, 24, 64, 256, 3, 1));
-    bench_conv_prelu(rep, conv(16, 48, 64, 256, 3, 1));
+    bench_conv(rep, conv(rep.env, 16, 24, 3, 64, 9, 1), false, 0, 0);
+    bench_conv(rep, conv(rep.env, 16, 24, 64, 256, 3, 1), false, 0, 0);
+    bench_conv(rep, conv(rep.env, 16, 48, 64, 256, 3, 1), false, 0, 0);
+    bench_conv(rep, conv(rep.env, 16, 96, 64, 3, 9, 1), false, 0, 0);
+    bench_conv(rep, conv(rep.env, 16, 96, 3, 64, 3, 1), false, 0, 0);
+    bench_conv(rep, conv(rep.env, 16, 96, 64, 64, 3, 2), false, 0, 0);
+    bench_conv(rep, conv(rep.env, 16, 48, 64, 128, 3, 1), false, 0, 0);
+    bench_conv(rep, conv(rep.env, 16, 48, 128, 128, 3, 2), false, 0, 0);
+    bench_conv(rep, conv(rep.env, 16, 24, 128, 256, 3, 1), false, 0, 0);
+    bench_conv(rep, conv(rep.env, 16, 24, 256, 256, 3, 2), false, 0, 0);
+    bench_conv(rep, conv(rep.env, 16, 12, 256, 512, 3, 1), false, 0, 0);
+    bench_conv(rep, conv(rep.env, 16, 12, 512, 512, 3, 2), false, 0, 0);
+    bench_conv_prelu(rep, conv(rep.env, 16, 24, 3, 64, 9, 1));
+    bench_conv_prelu(rep, conv(rep.env, 16, 24, 64, 256, 3, 1));
+    bench_conv_prelu(rep, conv(rep.env, 16, 48, 64, 256, 3, 1));
     bench_batchnorm(rep, 16, 24, 24, 64, 0, 0);
     bench_prelu(rep, 16, 24, 24, 64, 0, 0);
     bench_pixel_shuffle(rep, 16, 24, 24, 256, 0, 0);

@@ -5,7 +5,7 @@
 // This header is force-included (g++ -include) into every kernel source of the emulated build.
 // The build first rewrites each launch (tests/cuda_emu/rewrite_launches.cpp):
 //   k<<<grid, block, smem, stream>>>(args)  ->
-//   ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("k", [=] { k(args); })
+//   ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("k", [](auto... a) { k(a...); }, args)
 // and the few PTX instructions we use (cp.async, cvt.rna.tf32, mma.sync) have an SRGAN_CUDA_EMU
 // branch beside their inline assembly that calls the functions declared here.
 //
@@ -46,6 +46,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -98,18 +99,19 @@ void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)
 // as cudaGetLastError / cudaDeviceSynchronize would.
 void launch(const char* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t s, std::function<void()> body);
 
-// What a rewritten launch constructs: LaunchConfig(grid, block, smem, stream).run("name", body),
-// where body is a lambda holding copies of the arguments and making the original call
-// kernel(args...). Every CUDA thread runs body and so gets its own copies of the arguments,
-// converted to the parameter types as a launch converts them.
+// What a rewritten launch constructs: LaunchConfig(grid, block, smem, stream).run("name", call,
+// args...), where call is a generic lambda making the original call kernel(a...). The arguments
+// are copied here, when the launch is issued (as CUDA copies them); every CUDA thread then calls
+// `call` with its own copies, converted to the parameter types as a launch converts them.
 struct LaunchConfig {
   dim3 grid, block;
   size_t smem;
   cudaStream_t stream;
   LaunchConfig(dim3 g, dim3 b, size_t sm = 0, cudaStream_t s = nullptr) : grid(g), block(b), smem(sm), stream(s) {}
-  template <class Body>
-  void run(const char* kernel, const Body& body) const {
-    launch(kernel, grid, block, smem, stream, std::function<void()>(body));
+  template <class Call, class... Args>
+  void run(const char* kernel, Call call, Args&&... args) const {
+    launch(kernel, grid, block, smem, stream,
+           [call, saved = std::make_tuple(std::decay_t<Args>(std::forward<Args>(args))...)] { std::apply(call, saved); });
   }
 };
 

@@ -461,7 +461,9 @@ cudaError_t cudaEventCreate(cudaEvent_t* ev) {
 }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* ev, unsigned int) { return cudaEventCreate(ev); }
 cudaError_t cudaEventDestroy(cudaEvent_t ev) {
-  delete ev;
+  // As in CUDA, an event may be destroyed while a record of it is still queued: it is released
+  // once that work has run (deleting it now would let the queued record write freed memory).
+  issue(nullptr, [ev] { delete ev; });
   return cudaSuccess;
 }
 cudaError_t cudaEventRecord(cudaEvent_t ev, cudaStream_t s) {

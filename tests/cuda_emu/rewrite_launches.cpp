@@ -2,9 +2,11 @@
 // compiler accepts, keeping the kernel call itself so template arguments are still deduced from
 // the launch's arguments:
 //   kernel<T><<<grid, block, smem, stream>>>(a, b);
-//   ->  ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("kernel<T>", [=] { kernel<T>(a, b); });
-// The lambda captures by value, as a launch copies its arguments: a launch recorded into a CUDA
-// graph replays later with the values it was launched with.
+//   ->  ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("kernel<T>",
+//           [](auto... emu_arg) { kernel<T>(emu_arg...); }, a, b);
+// The arguments are evaluated and copied when the launch is issued, as CUDA does: the launch may
+// run later (stream work is deferred, a graph replays it), and a lambda capturing `[=]` would
+// read a member argument such as `p` through `this` only then, after the object may have moved.
 // It also follows every `__shared__` declaration with a call that poisons the variable (all bytes
 // 0xFF: NaN as a float, -1 as an integer) the first time a block reaches it, so a block that reads
 // shared memory it has not written gets NaN rather than what the previous block left there:
@@ -82,9 +84,11 @@ std::string rewrite(const std::string& in) {
       std::string name;
       for (char c : kernel) name += (c == '\n' ? ' ' : c);
       const std::string cfg = s.substr(open + 3, close - open - 3);
-      const std::string args = s.substr(p, end - p);
-      const std::string out = "::srgan::emu::LaunchConfig(" + cfg + ").run(\"" + name + "\", [=] { " + kernel +
-                              args + "; })";
+      std::string args = s.substr(p + 1, end - p - 2);  // without the parentheses
+      if (args.find_first_not_of(" \t\r\n") != std::string::npos) args = ", " + args;
+      else args.clear();
+      const std::string out = "::srgan::emu::LaunchConfig(" + cfg + ").run(\"" + name +
+                              "\", [](auto... emu_arg) { " + kernel + "(emu_arg...); }" + args + ")";
       s.replace(k0, end - k0, out);
       from = k0 + out.size();
     } catch (const std::exception& e) {
