@@ -134,5 +134,18 @@ T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
   return out;
 }
 
-// CUDA's rsqrtf is approximate (at most 2 ulp); the emulator rounds 1/sqrt correctly.
-inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+// CUDA's rsqrtf is approximate: at most 2 ulp from 1/sqrt(x). The emulator moves the correctly
+// rounded result by -2..+2 ulp, chosen by a hash of x (the same x gives the same result), so a
+// test whose tolerance leaves no room for that error fails here rather than on the GPU.
+inline float rsqrtf(float x) {
+  const float r = float(1.0 / std::sqrt(double(x)));  // correctly rounded
+  if (!std::isfinite(r) || r == 0.0f) return r;
+  uint32_t xb, rb;
+  std::memcpy(&xb, &x, 4);
+  std::memcpy(&rb, &r, 4);
+  xb *= 2654435761u;
+  rb = uint32_t(int64_t(rb) + int64_t(xb >> 29) % 5 - 2);  // the same sign, an ulp apart per step
+  float out;
+  std::memcpy(&out, &rb, 4);
+  return out;
+}
