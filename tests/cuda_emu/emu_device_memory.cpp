@@ -82,29 +82,32 @@ struct sigaction g_previous {};  // the SIGSEGV handler ours replaced (install_f
 void report_fault(int, siginfo_t* info, void*) {
   const char* addr = static_cast<const char*>(info->si_addr);
   char msg[512];
-  int n = std::snprintf(msg, sizeof msg, "[cuda emulator] segmentation fault at %p", static_cast<const void*>(addr));
+  size_t n = 0;
+  auto append = [&](const char* fmt, auto... v) {  // snprintf into the rest of msg, never past it
+    const int w = std::snprintf(msg + n, sizeof msg - n, fmt, v...);
+    if (w > 0) n = std::min(sizeof msg - 1, n + size_t(w));
+  };
+  append("[cuda emulator] segmentation fault at %p", static_cast<const void*>(addr));
   if (g_mu.try_lock()) {  // the faulting thread may hold it only outside any device access
     if (const auto* e = block_near(addr)) {
       const char* p = e->first;
       const Block& b = e->second;
       const long long off = static_cast<long long>(addr - p);
       if (addr >= p && addr < p + b.bytes && g_open == 0)
-        n += std::snprintf(msg + n, sizeof msg - size_t(n),
-                           ": host code touched byte %lld of a %zu-byte device allocation at %p outside any "
-                           "kernel or copy. A GPU cannot do that: copy the data to the host first.",
-                           off, b.bytes, static_cast<const void*>(p));
+        append(": host code touched byte %lld of a %zu-byte device allocation at %p outside any kernel or "
+               "copy. A GPU cannot do that: copy the data to the host first.",
+               off, b.bytes, static_cast<const void*>(p));
       else
-        n += std::snprintf(msg + n, sizeof msg - size_t(n),
-                           ": byte %lld of a %zu-byte device allocation at %p, out of its bounds (an "
-                           "out-of-bounds access by a kernel or a copy).",
-                           off, b.bytes, static_cast<const void*>(p));
+        append(": byte %lld of a %zu-byte device allocation at %p, out of its bounds (an out-of-bounds "
+               "access by a kernel or a copy).",
+               off, b.bytes, static_cast<const void*>(p));
     } else {
-      n += std::snprintf(msg + n, sizeof msg - size_t(n), " (not device memory)");
+      append(" (not device memory)");
     }
     g_mu.unlock();
   }
-  n += std::snprintf(msg + n, sizeof msg - size_t(n), "\nbacktrace:\n");
-  if (write(STDERR_FILENO, msg, size_t(std::min<int>(n, int(sizeof msg) - 1))) < 0) {}
+  append("\nbacktrace:\n");
+  if (write(STDERR_FILENO, msg, n) < 0) {}
   void* frames[48];
   backtrace_symbols_fd(frames, backtrace(frames, 48), STDERR_FILENO);
   // Returning re-runs the access, which now goes to the handler that was there before ours (the
