@@ -1,6 +1,6 @@
 // Self-tests of the CUDA emulator (tests/cuda_emu): the checks it promises beyond running the
 // kernels, each shown to fire. Kernels come from selftest/selftest_kernels.cu. The faults are
-// provoked in a forked child, which must die of SIGSEGV.
+// provoked in a forked child, which must die of SIGSEGV. ctest runs it with SRGAN_EMU_THREADS=1.
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,8 +20,8 @@ namespace {
 
 // Runs f in a forked child and returns its wait status. In the child a fault goes to the
 // emulator's reporter (on stderr, kept in the test log) and then kills it; the test framework's
-// handler, whose report would read as a failure of this test, and its stdout are left out. The child must not launch kernels:
-// the block pool's threads are not copied by fork.
+// handler, whose report would read as a failure of this test, and its stdout are left out. The
+// child must not launch kernels: the block pool's threads are not copied by fork.
 template <class F> int in_child(F f) {
   std::fflush(nullptr);
   const pid_t pid = fork();
