@@ -720,21 +720,16 @@ int bench_kernels_cuda(const KernelBenchOptions& opt) {
   if (!opt.quick) {
     // The rest of SRGAN: generator head / upsamplers / tail, discriminator, and the 24x24 and
     // 48x48 versions of the memory-bound ops.
-    bench_conv(rep, conv(rep.env, 16, 24, 3, 64, 9, 1), false, 0, 0);
-    bench_conv(rep, conv(rep.env, 16, 24, 64, 256, 3, 1), false, 0, 0);
-    bench_conv(rep, conv(rep.env, 16, 48, 64, 256, 3, 1), false, 0, 0);
-    bench_conv(rep, conv(rep.env, 16, 96, 64, 3, 9, 1), false, 0, 0);
-    bench_conv(rep, conv(rep.env, 16, 96, 3, 64, 3, 1), false, 0, 0);
-    bench_conv(rep, conv(rep.env, 16, 96, 64, 64, 3, 2), false, 0, 0);
-    bench_conv(rep, conv(rep.env, 16, 48, 64, 128, 3, 1), false, 0, 0);
-    bench_conv(rep, conv(rep.env, 16, 48, 128, 128, 3, 2), false, 0, 0);
-    bench_conv(rep, conv(rep.env, 16, 24, 128, 256, 3, 1), false, 0, 0);
-    bench_conv(rep, conv(rep.env, 16, 24, 256, 256, 3, 2), false, 0, 0);
-    bench_conv(rep, conv(rep.env, 16, 12, 256, 512, 3, 1), false, 0, 0);
-    bench_conv(rep, conv(rep.env, 16, 12, 512, 512, 3, 2), false, 0, 0);
-    bench_conv_prelu(rep, conv(rep.env, 16, 24, 3, 64, 9, 1));
-    bench_conv_prelu(rep, conv(rep.env, 16, 24, 64, 256, 3, 1));
-    bench_conv_prelu(rep, conv(rep.env, 16, 48, 64, 256, 3, 1));
+    struct ConvShape { int H, C, K, R, stride; bool with_prelu; };  // batch 16
+    const ConvShape shapes[] = {
+        {24, 3, 64, 9, 1, true},     {24, 64, 256, 3, 1, true},  {48, 64, 256, 3, 1, true},  // G head, upsamplers
+        {96, 64, 3, 9, 1, false},                                                             // G tail
+        {96, 3, 64, 3, 1, false},    {96, 64, 64, 3, 2, false},  {48, 64, 128, 3, 1, false},  // D
+        {48, 128, 128, 3, 2, false}, {24, 128, 256, 3, 1, false}, {24, 256, 256, 3, 2, false},
+        {12, 256, 512, 3, 1, false}, {12, 512, 512, 3, 2, false}};
+    for (const ConvShape& c : shapes) bench_conv(rep, conv(rep.env, 16, c.H, c.C, c.K, c.R, c.stride), false, 0, 0);
+    for (const ConvShape& c : shapes)  // conv + bias + PReLU where the generator has it
+      if (c.with_prelu) bench_conv_prelu(rep, conv(rep.env, 16, c.H, c.C, c.K, c.R, c.stride));
     bench_batchnorm(rep, 16, 24, 24, 64, 0, 0);
     bench_prelu(rep, 16, 24, 24, 64, 0, 0);
     bench_pixel_shuffle(rep, 16, 24, 24, 256, 0, 0);

@@ -230,22 +230,20 @@ bool pageable(const void* p) {
   return !inside(g_pinned_allocs, p);
 }
 
-// A host-side copy or set of memory that may be device memory (opened for the duration).
-void device_memmove(void* dst, const void* src, size_t n) {
-  if (!n) return;
-  srgan::emu::DeviceAccess device_work;
-  std::memmove(dst, src, n);
-}
-void device_memset(void* p, int v, size_t n) {
-  if (!n) return;
-  srgan::emu::DeviceAccess device_work;
-  std::memset(p, v, n);
-}
-
 using srgan::emu::drain;
 using srgan::emu::issue;
 
 cudaError_t fail_if_sticky() { return srgan::emu::sticky(); }
+
+// A synchronous copy or set: waits for the queued work, then runs op (a copy or set that may
+// touch device memory), with device memory opened once for both.
+cudaError_t sync_then(const std::function<void()>& op) {
+  srgan::emu::DeviceAccess device_work;
+  drain();
+  if (cudaError_t e = fail_if_sticky()) return e;
+  op();
+  return cudaSuccess;
+}
 
 // Pinned host memory: 256-byte aligned, exactly `bytes` long (AddressSanitizer sees overruns).
 void* alloc256(size_t bytes) {
@@ -323,28 +321,19 @@ cudaError_t cudaFreeHost(void* p) {
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
   if (cudaError_t e = fail_if_sticky()) return e;
   if (cudaError_t e = check_capture_unsafe("cudaMemcpy (synchronous)", false)) return e;
-  drain();
-  if (cudaError_t e = fail_if_sticky()) return e;
-  device_memmove(dst, src, n);
-  return cudaSuccess;
+  return sync_then([=] { if (n) std::memmove(dst, src, n); });
 }
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind, cudaStream_t s) {
   if (cudaError_t e = fail_if_sticky()) return e;
-  if (n && (pageable(dst) || pageable(src)) && !srgan::emu::is_capturing(s)) {
-    drain();  // pageable host memory: the copy is done when the call returns
-    if (cudaError_t e = fail_if_sticky()) return e;
-    device_memmove(dst, src, n);
-    return cudaSuccess;
-  }
+  if (n && (pageable(dst) || pageable(src)) && !srgan::emu::is_capturing(s))  // pageable host memory:
+    return sync_then([=] { std::memmove(dst, src, n); });                     // done when the call returns
   issue(s, [dst, src, n] { if (n) std::memmove(dst, src, n); });
   return cudaSuccess;
 }
 cudaError_t cudaMemset(void* p, int v, size_t n) {
   if (cudaError_t e = fail_if_sticky()) return e;
   if (cudaError_t e = check_capture_unsafe("cudaMemset (synchronous)", false)) return e;
-  drain();
-  device_memset(p, v, n);
-  return fail_if_sticky();
+  return sync_then([=] { if (n) std::memset(p, v, n); });
 }
 cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t s) {
   if (cudaError_t e = fail_if_sticky()) return e;
