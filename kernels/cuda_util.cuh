@@ -190,10 +190,18 @@ void launch_map(int64_t n, bool vec, const F& f, cudaStream_t s) {
   SRGAN_LAUNCH_CHECK(s);
 }
 
+// Element j of p viewed as float4: p + 4 j must be 16-byte aligned (a GPU faults otherwise; the
+// CUDA emulator checks it).
 __device__ __forceinline__ float4 ld4(const float* p, int64_t j) {
+#ifdef SRGAN_CUDA_EMU
+  ::srgan::emu::check_vector_access(p + 4 * j, 16, "float4 load");
+#endif
   return reinterpret_cast<const float4*>(p)[j];
 }
 __device__ __forceinline__ void st4(float* p, int64_t j, float4 v) {
+#ifdef SRGAN_CUDA_EMU
+  ::srgan::emu::check_vector_access(p + 4 * j, 16, "float4 store");
+#endif
   reinterpret_cast<float4*>(p)[j] = v;
 }
 

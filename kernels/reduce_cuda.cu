@@ -115,7 +115,7 @@ struct ColSumOp {
   __device__ Col col(int) const { return {}; }
   __device__ void row(const Col&, int64_t r, int cv, double (&acc)[1][VEC]) const {
     if constexpr (VEC == 4) {
-      const float4 v = *reinterpret_cast<const float4*>(x + r * C + cv * 4);
+      const float4 v = cuda::ld4(x + r * C, cv);
       acc[0][0] += v.x; acc[0][1] += v.y; acc[0][2] += v.z; acc[0][3] += v.w;
     } else {
       acc[0][0] += x[r * C + cv];

@@ -87,6 +87,10 @@ void cp_async(void* dst, const void* src, int bytes, int src_bytes);
 void cp_async_commit();         // cp.async.commit_group
 void cp_async_wait(int n);      // cp.async.wait_group n: all but the n most recent groups land
 uint32_t cvt_rna_tf32(float x); // cvt.rna.tf32.f32
+// A vector access (ld/st.global.v4.f32 and the like) of `bytes` at p: on a GPU a misaligned one
+// faults ("misaligned address"), while an x86 host would quietly do it; so the emulated kernel
+// faults too. kernels/cuda_util.cuh's ld4/st4 call it.
+void check_vector_access(const void* p, int bytes, const char* what);
 // mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 d, a, b, d (warp collective), with the
 // fragment layout of the PTX ISA written out independently of the kernels' helpers.
 void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);

@@ -15,6 +15,10 @@ namespace srgan::emu {
 void set_launch_error(cudaError_t e, const std::string& why);  // not sticky: a refused launch
 void set_fault(const std::string& why);                        // sticky: a faulting kernel
 cudaError_t sticky();
+// The sticky fault's message ("" if none), cleared with it and with the last error: for the
+// emulator's self-tests only, so each provoked fault can be checked for what it reports. A GPU
+// has no such thing (its process must end).
+std::string take_fault_for_selftest();
 
 // Runs the stream work queued so far (emu_runtime_api.cpp); every synchronising call does.
 void drain();

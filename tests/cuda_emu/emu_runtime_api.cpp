@@ -53,6 +53,14 @@ cudaError_t sticky() {
   return g_sticky;
 }
 
+std::string take_fault_for_selftest() {
+  std::lock_guard<std::mutex> lk(g_err_mu);
+  std::string why;
+  why.swap(g_fault);
+  g_sticky = g_last = cudaSuccess;
+  return why;
+}
+
 // ---- stream capture (CUDA graphs) -----------------------------------------------------------
 // While a stream is captured, work issued to it (launches, async copies and sets) is recorded
 // instead of run; cudaGraphLaunch replays the recording in order. Calls that are illegal during

@@ -455,6 +455,13 @@ const unsigned char* warp_exchange(unsigned mask, const void* mine, size_t bytes
   return r.slot(warp, gen, 0);
 }
 
+void check_vector_access(const void* p, int bytes, const char* what) {
+  if (reinterpret_cast<uintptr_t>(p) % unsigned(bytes) == 0) return;
+  char addr[32];
+  std::snprintf(addr, sizeof addr, "%p", p);
+  runner_in_kernel(what).fault(std::string("misaligned ") + what + " of " + std::to_string(bytes) + " bytes at " + addr);
+}
+
 void cp_async(void* dst, const void* src, int bytes, int src_bytes) {
   BlockRunner& r = runner_in_kernel("cp.async");
   if (bytes != 4 && bytes != 8 && bytes != 16) r.fault("cp.async of " + std::to_string(bytes) + " bytes");

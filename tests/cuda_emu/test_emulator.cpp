@@ -150,12 +150,47 @@ TEST_CASE("emulator: rsqrtf is off by up to 2 ulp, as the hardware's may be", "[
   CHECK(inexact > 1000);  // most results are moved, so a zero-tolerance test cannot pass here
 }
 
-// Last: the fault it provokes is sticky for the rest of this process, as on a GPU.
+// A kernel fault is sticky, as on a GPU; each case below checks the fault's message and then
+// clears it (take_fault_for_selftest), which only the emulator can.
 TEST_CASE("emulator: a thread leaving while others wait at __syncthreads fails the launch", "[emulator]") {
   float* out = nullptr;
   REQUIRE(cudaMalloc(&out, 64 * sizeof(float)) == cudaSuccess);
   srgan::emu::selftest::launch_divergent_barrier(out);
   CHECK(cudaDeviceSynchronize() == cudaErrorLaunchFailure);
   CHECK(cudaGetLastError() == cudaErrorLaunchFailure);
-  (void)cudaFree(out);  // the emulator frees it despite the sticky error (LeakSanitizer builds)
+  CHECK(cudaMemset(out, 0, sizeof(float)) == cudaErrorLaunchFailure);  // sticky: later calls fail too
+  const std::string why = srgan::emu::take_fault_for_selftest();
+  INFO(why);
+  CHECK(why.find("divergent_barrier") != std::string::npos);
+  CHECK(why.find("__syncthreads") != std::string::npos);
+  CHECK(cudaFree(out) == cudaSuccess);
+}
+
+TEST_CASE("emulator: a float4 access that is not 16-byte aligned fails the launch, as on a GPU", "[emulator]") {
+  float* buf = nullptr;  // (12,): aligned copies use [0, 4) -> [8, 12)
+  REQUIRE(cudaMalloc(&buf, 12 * sizeof(float)) == cudaSuccess);
+  const float host[4] = {1.f, 2.f, 3.f, 4.f};
+  REQUIRE(cudaMemcpy(buf, host, sizeof host, cudaMemcpyHostToDevice) == cudaSuccess);
+  SECTION("aligned: copied") {
+    srgan::emu::selftest::launch_float4_copy(buf, buf + 8);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    float back[4] = {};
+    REQUIRE(cudaMemcpy(back, buf + 8, sizeof back, cudaMemcpyDeviceToHost) == cudaSuccess);
+    for (int i = 0; i < 4; ++i) CHECK(back[i] == host[i]);
+  }
+  SECTION("a misaligned load") {
+    srgan::emu::selftest::launch_float4_copy(buf + 1, buf + 8);
+    CHECK(cudaDeviceSynchronize() == cudaErrorLaunchFailure);
+    const std::string why = srgan::emu::take_fault_for_selftest();
+    INFO(why);
+    CHECK(why.find("misaligned float4 load of 16 bytes") != std::string::npos);
+  }
+  SECTION("a misaligned store") {
+    srgan::emu::selftest::launch_float4_copy(buf, buf + 6);
+    CHECK(cudaDeviceSynchronize() == cudaErrorLaunchFailure);
+    const std::string why = srgan::emu::take_fault_for_selftest();
+    INFO(why);
+    CHECK(why.find("misaligned float4 store of 16 bytes") != std::string::npos);
+  }
+  CHECK(cudaFree(buf) == cudaSuccess);
 }

@@ -2,6 +2,8 @@
 // rewriting as kernels/*.cu.
 #include "tests/cuda_emu/selftest/selftest_kernels.h"
 
+#include "kernels/cuda_util.cuh"
+
 namespace srgan::emu::selftest {
 namespace {
 
@@ -23,10 +25,15 @@ __global__ void divergent_barrier(float* out) {
   out[threadIdx.x] = 1.0f;
 }
 
+__global__ void float4_copy(const float* in, float* out) {
+  ::srgan::kern::cuda::st4(out, 0, ::srgan::kern::cuda::ld4(in, 0));
+}
+
 }  // namespace
 
 void launch_partly_written_shared(float* out, int blocks) { partly_written_shared<<<blocks, 64>>>(out); }
 void launch_conflicting_writes(float* out, int blocks) { conflicting_writes<<<blocks, 32>>>(out); }
 void launch_divergent_barrier(float* out) { divergent_barrier<<<1, 64>>>(out); }
+void launch_float4_copy(const float* in, float* out) { float4_copy<<<1, 1>>>(in, out); }
 
 }  // namespace srgan::emu::selftest

@@ -16,4 +16,8 @@ void launch_conflicting_writes(float* out, int blocks);
 // One block of 64 threads where thread 0 returns before a __syncthreads the others wait at.
 void launch_divergent_barrier(float* out);
 
+// One thread: out[0..3] = in[0..3] read as one float4 and stored as one float4 (cuda_util.cuh's
+// ld4 / st4). in and out must be 16-byte aligned, or the launch faults.
+void launch_float4_copy(const float* in, float* out);
+
 }  // namespace srgan::emu::selftest
