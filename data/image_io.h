@@ -1,6 +1,6 @@
 // Reading images (PNG 8/16-bit, JPEG, BMP, and whatever else stb_image decodes) and writing PNG
-// atomically. Decoding is stb_image from Debian's libstb; PNG encoding of 8-bit images is
-// stb_image_write, 16-bit PNG is our own chunk writer around stb's zlib compressor.
+// atomically. Decoding is stb_image from Debian's libstb; PNG encoding is our streaming
+// PngEncoder (data/png_encoder.h) around zlib.
 //
 // LAYOUT: images come back interleaved HWC (see data/image.h), rows top to bottom.
 //

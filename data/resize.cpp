@@ -23,43 +23,48 @@ inline uint8_t round_u8(double v) {
 inline float round_to(double v, float*) { return float(v); }
 inline uint8_t round_to(double v, uint8_t*) { return round_u8(v); }
 
+// Output row y of the pass along the height: dst (W, C) from rows of in (H_in, W, C).
+// acc: scratch of W * C doubles.
+template <typename T>
+void height_row(const ImageT<T>& in, const ResizeWeights& rw, int y, std::vector<double>& acc, T* dst) {
+  const size_t row_len = size_t(in.width) * in.channels;
+  acc.assign(row_len, 0.0);
+  for (int j = 0; j < rw.taps; ++j) {
+    const double w = rw.weight[size_t(y) * rw.taps + j];
+    const T* src = in.row(rw.index[size_t(y) * rw.taps + j]);
+    for (size_t i = 0; i < row_len; ++i) acc[i] += w * double(src[i]);
+  }
+  for (size_t i = 0; i < row_len; ++i) dst[i] = round_to(acc[i], (T*)nullptr);
+}
+
+// One row of the pass along the width: src (W_in, C) -> dst (W_out, C).
+template <typename T>
+void width_row(const T* src, int C, const ResizeWeights& rw, T* dst) {
+  for (int x = 0; x < rw.out_len; ++x) {
+    const double* w = &rw.weight[size_t(x) * rw.taps];
+    const int* idx = &rw.index[size_t(x) * rw.taps];
+    for (int c = 0; c < C; ++c) {
+      double acc = 0.0;
+      for (int j = 0; j < rw.taps; ++j) acc += w[j] * double(src[size_t(idx[j]) * C + c]);
+      dst[size_t(x) * C + c] = round_to(acc, (T*)nullptr);
+    }
+  }
+}
+
 // One pass along the height: (H_in, W, C) -> (H_out, W, C).
 template <typename T>
 ImageT<T> resize_height(const ImageT<T>& in, const ResizeWeights& rw) {
   ImageT<T> out(in.width, rw.out_len, in.channels);
-  const size_t row_len = size_t(in.width) * in.channels;
-  std::vector<double> acc(row_len);
-  for (int y = 0; y < rw.out_len; ++y) {
-    std::fill(acc.begin(), acc.end(), 0.0);
-    for (int j = 0; j < rw.taps; ++j) {
-      const double w = rw.weight[size_t(y) * rw.taps + j];
-      const T* src = in.row(rw.index[size_t(y) * rw.taps + j]);
-      for (size_t i = 0; i < row_len; ++i) acc[i] += w * double(src[i]);
-    }
-    T* dst = out.row(y);
-    for (size_t i = 0; i < row_len; ++i) dst[i] = round_to(acc[i], (T*)nullptr);
-  }
+  std::vector<double> acc;
+  for (int y = 0; y < rw.out_len; ++y) height_row(in, rw, y, acc, out.row(y));
   return out;
 }
 
 // One pass along the width: (H, W_in, C) -> (H, W_out, C).
 template <typename T>
 ImageT<T> resize_width(const ImageT<T>& in, const ResizeWeights& rw) {
-  const int C = in.channels;
-  ImageT<T> out(rw.out_len, in.height, C);
-  for (int y = 0; y < in.height; ++y) {
-    const T* src = in.row(y);
-    T* dst = out.row(y);
-    for (int x = 0; x < rw.out_len; ++x) {
-      const double* w = &rw.weight[size_t(x) * rw.taps];
-      const int* idx = &rw.index[size_t(x) * rw.taps];
-      for (int c = 0; c < C; ++c) {
-        double acc = 0.0;
-        for (int j = 0; j < rw.taps; ++j) acc += w[j] * double(src[size_t(idx[j]) * C + c]);
-        dst[size_t(x) * C + c] = round_to(acc, (T*)nullptr);
-      }
-    }
-  }
+  ImageT<T> out(rw.out_len, in.height, in.channels);
+  for (int y = 0; y < in.height; ++y) width_row(in.row(y), in.channels, rw, out.row(y));
   return out;
 }
 
@@ -119,6 +124,20 @@ Image imresize_bicubic(const Image& img, int out_width, int out_height) {
 
 ImageF imresize_bicubic(const ImageF& img, double scale) {
   return resize_impl(img, scaled_len(img.width, scale), scaled_len(img.height, scale), scale, scale);
+}
+
+BicubicRowUpscaler::BicubicRowUpscaler(const ImageF& img, int factor) : img_(img) {
+  if (img.empty() || img.width <= 0 || img.height <= 0) throw std::runtime_error("BicubicRowUpscaler: empty image");
+  if (factor < 1) throw std::runtime_error("BicubicRowUpscaler: factor must be >= 1, got " + std::to_string(factor));
+  wh_ = bicubic_weights(img.height, img.height * factor, double(factor));
+  ww_ = bicubic_weights(img.width, img.width * factor, double(factor));
+  mid_.resize(size_t(img.width) * img.channels);
+}
+
+void BicubicRowUpscaler::row(int y, float* out) {
+  if (y < 0 || y >= wh_.out_len) throw std::runtime_error("BicubicRowUpscaler: row " + std::to_string(y) + " out of range");
+  height_row(img_, wh_, y, acc_, mid_.data());  // equal scales: height first, as resize_impl
+  width_row(mid_.data(), img_.channels, ww_, out);
 }
 
 Image downscale_bicubic(const Image& img, int factor) {

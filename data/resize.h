@@ -41,6 +41,23 @@ Image imresize_bicubic(const Image& img, int out_width, int out_height);
 // The same filter on float images, with no rounding anywhere (MATLAB on single/double input).
 ImageF imresize_bicubic(const ImageF& img, double scale);
 
+// imresize_bicubic(img, factor) one output row at a time, bit for bit the same rows: for images
+// whose upscaled whole would not fit in memory (`srgan upscale`'s alpha plane). Holds a row.
+// `img` must outlive it.
+class BicubicRowUpscaler {
+ public:
+  BicubicRowUpscaler(const ImageF& img, int factor);
+  int out_width() const { return ww_.out_len; }
+  int out_height() const { return wh_.out_len; }
+  void row(int y, float* out);  // out: (out_width, channels)
+
+ private:
+  const ImageF& img_;
+  ResizeWeights wh_, ww_;
+  std::vector<double> acc_;  // (W * C) scratch of the height pass
+  std::vector<float> mid_;   // (W, C): input row after the height pass
+};
+
 // Downscaling by an integer factor (2, 3, 4, ...): scale 1 / factor. The sides should be
 // multiples of `factor` (modcrop first); otherwise the output is ceil(side / factor), as MATLAB.
 Image downscale_bicubic(const Image& img, int factor);

@@ -1,9 +1,7 @@
-// The stb_image / stb_image_write implementations, compiled here ONLY when CMake's SRGAN_STB_DIR
+// The stb_image implementation, compiled here ONLY when CMake's SRGAN_STB_DIR
 // points at carried headers (a machine without Debian's libstb). With Debian's libstb-dev this
 // file compiles to nothing and the library comes from -lstb. No stb source lives in this repo.
 #ifdef SRGAN_COMPILE_STB
 #define STB_IMAGE_IMPLEMENTATION
-#define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image.h>
-#include <stb_image_write.h>
 #endif

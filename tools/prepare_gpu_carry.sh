@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prepares the git-ignored folder .carry/ that tools/gpu_check.sh needs on the lent GPU machine,
 # which has neither Debian's stb headers nor ../shared (only the repository travels there):
-#   .carry/stb/stb_image.h, stb_image_write.h   (from /usr/include/stb, Debian's libstb-dev)
+#   .carry/stb/stb_image.h                       (from /usr/include/stb, Debian's libstb-dev)
+#   .carry/zlib/zlib.h, zconf.h                  (Debian's zlib1g-dev, used by gpu_check.sh only
+#                                                 when that machine lacks the package)
 #   .carry/bench/*.py                            (the PyTorch anchors, ../shared/bench)
 #   .carry/json/nlohmann/*.hpp                   (Debian's nlohmann-json3-dev, used by gpu_check.sh
 #                                                 only when that machine lacks the package)
@@ -12,13 +14,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${SHARED:-../shared}
 stb=${STB_DIR:-/usr/include/stb}
-for f in "$stb/stb_image.h" "$stb/stb_image_write.h"; do
-  [ -f "$f" ] || { echo "prepare_gpu_carry: $f not found (apt-get install libstb-dev, or set STB_DIR)" >&2; exit 1; }
+for f in "$stb/stb_image.h" /usr/include/zlib.h /usr/include/zconf.h; do
+  [ -f "$f" ] || { echo "prepare_gpu_carry: $f not found (apt-get install libstb-dev zlib1g-dev, or set STB_DIR)" >&2; exit 1; }
 done
 ls "$shared"/bench/*.py >/dev/null 2>&1 || { echo "prepare_gpu_carry: no $shared/bench/*.py (set SHARED)" >&2; exit 1; }
-rm -rf .carry/stb .carry/bench .carry/json
-mkdir -p .carry/stb .carry/bench .carry/json
-cp "$stb/stb_image.h" "$stb/stb_image_write.h" .carry/stb/
+rm -rf .carry/stb .carry/bench .carry/json .carry/zlib
+mkdir -p .carry/stb .carry/bench .carry/json .carry/zlib
+cp "$stb/stb_image.h" .carry/stb/
+cp /usr/include/zlib.h /usr/include/zconf.h .carry/zlib/
 json=${JSON_DIR:-/usr/include/nlohmann}
 if [ -f "$json/json.hpp" ]; then cp -r "$json" .carry/json/; else echo "prepare_gpu_carry: note: $json/json.hpp not found, not carried" >&2; fi
 cp "$shared"/bench/*.py .carry/bench/

@@ -7,10 +7,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "core/check.h"
 #include "data/image_folder.h"
+#include "data/atomic_file.h"
 #include "data/image_io.h"
+#include "data/png_encoder.h"
 #include "data/resize.h"
 
 namespace fs = std::filesystem;
@@ -80,21 +83,31 @@ void upscale_file(SRResNet& g, const UpscaleJob& job, const TileOptions& topt, D
 
   const int W4 = W * 4, H4 = H * 4;
   const double maxv = sixteen ? 65535.0 : 255.0;
-  data::Image out8;
-  data::Image16 out16;
-  if (sixteen) out16 = data::Image16(W4, H4, C);
-  else out8 = data::Image(W4, H4, C);
-  auto put = [&](size_t idx, float v) {
-    const double q = std::floor(double(v) * maxv + 0.5);
-    if (sixteen) out16.data[idx] = uint16_t(q);
-    else out8.data[idx] = uint8_t(q);
-  };
+  // The output streams to disk row by row as the tiles finish (memory does not grow with the
+  // image); the file appears under its name only when complete (data/atomic_file.h).
+  data::AtomicFile file(job.out);
+  data::PngEncoder png(W4, H4, C, sixteen ? 16 : 8, [&](const uint8_t* p, size_t n) { file.write(p, n); });
+  std::optional<data::BicubicRowUpscaler> alpha4;  // alpha: MATLAB bicubic, one row at a time
+  if (has_alpha) alpha4.emplace(alpha, 4);
+  std::vector<float> a_row(has_alpha ? size_t(W4) : 0);  // (W4,)
+  std::vector<float> px_row(size_t(W4) * C);            // (W4, C) in [0, 1]
+  std::vector<uint8_t> row8(sixteen ? 0 : px_row.size());
+  std::vector<uint16_t> row16(sixteen ? px_row.size() : 0);
   auto sink = [&](int y, const float* row) {  // row (W4, 3)
+    if (has_alpha) alpha4->row(y, a_row.data());
     for (int x = 0; x < W4; ++x) {
-      const size_t o = (size_t(y) * W4 + x) * C;
-      if (colour == 1) put(o, (row[x * 3] + row[x * 3 + 1] + row[x * 3 + 2]) / 3.0f);
-      else for (int c = 0; c < 3; ++c) put(o + c, row[x * 3 + c]);
+      float* o = &px_row[size_t(x) * C];
+      if (colour == 1) o[0] = (row[x * 3] + row[x * 3 + 1] + row[x * 3 + 2]) / 3.0f;
+      else for (int c = 0; c < 3; ++c) o[c] = row[x * 3 + c];
+      if (has_alpha) o[C - 1] = std::clamp(a_row[size_t(x)], 0.0f, 1.0f);
     }
+    for (size_t i = 0; i < px_row.size(); ++i) {
+      const double q = std::floor(double(px_row[i]) * maxv + 0.5);
+      if (sixteen) row16[i] = uint16_t(q);
+      else row8[i] = uint8_t(q);
+    }
+    if (sixteen) png.add_row(row16.data());
+    else png.add_row(row8.data());
   };
   auto t0 = std::chrono::steady_clock::now();
   double last_print = -1.0;
@@ -110,13 +123,8 @@ void upscale_file(SRResNet& g, const UpscaleJob& job, const TileOptions& topt, D
       if (done == total) std::fprintf(stderr, "\n");
     };
   upscale_tiled(g, rgb, topt, dev, sink, job.in, progress);
-
-  if (has_alpha) {  // bicubic (MATLAB imresize) on the alpha plane
-    data::ImageF a4 = data::imresize_bicubic(alpha, 4.0);
-    for (size_t i = 0; i < size_t(W4) * H4; ++i) put(i * C + C - 1, std::clamp(a4.data[i], 0.0f, 1.0f));
-  }
-  if (sixteen) data::write_png16(job.out, out16);
-  else data::write_png(job.out, out8);
+  png.finish();
+  file.commit();
 }
 
 }  // namespace srgan::app
