@@ -1,6 +1,7 @@
 // Upscaling image files: planning (inputs and folders -> output paths) and one file end to end
-// (read, split colour and alpha, tiled generator on the colour, bicubic on the alpha, write PNG
-// of the same bit depth atomically). Used by `srgan upscale` and its tests.
+// (read, split colour and alpha, tiled generator on the colour, bicubic on the alpha, PNG of the
+// same bit depth streamed to a temporary file row by row as the tiles finish and renamed into
+// place when complete). Used by `srgan upscale` and its tests.
 #pragma once
 #include <string>
 #include <vector>
