@@ -13,6 +13,10 @@
 //   Rgba       4 channels; missing alpha is 255;
 //   GrayOrRgb  1 for gray and gray+alpha files, 3 for RGB and RGBA files (alpha dropped). This
 //              is what evaluation uses: a gray image stays gray, as MATLAB scripts treat it.
+// JPEG EXIF orientation: a JPEG whose EXIF Orientation tag says it is stored turned (phone
+// portraits) comes back turned for display, as viewers show it; read_image_info reports the
+// displayed width and height (data/exif_orientation.h).
+//
 // 16-bit files read into an 8-bit Image are rounded, v8 = round(v16 * 255 / 65535) (stb itself
 // would truncate, v16 >> 8). read_image16 gives 8-bit files as v * 257.
 //

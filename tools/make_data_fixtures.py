@@ -20,7 +20,7 @@ import os
 import sys
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "tests", "fixtures", "data")
@@ -245,6 +245,25 @@ def write_fixtures(shared):
         f.write("# io_gray16.png: width height, then the 16-bit values row by row\n36 30\n")
         for row in v16:
             f.write(" ".join(str(int(v)) for v in row) + "\n")
+
+    # 4) EXIF orientation: a 24x16 JPEG with four differently coloured quadrants (so each of the
+    #    8 orientations gives a different picture), saved with each Orientation tag 1..8, 4:4:4
+    #    at quality 100; beside each, PIL's displayed version (ImageOps.exif_transpose of PIL's
+    #    own decode) as PNG: the reference our reader, which decodes with stb, is held to.
+    quad = np.zeros((16, 24, 3), np.uint8)
+    quad[:8, :12] = (220, 40, 40)
+    quad[:8, 12:] = (40, 200, 40)
+    quad[8:, :12] = (40, 40, 220)
+    quad[8:, 12:] = (230, 230, 230)
+    quad[2:4, 2:6] = (20, 20, 20)  # a mark near the top-left corner
+    for o in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = o
+        jpg = os.path.join(FIXTURES, "io_exif_o%d.jpg" % o)
+        Image.fromarray(quad).save(jpg, quality=100, subsampling=0, exif=exif.tobytes())
+        with Image.open(jpg) as im:
+            assert im.getexif().get(0x0112) == o
+            ImageOps.exif_transpose(im).save(os.path.join(FIXTURES, "io_exif_o%d_display.png" % o))
 
     # 3) Metrics: HR = a 64x48 crop; pairs (HR, bicubic SR) and (HR, HR + seeded noise).
     hr = np.ascontiguousarray(butterfly[40:88, 120:184])  # (48, 64, 3)
