@@ -51,35 +51,42 @@ std::vector<UpscaleJob> plan_upscale_jobs(const std::vector<std::string>& inputs
   return jobs;
 }
 
+namespace {
+
+// The decoded image (H, W, C) as float [0, 1] planes: colour rgb (H, W, 3), gray replicated, and
+// alpha (H, W, 1) when C is 2 or 4.
+template <class Img>
+void split_planes(const Img& im, float max_value, data::ImageF& rgb, data::ImageF& alpha) {
+  const int C = im.channels, colour = C == 2 || C == 4 ? C - 1 : C;
+  rgb = data::ImageF(im.width, im.height, 3);
+  if (colour != C) alpha = data::ImageF(im.width, im.height, 1);
+  for (size_t i = 0; i < size_t(im.width) * size_t(im.height); ++i) {
+    for (int c = 0; c < 3; ++c) rgb.data[i * 3 + c] = float(im.data[i * C + (colour == 1 ? 0 : c)]) / max_value;
+    if (colour != C) alpha.data[i] = float(im.data[i * C + C - 1]) / max_value;
+  }
+}
+
+}  // namespace
+
 void upscale_file(SRResNet& g, const UpscaleJob& job, const TileOptions& topt, Device dev, bool show_progress) {
-  const data::ImageInfo info = data::read_image_info(job.in);
+  const data::ImageInfo info = data::read_image_info(job.in, kUpscaleMaxPixels);
   const bool sixteen = info.bits == 16;
   data::ReadOptions ro;
   ro.channels = data::ChannelMode::Stored;
-  // Everything in float [0, 1]: colour (H, W, 3) and alpha (H, W, 1) planes.
+  ro.max_pixels = kUpscaleMaxPixels;
   int C = 0, W = 0, H = 0;
-  std::vector<float> px;  // (H, W, C)
+  data::ImageF rgb, alpha;  // float [0, 1]: colour (H, W, 3) and alpha (H, W, 1) planes
   if (sixteen) {
-    data::Image16 im = data::read_image16(job.in, ro);
-    C = im.channels; W = im.width; H = im.height;
-    px.resize(im.size());
-    for (size_t i = 0; i < im.size(); ++i) px[i] = float(im.data[i]) / 65535.0f;
+    const data::Image16 im = data::read_image16(job.in, ro);
+    C = im.channels, W = im.width, H = im.height;
+    split_planes(im, 65535.0f, rgb, alpha);
   } else {
-    data::Image im = data::read_image(job.in, ro);
-    C = im.channels; W = im.width; H = im.height;
-    px.resize(im.size());
-    for (size_t i = 0; i < im.size(); ++i) px[i] = float(im.data[i]) / 255.0f;
+    const data::Image im = data::read_image(job.in, ro);
+    C = im.channels, W = im.width, H = im.height;
+    split_planes(im, 255.0f, rgb, alpha);
   }
   const bool has_alpha = C == 2 || C == 4;
   const int colour = has_alpha ? C - 1 : C;  // 1 (gray) or 3 (RGB)
-  data::ImageF rgb(W, H, 3), alpha;
-  if (has_alpha) alpha = data::ImageF(W, H, 1);
-  for (size_t i = 0; i < size_t(W) * H; ++i) {
-    for (int c = 0; c < 3; ++c) rgb.data[i * 3 + c] = px[i * C + (colour == 1 ? 0 : c)];
-    if (has_alpha) alpha.data[i] = px[i * C + C - 1];
-  }
-  px.clear();
-  px.shrink_to_fit();
 
   const int W4 = W * 4, H4 = H * 4;
   const double maxv = sixteen ? 65535.0 : 255.0;

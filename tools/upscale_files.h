@@ -3,6 +3,7 @@
 // same bit depth streamed to a temporary file row by row as the tiles finish and renamed into
 // place when complete). Used by `srgan upscale` and its tests.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,12 @@
 #include "tools/tiled_upscaler.h"
 
 namespace srgan::app {
+
+// The largest input `srgan upscale` reads: 2^28 pixels (16384 x 16384). Other readers keep
+// data/image_io.h's 2^26 guard against decompression bombs; here the user picked the file, and
+// what grows with it is the decoded image and its float copy (15 bytes a pixel for 8-bit RGB,
+// about 4 GB at the limit); the output streams to disk.
+constexpr int64_t kUpscaleMaxPixels = int64_t(1) << 28;
 
 struct UpscaleJob {
   std::string in, out;
