@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <utility>
-#include <vector>
 #include <stdexcept>
 #include <sys/stat.h>
+#include <utility>
+#include <vector>
 
 #include "data/exif_orientation.h"
 #include "data/image_io.h"

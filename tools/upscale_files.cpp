@@ -10,8 +10,8 @@
 #include <optional>
 
 #include "core/check.h"
-#include "data/image_folder.h"
 #include "data/atomic_file.h"
+#include "data/image_folder.h"
 #include "data/image_io.h"
 #include "data/png_encoder.h"
 #include "data/resize.h"
