@@ -1,7 +1,8 @@
 // `srgan upscale` on the CPU with a small random-weight generator: tiled against untiled output,
 // tile sizes that do not divide the image, 1x1 and one-pixel-thin images, gray / RGBA / 16-bit
-// files keeping their format, and bad inputs (missing, unreadable, unwritable output, a model
-// of the wrong architecture) reported while the other images are still processed.
+// files keeping their format, bad inputs (missing, unreadable, unwritable output, a model of
+// the wrong architecture) reported while the other images are still processed, and a failure
+// half way through the streamed output leaving the previous output file untouched.
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -154,6 +155,42 @@ TEST_CASE("bad inputs are reported by name and the other images are still proces
   UpscaleJob unwritable{(dir / "good.png").string(), (dir / "good.png" / "sub" / "x.png").string()};
   REQUIRE_THROWS_WITH(upscale_file(*g, unwritable, {}, Device::cpu, false), Contains("x.png"));
   REQUIRE_THROWS_WITH(plan_upscale_jobs({tmp("empty").string()}, (dir / "o2").string()), Contains("no image files"));
+}
+
+TEST_CASE("an upscale that fails half way leaves the old output untouched and no temporary file", "[upscale][errors]") {
+  // The weights of the first and the last conv scaled by 1e30: from a black pixel only the
+  // biases reach the tail (finite), from a white one 1e30 * 1e30 overflows to Inf. The image is
+  // black above and white below, so the first tiles' rows are streamed to the temporary file
+  // before a later tile fails.
+  auto g = small_generator();
+  for (auto& [name, t] : g->named_parameters())
+    if (name == "head.0.weight" || name == "tail.weight") {
+      float* w = t.data<float>();
+      for (int64_t i = 0; i < t.numel(); ++i) w[i] *= 1e30f;
+    }
+  fs::path dir = tmp("half");
+  data::Image img(8, 32, 3, 0);  // (32, 8, 3): rows 0..15 black, 16..31 white
+  for (int y = 16; y < 32; ++y)
+    for (int x = 0; x < 8; ++x)
+      for (int c = 0; c < 3; ++c) img.at(y, x, c) = 255;
+  data::write_png((dir / "in.png").string(), img);
+  const std::string out = (dir / "out.png").string();
+  data::write_file_atomic(out, std::string("the previous output"));
+  int rows_before_failure = 0;  // how far the same image gets through upscale_tiled alone
+  {
+    data::ImageF f(8, 32, 3);
+    for (size_t i = 0; i < f.size(); ++i) f.data[i] = float(img.data[i]) / 255.0f;
+    CHECK_THROWS_WITH(upscale_tiled(*g, f, {8, 2}, Device::cpu, [&](int, const float*) { ++rows_before_failure; }, "in.png"),
+                      Contains("non-finite") && Contains("tile"));
+  }
+  CHECK(rows_before_failure > 0);  // the failure did come after rows were handed over
+  CHECK_THROWS_WITH(upscale_file(*g, {(dir / "in.png").string(), out}, {8, 2}, Device::cpu, false),
+                    Contains("non-finite") && Contains("tile"));
+  std::ifstream f(out, std::ios::binary);
+  CHECK(std::string(std::istreambuf_iterator<char>(f), {}) == "the previous output");
+  int others = 0;
+  for (auto& e : fs::directory_iterator(dir)) others += e.path().filename() != "in.png" && e.path().filename() != "out.png";
+  CHECK(others == 0);
 }
 
 TEST_CASE("a model of the wrong architecture is refused with the names that do not fit", "[upscale][errors][model]") {
