@@ -119,6 +119,22 @@ TEST_CASE("gray, gray+alpha, RGBA and 16-bit files keep their format through ups
     REQUIRE(info.bits == 8);
     REQUIRE(info.width == 36);
     REQUIRE(info.height == 28);
+    {  // the colour channels: as upscale_image gives them from the colour channels alone
+      data::ReadOptions ro;
+      ro.channels = data::ChannelMode::Stored;
+      const data::Image in = data::read_image((dir / ("c" + std::to_string(channels) + ".png")).string(), ro);
+      const data::Image res = data::read_image(out, ro);
+      const int colour = channels == 2 || channels == 4 ? channels - 1 : channels;
+      data::Image colour_in(in.width, in.height, colour);
+      for (size_t i = 0; i < in.pixels(); ++i)
+        for (int c = 0; c < colour; ++c) colour_in.data[i * colour + c] = in.data[i * channels + c];
+      const data::Image want = upscale_image(*g, colour_in, {256, 16}, Device::cpu, "colour");
+      int worst = 0;  // rounding in float (upscale_image) or in double (upscale_file): 1 level at most
+      for (size_t i = 0; i < want.pixels(); ++i)
+        for (int c = 0; c < colour; ++c)
+          worst = std::max(worst, std::abs(int(res.data[i * channels + c]) - int(want.data[i * colour + c])));
+      CHECK(worst <= 1);
+    }
     if (channels == 2 || channels == 4) {  // alpha = MATLAB bicubic x4 of the input alpha
       data::ReadOptions ro;
       ro.channels = data::ChannelMode::Stored;

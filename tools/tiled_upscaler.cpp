@@ -37,11 +37,22 @@ float ramp(int i, int len, int lo, int hi) {
 void upscale_tiled(SRResNet& g, const data::ImageF& rgb, const TileOptions& opt, Device device, const RowSink& sink,
                    const std::string& what, const TileProgress& progress) {
   if (rgb.channels != 3) throw Error(what + ": upscale_tiled expects RGB, got " + std::to_string(rgb.channels) + " channels");
+  auto read = [&](int x0, int y0, int w, int h, float* out) {
+    for (int y = 0; y < h; ++y)
+      std::copy(rgb.row(y0 + y) + size_t(x0) * 3, rgb.row(y0 + y) + size_t(x0 + w) * 3, out + size_t(y) * w * 3);
+  };
+  upscale_tiled(g, rgb.width, rgb.height, read, opt, device, sink, what, progress);
+}
+
+void upscale_tiled(SRResNet& g, int width, int height, const TileReader& read, const TileOptions& opt, Device device,
+                   const RowSink& sink, const std::string& what, const TileProgress& progress) {
+  if (width < 1 || height < 1)
+    throw Error(what + ": cannot upscale a " + std::to_string(width) + "x" + std::to_string(height) + " image");
   if (opt.tile < 1 || opt.overlap < 0 || opt.overlap >= opt.tile)
     throw Error("--tile must be >= 1 and --tile-overlap in [0, tile), got tile " + std::to_string(opt.tile) +
                 ", overlap " + std::to_string(opt.overlap));
   constexpr int s = SRResNet::scale;
-  const int H = rgb.height, W = rgb.width, W4 = W * s;
+  const int H = height, W = width, W4 = W * s;
   const std::vector<int> ys = tile_origins(H, opt.tile, opt.overlap), xs = tile_origins(W, opt.tile, opt.overlap);
   const int th = std::min(opt.tile, H), tw = std::min(opt.tile, W);
   const int total = int(ys.size() * xs.size());
@@ -62,8 +73,7 @@ void upscale_tiled(SRResNet& g, const data::ImageF& rgb, const TileOptions& opt,
     const int hi_y = iy + 1 < ys.size() ? (y0 + th - ys[iy + 1]) * s : 0;
     for (size_t ix = 0; ix < xs.size(); ++ix) {
       const int x0 = xs[ix];
-      for (int y = 0; y < th; ++y)
-        std::copy(rgb.row(y0 + y) + size_t(x0) * 3, rgb.row(y0 + y) + size_t(x0 + tw) * 3, tile_in.begin() + size_t(y) * tw * 3);
+      read(x0, y0, tw, th, tile_in.data());
       Tensor out = g(Tensor::from_vector(tile_in, {1, th, tw, 3}, device));  // (1, th*s, tw*s, 3)
       std::vector<float> o = out.to_vector();
       const int lo_x = ix > 0 ? (xs[ix - 1] + tw - x0) * s : 0;

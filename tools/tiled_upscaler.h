@@ -23,7 +23,15 @@ using RowSink = std::function<void(int y, const float* row)>;
 // Called after each tile: (tiles done, tiles in all).
 using TileProgress = std::function<void(int done, int total)>;
 
-// rgb: (H, W, 3) floats in [0, 1]. `what` names the image in errors.
+// Fills out (h, w, 3) with the LR pixels x0 .. x0+w-1, y0 .. y0+h-1 as RGB floats in [0, 1]:
+// the tiles are read through it, so the caller can keep the image in its own format (8-bit,
+// 16-bit) instead of a float copy of all of it.
+using TileReader = std::function<void(int x0, int y0, int w, int h, float* out)>;
+
+// An LR image of width x height read through `read`. `what` names the image in errors.
+void upscale_tiled(SRResNet& g, int width, int height, const TileReader& read, const TileOptions& opt, Device device,
+                   const RowSink& sink, const std::string& what, const TileProgress& progress = {});
+// rgb: (H, W, 3) floats in [0, 1].
 void upscale_tiled(SRResNet& g, const data::ImageF& rgb, const TileOptions& opt, Device device, const RowSink& sink,
                    const std::string& what, const TileProgress& progress = {});
 

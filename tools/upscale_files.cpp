@@ -53,17 +53,26 @@ std::vector<UpscaleJob> plan_upscale_jobs(const std::vector<std::string>& inputs
 
 namespace {
 
-// The decoded image (H, W, C) as float [0, 1] planes: colour rgb (H, W, 3), gray replicated, and
-// alpha (H, W, 1) when C is 2 or 4.
+// Reads tiles of the decoded image (H, W, C) as RGB floats in [0, 1] (gray replicated, alpha
+// left out): the image stays in its 8- or 16-bit form, a float copy is made one tile at a time.
 template <class Img>
-void split_planes(const Img& im, float max_value, data::ImageF& rgb, data::ImageF& alpha) {
-  const int C = im.channels, colour = C == 2 || C == 4 ? C - 1 : C;
-  rgb = data::ImageF(im.width, im.height, 3);
-  if (colour != C) alpha = data::ImageF(im.width, im.height, 1);
-  for (size_t i = 0; i < size_t(im.width) * size_t(im.height); ++i) {
-    for (int c = 0; c < 3; ++c) rgb.data[i * 3 + c] = float(im.data[i * C + (colour == 1 ? 0 : c)]) / max_value;
-    if (colour != C) alpha.data[i] = float(im.data[i * C + C - 1]) / max_value;
-  }
+TileReader colour_reader(const Img& im, float max_value) {
+  return [&im, max_value](int x0, int y0, int w, int h, float* out) {  // out (h, w, 3)
+    const int C = im.channels, colour = C == 2 || C == 4 ? C - 1 : C;
+    for (int y = 0; y < h; ++y) {
+      const auto* src = im.row(y0 + y) + size_t(x0) * C;
+      for (int x = 0; x < w; ++x)
+        for (int c = 0; c < 3; ++c) *out++ = float(src[size_t(x) * C + (colour == 1 ? 0 : c)]) / max_value;
+    }
+  };
+}
+
+// The alpha plane (H, W, 1) of a decoded image with C = 2 or 4 channels, as floats in [0, 1].
+template <class Img>
+data::ImageF alpha_plane(const Img& im, float max_value) {
+  data::ImageF a(im.width, im.height, 1);
+  for (size_t i = 0; i < a.size(); ++i) a.data[i] = float(im.data[i * im.channels + im.channels - 1]) / max_value;
+  return a;
 }
 
 }  // namespace
@@ -74,18 +83,18 @@ void upscale_file(SRResNet& g, const UpscaleJob& job, const TileOptions& topt, D
   data::ReadOptions ro;
   ro.channels = data::ChannelMode::Stored;
   ro.max_pixels = kUpscaleMaxPixels;
-  int C = 0, W = 0, H = 0;
-  data::ImageF rgb, alpha;  // float [0, 1]: colour (H, W, 3) and alpha (H, W, 1) planes
-  if (sixteen) {
-    const data::Image16 im = data::read_image16(job.in, ro);
-    C = im.channels, W = im.width, H = im.height;
-    split_planes(im, 65535.0f, rgb, alpha);
-  } else {
-    const data::Image im = data::read_image(job.in, ro);
-    C = im.channels, W = im.width, H = im.height;
-    split_planes(im, 255.0f, rgb, alpha);
-  }
+  // The decoded image stays as it is (one of im8 / im16, (H, W, C)); the tiles read it through
+  // colour_reader, and only the alpha plane, when there is one, is made float whole.
+  data::Image im8;
+  data::Image16 im16;
+  if (sixteen) im16 = data::read_image16(job.in, ro);
+  else im8 = data::read_image(job.in, ro);
+  const int C = sixteen ? im16.channels : im8.channels, W = sixteen ? im16.width : im8.width,
+            H = sixteen ? im16.height : im8.height;
   const bool has_alpha = C == 2 || C == 4;
+  data::ImageF alpha;  // (H, W, 1) in [0, 1]
+  if (has_alpha) alpha = sixteen ? alpha_plane(im16, 65535.0f) : alpha_plane(im8, 255.0f);
+  const TileReader read_colour = sixteen ? colour_reader(im16, 65535.0f) : colour_reader(im8, 255.0f);
   const int colour = has_alpha ? C - 1 : C;  // 1 (gray) or 3 (RGB)
 
   const int W4 = W * 4, H4 = H * 4;
@@ -129,7 +138,7 @@ void upscale_file(SRResNet& g, const UpscaleJob& job, const TileOptions& topt, D
                    el / done * (total - done));
       if (done == total) std::fprintf(stderr, "\n");
     };
-  upscale_tiled(g, rgb, topt, dev, sink, job.in, progress);
+  upscale_tiled(g, W, H, read_colour, topt, dev, sink, job.in, progress);
   png.finish();
   file.commit();
 }
