@@ -14,8 +14,9 @@ namespace srgan::app {
 
 // The largest input `srgan upscale` reads: 2^28 pixels (16384 x 16384). Other readers keep
 // data/image_io.h's 2^26 guard against decompression bombs; here the user picked the file, and
-// what grows with it is the decoded image and its float copy (15 bytes a pixel for 8-bit RGB,
-// about 4 GB at the limit); the output streams to disk.
+// what grows with it is the decoded image (3 bytes a pixel for 8-bit RGB, 0.8 GB at the limit;
+// alpha adds a float plane, 4 bytes a pixel); the tiles read it directly and the output streams
+// to disk.
 constexpr int64_t kUpscaleMaxPixels = int64_t(1) << 28;
 
 struct UpscaleJob {
