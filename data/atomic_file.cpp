@@ -33,19 +33,20 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::write(const void* bytes, size_t n) {
-  if (fd_ < 0) throw std::runtime_error("cannot write '" + path_ + "': the file was already committed");
+  if (fd_ < 0) throw std::runtime_error("cannot write '" + path_ + "': the file is already closed");
   const auto* p = static_cast<const uint8_t*>(bytes);
   size_t done = 0;
   while (done < n) {
     const ssize_t k = ::write(fd_, p + done, n - done);
     if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) throw std::runtime_error("cannot write '" + path_ + "': writing failed (" + errno_text() + ")");
+    if (k < 0) throw std::runtime_error("cannot write '" + path_ + "': writing failed (" + errno_text() + ")");
+    if (k == 0) throw std::runtime_error("cannot write '" + path_ + "': writing failed (no byte written)");
     done += size_t(k);
   }
 }
 
 void AtomicFile::commit() {
-  if (fd_ < 0) throw std::runtime_error("cannot write '" + path_ + "': the file was already committed");
+  if (fd_ < 0) throw std::runtime_error("cannot write '" + path_ + "': the file is already closed");
   std::string err;
   if (::fsync(fd_) != 0) err = "fsync failed (" + errno_text() + ")";
   if (::close(fd_) != 0 && err.empty()) err = "close failed (" + errno_text() + ")";
@@ -53,6 +54,15 @@ void AtomicFile::commit() {
   if (err.empty() && ::rename(tmp_.c_str(), path_.c_str()) != 0) err = "rename failed (" + errno_text() + ")";
   if (!err.empty()) throw std::runtime_error("cannot write '" + path_ + "': " + err);  // the destructor unlinks
   committed_ = true;
+  // The new name itself is durable only once the folder is flushed too. Best effort: the file is
+  // complete and in place either way, so a failure here is not reported.
+  const size_t slash = path_.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
 }
 
 }  // namespace srgan::data

@@ -21,6 +21,9 @@ namespace srgan::data {
 // or anything in them is malformed or out of range: a broken EXIF block never makes a readable
 // image unreadable. Reads only within [bytes, bytes + n).
 int jpeg_exif_orientation(const uint8_t* bytes, size_t n);
+// How many leading bytes of a file the readers search for it (the same for read_image_info and
+// the decoders, so the size one reports is the size the other returns). APP1 is at most 64 KiB.
+constexpr size_t kExifSearchBytes = size_t(128) << 10;
 
 // The displayed image: `img` turned as `orientation` (1-8) says; other values leave it as is.
 Image apply_orientation(const Image& img, int orientation);

@@ -2,6 +2,7 @@
 // limit, channel modes, 16-bit handling and JPEG EXIF orientation described in data/image_io.h.
 #include <stb_image.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -103,7 +104,8 @@ void decode(const std::vector<uint8_t>& bytes, const std::string& name, const Re
     std::memcpy(out8->data.data(), px.get(), out8->bytes());
     *got16 = false;
   }
-  const int orientation = jpeg_exif_orientation(bytes.data(), bytes.size());  // 1 unless a JPEG says otherwise
+  // 1 unless a JPEG says otherwise
+  const int orientation = jpeg_exif_orientation(bytes.data(), std::min(bytes.size(), kExifSearchBytes));
   if (orientation != 1) {
     if (*got16) *out16 = apply_orientation(*out16, orientation);
     else *out8 = apply_orientation(*out8, orientation);
@@ -139,11 +141,10 @@ ImageInfo read_image_info(const std::string& path, int64_t max_pixels) {
   check_size(path, info.width, info.height, max_pixels);
   info.bits = stbi_is_16_bit_from_file(f.get()) ? 16 : 8;
   // A JPEG turned by its EXIF Orientation: report the displayed size, as the readers return it.
-  // The EXIF block follows the start of the file; 128 KiB holds it (APP1 is at most 64 KiB).
   std::rewind(f.get());
   std::vector<uint8_t> head(2);
   if (std::fread(head.data(), 1, 2, f.get()) == 2 && head[0] == 0xFF && head[1] == 0xD8) {
-    head.resize(size_t(128) << 10);
+    head.resize(kExifSearchBytes);
     head.resize(2 + std::fread(head.data() + 2, 1, head.size() - 2, f.get()));
     if (orientation_swaps_sides(jpeg_exif_orientation(head.data(), head.size()))) std::swap(info.width, info.height);
   }

@@ -95,13 +95,19 @@ PngEncoder::PngEncoder(int width, int height, int channels, int bits, Sink sink,
 
 PngEncoder::~PngEncoder() = default;
 
+void PngEncoder::check_usable() const {
+  if (failed_) throw std::runtime_error("PNG encoder: an earlier write failed; the stream is incomplete");
+}
+
 void PngEncoder::add_row(const uint8_t* row) {
+  check_usable();
   if (bits_ != 8) throw std::runtime_error("PNG encoder: an 8-bit row given to a 16-bit image");
   std::memcpy(cur_.data(), row, row_bytes_);
   add_filtered_row();
 }
 
 void PngEncoder::add_row(const uint16_t* row) {
+  check_usable();
   if (bits_ != 16) throw std::runtime_error("PNG encoder: a 16-bit row given to an 8-bit image");
   for (size_t i = 0; i < size_t(width_) * size_t(channels_); ++i) {
     cur_[2 * i] = uint8_t(row[i] >> 8);  // PNG samples are big-endian
@@ -122,8 +128,13 @@ void PngEncoder::add_filtered_row() {
     const long cost = filter_row(f, cur_.data(), prev_.data(), row_bytes_, bpp_, out + 1);
     if (best_cost < 0 || cost < best_cost) best_cost = cost, best = f;
   }
+  try {
+    deflate_bytes(&trial_[size_t(best) * stride], stride, rows_ + 1 == height_);
+  } catch (...) {
+    failed_ = true;
+    throw;
+  }
   ++rows_;
-  deflate_bytes(&trial_[size_t(best) * stride], stride, rows_ == height_);
   std::swap(cur_, prev_);
 }
 
@@ -165,11 +176,17 @@ void PngEncoder::emit_chunk(const char type[4], const uint8_t* data, size_t n) {
 }
 
 void PngEncoder::finish() {
+  check_usable();
   if (finished_) throw std::runtime_error("PNG encoder: finish() called twice");
   if (rows_ != height_)
     throw std::runtime_error("PNG encoder: finished after " + std::to_string(rows_) + " of " + std::to_string(height_) + " rows");
-  emit_idat();
-  emit_chunk("IEND", nullptr, 0);
+  try {
+    emit_idat();
+    emit_chunk("IEND", nullptr, 0);
+  } catch (...) {
+    failed_ = true;
+    throw;
+  }
   finished_ = true;
 }
 

@@ -41,6 +41,7 @@ class PngEncoder {
 
  private:
   void add_filtered_row();                 // filters cur_ against prev_ and deflates it
+  void check_usable() const;               // throws once a call has failed part-way
   void deflate_bytes(const uint8_t* p, size_t n, bool last);
   void emit_chunk(const char type[4], const uint8_t* data, size_t n);
   void emit_idat();
@@ -49,6 +50,7 @@ class PngEncoder {
   std::unique_ptr<Zlib> z_;
   int width_, height_, channels_, bits_, filter_, rows_ = 0;
   bool finished_ = false;
+  bool failed_ = false;  // a sink or zlib error part-way: the stream is broken, every later call throws
   size_t row_bytes_;                 // width * channels * bits / 8
   int bpp_;                          // bytes per pixel (the filters' left neighbour distance)
   std::vector<uint8_t> cur_, prev_;  // (row_bytes): this row and the one above (zeros at first)

@@ -47,6 +47,7 @@ ImageF imresize_bicubic(const ImageF& img, double scale);
 class BicubicRowUpscaler {
  public:
   BicubicRowUpscaler(const ImageF& img, int factor);
+  BicubicRowUpscaler(ImageF&&, int) = delete;  // it keeps a reference: no temporaries
   int out_width() const { return ww_.out_len; }
   int out_height() const { return wh_.out_len; }
   void row(int y, float* out);  // out: (out_width, channels)

@@ -67,13 +67,14 @@ TEST_CASE("EXIF orientation: anything missing, malformed or out of range reads a
   CHECK(orientation_of({0x89, 'P', 'N', 'G', 13, 10, 26, 10}) == 1);  // not a JPEG
   CHECK(orientation_of({}) == 1);
   // Every truncation of a valid header: never a read past the end (the sanitizer build would
-  // report one), and the value only once the whole entry is there.
+  // report one), and the value only once the whole APP1 block is there (it ends where the 4
+  // bytes of the start-of-scan marker begin).
   const std::vector<uint8_t> full = jpeg_head(false, 6, true);
-  for (size_t n = 0; n < full.size(); ++n) {
-    const int got = jpeg_exif_orientation(full.data(), n);
-    CHECK((got == 1 || got == 6));
+  const size_t app1_end = full.size() - 4;
+  for (size_t n = 0; n <= full.size(); ++n) {
+    INFO("first " << n << " bytes");
+    CHECK(jpeg_exif_orientation(full.data(), n) == (n >= app1_end ? 6 : 1));
   }
-  CHECK(orientation_of(full) == 6);
   // Corrupt numbers: an IFD offset past the end, an entry count running past the end, a block
   // length past the end, a length below 2.
   std::vector<uint8_t> b = jpeg_head(true, 6);
@@ -81,8 +82,16 @@ TEST_CASE("EXIF orientation: anything missing, malformed or out of range reads a
   auto bad = b;
   bad[tiff + 4] = 0xF0;
   CHECK(orientation_of(bad) == 1);
-  bad = jpeg_head(true, 6, false, 3, false);  // no Orientation entry, and 65535 entries claimed
-  bad[tiff + 8] = 0xFF, bad[tiff + 9] = 0xFF;
+  // IFD0 claims 3 entries but the block holds one (then 4 bytes of next-IFD offset). After the
+  // APP1 block comes a comment whose bytes, read as the third entry, would be Orientation 6: a
+  // parser that ran past its block would find it.
+  bad = jpeg_head(true, 6, false, 3, false);
+  bad[tiff + 8] = 3;
+  const std::vector<uint8_t> comment = {0xFF, 0xFE, 0x00, 0x14, 'x', 'x', 'x', 'x',
+                                        0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 'x', 'x'};
+  bad.insert(bad.end() - 4, comment.begin(), comment.end());  // before the start of scan
+  const size_t tiff_len = 8 + 2 + 12 + 4;  // third entry at 8 + 2 + 24 = tiff_len + 8: comment byte 8
+  REQUIRE(bad[tiff + tiff_len + 8] == 0x12);
   CHECK(orientation_of(bad) == 1);
   bad = b;  // the same claim with the tag among the entries that are there: found
   bad[tiff + 8] = 0xFF, bad[tiff + 9] = 0xFF;

@@ -189,6 +189,30 @@ TEST_CASE("PNG encoder: misuse is refused with a message", "[data][png]") {
   CHECK(enc.rows_added() == 2);
 }
 
+TEST_CASE("PNG encoder: after a write fails part-way, every later call refuses instead of writing a broken file", "[data][png]") {
+  std::mt19937 rng(5);
+  std::vector<uint8_t> row(700 * 3);  // noise rows: the 256 KiB chunks fill and leave during add_row
+  int sink_calls = 0;
+  PngEncoder enc(700, 500, 3, 8, [&](const uint8_t*, size_t) {
+    if (++sink_calls > 6) throw std::runtime_error("disk full");  // signature + IHDR (3) + one IDAT (3) pass
+  });
+  int y = 0;
+  bool threw = false;
+  for (; y < 500 && !threw; ++y) {
+    for (auto& v : row) v = uint8_t(rng());
+    try {
+      enc.add_row(row.data());
+    } catch (const std::runtime_error& e) {
+      CHECK(std::string(e.what()) == "disk full");
+      threw = true;
+    }
+  }
+  REQUIRE(threw);
+  CHECK(y < 500);
+  CHECK_THROWS_WITH(enc.add_row(row.data()), srgan::test::Contains("earlier write failed"));
+  CHECK_THROWS_WITH(enc.finish(), srgan::test::Contains("earlier write failed"));
+}
+
 TEST_CASE("atomic file: abandoned, the target keeps its old content and no temporary file stays", "[data][png]") {
   TempDir tmp("atomic");
   const std::string p = tmp.file("out.png");
@@ -213,7 +237,7 @@ TEST_CASE("atomic file: abandoned, the target keeps its old content and no tempo
     AtomicFile f(p);
     f.write("new", 3);
     f.commit();
-    CHECK_THROWS_WITH(f.write("x", 1), srgan::test::Contains("already committed"));
+    CHECK_THROWS_WITH(f.write("x", 1), srgan::test::Contains("already closed"));
   }
   CHECK(content() == "new");
   CHECK(leftovers() == 0);

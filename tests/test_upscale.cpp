@@ -108,51 +108,71 @@ TEST_CASE("gray, gray+alpha, RGBA and 16-bit files keep their format through ups
   for (size_t i = 0; i < im16.size(); ++i) im16.data[i] = uint16_t((i * 2654435761u) % 65536);
   data::write_png16((dir / "deep.png").string(), im16);
 
-  auto jobs = plan_upscale_jobs({dir.string()}, (dir / "out").string());
-  REQUIRE(jobs.size() == 5);
-  for (auto& j : jobs) upscale_file(*g, j, {256, 16}, Device::cpu, false);
-  for (int channels : {1, 2, 3, 4}) {
-    INFO(channels << " channels");
-    const std::string out = (dir / "out" / ("c" + std::to_string(channels) + "_x4.png")).string();
-    data::ImageInfo info = data::read_image_info(out);
-    REQUIRE(info.channels == channels);
-    REQUIRE(info.bits == 8);
-    REQUIRE(info.width == 36);
-    REQUIRE(info.height == 28);
-    {  // the colour channels: as upscale_image gives them from the colour channels alone
-      data::ReadOptions ro;
-      ro.channels = data::ChannelMode::Stored;
-      const data::Image in = data::read_image((dir / ("c" + std::to_string(channels) + ".png")).string(), ro);
-      const data::Image res = data::read_image(out, ro);
-      const int colour = channels == 2 || channels == 4 ? channels - 1 : channels;
-      data::Image colour_in(in.width, in.height, colour);
-      for (size_t i = 0; i < in.pixels(); ++i)
-        for (int c = 0; c < colour; ++c) colour_in.data[i * colour + c] = in.data[i * channels + c];
-      const data::Image want = upscale_image(*g, colour_in, {256, 16}, Device::cpu, "colour");
-      int worst = 0;  // rounding in float (upscale_image) or in double (upscale_file): 1 level at most
-      for (size_t i = 0; i < want.pixels(); ++i)
-        for (int c = 0; c < colour; ++c)
-          worst = std::max(worst, std::abs(int(res.data[i * channels + c]) - int(want.data[i * colour + c])));
-      CHECK(worst <= 1);
-    }
-    if (channels == 2 || channels == 4) {  // alpha = MATLAB bicubic x4 of the input alpha
-      data::ReadOptions ro;
-      ro.channels = data::ChannelMode::Stored;
-      data::Image in = data::read_image((dir / ("c" + std::to_string(channels) + ".png")).string(), ro);
-      data::Image res = data::read_image(out, ro);
-      data::ImageF a(9, 7, 1);
-      for (size_t i = 0; i < a.size(); ++i) a.data[i] = float(in.data[i * channels + channels - 1]) / 255.0f;
-      data::ImageF a4 = data::imresize_bicubic(a, 4.0);
-      for (size_t i = 0; i < a4.size(); ++i) {
-        const int want = int(std::floor(std::clamp(a4.data[i], 0.0f, 1.0f) * 255.0f + 0.5f));
-        REQUIRE(std::abs(int(res.data[i * channels + channels - 1]) - want) <= 1);
+  // One tile, and 4-pixel tiles (several tiles and tile rows: the tile reader's offsets, and
+  // alpha rows streamed band after band).
+  for (const TileOptions topt : {TileOptions{256, 16}, TileOptions{4, 2}}) {
+    INFO("tile " << topt.tile << ", overlap " << topt.overlap);
+    const std::string out_name = "out" + std::to_string(topt.tile);
+    auto jobs = plan_upscale_jobs({dir.string()}, (dir / out_name).string());
+    REQUIRE(jobs.size() == 5);
+    for (auto& j : jobs) upscale_file(*g, j, topt, Device::cpu, false);
+    for (int channels : {1, 2, 3, 4}) {
+      INFO(channels << " channels");
+      const std::string out = (dir / out_name / ("c" + std::to_string(channels) + "_x4.png")).string();
+      data::ImageInfo info = data::read_image_info(out);
+      REQUIRE(info.channels == channels);
+      REQUIRE(info.bits == 8);
+      REQUIRE(info.width == 36);
+      REQUIRE(info.height == 28);
+      {  // the colour channels: as upscale_image gives them from the colour channels alone
+        data::ReadOptions ro;
+        ro.channels = data::ChannelMode::Stored;
+        const data::Image in = data::read_image((dir / ("c" + std::to_string(channels) + ".png")).string(), ro);
+        const data::Image res = data::read_image(out, ro);
+        const int colour = channels == 2 || channels == 4 ? channels - 1 : channels;
+        data::Image colour_in(in.width, in.height, colour);
+        for (size_t i = 0; i < in.pixels(); ++i)
+          for (int c = 0; c < colour; ++c) colour_in.data[i * colour + c] = in.data[i * channels + c];
+        const data::Image want = upscale_image(*g, colour_in, topt, Device::cpu, "colour");
+        int worst = 0;  // rounding in float (upscale_image) or in double (upscale_file): 1 level at most
+        for (size_t i = 0; i < want.pixels(); ++i)
+          for (int c = 0; c < colour; ++c)
+            worst = std::max(worst, std::abs(int(res.data[i * channels + c]) - int(want.data[i * colour + c])));
+        CHECK(worst <= 1);
+      }
+      if (channels == 2 || channels == 4) {  // alpha = MATLAB bicubic x4 of the input alpha
+        data::ReadOptions ro;
+        ro.channels = data::ChannelMode::Stored;
+        data::Image in = data::read_image((dir / ("c" + std::to_string(channels) + ".png")).string(), ro);
+        data::Image res = data::read_image(out, ro);
+        data::ImageF a(9, 7, 1);
+        for (size_t i = 0; i < a.size(); ++i) a.data[i] = float(in.data[i * channels + channels - 1]) / 255.0f;
+        data::ImageF a4 = data::imresize_bicubic(a, 4.0);
+        for (size_t i = 0; i < a4.size(); ++i) {
+          const int want = int(std::floor(std::clamp(a4.data[i], 0.0f, 1.0f) * 255.0f + 0.5f));
+          REQUIRE(std::abs(int(res.data[i * channels + channels - 1]) - want) <= 1);
+        }
       }
     }
+    data::ImageInfo deep = data::read_image_info((dir / out_name / "deep_x4.png").string());
+    REQUIRE(deep.bits == 16);
+    REQUIRE(deep.channels == 3);
+    REQUIRE(deep.width == 24);
+    {  // the 16-bit samples: upscale_tiled of the same floats, rounded to 16 bits
+      data::ImageF f(6, 5, 3);
+      for (size_t i = 0; i < f.size(); ++i) f.data[i] = float(im16.data[i]) / 65535.0f;
+      std::vector<float> want;  // (20, 24, 3)
+      upscale_tiled(*g, f, topt, Device::cpu, [&](int, const float* row) { want.insert(want.end(), row, row + 24 * 3); }, "deep");
+      data::ReadOptions ro;
+      ro.channels = data::ChannelMode::Stored;
+      const data::Image16 got = data::read_image16((dir / out_name / "deep_x4.png").string(), ro);
+      REQUIRE(got.size() == want.size());
+      int worst = 0;
+      for (size_t i = 0; i < want.size(); ++i)
+        worst = std::max(worst, std::abs(int(got.data[i]) - int(std::floor(double(want[i]) * 65535.0 + 0.5))));
+      CHECK(worst == 0);
+    }
   }
-  data::ImageInfo deep = data::read_image_info((dir / "out" / "deep_x4.png").string());
-  REQUIRE(deep.bits == 16);
-  REQUIRE(deep.channels == 3);
-  REQUIRE(deep.width == 24);
 }
 
 TEST_CASE("bad inputs are reported by name and the other images are still processed", "[upscale][errors]") {
@@ -176,8 +196,9 @@ TEST_CASE("bad inputs are reported by name and the other images are still proces
 TEST_CASE("an upscale that fails half way leaves the old output untouched and no temporary file", "[upscale][errors]") {
   // The weights of the first and the last conv scaled by 1e30: from a black pixel only the
   // biases reach the tail (finite), from a white one 1e30 * 1e30 overflows to Inf. The image is
-  // black above and white below, so the first tiles' rows are streamed to the temporary file
-  // before a later tile fails.
+  // black above and white below, so the first tiles' rows are handed to the PNG encoder (which
+  // here keeps them in its 256 KiB chunk; the temporary file holds the header) before a later
+  // tile fails.
   auto g = small_generator();
   for (auto& [name, t] : g->named_parameters())
     if (name == "head.0.weight" || name == "tail.weight") {
