@@ -18,10 +18,10 @@ std::string errno_text() { return std::strerror(errno); }
 AtomicFile::AtomicFile(const std::string& path) : path_(path) {
   static std::atomic<uint64_t> counter{0};
   const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  dir_ = slash == std::string::npos ? "" : path.substr(0, slash + 1);
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
   if (base.empty()) throw std::runtime_error("cannot write '" + path + "': the path names a folder");
-  tmp_ = dir + "." + base + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  tmp_ = dir_ + "." + base + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd_ < 0) throw std::runtime_error("cannot write '" + path + "': creating '" + tmp_ + "' failed (" + errno_text() + ")");
 }
@@ -56,9 +56,7 @@ void AtomicFile::commit() {
   committed_ = true;
   // The new name itself is durable only once the folder is flushed too. Best effort: the file is
   // complete and in place either way, so a failure here is not reported.
-  const size_t slash = path_.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int dfd = ::open(dir_.empty() ? "." : dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     (void)::fsync(dfd);
     ::close(dfd);

@@ -21,7 +21,7 @@ class AtomicFile {
   const std::string& path() const { return path_; }
 
  private:
-  std::string path_, tmp_;
+  std::string path_, dir_, tmp_;  // dir_: the target's folder with its '/', or "" (the working folder)
   int fd_ = -1;
   bool committed_ = false;
 };

@@ -32,7 +32,22 @@ float ramp(int i, int len, int lo, int hi) {
   if (hi > 0) w = std::min(w, edge(float(len - i) - 0.5f, hi));
   return std::max(w, 1e-4f);
 }
+
+template <class Img>
+TileReader colour_reader(const Img& im, float max_value) {
+  return [&im, max_value](int x0, int y0, int w, int h, float* out) {  // out (h, w, 3)
+    const int C = im.channels, colour = C == 2 || C == 4 ? C - 1 : C;
+    for (int y = 0; y < h; ++y) {
+      const auto* src = im.row(y0 + y) + size_t(x0) * C;
+      for (int x = 0; x < w; ++x)
+        for (int c = 0; c < 3; ++c) *out++ = float(src[size_t(x) * C + (colour == 1 ? 0 : c)]) / max_value;
+    }
+  };
+}
 }  // namespace
+
+TileReader colour_tile_reader(const data::Image& img) { return colour_reader(img, 255.0f); }
+TileReader colour_tile_reader(const data::Image16& img) { return colour_reader(img, 65535.0f); }
 
 void upscale_tiled(SRResNet& g, const data::ImageF& rgb, const TileOptions& opt, Device device, const RowSink& sink,
                    const std::string& what, const TileProgress& progress) {
@@ -120,13 +135,10 @@ data::Image upscale_image(SRResNet& g, const data::Image& lr, const TileOptions&
                           const std::string& what) {
   if (lr.channels != 1 && lr.channels != 3)
     throw Error(what + ": expected a gray or RGB image, got " + std::to_string(lr.channels) + " channels");
-  data::ImageF rgb(lr.width, lr.height, 3);
-  for (size_t i = 0; i < lr.pixels(); ++i)
-    for (int c = 0; c < 3; ++c) rgb.data[i * 3 + c] = float(lr.data[i * lr.channels + (lr.channels == 1 ? 0 : c)]) / 255.0f;
   constexpr int s = SRResNet::scale;
   data::Image out(lr.width * s, lr.height * s, lr.channels);
   auto q = [](float v) { return uint8_t(std::floor(v * 255.0f + 0.5f)); };
-  upscale_tiled(g, rgb, opt, device, [&](int y, const float* row) {
+  upscale_tiled(g, lr.width, lr.height, colour_tile_reader(lr), opt, device, [&](int y, const float* row) {
     uint8_t* o = out.row(y);
     for (int x = 0; x < out.width; ++x) {
       if (out.channels == 1) o[x] = q((row[x * 3] + row[x * 3 + 1] + row[x * 3 + 2]) / 3.0f);

@@ -28,6 +28,11 @@ using TileProgress = std::function<void(int done, int total)>;
 // 16-bit) instead of a float copy of all of it.
 using TileReader = std::function<void(int x0, int y0, int w, int h, float* out)>;
 
+// Reads tiles of a decoded image (H, W, C) with C = 1-4 as RGB floats in [0, 1]: gray replicated,
+// alpha (C = 2 or 4) left out, 8-bit over 255, 16-bit over 65535. `img` must outlive the reader.
+TileReader colour_tile_reader(const data::Image& img);
+TileReader colour_tile_reader(const data::Image16& img);
+
 // An LR image of width x height read through `read`. `what` names the image in errors.
 void upscale_tiled(SRResNet& g, int width, int height, const TileReader& read, const TileOptions& opt, Device device,
                    const RowSink& sink, const std::string& what, const TileProgress& progress = {});

@@ -53,20 +53,6 @@ std::vector<UpscaleJob> plan_upscale_jobs(const std::vector<std::string>& inputs
 
 namespace {
 
-// Reads tiles of the decoded image (H, W, C) as RGB floats in [0, 1] (gray replicated, alpha
-// left out): the image stays in its 8- or 16-bit form, a float copy is made one tile at a time.
-template <class Img>
-TileReader colour_reader(const Img& im, float max_value) {
-  return [&im, max_value](int x0, int y0, int w, int h, float* out) {  // out (h, w, 3)
-    const int C = im.channels, colour = C == 2 || C == 4 ? C - 1 : C;
-    for (int y = 0; y < h; ++y) {
-      const auto* src = im.row(y0 + y) + size_t(x0) * C;
-      for (int x = 0; x < w; ++x)
-        for (int c = 0; c < 3; ++c) *out++ = float(src[size_t(x) * C + (colour == 1 ? 0 : c)]) / max_value;
-    }
-  };
-}
-
 // The alpha plane (H, W, 1) of a decoded image with C = 2 or 4 channels, as floats in [0, 1].
 template <class Img>
 data::ImageF alpha_plane(const Img& im, float max_value) {
@@ -84,7 +70,7 @@ void upscale_file(SRResNet& g, const UpscaleJob& job, const TileOptions& topt, D
   ro.channels = data::ChannelMode::Stored;
   ro.max_pixels = kUpscaleMaxPixels;
   // The decoded image stays as it is (one of im8 / im16, (H, W, C)); the tiles read it through
-  // colour_reader, and only the alpha plane, when there is one, is made float whole.
+  // colour_tile_reader, and only the alpha plane, when there is one, is made float whole.
   data::Image im8;
   data::Image16 im16;
   if (sixteen) im16 = data::read_image16(job.in, ro);
@@ -94,7 +80,7 @@ void upscale_file(SRResNet& g, const UpscaleJob& job, const TileOptions& topt, D
   const bool has_alpha = C == 2 || C == 4;
   data::ImageF alpha;  // (H, W, 1) in [0, 1]
   if (has_alpha) alpha = sixteen ? alpha_plane(im16, 65535.0f) : alpha_plane(im8, 255.0f);
-  const TileReader read_colour = sixteen ? colour_reader(im16, 65535.0f) : colour_reader(im8, 255.0f);
+  const TileReader read_colour = sixteen ? colour_tile_reader(im16) : colour_tile_reader(im8);
   const int colour = has_alpha ? C - 1 : C;  // 1 (gray) or 3 (RGB)
 
   const int W4 = W * 4, H4 = H * 4;
