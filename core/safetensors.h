@@ -7,7 +7,7 @@
 //   bytes [8+N, ...)    the data buffer; offsets are relative to its start; row-major, little-endian
 // We read and write F32 and F64 only (other dtypes are refused with a clear error). Tensors are
 // stored exactly as they are in memory (NHWC activations, KRSC conv weights): the converters in
-// tools/ permute PyTorch's layouts. Writes are atomic: a temporary file in the same folder is
+// tools/scripts/ permute PyTorch's layouts. Writes are atomic: a temporary file in the same folder is
 // written, flushed, fsync'ed and renamed over the target, so a crash or error never leaves a
 // half-written file under the real name, and the old file survives any failure.
 #pragma once

@@ -7,7 +7,7 @@
 // included (f.0.weight ... h.1.weight, h.3.weight), so a PyTorch state dict converts one-to-one.
 // Conversion note: our Flatten is NHWC-ordered (h, w, c), PyTorch's NCHW-ordered (c, h, w). The
 // input columns of h.1.weight must therefore be permuted on conversion: ours[:, (y*W + x)*C + c] =
-// torch[:, c*H*W + y*W + x] (tools/convert_srgan.py does it both ways). The crop must be a multiple
+// torch[:, c*H*W + y*W + x] (tools/scripts/convert_srgan.py does it both ways). The crop must be a multiple
 // of 16 (four stride-2 convolutions), and D only accepts inputs of exactly that crop size.
 #pragma once
 #include <memory>

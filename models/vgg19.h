@@ -5,7 +5,7 @@
 // Sequential whose indices are torchvision's (0 conv1_1, 1 ReLU, 2 conv1_2, 3 ReLU, 4 pool,
 // 5 conv2_1, ..., 7 conv2_2, 8 ReLU, ..., 34 conv5_4, 35 ReLU), so parameter names are
 // "features.0.weight" ... "features.34.bias" and torchvision's state dict converts one-to-one
-// (tools/convert_vgg19.py: weights KCRS -> KRSC, classifier.* dropped).
+// (tools/scripts/convert_vgg19.py: weights KCRS -> KRSC, classifier.* dropped).
 //
 // Which feature map (Ledig et al. 2017 define phi_i,j as "the feature map obtained by the j-th
 // convolution (after activation) before the i-th maxpooling layer"):

@@ -1,7 +1,7 @@
-// Reader for the PyTorch reference fixtures written by tools/make_reference.py
+// Reader for the PyTorch reference fixtures written by tools/scripts/make_reference.py
 // (tests/fixtures/reference/*.srgf). Header-only: only tests/test_*.cpp files are compiled.
 //
-// File format, version 1 (all integers little-endian; must match tools/make_reference.py):
+// File format, version 1 (all integers little-endian; must match tools/scripts/make_reference.py):
 //   bytes 0..3    magic "SRGF"
 //   uint32        version (= 1)
 //   uint32        number of arrays
@@ -44,7 +44,7 @@ class Fixture {
 
   static Fixture load(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error("fixture " + path + ": cannot open (regenerate with /usr/bin/python3 tools/make_reference.py)");
+    if (!f) throw std::runtime_error("fixture " + path + ": cannot open (regenerate with /usr/bin/python3 tools/scripts/make_reference.py)");
     std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     Fixture fx;
     fx.path_ = path;
@@ -74,7 +74,7 @@ class Fixture {
     uint32_t version = u32("version");
     if (version != kVersion)
       throw std::runtime_error("fixture " + path + ": version " + std::to_string(version) + ", this reader knows version " +
-                               std::to_string(kVersion) + " (regenerate with tools/make_reference.py)");
+                               std::to_string(kVersion) + " (regenerate with tools/scripts/make_reference.py)");
     uint32_t count = u32("array count");
     for (uint32_t a = 0; a < count; ++a) {
       FixtureArray arr;

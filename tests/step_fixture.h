@@ -11,7 +11,7 @@
 #include "models/discriminator.h"
 #include "models/srresnet.h"
 #include "tests/test_common.h"
-#include "tools/step_runner.h"
+#include "tools/train/step_runner.h"
 
 namespace srgan::test {
 

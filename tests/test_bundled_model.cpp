@@ -6,8 +6,8 @@
 #include <filesystem>
 
 #include "data/evaluate.h"
-#include "tools/model_file.h"
-#include "tools/tiled_upscaler.h"
+#include "tools/upscale/model_file.h"
+#include "tools/upscale/tiled_upscaler.h"
 #include "tests/test_common.h"
 
 using namespace srgan;

@@ -2,7 +2,7 @@
 // TIFF byte orders, an APP0 block before the EXIF one, fill bytes, a wrong type, values out of
 // range, every truncation, corrupt offsets), the eight turns checked pixel by pixel against the
 // TIFF definitions, and the reader against PIL: JPEGs written with each Orientation next to
-// PIL's ImageOps.exif_transpose of them (tools/make_data_fixtures.py).
+// PIL's ImageOps.exif_transpose of them (tools/scripts/make_data_fixtures.py).
 #include <string>
 #include <vector>
 

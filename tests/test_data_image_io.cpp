@@ -1,5 +1,5 @@
 // Image reading and PNG writing (data/image_io.h): formats and channel modes against fixtures
-// written by PIL (tools/make_data_fixtures.py), 8/16-bit PNG round trips, atomic writes, and
+// written by PIL (tools/scripts/make_data_fixtures.py), 8/16-bit PNG round trips, atomic writes, and
 // the named error for each kind of bad file.
 #include <cstdio>
 #include <filesystem>

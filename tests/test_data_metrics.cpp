@@ -1,5 +1,5 @@
 // PSNR / SSIM on Y (data/metrics.h) against numbers from skimage and a numpy ssim_index.m
-// (tools/make_data_fixtures.py -> tests/fixtures/data/metrics_reference.txt), plus the bicubic
+// (tools/scripts/make_data_fixtures.py -> tests/fixtures/data/metrics_reference.txt), plus the bicubic
 // baseline of the field (Set5 28.42 dB, Set14 26.00 dB) when ../shared/data is present.
 #include <cmath>
 #include <cstdlib>
@@ -99,7 +99,7 @@ TEST_CASE("eval: bicubic baseline on the shared Set5 / Set14 is the published 28
                << s14.mean.ssim_y);
   CHECK(std::fabs(s5.mean.psnr_y - 28.42) <= 0.01);   // published tables (SRCNN, SelfExSR, ...)
   CHECK(std::fabs(s14.mean.psnr_y - 26.00) <= 0.01);
-  // Our own numbers from the numpy reference (tools/make_data_fixtures.py --baseline).
+  // Our own numbers from the numpy reference (tools/scripts/make_data_fixtures.py --baseline).
   CHECK(std::fabs(s5.mean.psnr_y - 28.4177) < 1e-4);
   CHECK(std::fabs(s14.mean.psnr_y - 25.9933) < 1e-4);
   CHECK(std::fabs(s5.mean.ssim_y - 0.810082) < 1e-6);

@@ -1,5 +1,5 @@
 // MATLAB-exact bicubic resize (data/resize.h): bit-exact against committed fixtures made by an
-// independent numpy implementation (tools/make_data_fixtures.py, itself checked bit-exact
+// independent numpy implementation (tools/scripts/make_data_fixtures.py, itself checked bit-exact
 // against MATLAB's published LR files), and against every published MATLAB LR file in
 // ../shared/data/reference_LRx4/selfexsr_matlab when that folder exists (env SRGAN_SHARED_DIR
 // overrides the build-time path; the test says "skipped" when it is absent).

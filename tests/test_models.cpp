@@ -1,6 +1,6 @@
 // Models: output shapes and parameter names of the generator, discriminator and VGG19 features;
-// forward parity with PyTorch on the tiny random-weight fixtures of tools/make_model_fixtures.py
-// (weights converted by tools/convert_srgan.py and tools/convert_vgg19.py); the SRGAN losses.
+// forward parity with PyTorch on the tiny random-weight fixtures of tools/scripts/make_model_fixtures.py
+// (weights converted by tools/scripts/convert_srgan.py and tools/scripts/convert_vgg19.py); the SRGAN losses.
 #include <string>
 
 #include "core/autograd.h"
@@ -121,7 +121,7 @@ TEST_CASE("vgg19 features: shapes, torchvision names, frozen parameters", "[mode
 }
 
 // ---------------------------------------------------------------------------------------------
-// Parity with PyTorch (fixtures from tools/make_model_fixtures.py)
+// Parity with PyTorch (fixtures from tools/scripts/make_model_fixtures.py)
 // ---------------------------------------------------------------------------------------------
 
 TEST_CASE("generator forward matches PyTorch (eval and train mode)", "[models][parity]") {

@@ -1,5 +1,5 @@
 // Parity with PyTorch: every differentiable op of core/ops.h, and Adam, against the fixtures that
-// tools/make_reference.py writes with PyTorch (tests/fixtures/reference/*.srgf, format in
+// tools/scripts/make_reference.py writes with PyTorch (tests/fixtures/reference/*.srgf, format in
 // tests/fixture_reader.h). For each case the op runs on the CPU in the fixture's dtype (f64 cases
 // in double, f32 cases in float), back-propagates the stored upstream gradient g (PyTorch's loss
 // was sum(y * g)), and the output, every input gradient and any state (running statistics,

@@ -1,4 +1,4 @@
-// tools/step_runner.h on the CPU: steps fed through the runner's (double-buffered) host buffers
+// tools/train/step_runner.h on the CPU: steps fed through the runner's (double-buffered) host buffers
 // give exactly the losses and weights of plain pretrain/GAN steps on the same batches; the graph
 // modes are refused or ignored on the CPU as documented; and core's CUDA-graph API says clearly
 // that it needs CUDA. (tests/cuda/test_cuda_graph_step.cpp holds replayed graphs against eager
@@ -7,8 +7,8 @@
 
 #include "core/cuda_graph.h"
 #include "core/random.h"
-#include "tools/step_runner.h"
-#include "tools/trainer.h"
+#include "tools/train/step_runner.h"
+#include "tools/train/trainer.h"
 #include "tests/step_fixture.h"
 #include "tests/test_common.h"
 

@@ -8,7 +8,7 @@
 
 #include "core/check.h"
 #include "data/image_io.h"
-#include "tools/trainer.h"
+#include "tools/train/trainer.h"
 #include "tests/test_common.h"
 #include "tests/train_fixture.h"
 

@@ -1,5 +1,5 @@
-// Training-step parity with PyTorch: the functions the training loop runs (tools/train_step.cpp:
-// pretrain_step and gan_step) against tools/make_train_fixtures.py's float64 PyTorch reference on
+// Training-step parity with PyTorch: the functions the training loop runs (tools/train/train_step.cpp:
+// pretrain_step and gan_step) against tools/scripts/make_train_fixtures.py's float64 PyTorch reference on
 // tiny seeded models (SRResNet 2 blocks width 8; discriminator crop 16 width 2 dense 8; a VGG19-shaped
 // phi22 net with widths / 16), one fixed batch (N=2, LR 4x4 -> HR 16x16).
 // Our models are re-homed to float64 before the weights are loaded, so both sides compute in double
@@ -18,7 +18,7 @@
 #include "models/checkpoint.h"
 #include "tests/module_f64.h"
 #include "tests/test_common.h"
-#include "tools/train_step.h"
+#include "tools/train/train_step.h"
 
 using namespace srgan;
 using srgan::test::to_f64;

@@ -12,9 +12,9 @@
 #include "data/resize.h"
 #include "models/checkpoint.h"
 #include "models/discriminator.h"
-#include "tools/model_file.h"
-#include "tools/tiled_upscaler.h"
-#include "tools/upscale_files.h"
+#include "tools/upscale/model_file.h"
+#include "tools/upscale/tiled_upscaler.h"
+#include "tools/upscale/upscale_files.h"
 #include "tests/test_common.h"
 
 namespace fs = std::filesystem;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "data/image_io.h"
-#include "tools/trainer.h"
+#include "tools/train/trainer.h"
 
 namespace srgan::test {
 

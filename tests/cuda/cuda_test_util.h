@@ -49,7 +49,7 @@ class DevBuf {
   size_t n_ = 0;
 };
 
-// SRGAN_TEST_SMALL=1 (set by tools/gpu_check.sh for its compute-sanitizer pass, which runs
+// SRGAN_TEST_SMALL=1 (set by tools/scripts/gpu_check.sh for its compute-sanitizer pass, which runs
 // kernels 10-100x slower) keeps only the small shapes.
 inline bool small_only() {
   const char* e = std::getenv("SRGAN_TEST_SMALL");

@@ -11,7 +11,7 @@
 #include "core/cuda_graph.h"
 #include "core/ops.h"
 #include "core/random.h"
-#include "tools/step_runner.h"
+#include "tools/train/step_runner.h"
 #include "tests/step_fixture.h"
 #include "tests/test_common.h"
 

@@ -12,8 +12,8 @@
 #include "core/adam.h"
 #include "core/device.h"
 #include "core/param_arena.h"
-#include "tools/tiled_upscaler.h"
-#include "tools/train_step.h"
+#include "tools/upscale/tiled_upscaler.h"
+#include "tools/train/train_step.h"
 #include "tests/cuda/model_compare.h"
 
 using namespace srgan;

@@ -1,4 +1,4 @@
-// The whole training loop (tools/trainer.cpp) on CUDA against the same run on the CPU: data
+// The whole training loop (tools/train/trainer.cpp) on CUDA against the same run on the CPU: data
 // prefetch and pinned uploads, the step eager and replayed as CUDA graphs, losses read back per
 // log interval, checkpoints written from device memory. Tiny models and generated images, so it
 // also runs in the CUDA emulator.

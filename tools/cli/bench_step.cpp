@@ -1,0 +1,152 @@
+// Whole-network step and inference timings (see bench_step.h).
+#include "tools/cli/bench_step.h"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+#include "core/adam.h"
+#include "core/autograd.h"
+#include "core/backend.h"
+#include "core/check.h"
+#include "core/device.h"
+#include "core/ops.h"
+#include "core/param_arena.h"
+#include "core/random.h"
+#include "models/discriminator.h"
+#include "models/losses.h"
+#include "models/srresnet.h"
+#include "models/vgg19.h"
+#include "tools/train/step_runner.h"
+#include "tools/train/train_step.h"
+
+namespace srgan::app {
+namespace {
+
+double median_ms(const std::function<void()>& f, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) f();
+  cuda_synchronize();
+  std::vector<double> t;
+  for (int i = 0; i < repeats; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    f();
+    cuda_synchronize();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+// Median time of a training step through `r` (the batch upload included). The first two steps
+// fill both host buffer pairs with random data, which later steps upload again. Graph runners get
+// at least three warm-up steps, so the capture happens before the clock starts.
+double time_steps(StepRunner& r, Rng& rng, const StepBenchOptions& o) {
+  const size_t lr_n = size_t(r.lr().numel()), hr_n = size_t(r.hr().numel());
+  int filled = 0;
+  auto step = [&] {
+    if (filled < 2) {
+      std::vector<float> lr = uniform_tensor(r.lr().shape(), rng, 0, 1).to_vector();
+      std::vector<float> hr = uniform_tensor(r.hr().shape(), rng, 0, 1).to_vector();
+      std::copy(lr.begin(), lr.begin() + long(lr_n), r.lr_host());
+      std::copy(hr.begin(), hr.begin() + long(hr_n), r.hr_host());
+      ++filled;
+    }
+    r.step();
+  };
+  return median_ms(step, std::max(o.warmup, 3), o.repeats);
+}
+
+}  // namespace
+
+// The kernels behind a precision name: fp32 = our smem-tiled conv and fp32 GEMM (CUDA cores);
+// tf32 = our TF32 mma implicit-GEMM conv and TF32 GEMM (tensor cores). The CPU has one path.
+void select_precision(const std::string& name) {
+  if (name == "fp32") {
+    backend().conv_algo = kern::ConvAlgo::v2_smem_tiled;
+    backend().gemm_algo = kern::GemmAlgo::v1_smem_tiled;
+  } else if (name == "tf32") {
+    backend().conv_algo = kern::ConvAlgo::v3_implicit_gemm_tf32;
+    backend().gemm_algo = kern::GemmAlgo::v2_tf32_mma;
+  } else {
+    throw Error("bench steps: precision must be fp32 or tf32, got '" + name + "'");
+  }
+}
+
+std::vector<StepBenchRow> bench_steps(const StepBenchOptions& o, const std::function<void(const StepBenchRow&)>& on_row) {
+  std::vector<StepBenchRow> rows;
+  // Times one row; a failure (a capture the driver refuses, a kernel error) becomes that row's
+  // error and the benchmark goes on with the next row.
+  auto measure = [&](const std::string& name, const std::function<double()>& timed) {
+    StepBenchRow row{name, -1.0, ""};
+    try {
+      row.ms = timed();
+    } catch (const std::exception& e) {
+      row.error = e.what();
+    }
+    rows.push_back(row);
+    if (on_row) on_row(rows.back());
+  };
+  Rng rng(1);
+  const Device dev = o.device;
+  const int lr_side = o.hr / 4;
+  const Shape lr_shape{o.batch, lr_side, lr_side, 3}, hr_shape{o.batch, o.hr, o.hr, 3};
+  const BackendConfig saved = backend();
+  std::vector<std::string> precisions = dev == Device::cuda ? o.precisions : std::vector<std::string>{""};
+  // Eager steps, and on CUDA the same steps replayed as CUDA graphs.
+  std::vector<std::pair<GraphMode, std::string>> modes = {{GraphMode::off, ""}};
+  if (dev == Device::cuda) modes.push_back({GraphMode::on, "_graph"});
+  auto mse_step_ms = [&](GraphMode mode) {  // SRResNet MSE step
+    SRResNet g({16, 64}, rng);
+    g.to(dev);
+    ParamArena arena;
+    arena.adopt(g.parameters(), dev);
+    Adam opt(arena, 1e-4);
+    StepRunner r(dev, lr_shape, hr_shape, mode);
+    r.set_plan(pretrain_plan(g, opt, r.lr(), r.hr(), LossWeights{}));
+    return time_steps(r, rng, o);
+  };
+  auto gan_step_ms = [&](GraphMode mode) {  // SRGAN step: D update, then G update with VGG54 + 1e-3 adversarial
+    SRResNet g({16, 64}, rng);
+    DiscriminatorConfig dc;
+    dc.crop = o.hr;
+    Discriminator d(dc, rng);
+    VGG19Features vgg(VGG19Config::phi54(), rng);
+    vgg.freeze();
+    g.to(dev);
+    d.to(dev);
+    vgg.to(dev);
+    ParamArena ga, da;
+    ga.adopt(g.parameters(), dev);
+    da.adopt(d.parameters(), dev);
+    Adam og(ga, 1e-4), od(da, 1e-4);
+    StepRunner r(dev, lr_shape, hr_shape, mode);
+    r.set_plan(gan_plan(g, d, &vgg, og, od, r.lr(), r.hr(), LossWeights{}));
+    return time_steps(r, rng, o);
+  };
+  for (const std::string& prec : precisions) {
+    if (!prec.empty()) select_precision(prec);
+    const std::string tag = prec.empty() ? "" : "_" + prec;
+    for (auto& [mode, suffix] : modes)
+      measure("srresnet_mse_step_b" + std::to_string(o.batch) + "_" + std::to_string(lr_side) + "to" +
+                  std::to_string(o.hr) + tag + suffix,
+              [&, m = mode] { return mse_step_ms(m); });
+    if (o.gan)
+      for (auto& [mode, suffix] : modes)
+        measure("srgan_step_b" + std::to_string(o.batch) + "_vgg54" + tag + suffix, [&, m = mode] { return gan_step_ms(m); });
+    // Inference (eval mode, no graph), largest size first.
+    std::vector<int> sizes = o.infer_sizes;
+    std::sort(sizes.rbegin(), sizes.rend());
+    for (int s : sizes)
+      measure("infer_" + std::to_string(s) + "to" + std::to_string(4 * s) + tag, [&] {
+        SRResNet g({16, 64}, rng);
+        g.to(dev);
+        g.eval();
+        Tensor x = uniform_tensor({1, s, s, 3}, rng, 0, 1, DType::f32, dev);
+        return median_ms([&] { NoGradGuard ng; Tensor y = g(x); }, o.warmup, o.repeats);
+      });
+  }
+  backend() = saved;
+  return rows;
+}
+
+}  // namespace srgan::app

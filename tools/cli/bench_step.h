@@ -1,0 +1,39 @@
+// Whole-network benchmarks, the same work as ../shared/bench/anchor_cpu.py and anchor_gpu.py:
+// SRResNet inference at several sizes, the SRResNet MSE training step (G forward + backward +
+// Adam) and the SRGAN step (D update then G update with the VGG54 loss, random weights).
+// Medians of repeated runs after warm-up; on CUDA each run is synchronised before the clock.
+// Training steps run through tools/train/step_runner.h (batch upload included). On CUDA every row is
+// timed in fp32 (our smem-tiled conv, our fp32 GEMM) and with tensor cores (TF32 mma conv and
+// GEMM), and training steps both eager and replayed as CUDA graphs (rows ending in _graph).
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace srgan::app {
+
+struct StepBenchOptions {
+  Device device = Device::cpu;
+  int batch = 4;        // training batch (anchor_cpu.py: 4; anchor_gpu.py: 16)
+  int hr = 96;          // HR crop; LR is hr / 4
+  int repeats = 5;
+  int warmup = 1;
+  bool gan = false;     // also time the SRGAN step (needs a lot more work on a CPU)
+  std::vector<int> infer_sizes = {64, 128};  // LR sides for inference
+  std::vector<std::string> precisions = {"fp32"};  // CUDA: "fp32" and/or "tf32"
+};
+
+struct StepBenchRow {
+  std::string name;
+  double ms = 0.0;    // median (-1 when the row failed)
+  std::string error;  // why the row failed, or empty
+};
+
+// Runs the benchmarks in priority order (training steps, then inference, largest first) and
+// hands each row to `on_row` as soon as it is measured; returns them all.
+std::vector<StepBenchRow> bench_steps(const StepBenchOptions& opt,
+                                      const std::function<void(const StepBenchRow&)>& on_row = {});
+
+}  // namespace srgan::app

@@ -1,0 +1,126 @@
+// `srgan bench <what>`: benchmarks. `kernels` races our CUDA kernels against cuDNN/cuBLAS
+// (tools/cli/cmd_bench_cuda.cu, CUDA builds only); a CPU-only build says so plainly.
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/backend.h"
+#include "data/image_io.h"
+#include "tools/cli/bench_kernels.h"
+#include "tools/cli/bench_step.h"
+#include "tools/cli/command.h"
+#include "tools/upscale/tensor_image.h"
+
+using namespace srgan;
+
+namespace {
+
+// `srgan bench steps`: whole-network inference and training steps (tools/cli/bench_step.h), the same
+// work as ../shared/bench/anchor_cpu.py (CPU) and anchor_gpu.py (GPU).
+int run_steps(const cli::Args& a) {
+  app::StepBenchOptions o;
+  o.device = app::parse_device(a.get("device", "auto"));
+  const bool gpu = o.device == Device::cuda;
+  o.batch = a.get_int32("batch", gpu ? 16 : 4);
+  o.repeats = a.get_int32("repeats", gpu ? 20 : 5);
+  o.warmup = gpu ? 3 : 1;
+  o.gan = a.has("gan") || gpu;
+  if (gpu) o.infer_sizes = {64, 128, 510};
+  if (a.has("tiny")) {  // a smoke run of every row's code path (the CUDA emulator's test)
+    o.batch = 2;  // the discriminator's last batch norm sees 1x1: one image would be one value
+    o.hr = 16;
+    o.repeats = 1;
+    o.warmup = 0;
+    o.infer_sizes = {8};
+  }
+  const std::string prec = a.get("precision", "both");
+  if (prec == "both") o.precisions = {"fp32", "tf32"};
+  else o.precisions = {prec};
+  set_cpu_threads(a.get_int32("threads", 0));
+  const std::string conv = a.get("cpu-conv", kern::cpu_conv_algo_name(backend().cpu_conv));
+  bool known = false;
+  for (auto c : {kern::CpuConvAlgo::im2col, kern::CpuConvAlgo::winograd_f2, kern::CpuConvAlgo::winograd_f4})
+    if (conv == kern::cpu_conv_algo_name(c)) backend().cpu_conv = c, known = true;
+  if (!known) {
+    std::fprintf(stderr, "srgan bench: unknown --cpu-conv '%s' (known: im2col, winograd2, winograd4)\n", conv.c_str());
+    return 2;
+  }
+  std::printf("# srgan bench steps on %s, batch %d, median of %d runs; CPU GEMM: %s; CPU conv: %s\n",
+              device_name(o.device), o.batch, o.repeats, cpu_gemm_library().c_str(), conv.c_str());
+  std::fflush(stdout);
+  std::string json = "{\"device\": \"" + std::string(device_name(o.device)) + "\"";
+  app::bench_steps(o, [&](const app::StepBenchRow& r) {  // printed as measured: a time box keeps what is done
+    if (!r.error.empty()) {
+      std::printf("%-40s FAILED: %s\n", r.name.c_str(), r.error.c_str());
+      std::fflush(stdout);
+      json += ", \"" + r.name + "_error\": " + nlohmann::json(r.error).dump();
+    } else {
+      std::printf("%-40s %10.2f ms\n", r.name.c_str(), r.ms);
+      std::fflush(stdout);
+      json += ", \"" + r.name + "_ms\": " + std::to_string(r.ms);
+    }
+    if (a.has("json")) data::write_file_atomic(a.get("json", ""), json + "}\n");
+  });
+  return 0;
+}
+
+int run(const cli::Args& a) {
+  a.allow_only({"json", "quick", "tiny", "filter", "device", "batch", "repeats", "gan", "threads", "precision",
+                "cpu-conv"});
+  if (a.positional().empty()) {
+    std::fprintf(stderr, "srgan bench: say what to benchmark, e.g. `srgan bench kernels` (see --help)\n");
+    return 2;
+  }
+  const std::string what = a.positional()[0];
+  if (what == "kernels") {
+#ifdef SRGAN_WITH_CUDA
+    app::KernelBenchOptions opt;
+    opt.json = a.get("json", "");
+    opt.quick = a.has("quick");
+    opt.tiny = a.has("tiny");
+    opt.filter = a.get("filter", "");
+    return app::bench_kernels_cuda(opt);
+#else
+    std::fprintf(stderr,
+                 "srgan bench kernels: this build has no CUDA (nvcc was not found or -DSRGAN_CUDA=OFF), "
+                 "so there are no GPU kernels to time. Rebuild with CUDA to run it.\n");
+    return 1;
+#endif
+  }
+  if (what == "steps") return run_steps(a);
+  std::fprintf(stderr, "srgan bench: unknown benchmark '%s' (known: kernels, steps)\n", what.c_str());
+  return 2;
+}
+
+SRGAN_COMMAND(cli::Command{
+    "bench", "benchmarks: CUDA kernels against cuDNN/cuBLAS; whole training steps and inference",
+    "usage: srgan bench kernels [--json FILE] [--quick] [--filter TEXT] [--tiny]\n"
+    "       srgan bench steps [--device auto|cpu|cuda] [--batch N] [--repeats N] [--gan] [--json FILE]\n"
+    "                         [--precision fp32|tf32|both] [--cpu-conv im2col|winograd2|winograd4] [--tiny]\n"
+    "\n"
+    "steps: SRResNet inference (64->256, 128->512; 510->2040 on a GPU), the SRResNet MSE training\n"
+    "  step (batch 4 on the CPU, 16 on a GPU, 24->96) and, with --gan (always on a GPU), the SRGAN\n"
+    "  step with the VGG54 loss, random weights: the work of ../shared/bench/anchor_*.py.\n"
+    "  On a GPU each row runs in fp32 (CUDA cores) and tf32 (tensor cores; --precision picks), and\n"
+    "  each training step both eager and replayed as CUDA graphs (_graph rows). Rows print as they\n"
+    "  are measured, training steps first. --cpu-conv picks the CPU convolution for 3x3 stride-1\n"
+    "  layers: im2col + GEMM, or Winograd F(2x2, 3x3) / F(4x4, 3x3) (the default).\n"
+    "\n"
+    "kernels:\n"
+    "  Times each CUDA kernel variant (conv2d v1/v2/v3, batch norm, PReLU, pixel shuffle, GEMM,\n"
+    "  Adam, ...) and its cuDNN/cuBLAS baseline on SRGAN's shapes with CUDA events: warm-up,\n"
+    "  then the median of many runs, inputs rotated so caches do not flatter. Prints ms,\n"
+    "  TFLOP/s or GB/s, the share of the card's measured peak (cuBLAS 8192^3 GEMM, 1 GiB\n"
+    "  device-to-device copy) and the speed-up over the baseline.\n"
+    "  --json FILE    also write every row (and the peaks) as JSON\n"
+    "  --quick        fewer shapes and repetitions (a smoke run)\n"
+    "  --filter TEXT  only ops whose name contains TEXT (e.g. conv, batchnorm)\n"
+    "Needs a CUDA build and a GPU.\n"
+    "\n"
+    "--tiny (both): every shape cut down (batch 1 or 2, small sides) and one timed run per row, to\n"
+    "  check that every row's code runs (it is how the CUDA emulator tests this command); the\n"
+    "  figures mean nothing.",
+    &run, {"quick", "gan", "tiny"}});
+
+}  // namespace

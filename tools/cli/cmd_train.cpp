@@ -1,0 +1,79 @@
+// `srgan train`: parses the options into TrainOptions and runs tools/train/trainer.cpp's loop.
+// Ctrl-C asks the loop to stop after the current step and write a checkpoint.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+
+#include "tools/cli/command.h"
+#include "tools/train/trainer.h"
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) { g_interrupted.store(true); }
+
+int run(const srgan::cli::Args& a) {
+  a.allow_only({"data", "val", "phase", "init", "vgg", "steps", "batch", "crop", "lr", "lr-halve-at", "device", "seed",
+                "out", "resume", "blocks", "width", "d-width", "log-every", "val-every", "workers", "threads",
+                "adv-weight", "mse-weight", "cache-mb", "patches-per-visit", "cuda-graph"});
+  srgan::app::TrainOptions o;
+  o.data = a.get("data", "");
+  if (o.data.empty()) throw std::runtime_error("--data DIR is required (a DIV2K folder or any folder of images)");
+  o.val = a.get("val", "");
+  o.phase = a.get("phase", o.phase);
+  o.init = a.get("init", "");
+  o.vgg = a.get("vgg", "");
+  o.steps = a.get_int("steps", o.steps);
+  o.batch = a.get_int32("batch", o.batch);
+  o.crop = a.get_int32("crop", o.crop);
+  o.lr = a.get_double("lr", o.lr);
+  o.lr_halve_at = a.get_int("lr-halve-at", o.lr_halve_at);
+  o.device = a.get("device", o.device);
+  o.seed = uint64_t(a.get_int("seed", 0));
+  o.out = a.get("out", o.out);
+  o.resume = a.has("resume");
+  o.blocks = a.get_int32("blocks", o.blocks);
+  o.width = a.get_int32("width", o.width);
+  o.d_width = a.get_int32("d-width", o.d_width);
+  o.log_every = a.get_int32("log-every", o.log_every);
+  o.val_every = a.get_int("val-every", o.val_every);
+  o.workers = a.get_int32("workers", o.workers);
+  o.threads = a.get_int32("threads", o.threads);
+  o.cache_mb = a.get_int("cache-mb", o.cache_mb);
+  o.patches_per_visit = a.get_int32("patches-per-visit", o.patches_per_visit);
+  o.cuda_graph = a.get("cuda-graph", o.cuda_graph);
+  o.weights.adversarial = a.get_double("adv-weight", o.weights.adversarial);
+  o.weights.mse_with_vgg = a.get_double("mse-weight", o.weights.mse_with_vgg);
+  std::signal(SIGINT, on_sigint);
+  auto r = srgan::app::train(o, nullptr, &g_interrupted);
+  return int(r);
+}
+
+SRGAN_COMMAND(srgan::cli::Command{
+    "train", "train SRResNet (MSE pre-training) or SRGAN (adversarial) on a folder of images",
+    "usage: srgan train --data DIR [options]\n"
+    "  --data DIR          training images: a DIV2K folder as downloaded, or any folder of images\n"
+    "  --phase P           pretrain (SRResNet, pixel MSE; default) or gan (SRGAN: D step + G step)\n"
+    "  --val DIR           validation folder: PSNR/SSIM (Y, border 4), sample grid, best checkpoint\n"
+    "  --init FILE         generator weights to start from (e.g. the pretrain run's best.safetensors)\n"
+    "  --vgg FILE          VGG19 weights (tools/scripts/convert_vgg19.py) for the VGG54 content loss;\n"
+    "                      without it the GAN phase uses pixel MSE as content loss (SRGAN-MSE)\n"
+    "  --steps N           total steps (default 1000)     --batch N     (default 16)\n"
+    "  --crop N            HR crop side (default 96)      --lr X        Adam learning rate (1e-4)\n"
+    "  --lr-halve-at STEP  halve the learning rate from this step on\n"
+    "  --device D          auto | cpu | cuda (default auto)\n"
+    "  --cuda-graph M      auto | on | off: replay each step as CUDA graphs after 2 eager steps\n"
+    "                      (auto: fall back to eager steps if capture fails; default auto)\n"
+    "  --seed S            data order and initialisation (default 0)\n"
+    "  --out DIR           run folder (default runs/srgan): train_log.jsonl, last/best.safetensors, samples\n"
+    "  --resume            continue from DIR/last.safetensors exactly where it stopped\n"
+    "  --blocks N --width N        generator size (16, 64)      --d-width N  discriminator width (64)\n"
+    "  --log-every N --val-every N progress line / validation+checkpoint interval (10, 500)\n"
+    "  --workers N         data-loading threads (2)           --threads N  CPU GEMM threads (all)\n"
+    "  --adv-weight X      adversarial weight (1e-3)          --mse-weight X  pixel MSE beside VGG (0)\n"
+    "  --cache-mb N        decoded-image cache (1024; full DIV2K train needs ~7000)\n"
+    "  --patches-per-visit N  crops per image decode when the cache is too small (1)\n"
+    "exit status: 0 done, 3 stopped on a NaN/Inf loss, 130 interrupted (checkpoint written)",
+    &run, {"resume"}});
+
+}  // namespace

@@ -1,0 +1,438 @@
+// The training loop: setup (models, arenas, optimizers, data), the pretrain and GAN steps,
+// deferred loss read-back with NaN/Inf detection, validation, sample grids and checkpoints.
+#include "tools/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "core/adam.h"
+#include "core/autograd.h"
+#include "core/backend.h"
+#include "core/check.h"
+#include "core/device.h"
+#include "core/ops.h"
+#include "core/param_arena.h"
+#include "data/evaluate.h"
+#include "data/image_folder.h"
+#include "data/image_io.h"
+#include "data/patch_loader.h"
+#include "data/resize.h"
+#include "models/checkpoint.h"
+#include "models/discriminator.h"
+#include "models/srresnet.h"
+#include "models/vgg19.h"
+#include "tools/upscale/model_file.h"
+#include "tools/train/step_runner.h"
+#include "tools/upscale/tensor_image.h"
+#include "tools/train/train_step.h"
+
+namespace fs = std::filesystem;
+
+namespace srgan::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// One step's loss scalars, still on the device, waiting for the next read-back.
+struct PendingStep {
+  int64_t step;
+  double time_s;  // since the start of this run, when the step finished
+  double lr;      // learning rate the step used
+  std::vector<std::pair<std::string, Tensor>> terms;
+};
+
+std::string fmt(double v, int prec = 5) {
+  std::ostringstream os;
+  os.precision(prec);
+  os << v;
+  return os.str();
+}
+
+// On resume, drops log lines of steps after the checkpoint (a crashed run may have logged
+// steps it never checkpointed; they are about to be run again).
+void truncate_log_after(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const auto p = line.find("\"step\":");
+    if (p == std::string::npos || line.back() != '}') continue;  // a line torn by the crash
+    if (std::strtoll(line.c_str() + p + 7, nullptr, 10) > step) continue;
+    kept += line + "\n";
+  }
+  in.close();
+  data::write_file_atomic(path, kept);
+}
+
+class Trainer {
+ public:
+  Trainer(const TrainOptions& o, std::vector<StepRecord>* history, const std::atomic<bool>* stop)
+      : opt_(o), history_(history), stop_(stop) {}
+  TrainResult run();
+
+ private:
+  void setup();
+  void load_init_weights();
+  void resume_from_checkpoint();
+  bool flush_pending();  // false when a non-finite value was found
+  bool checkpoint_and_validate(bool final_checkpoint);  // false: weights not finite (bad_message_)
+  bool weights_finite();
+  void save_best(const Metadata& extra);
+  TrainResult stop_non_finite();
+  void save_checkpoint();
+  TensorList checkpoint_tensors();
+  void write_sample_grid(const data::Image& hr_img);
+  double current_lr() const;
+  void log(const std::string& line) const {
+    if (!opt_.quiet) std::fprintf(stderr, "%s\n", line.c_str());
+  }
+
+  TrainOptions opt_;
+  std::vector<StepRecord>* history_;
+  const std::atomic<bool>* stop_;
+  bool gan_ = false;
+  Device device_ = Device::cpu;
+  Rng rng_{0};
+  std::unique_ptr<SRResNet> g_;
+  std::unique_ptr<Discriminator> d_;
+  std::unique_ptr<VGG19Features> vgg_;
+  ParamArena g_arena_, d_arena_;
+  std::unique_ptr<Adam> g_opt_, d_opt_;
+  std::shared_ptr<data::PatchDataset> dataset_;
+  std::unique_ptr<data::PatchLoader> loader_;
+  std::unique_ptr<StepRunner> runner_;
+  int64_t step_ = 0;          // steps completed
+  double best_psnr_ = -1.0;
+  std::vector<PendingStep> pending_;
+  std::ofstream jsonl_;
+  std::string bad_message_;
+  std::map<std::string, double> last_terms_;  // the most recent step read back (progress line)
+  int64_t last_checkpoint_step_ = -1;
+};
+
+double Trainer::current_lr() const {
+  return (opt_.lr_halve_at >= 0 && step_ >= opt_.lr_halve_at) ? opt_.lr * 0.5 : opt_.lr;
+}
+
+void Trainer::setup() {
+  if (opt_.phase != "pretrain" && opt_.phase != "gan")
+    throw Error("--phase must be pretrain or gan, got '" + opt_.phase + "'");
+  gan_ = opt_.phase == "gan";
+  if (opt_.steps < 0 || opt_.batch < 1 || opt_.crop < 16 || opt_.crop % 4)
+    throw Error("--steps must be >= 0, --batch >= 1 and --crop a multiple of 4 of at least 16");
+  if (gan_ && opt_.crop % 16) throw Error("--phase gan needs --crop to be a multiple of 16 (the discriminator), got " +
+                                          std::to_string(opt_.crop));
+  if (opt_.log_every < 1) throw Error("--log-every must be >= 1, got " + std::to_string(opt_.log_every));
+  if (opt_.val_every < 0) throw Error("--val-every must be >= 0 (0: only at the end), got " + std::to_string(opt_.val_every));
+  if (!opt_.val.empty()) data::evaluation_files(opt_.val);  // a bad --val folder fails now, not after hours
+  if (!opt_.resume && fs::exists(fs::path(opt_.out) / "last.safetensors"))
+    throw Error(opt_.out + " already holds a training run (last.safetensors): continue it with --resume, or give "
+                "another --out (or delete that folder) to start afresh");
+  device_ = parse_device(opt_.device);
+  if (parse_graph_mode(opt_.cuda_graph) == GraphMode::on && device_ != Device::cuda)
+    throw Error("--cuda-graph on needs a CUDA device, but training runs on the " + std::string(device_name(device_)));
+  set_cpu_threads(opt_.threads);
+  fs::create_directories(opt_.out);
+
+  rng_ = Rng(opt_.seed * 0x9E3779B97F4A7C15ull + 1);
+  g_ = std::make_unique<SRResNet>(SRResNetConfig{opt_.blocks, opt_.width}, rng_);
+  if (gan_) {
+    DiscriminatorConfig dc;
+    dc.crop = opt_.crop;
+    dc.width = opt_.d_width;
+    d_ = std::make_unique<Discriminator>(dc, rng_);
+    if (!opt_.vgg.empty()) {
+      vgg_ = std::make_unique<VGG19Features>(VGG19Config::phi54(), rng_);
+      load_module(opt_.vgg, *vgg_, true);
+      vgg_->freeze();
+      vgg_->to(device_);
+      log("content loss: VGG19 phi_5,4 feature MSE (weights " + opt_.vgg + ")");
+    } else {
+      log("content loss: pixel MSE (no --vgg weights given: this is the paper's SRGAN-MSE variant)");
+    }
+  }
+  if (!opt_.init.empty() && !opt_.resume) load_init_weights();
+
+  g_->to(device_);
+  g_arena_.adopt(g_->parameters(), device_);
+  g_opt_ = std::make_unique<Adam>(g_arena_, opt_.lr, 0.9, 0.999, 1e-8);
+  if (gan_) {
+    d_->to(device_);
+    d_arena_.adopt(d_->parameters(), device_);
+    d_opt_ = std::make_unique<Adam>(d_arena_, opt_.lr, 0.9, 0.999, 1e-8);
+  }
+
+  data::DatasetOptions dopt;
+  dopt.scale = SRResNet::scale;
+  dopt.patch = opt_.crop;
+  dopt.cache_bytes = size_t(std::max<int64_t>(opt_.cache_mb, 0)) << 20;
+  dopt.patches_per_visit = opt_.patches_per_visit;
+  dataset_ = std::make_shared<data::PatchDataset>(opt_.data, dopt);
+  data::LoaderState start{opt_.seed, 0};
+  if (opt_.resume) resume_from_checkpoint();
+  if (opt_.resume) start.next_sample = uint64_t(step_) * uint64_t(opt_.batch);
+  data::LoaderOptions lopt;
+  lopt.batch = opt_.batch;
+  lopt.workers = opt_.workers;
+  loader_ = std::make_unique<data::PatchLoader>(dataset_, lopt, start);
+
+  const int lr_side = opt_.crop / 4;
+  runner_ = std::make_unique<StepRunner>(device_, Shape{opt_.batch, lr_side, lr_side, 3},
+                                         Shape{opt_.batch, opt_.crop, opt_.crop, 3}, parse_graph_mode(opt_.cuda_graph));
+  if (gan_) runner_->set_plan(gan_plan(*g_, *d_, vgg_.get(), *g_opt_, *d_opt_, runner_->lr(), runner_->hr(), opt_.weights));
+  else runner_->set_plan(pretrain_plan(*g_, *g_opt_, runner_->lr(), runner_->hr(), opt_.weights));
+
+  const fs::path log_path = fs::path(opt_.out) / "train_log.jsonl";
+  if (opt_.resume) truncate_log_after(log_path.string(), step_);
+  jsonl_.open(log_path, opt_.resume ? std::ios::app : std::ios::trunc);
+  if (!jsonl_) throw Error("cannot write " + (fs::path(opt_.out) / "train_log.jsonl").string());
+  log("training " + opt_.phase + " on " + device_name(device_) + ": SRResNet " + std::to_string(opt_.blocks) +
+      " blocks x " + std::to_string(opt_.width) + " (" + std::to_string(g_->parameter_count()) + " parameters), batch " +
+      std::to_string(opt_.batch) + ", crop " + std::to_string(opt_.crop) + ", " + std::to_string(dataset_->num_images()) +
+      " images, steps " + std::to_string(step_) + " -> " + std::to_string(opt_.steps));
+}
+
+// --init: generator weights from a G-only file (best.safetensors, the bundled model) or from
+// a full training checkpoint (names prefixed "G.").
+void Trainer::load_init_weights() {
+  load_generator_weights(opt_.init, *g_);
+  log("generator initialised from " + opt_.init);
+}
+
+// Everything a checkpoint holds besides metadata, by name: G (and D) parameters and buffers and
+// the Adam moments. Saving writes these tensors; resuming loads into the very same ones.
+TensorList Trainer::checkpoint_tensors() {
+  TensorList t = module_state(*g_, "G.");
+  t.push_back({"optG.exp_avg", g_opt_->exp_avg()});
+  t.push_back({"optG.exp_avg_sq", g_opt_->exp_avg_sq()});
+  if (gan_) {
+    for (auto& e : module_state(*d_, "D.")) t.push_back(e);
+    t.push_back({"optD.exp_avg", d_opt_->exp_avg()});
+    t.push_back({"optD.exp_avg_sq", d_opt_->exp_avg_sq()});
+  }
+  return t;
+}
+
+void Trainer::save_checkpoint() {
+  TensorList t = checkpoint_tensors();
+  Metadata m = srresnet_metadata(g_->config());
+  m["phase"] = opt_.phase;
+  m["step"] = std::to_string(step_);
+  m["seed"] = std::to_string(opt_.seed);
+  m["batch"] = std::to_string(opt_.batch);
+  m["crop"] = std::to_string(opt_.crop);
+  m["d_width"] = std::to_string(opt_.d_width);
+  m["patches_per_visit"] = std::to_string(opt_.patches_per_visit);
+  m["optG_steps"] = std::to_string(g_opt_->steps_taken());
+  m["optD_steps"] = gan_ ? std::to_string(d_opt_->steps_taken()) : "0";
+  m["best_psnr"] = fmt(best_psnr_, 10);
+  save_tensors((fs::path(opt_.out) / "last.safetensors").string(), t, m);
+  last_checkpoint_step_ = step_;
+}
+
+void Trainer::resume_from_checkpoint() {
+  const std::string path = (fs::path(opt_.out) / "last.safetensors").string();
+  if (!fs::exists(path)) throw Error("--resume: no checkpoint " + path + " to resume from");
+  SafeTensors st = load_safetensors(path);
+  auto meta = [&](const char* k) {
+    auto it = st.metadata.find(k);
+    if (it == st.metadata.end()) throw Error(path + ": checkpoint metadata has no '" + k + "'");
+    return it->second;
+  };
+  auto expect = [&](const char* k, const std::string& ours) {
+    if (meta(k) != ours)
+      throw Error(path + ": checkpoint was written with " + k + "=" + meta(k) + " but this run has " + k + "=" + ours);
+  };
+  expect("phase", opt_.phase);
+  expect("blocks", std::to_string(opt_.blocks));
+  expect("width", std::to_string(opt_.width));
+  expect("batch", std::to_string(opt_.batch));
+  expect("crop", std::to_string(opt_.crop));
+  expect("seed", std::to_string(opt_.seed));
+  if (st.metadata.count("patches_per_visit"))  // absent in checkpoints written before the option: 1
+    expect("patches_per_visit", std::to_string(opt_.patches_per_visit));
+  else if (opt_.patches_per_visit != 1)
+    throw Error(path + ": checkpoint was written with patches_per_visit=1 but this run has patches_per_visit=" +
+                std::to_string(opt_.patches_per_visit));
+  if (gan_) expect("d_width", std::to_string(opt_.d_width));
+  load_tensors(path, checkpoint_tensors(), true);
+  step_ = std::stoll(meta("step"));
+  g_opt_->set_steps_taken(std::stoll(meta("optG_steps")));
+  if (gan_) d_opt_->set_steps_taken(std::stoll(meta("optD_steps")));
+  best_psnr_ = std::stod(meta("best_psnr"));
+  last_checkpoint_step_ = step_;
+  log("resumed from " + path + " at step " + std::to_string(step_));
+}
+
+bool Trainer::flush_pending() {
+  for (auto& p : pending_) {
+    StepRecord r;
+    r.step = p.step;
+    for (auto& [name, t] : p.terms) {
+      double v = t.item();  // one small device->host copy per term, once per log interval
+      r.terms[name] = v;
+      if (!std::isfinite(v) && bad_message_.empty())
+        bad_message_ = "non-finite " + name + " (" + fmt(v) + ") at step " + std::to_string(p.step);
+    }
+    std::ostringstream js;
+    js << "{\"step\":" << r.step << ",\"phase\":\"" << opt_.phase << "\",\"lr\":" << fmt(current_lr(), 8)
+       << ",\"time_s\":" << fmt(p.time_s, 8);
+    for (auto& [k, v] : r.terms) js << ",\"" << k << "\":" << (std::isfinite(v) ? fmt(v, 9) : "null");
+    js << "}\n";
+    jsonl_ << js.str();
+    last_terms_ = r.terms;
+    if (history_) history_->push_back(r);
+    if (!bad_message_.empty()) break;
+  }
+  jsonl_.flush();
+  pending_.clear();
+  return bad_message_.empty();
+}
+
+void Trainer::write_sample_grid(const data::Image& hr_full) {
+  // bicubic | SR | HR of the first validation image (modcropped), side by side.
+  data::Image hr = data::modcrop(data::drop_alpha(hr_full), 4);
+  if (hr.channels == 1) hr = data::gray_to_rgb(hr);
+  data::Image lr = data::downscale_bicubic(hr, 4);
+  data::Image bic = data::upscale_bicubic(lr, 4);
+  data::Image sr = upscale_whole(*g_, lr, device_);
+  data::Image grid(hr.width * 3, hr.height, 3);
+  for (int y = 0; y < hr.height; ++y)
+    for (int k = 0; k < 3; ++k) {
+      const data::Image& src = k == 0 ? bic : k == 1 ? sr : hr;
+      std::copy(src.row(y), src.row(y) + size_t(hr.width) * 3, grid.row(y) + size_t(k) * hr.width * 3);
+    }
+  data::write_png((fs::path(opt_.out) / ("sample_step" + std::to_string(step_) + ".png")).string(), grid);
+}
+
+void Trainer::save_best(const Metadata& extra) {
+  Metadata m = srresnet_metadata(g_->config());
+  m["step"] = std::to_string(step_);
+  m["phase"] = opt_.phase;
+  for (auto& [k, v] : extra) m[k] = v;
+  save_module((fs::path(opt_.out) / "best.safetensors").string(), *g_, m);
+}
+
+// A finite loss does not guarantee finite weights (an overflowing gradient turns them into NaN in
+// Adam's update), so the arenas are checked before they are written over the last checkpoint.
+bool Trainer::weights_finite() {
+  NoGradGuard ng;
+  if (!std::isfinite(sum(g_arena_.values()).item())) return false;
+  return !gan_ || std::isfinite(sum(d_arena_.values()).item());
+}
+
+bool Trainer::checkpoint_and_validate(bool final_checkpoint) {
+  if (!weights_finite()) {
+    bad_message_ = "non-finite weights after step " + std::to_string(step_) + " (an overflowing gradient)";
+    return false;
+  }
+  save_checkpoint();  // first: a failing validation must not lose the steps since the last one
+  if (!opt_.val.empty()) {
+    auto t0 = Clock::now();
+    data::Upscaler up = [this](const data::Image& lr) { return upscale_whole(*g_, lr, device_); };
+    data::EvalSummary s = data::evaluate_folder(opt_.val, 4, up);
+    std::ostringstream js;
+    js << "{\"step\":" << step_ << ",\"val_psnr\":" << fmt(s.mean.psnr_y, 8) << ",\"val_ssim\":" << fmt(s.mean.ssim_y, 8)
+       << ",\"val_images\":" << s.images.size() << "}\n";
+    jsonl_ << js.str();
+    jsonl_.flush();
+    log("validation at step " + std::to_string(step_) + ": PSNR " + fmt(s.mean.psnr_y, 5) + " dB, SSIM " +
+        fmt(s.mean.ssim_y, 4) + " on " + std::to_string(s.images.size()) + " images (" + fmt(seconds_since(t0), 3) + " s)");
+    if (s.mean.psnr_y > best_psnr_) {
+      best_psnr_ = s.mean.psnr_y;
+      save_best({{"val_psnr", fmt(s.mean.psnr_y, 8)}});
+      save_checkpoint();  // records the new best_psnr for --resume
+    }
+    auto files = data::list_image_files(opt_.val);
+    if (!files.empty()) write_sample_grid(data::read_image(files.front()));
+  } else if (final_checkpoint) {
+    save_best({});  // no validation: the final generator
+  }
+  return true;
+}
+
+TrainResult Trainer::stop_non_finite() {
+  log("training stopped: " + bad_message_ + "; no checkpoint was written after it" +
+      (last_checkpoint_step_ >= 0 ? ", the last good one is " + (fs::path(opt_.out) / "last.safetensors").string() +
+                                        " (step " + std::to_string(last_checkpoint_step_) + ")"
+                                  : " (none was written before it)"));
+  return TrainResult::non_finite;
+}
+
+TrainResult Trainer::run() {
+  setup();
+  StreamGuard on_runner_stream(runner_->stream());  // steps, read-backs, validation: one stream
+  std::string graph_status = runner_->graph_status();
+  if (device_ == Device::cuda) log("steps: " + graph_status);
+  auto t_start = Clock::now(), t_log = Clock::now();
+  int64_t log_from = step_;
+  g_->train();
+  if (gan_) d_->train();
+  while (step_ < opt_.steps) {
+    loader_->next(runner_->hr_host(), runner_->lr_host());  // (N, H, W, 3), (N, h, w, 3) floats
+    PendingStep rec;
+    rec.step = step_ + 1;
+    rec.lr = current_lr();
+    g_opt_->lr = current_lr();
+    if (gan_) d_opt_->lr = current_lr();
+    rec.terms = runner_->step();
+    if (runner_->graph_status() != graph_status) {
+      graph_status = runner_->graph_status();
+      log("steps: " + graph_status);
+    }
+    ++step_;
+    rec.time_s = seconds_since(t_start);
+    pending_.push_back(std::move(rec));
+
+    const bool at_log = step_ % opt_.log_every == 0 || step_ == opt_.steps;
+    const bool at_val = opt_.val_every > 0 && step_ % opt_.val_every == 0;
+    const bool stopping = stop_ && stop_->load();
+    if (at_log || at_val || stopping) {
+      if (!flush_pending()) return stop_non_finite();
+      if (at_log && !opt_.quiet) {
+        const double dt = seconds_since(t_log);
+        const double rate = double(step_ - log_from) / std::max(dt, 1e-9);
+        const double eta = double(opt_.steps - step_) / std::max(rate, 1e-9);
+        std::ostringstream os;
+        os << "step " << step_ << "/" << opt_.steps;
+        for (auto& [k, v] : last_terms_) os << " " << k << " " << fmt(v, 5);
+        os << " | " << fmt(rate, 3) << " steps/s, ETA " << fmt(eta / 60.0, 3) << " min";
+        log(os.str());
+        t_log = Clock::now();
+        log_from = step_;
+      }
+      if (stopping) {
+        if (!weights_finite()) {
+          bad_message_ = "non-finite weights after step " + std::to_string(step_);
+          return stop_non_finite();
+        }
+        save_checkpoint();  // no validation: Ctrl-C should return promptly
+        log("interrupted: checkpoint written to " + (fs::path(opt_.out) / "last.safetensors").string() + " at step " +
+            std::to_string(step_));
+        return TrainResult::interrupted;
+      }
+      if (at_val && !checkpoint_and_validate(step_ == opt_.steps)) return stop_non_finite();
+    }
+  }
+  // The final checkpoint (and best.safetensors without --val), unless the last step just wrote it.
+  if ((last_checkpoint_step_ != step_ || opt_.val.empty()) && !checkpoint_and_validate(true)) return stop_non_finite();
+  log("done: " + std::to_string(step_) + " steps in " + fmt(seconds_since(t_start), 4) + " s; checkpoint " +
+      (fs::path(opt_.out) / "last.safetensors").string());
+  return TrainResult::finished;
+}
+
+}  // namespace
+
+TrainResult train(const TrainOptions& opt, std::vector<StepRecord>* history, const std::atomic<bool>* stop) {
+  Trainer t(opt, history, stop);
+  return t.run();
+}
+
+}  // namespace srgan::app

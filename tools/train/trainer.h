@@ -1,0 +1,67 @@
+// The SRGAN training loop (Ledig et al. 2017), on the CPU or a CUDA device:
+//   pretrain: SRResNet with the pixel MSE (the paper's SRResNet-MSE);
+//   gan:      per step, one discriminator update (BCE on D(HR) vs D(G(LR)).detach()) then one
+//             generator update (content loss + 1e-3 adversarial), content = VGG54 feature MSE when
+//             --vgg weights are given, else pixel MSE (SRGAN-MSE).
+// Loss values stay on the device and are read back once per log interval, then written to
+// train_log.jsonl (one line per step, every term) and checked: a NaN or Inf stops training and
+// names the step and the term; no checkpoint is written after the bad step, so the last one on
+// disk is the last good one. Checkpoints (last.safetensors: G, D, both Adam states, step, loader
+// position) are written atomically at every validation, at the end and on Ctrl-C; best.safetensors
+// holds the generator with the best validation PSNR. --resume continues bit-exactly on the CPU.
+// Steps run through tools/train/step_runner.h: batches uploaded from pinned memory, and on CUDA the step
+// captured into CUDA graphs after two eager warm-up steps (--cuda-graph).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "models/losses.h"
+
+namespace srgan::app {
+
+struct TrainOptions {
+  std::string data;                 // training images (DIV2K layout or any folder)
+  std::string val;                  // validation folder ("" = none)
+  std::string phase = "pretrain";   // pretrain | gan
+  std::string init;                 // generator weights to start from (a best/last checkpoint)
+  std::string vgg;                  // VGG19 weights (safetensors from tools/scripts/convert_vgg19.py)
+  std::string out = "runs/srgan";
+  std::string device = "auto";
+  int64_t steps = 1000;
+  int batch = 16;
+  int crop = 96;
+  double lr = 1e-4;
+  int64_t lr_halve_at = -1;         // step from which the learning rate is halved (-1: never)
+  uint64_t seed = 0;
+  bool resume = false;
+  int blocks = 16, width = 64;      // generator
+  int d_width = 64;                 // discriminator base width
+  int log_every = 10;
+  int64_t val_every = 500;
+  int workers = 2;                  // data-loading threads
+  int64_t cache_mb = 1024;          // decoded-image cache (DIV2K train needs ~7000 to fit whole)
+  int patches_per_visit = 1;        // crops per image visit (fewer decodes when the cache is small)
+  int threads = 0;                  // CPU GEMM threads (0 = all cores)
+  std::string cuda_graph = "auto";  // auto | on | off: replay the step as CUDA graphs (CUDA only)
+  LossWeights weights;
+  bool quiet = false;               // no progress lines (tests)
+};
+
+// One step's loss terms as read back from the device.
+struct StepRecord {
+  int64_t step = 0;
+  std::map<std::string, double> terms;
+};
+
+enum class TrainResult { finished = 0, non_finite = 3, interrupted = 130 };
+
+// Runs training; throws srgan::Error / std::runtime_error for bad options, data or checkpoints.
+// `history` (optional) receives every step's terms, `stop` (optional) is polled after each step
+// (the command line points it at its SIGINT flag).
+TrainResult train(const TrainOptions& opt, std::vector<StepRecord>* history = nullptr,
+                  const std::atomic<bool>* stop = nullptr);
+
+}  // namespace srgan::app

@@ -1,0 +1,132 @@
+// Upscaling image files end to end (see upscale_files.h).
+#include "tools/upscale/upscale_files.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include "core/check.h"
+#include "data/atomic_file.h"
+#include "data/image_folder.h"
+#include "data/image_io.h"
+#include "data/png_encoder.h"
+#include "data/resize.h"
+
+namespace fs = std::filesystem;
+
+namespace srgan::app {
+
+std::vector<UpscaleJob> plan_upscale_jobs(const std::vector<std::string>& inputs, const std::string& out) {
+  std::vector<std::string> files;
+  for (auto& in : inputs) {
+    if (fs::is_directory(in)) {
+      auto list = data::list_image_files(in);
+      if (list.empty()) throw Error("input folder " + in + " holds no image files");
+      files.insert(files.end(), list.begin(), list.end());
+    } else {
+      files.push_back(in);  // a missing file is reported when it is processed
+    }
+  }
+  const bool single_file = files.size() == 1 && !fs::is_directory(inputs[0]) && !fs::is_directory(out) &&
+                           !out.empty() && out.back() != '/';
+  std::vector<UpscaleJob> jobs;
+  if (single_file) {
+    jobs.push_back({files[0], out});
+  } else {
+    fs::create_directories(out);
+    std::map<std::string, std::string> taken;  // output -> the input that claimed it
+    for (auto& f : files) {
+      std::string o = (fs::path(out) / (fs::path(f).stem().string() + "_x4.png")).string();
+      auto [it, fresh] = taken.emplace(o, f);
+      if (!fresh)
+        throw Error("inputs " + it->second + " and " + f + " would both be written to " + o +
+                    "; upscale them into separate output folders");
+      jobs.push_back({f, o});
+    }
+  }
+  return jobs;
+}
+
+namespace {
+
+// The alpha plane (H, W, 1) of a decoded image with C = 2 or 4 channels, as floats in [0, 1].
+template <class Img>
+data::ImageF alpha_plane(const Img& im, float max_value) {
+  data::ImageF a(im.width, im.height, 1);
+  for (size_t i = 0; i < a.size(); ++i) a.data[i] = float(im.data[i * im.channels + im.channels - 1]) / max_value;
+  return a;
+}
+
+}  // namespace
+
+void upscale_file(SRResNet& g, const UpscaleJob& job, const TileOptions& topt, Device dev, bool show_progress) {
+  const data::ImageInfo info = data::read_image_info(job.in, kUpscaleMaxPixels);
+  const bool sixteen = info.bits == 16;
+  data::ReadOptions ro;
+  ro.channels = data::ChannelMode::Stored;
+  ro.max_pixels = kUpscaleMaxPixels;
+  // The decoded image stays as it is (one of im8 / im16, (H, W, C)); the tiles read it through
+  // colour_tile_reader, and only the alpha plane, when there is one, is made float whole.
+  data::Image im8;
+  data::Image16 im16;
+  if (sixteen) im16 = data::read_image16(job.in, ro);
+  else im8 = data::read_image(job.in, ro);
+  const int C = sixteen ? im16.channels : im8.channels, W = sixteen ? im16.width : im8.width,
+            H = sixteen ? im16.height : im8.height;
+  const bool has_alpha = C == 2 || C == 4;
+  data::ImageF alpha;  // (H, W, 1) in [0, 1]
+  if (has_alpha) alpha = sixteen ? alpha_plane(im16, 65535.0f) : alpha_plane(im8, 255.0f);
+  const TileReader read_colour = sixteen ? colour_tile_reader(im16) : colour_tile_reader(im8);
+  const int colour = has_alpha ? C - 1 : C;  // 1 (gray) or 3 (RGB)
+
+  const int W4 = W * 4, H4 = H * 4;
+  const double maxv = sixteen ? 65535.0 : 255.0;
+  // The output streams to disk row by row as the tiles finish (memory does not grow with the
+  // image); the file appears under its name only when complete (data/atomic_file.h).
+  data::AtomicFile file(job.out);
+  data::PngEncoder png(W4, H4, C, sixteen ? 16 : 8, [&](const uint8_t* p, size_t n) { file.write(p, n); });
+  std::optional<data::BicubicRowUpscaler> alpha4;  // alpha: MATLAB bicubic, one row at a time
+  if (has_alpha) alpha4.emplace(alpha, 4);
+  std::vector<float> a_row(has_alpha ? size_t(W4) : 0);  // (W4,)
+  std::vector<float> px_row(size_t(W4) * C);            // (W4, C) in [0, 1]
+  std::vector<uint8_t> row8(sixteen ? 0 : px_row.size());
+  std::vector<uint16_t> row16(sixteen ? px_row.size() : 0);
+  auto sink = [&](int y, const float* row) {  // row (W4, 3)
+    if (has_alpha) alpha4->row(y, a_row.data());
+    for (int x = 0; x < W4; ++x) {
+      float* o = &px_row[size_t(x) * C];
+      if (colour == 1) o[0] = (row[x * 3] + row[x * 3 + 1] + row[x * 3 + 2]) / 3.0f;
+      else for (int c = 0; c < 3; ++c) o[c] = row[x * 3 + c];
+      if (has_alpha) o[C - 1] = std::clamp(a_row[size_t(x)], 0.0f, 1.0f);
+    }
+    for (size_t i = 0; i < px_row.size(); ++i) {
+      const double q = std::floor(double(px_row[i]) * maxv + 0.5);
+      if (sixteen) row16[i] = uint16_t(q);
+      else row8[i] = uint8_t(q);
+    }
+    if (sixteen) png.add_row(row16.data());
+    else png.add_row(row8.data());
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  double last_print = -1.0;
+  TileProgress progress;
+  if (show_progress)
+    progress = [&](int done, int total) {
+      if (total < 4) return;
+      double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (done < total && el - last_print < 1.0) return;  // at most one line a second
+      last_print = el;
+      std::fprintf(stderr, "\r  %s: tile %d/%d, %.0f s elapsed, ETA %.0f s   ", job.in.c_str(), done, total, el,
+                   el / done * (total - done));
+      if (done == total) std::fprintf(stderr, "\n");
+    };
+  upscale_tiled(g, W, H, read_colour, topt, dev, sink, job.in, progress);
+  png.finish();
+  file.commit();
+}
+
+}  // namespace srgan::app
