@@ -74,7 +74,7 @@ TEST_CASE("a non-finite loss stops training, names the step and term, keeps the 
   // An absurd learning rate makes the weights overflow within a few steps.
   o.resume = true;
   o.steps = 60;
-  o.lr = 1e30;
+  o.learning_rate = 1e30;
   std::vector<StepRecord> h;
   REQUIRE(train(o, &h) == TrainResult::non_finite);
   REQUIRE_FALSE(h.empty());
@@ -139,4 +139,28 @@ TEST_CASE("checkpoints on a validation step still write best.safetensors, runs a
   bad.log_every = 1;
   bad.val = o.data + "_missing_val";
   REQUIRE_THROWS_WITH(train(bad, nullptr), Contains("_missing_val"));
+}
+
+// Each step's log line carries the learning rate that step ran with, even when the lines are
+// written later (at the log interval), after --lr-halve-at has changed the rate.
+TEST_CASE("the log records each step's own learning rate across --lr-halve-at", "[train][log]") {
+  TrainOptions o = tiny(make_image_folder("lr_log", 2), out_dir("lr_log"));
+  o.steps = 6;
+  o.log_every = 6;  // all six lines are written after the halving
+  o.learning_rate = 1e-3;
+  o.lr_halve_at = 3;  // steps 1-3 at 1e-3, steps 4-6 at 5e-4
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  std::ifstream log(fs::path(o.out) / "train_log.jsonl");
+  std::string line;
+  int steps_seen = 0;
+  while (std::getline(log, line)) {
+    const auto s = line.find("\"step\":"), r = line.find("\"lr\":");
+    if (s == std::string::npos || r == std::string::npos) continue;  // validation lines
+    const long step = std::strtol(line.c_str() + s + 7, nullptr, 10);
+    const double rate = std::strtod(line.c_str() + r + 5, nullptr);
+    INFO(line);
+    CHECK(rate == (step <= 3 ? 1e-3 : 5e-4));
+    ++steps_seen;
+  }
+  CHECK(steps_seen == 6);
 }

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/check.h"
+#include "data/atomic_file.h"
 #include "data/image_io.h"
 #include "data/resize.h"
 #include "models/checkpoint.h"

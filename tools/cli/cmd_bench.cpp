@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/backend.h"
+#include "data/atomic_file.h"
 #include "data/image_io.h"
 #include "tools/cli/bench_kernels.h"
 #include "tools/cli/bench_step.h"

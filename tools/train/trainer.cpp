@@ -1,5 +1,6 @@
-// The training loop: setup (models, arenas, optimizers, data), the pretrain and GAN steps,
-// deferred loss read-back with NaN/Inf detection, validation, sample grids and checkpoints.
+// The training loop around the steps of tools/train/train_step.h: setup (models, arenas,
+// optimizers, data), feeding batches to the step runner, deferred loss read-back with NaN/Inf
+// detection, validation, sample grids and checkpoints.
 #include "tools/train/trainer.h"
 
 #include <chrono>
@@ -18,6 +19,7 @@
 #include "core/device.h"
 #include "core/ops.h"
 #include "core/param_arena.h"
+#include "data/atomic_file.h"
 #include "data/evaluate.h"
 #include "data/image_folder.h"
 #include "data/image_io.h"
@@ -44,7 +46,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 struct PendingStep {
   int64_t step;
   double time_s;  // since the start of this run, when the step finished
-  double lr;      // learning rate the step used
+  double learning_rate;  // what the step used
   std::vector<std::pair<std::string, Tensor>> terms;
 };
 
@@ -89,7 +91,7 @@ class Trainer {
   void save_checkpoint();
   TensorList checkpoint_tensors();
   void write_sample_grid(const data::Image& hr_img);
-  double current_lr() const;
+  double learning_rate_at(int64_t step) const;  // the rate step `step` (1-based) runs with
   void log(const std::string& line) const {
     if (!opt_.quiet) std::fprintf(stderr, "%s\n", line.c_str());
   }
@@ -117,8 +119,10 @@ class Trainer {
   int64_t last_checkpoint_step_ = -1;
 };
 
-double Trainer::current_lr() const {
-  return (opt_.lr_halve_at >= 0 && step_ >= opt_.lr_halve_at) ? opt_.lr * 0.5 : opt_.lr;
+// Halved from --lr-halve-at on: step `lr_halve_at + 1` is the first with the halved rate.
+double Trainer::learning_rate_at(int64_t step) const {
+  const bool halved = opt_.lr_halve_at >= 0 && step - 1 >= opt_.lr_halve_at;
+  return halved ? opt_.learning_rate * 0.5 : opt_.learning_rate;
 }
 
 void Trainer::setup() {
@@ -162,11 +166,11 @@ void Trainer::setup() {
 
   g_->to(device_);
   g_arena_.adopt(g_->parameters(), device_);
-  g_opt_ = std::make_unique<Adam>(g_arena_, opt_.lr, 0.9, 0.999, 1e-8);
+  g_opt_ = std::make_unique<Adam>(g_arena_, opt_.learning_rate, 0.9, 0.999, 1e-8);
   if (gan_) {
     d_->to(device_);
     d_arena_.adopt(d_->parameters(), device_);
-    d_opt_ = std::make_unique<Adam>(d_arena_, opt_.lr, 0.9, 0.999, 1e-8);
+    d_opt_ = std::make_unique<Adam>(d_arena_, opt_.learning_rate, 0.9, 0.999, 1e-8);
   }
 
   data::DatasetOptions dopt;
@@ -183,11 +187,12 @@ void Trainer::setup() {
   lopt.workers = opt_.workers;
   loader_ = std::make_unique<data::PatchLoader>(dataset_, lopt, start);
 
-  const int lr_side = opt_.crop / 4;
-  runner_ = std::make_unique<StepRunner>(device_, Shape{opt_.batch, lr_side, lr_side, 3},
+  const int low_res_side = opt_.crop / 4;
+  runner_ = std::make_unique<StepRunner>(device_, Shape{opt_.batch, low_res_side, low_res_side, 3},
                                          Shape{opt_.batch, opt_.crop, opt_.crop, 3}, parse_graph_mode(opt_.cuda_graph));
-  if (gan_) runner_->set_plan(gan_plan(*g_, *d_, vgg_.get(), *g_opt_, *d_opt_, runner_->lr(), runner_->hr(), opt_.weights));
-  else runner_->set_plan(pretrain_plan(*g_, *g_opt_, runner_->lr(), runner_->hr(), opt_.weights));
+  const Tensor &low_res = runner_->low_res(), &high_res = runner_->high_res();
+  if (gan_) runner_->set_plan(gan_plan({*g_, *d_, vgg_.get(), *g_opt_, *d_opt_, opt_.weights}, low_res, high_res));
+  else runner_->set_plan(pretrain_plan(*g_, *g_opt_, low_res, high_res, opt_.weights));
 
   const fs::path log_path = fs::path(opt_.out) / "train_log.jsonl";
   if (opt_.resume) truncate_log_after(log_path.string(), step_);
@@ -282,7 +287,7 @@ bool Trainer::flush_pending() {
         bad_message_ = "non-finite " + name + " (" + fmt(v) + ") at step " + std::to_string(p.step);
     }
     std::ostringstream js;
-    js << "{\"step\":" << r.step << ",\"phase\":\"" << opt_.phase << "\",\"lr\":" << fmt(current_lr(), 8)
+    js << "{\"step\":" << r.step << ",\"phase\":\"" << opt_.phase << "\",\"lr\":" << fmt(p.learning_rate, 8)
        << ",\"time_s\":" << fmt(p.time_s, 8);
     for (auto& [k, v] : r.terms) js << ",\"" << k << "\":" << (std::isfinite(v) ? fmt(v, 9) : "null");
     js << "}\n";
@@ -376,12 +381,12 @@ TrainResult Trainer::run() {
   g_->train();
   if (gan_) d_->train();
   while (step_ < opt_.steps) {
-    loader_->next(runner_->hr_host(), runner_->lr_host());  // (N, H, W, 3), (N, h, w, 3) floats
+    loader_->next(runner_->high_res_host(), runner_->low_res_host());  // (N, H, W, 3), (N, h, w, 3) floats
     PendingStep rec;
     rec.step = step_ + 1;
-    rec.lr = current_lr();
-    g_opt_->lr = current_lr();
-    if (gan_) d_opt_->lr = current_lr();
+    rec.learning_rate = learning_rate_at(rec.step);
+    g_opt_->lr = rec.learning_rate;
+    if (gan_) d_opt_->lr = rec.learning_rate;
     rec.terms = runner_->step();
     if (runner_->graph_status() != graph_status) {
       graph_status = runner_->graph_status();
