@@ -222,13 +222,57 @@ TEST_CASE("an upscale that fails half way leaves the old output untouched and no
                       Contains("non-finite") && Contains("tile"));
   }
   CHECK(rows_before_failure > 0);  // the failure did come after rows were handed over
-  CHECK_THROWS_WITH(upscale_file(*g, {(dir / "in.png").string(), out}, {8, 2}, Device::cpu, false),
+  CHECK_THROWS_WITH(upscale_file(*g, {(dir / "in.png").string(), out, true}, {8, 2}, Device::cpu, false),
                     Contains("non-finite") && Contains("tile"));
   std::ifstream f(out, std::ios::binary);
   CHECK(std::string(std::istreambuf_iterator<char>(f), {}) == "the previous output");
   int others = 0;
   for (auto& e : fs::directory_iterator(dir)) others += e.path().filename() != "in.png" && e.path().filename() != "out.png";
   CHECK(others == 0);
+}
+
+TEST_CASE("inputs are never overwritten, an existing output only with --overwrite", "[upscale][errors][overwrite]") {
+  auto g = small_generator();
+  fs::path dir = tmp("overwrite");
+  const std::string a = (dir / "a.png").string(), a4 = (dir / "a_x4.png").string();
+  auto bytes_of = [](const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  data::write_png(a, data::Image(5, 4, 3, 90));
+  const std::string a_bytes = bytes_of(a);
+
+  // -o naming the input itself, directly or through a symbolic link: refused before any work.
+  CHECK_THROWS_WITH(plan_upscale_jobs({a}, a, true), Contains("never overwrites an input") && Contains("a.png"));
+  fs::create_symlink(a, dir / "link.png");
+  CHECK_THROWS_WITH(plan_upscale_jobs({a}, (dir / "link.png").string(), true), Contains("never overwrites an input"));
+  fs::remove(dir / "link.png");
+  CHECK(bytes_of(a) == a_bytes);
+
+  // A folder into itself: the first run writes a_x4.png beside a.png ...
+  auto jobs = plan_upscale_jobs({dir.string()}, dir.string());
+  REQUIRE(jobs.size() == 1);
+  upscale_file(*g, jobs[0], {}, Device::cpu, false);
+  REQUIRE(fs::exists(a4));
+  // ... and a second run would take a_x4.png as an input and also write it (a.png's output): refused.
+  CHECK_THROWS_WITH(plan_upscale_jobs({dir.string()}, dir.string(), true),
+                    Contains("a_x4.png") && Contains("never overwrites an input"));
+
+  // An existing output that is not an input: refused without --overwrite, by name; kept as it was.
+  const std::string out = (dir / "out.png").string();
+  data::write_file_atomic(out, std::string("keep me"));
+  jobs = plan_upscale_jobs({a}, out);
+  CHECK_THROWS_WITH(upscale_file(*g, jobs[0], {}, Device::cpu, false), Contains("out.png") && Contains("--overwrite"));
+  CHECK(bytes_of(out) == "keep me");
+  jobs = plan_upscale_jobs({a}, out, true);
+  upscale_file(*g, jobs[0], {}, Device::cpu, false);
+  CHECK(data::read_image_info(out).width == 20);
+  CHECK(bytes_of(a) == a_bytes);
+
+  // A device is written to as it is, without --overwrite, and stays a device.
+  jobs = plan_upscale_jobs({a}, "/dev/null");
+  REQUIRE_NOTHROW(upscale_file(*g, jobs[0], {}, Device::cpu, false));
+  CHECK(fs::is_character_file("/dev/null"));
 }
 
 TEST_CASE("a model of the wrong architecture is refused with the names that do not fit", "[upscale][errors][model]") {

@@ -18,7 +18,7 @@ using namespace srgan;
 namespace {
 
 int run(const cli::Args& a) {
-  a.allow_only({"o", "model", "tile", "tile-overlap", "device", "threads"});
+  a.allow_only({"o", "model", "tile", "tile-overlap", "device", "threads", "overwrite"});
   if (a.positional().empty()) throw Error("no input given (usage: srgan upscale INPUT... -o OUT)");
   const std::string out = a.get("o", "");
   if (out.empty()) throw Error("-o OUT is required (an output file, or a folder for several inputs)");
@@ -32,7 +32,7 @@ int run(const cli::Args& a) {
   const std::string model_path = a.get("model", app::default_model_path());
   std::unique_ptr<SRResNet> g = app::load_generator(model_path, dev);
 
-  std::vector<app::UpscaleJob> jobs = app::plan_upscale_jobs(a.positional(), out);
+  std::vector<app::UpscaleJob> jobs = app::plan_upscale_jobs(a.positional(), out, a.has("overwrite"));
   int failed = 0;
   for (auto& job : jobs) {
     auto t0 = std::chrono::steady_clock::now();
@@ -62,8 +62,9 @@ SRGAN_COMMAND(cli::Command{
     "  --tile-overlap N  LR pixels shared by neighbouring tiles, blended (default 32)\n"
     "  --device D        auto | cpu | cuda (default auto)\n"
     "  --threads N       CPU threads for the GEMMs (default: all cores)\n"
+    "  --overwrite       replace output files that exist (never an input: that is always refused)\n"
     "Gray stays gray; alpha is upscaled with bicubic and kept; 16-bit PNG stays 16-bit.\n"
     "A failing image is reported and the rest are processed (exit status 1 if any failed).",
-    &run, {}});
+    &run, {"overwrite"}});
 
 }  // namespace

@@ -20,7 +20,30 @@ namespace fs = std::filesystem;
 
 namespace srgan::app {
 
-std::vector<UpscaleJob> plan_upscale_jobs(const std::vector<std::string>& inputs, const std::string& out) {
+namespace {
+
+// True when `a` and `b` name the same existing file (hard or symbolic links included).
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  const bool same = fs::equivalent(a, b, ec);
+  return !ec && same;
+}
+
+// Refuses a plan in which an output would replace one of the inputs.
+void check_inputs_survive(const std::vector<UpscaleJob>& jobs) {
+  for (const auto& job : jobs)
+    for (const auto& other : jobs)
+      if (same_file(job.out, other.in))
+        throw Error("the output " + job.out + " of " + job.in + " is the input " + other.in +
+                    (job.in == other.in ? " itself" : " (an earlier run's output?)") +
+                    ": srgan never overwrites an input; write to another file or folder" +
+                    (job.in == other.in ? "" : ", or move " + other.in + " out of the input folder"));
+}
+
+}  // namespace
+
+std::vector<UpscaleJob> plan_upscale_jobs(const std::vector<std::string>& inputs, const std::string& out,
+                                          bool overwrite) {
   std::vector<std::string> files;
   for (auto& in : inputs) {
     if (fs::is_directory(in)) {
@@ -35,7 +58,7 @@ std::vector<UpscaleJob> plan_upscale_jobs(const std::vector<std::string>& inputs
                            !out.empty() && out.back() != '/';
   std::vector<UpscaleJob> jobs;
   if (single_file) {
-    jobs.push_back({files[0], out});
+    jobs.push_back({files[0], out, overwrite});
   } else {
     fs::create_directories(out);
     std::map<std::string, std::string> taken;  // output -> the input that claimed it
@@ -45,9 +68,10 @@ std::vector<UpscaleJob> plan_upscale_jobs(const std::vector<std::string>& inputs
       if (!fresh)
         throw Error("inputs " + it->second + " and " + f + " would both be written to " + o +
                     "; upscale them into separate output folders");
-      jobs.push_back({f, o});
+      jobs.push_back({f, o, overwrite});
     }
   }
+  check_inputs_survive(jobs);
   return jobs;
 }
 
@@ -64,6 +88,9 @@ data::ImageF alpha_plane(const Img& im, float max_value) {
 }  // namespace
 
 void upscale_file(SRResNet& g, const UpscaleJob& job, const TileOptions& topt, Device dev, bool show_progress) {
+  std::error_code ec;
+  if (!job.overwrite && fs::is_regular_file(job.out, ec))
+    throw Error(job.out + " already exists; pass --overwrite to replace it");
   const data::ImageInfo info = data::read_image_info(job.in, kUpscaleMaxPixels);
   const bool sixteen = info.bits == 16;
   data::ReadOptions ro;
