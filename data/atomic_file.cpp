@@ -126,27 +126,47 @@ void write_file_atomic(const std::string& path, const std::string& text) {
   write_file_atomic(path, text.data(), text.size());
 }
 
-int remove_stale_temp_files(const std::string& target) {
-  std::string dir, base;
-  split_path(target, &dir, &base);
-  const std::string prefix = "." + base + kTempTag;  // then <pid>.<n>, digits only
+namespace {
+
+// ".<base>.tmp.<pid>.<n>" of a process that no longer runs, with `base` given or any non-empty
+// name when `base` is null.
+bool is_stale_temp_name(const std::string& name, const std::string* base) {
+  if (name.size() < 2 || name[0] != '.') return false;
+  const size_t tag = base ? 1 + base->size() : name.rfind(kTempTag);
+  if (tag == std::string::npos || tag < 2 || tag + std::strlen(kTempTag) > name.size() ||
+      name.compare(tag, std::strlen(kTempTag), kTempTag) != 0)
+    return false;
+  if (base && name.compare(1, base->size(), *base) != 0) return false;
+  const std::string rest = name.substr(tag + std::strlen(kTempTag));  // <pid>.<n>
+  const size_t dot = rest.find('.');
+  if (dot == 0 || dot == std::string::npos || dot + 1 == rest.size()) return false;
+  if (rest.find_first_not_of("0123456789.") != std::string::npos || rest.find('.', dot + 1) != std::string::npos)
+    return false;
+  const long pid = std::strtol(rest.substr(0, dot).c_str(), nullptr, 10);
+  if (pid <= 0 || pid > INT_MAX) return false;
+  return ::kill(pid_t(pid), 0) != 0 && errno == ESRCH;  // no such process (alive, or not ours to judge: kept)
+}
+
+int remove_stale(const std::string& dir, const std::string* base) {
   std::error_code ec;
   int removed = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.empty() ? "." : dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    const std::string rest = name.substr(prefix.size());
-    const size_t dot = rest.find('.');
-    if (dot == 0 || dot == std::string::npos || dot + 1 == rest.size()) continue;
-    if (rest.find_first_not_of("0123456789.") != std::string::npos || rest.find('.', dot + 1) != std::string::npos)
-      continue;
-    const long pid = std::strtol(rest.substr(0, dot).c_str(), nullptr, 10);
-    if (pid <= 0 || pid > INT_MAX) continue;
-    if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
     std::error_code rm_ec;
-    if (e.is_regular_file(rm_ec) && std::filesystem::remove(e.path(), rm_ec)) ++removed;
+    if (is_stale_temp_name(e.path().filename().string(), base) && e.is_regular_file(rm_ec) &&
+        std::filesystem::remove(e.path(), rm_ec))
+      ++removed;
   }
   return removed;
 }
+
+}  // namespace
+
+int remove_stale_temp_files(const std::string& target) {
+  std::string dir, base;
+  split_path(target, &dir, &base);
+  return base.empty() ? 0 : remove_stale(dir, &base);
+}
+
+int remove_stale_temp_files_in(const std::string& folder) { return remove_stale(folder, nullptr); }
 
 }  // namespace srgan::data

@@ -50,5 +50,7 @@ void write_file_atomic(const std::string& path, const std::string& text);
 // pattern above, for a process id that is no longer running) are removed; returns how many.
 // Other files, and those of a process still alive, are never touched.
 int remove_stale_temp_files(const std::string& target);
+// The same for every target in `folder` (a folder only srgan writes to, such as a run folder).
+int remove_stale_temp_files_in(const std::string& folder);
 
 }  // namespace srgan::data

@@ -153,4 +153,17 @@ TEST_CASE("stale temporary files of dead processes are removed, and nothing else
   }
   CHECK(remove_stale_temp_files(tmp.file("best.safetensors")) == 1);
   CHECK_FALSE(fs::exists(other_name));
+
+  // The whole folder: every stale temporary file, whatever its target, and nothing else.
+  const std::string stale_a = tmp.file(".sample_step5.png.tmp." + std::to_string(dead) + ".3");
+  const std::string stale_b = tmp.file(".train_log.jsonl.tmp." + std::to_string(dead) + ".12");
+  const std::string short_name = tmp.file(".tmp." + std::to_string(dead) + ".1");
+  for (const auto& f : {stale_a, stale_b, short_name}) write_file_atomic(f, std::string("x"));
+  CHECK(remove_stale_temp_files_in(tmp.path.string()) == 2);
+  CHECK_FALSE(fs::exists(stale_a));
+  CHECK_FALSE(fs::exists(stale_b));
+  for (const auto& f : {target, alive, not_ours, user_file, short_name}) {
+    INFO(f);
+    CHECK(fs::exists(f));
+  }
 }

@@ -2,11 +2,15 @@
 // --resume reproduces an uninterrupted run's loss sequence exactly (CPU), a NaN/Inf stops
 // training naming the step and term while keeping the last good checkpoint, and resuming with
 // a different architecture is refused.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "core/check.h"
+#include "core/safetensors.h"
 #include "data/image_io.h"
 #include "tools/train/trainer.h"
 #include "tests/test_common.h"
@@ -163,4 +167,76 @@ TEST_CASE("the log records each step's own learning rate across --lr-halve-at", 
     ++steps_seen;
   }
   CHECK(steps_seen == 6);
+}
+
+// A kill while best.safetensors was being written (after the checkpoint that records it) left an
+// older or torn best: --resume writes it again from the checkpoint's generator.
+TEST_CASE("resume rewrites a best.safetensors that a kill left behind the checkpoint", "[train][resume][kill]") {
+  const std::string data = make_image_folder("best_kill", 2);
+  TrainOptions o = tiny(data, out_dir("best_kill"));
+  o.steps = 2;
+  o.val = data;
+  o.val_every = 2;  // validation at step 2: the best so far, recorded in last.safetensors
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  const fs::path best = fs::path(o.out) / "best.safetensors", last = fs::path(o.out) / "last.safetensors";
+  const SafeTensors good = load_safetensors(best.string());
+  REQUIRE(good.metadata.at("step") == "2");
+  { std::ofstream torn(best, std::ios::binary | std::ios::trunc); torn << "half a header"; }  // the kill
+  o.resume = true;
+  REQUIRE(train(o, nullptr) == TrainResult::finished);  // nothing left to train, but best is mended
+  const SafeTensors mended = load_safetensors(best.string());
+  CHECK(mended.metadata.at("step") == "2");
+  CHECK(mended.metadata.at("val_psnr") == good.metadata.at("val_psnr"));
+  const SafeTensors ckpt = load_safetensors(last.string());
+  for (const auto& [name, t] : mended.tensors) {
+    INFO(name);
+    CHECK(t.to_vector() == ckpt.find("G." + name).to_vector());  // the checkpoint's generator, bit for bit
+  }
+}
+
+TEST_CASE("temporary files of a run killed while writing are removed on the next start", "[train][resume][kill]") {
+  TrainOptions o = tiny(make_image_folder("stale", 2), out_dir("stale"));
+  o.steps = 2;
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  const pid_t dead = [] {  // a process id that no longer runs
+    const pid_t pid = ::fork();
+    if (pid == 0) ::_exit(0);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return pid;
+  }();
+  const fs::path stale = fs::path(o.out) / (".last.safetensors.tmp." + std::to_string(dead) + ".0");
+  const fs::path users = fs::path(o.out) / "notes.txt";
+  { std::ofstream(stale) << std::string(1000, 'x'); }
+  { std::ofstream(users) << "mine"; }
+  o.resume = true;
+  o.steps = 3;
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(users));
+}
+
+TEST_CASE("bad numbers are refused: corrupt checkpoint metadata, --steps behind the checkpoint, --lr nan",
+          "[train][errors]") {
+  const std::string data = make_image_folder("bad_numbers", 2);
+  TrainOptions o = tiny(data, out_dir("bad_numbers"));
+  o.steps = 3;
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  o.resume = true;
+  o.steps = 2;  // the checkpoint is at step 3
+  CHECK_THROWS_WITH(train(o, nullptr), Contains("step 3") && Contains("--steps 2"));
+  // A checkpoint whose 'step' is not a number names the file and the key.
+  const std::string last = (fs::path(o.out) / "last.safetensors").string();
+  SafeTensors st = load_safetensors(last);
+  st.metadata["step"] = "3x";
+  save_safetensors(last, st.tensors, st.metadata);
+  o.steps = 5;
+  CHECK_THROWS_WITH(train(o, nullptr), Contains("last.safetensors") && Contains("'step'") && Contains("3x"));
+
+  TrainOptions bad = tiny(data, out_dir("bad_lr"));
+  bad.learning_rate = std::nan("");
+  CHECK_THROWS_WITH(train(bad, nullptr), Contains("--lr"));
+  bad.learning_rate = 1e-3;
+  bad.weights.adversarial = -1;
+  CHECK_THROWS_WITH(train(bad, nullptr), Contains("--adv-weight"));
 }

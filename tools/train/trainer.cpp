@@ -3,6 +3,7 @@
 // detection, validation, sample grids and checkpoints.
 #include "tools/train/trainer.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -50,6 +51,23 @@ struct PendingStep {
   std::vector<std::pair<std::string, Tensor>> terms;
 };
 
+// A checkpoint's metadata value as a number; a corrupt value is an error naming the file and key.
+int64_t meta_int(const std::string& path, const std::string& key, const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  const long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno == ERANGE || x < 0)
+    throw Error(path + ": checkpoint metadata '" + key + "' should be a count, got '" + v + "' (a corrupt file?)");
+  return x;
+}
+double meta_double(const std::string& path, const std::string& key, const std::string& v) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !std::isfinite(x))
+    throw Error(path + ": checkpoint metadata '" + key + "' should be a number, got '" + v + "' (a corrupt file?)");
+  return x;
+}
+
 std::string fmt(double v, int prec = 5) {
   std::ostringstream os;
   os.precision(prec);
@@ -87,6 +105,7 @@ class Trainer {
   bool checkpoint_and_validate(bool final_checkpoint);  // false: weights not finite (bad_message_)
   bool weights_finite();
   void save_best(const Metadata& extra);
+  void recover_best();
   TrainResult stop_non_finite();
   void save_checkpoint();
   TensorList checkpoint_tensors();
@@ -112,6 +131,7 @@ class Trainer {
   std::unique_ptr<StepRunner> runner_;
   int64_t step_ = 0;          // steps completed
   double best_psnr_ = -1.0;
+  int64_t best_step_ = -1;    // the step best.safetensors holds (-1: none yet)
   std::vector<PendingStep> pending_;
   std::ofstream jsonl_;
   std::string bad_message_;
@@ -134,6 +154,12 @@ void Trainer::setup() {
   if (gan_ && opt_.crop % 16) throw Error("--phase gan needs --crop to be a multiple of 16 (the discriminator), got " +
                                           std::to_string(opt_.crop));
   if (opt_.log_every < 1) throw Error("--log-every must be >= 1, got " + std::to_string(opt_.log_every));
+  if (!std::isfinite(opt_.learning_rate) || opt_.learning_rate <= 0)
+    throw Error("--lr must be a positive number, got " + fmt(opt_.learning_rate));
+  if (!std::isfinite(opt_.weights.adversarial) || opt_.weights.adversarial < 0 ||
+      !std::isfinite(opt_.weights.mse_with_vgg) || opt_.weights.mse_with_vgg < 0)
+    throw Error("--adv-weight and --mse-weight must be numbers >= 0, got " + fmt(opt_.weights.adversarial) + " and " +
+                fmt(opt_.weights.mse_with_vgg));
   if (opt_.val_every < 0) throw Error("--val-every must be >= 0 (0: only at the end), got " + std::to_string(opt_.val_every));
   if (!opt_.val.empty()) data::evaluation_files(opt_.val);  // a bad --val folder fails now, not after hours
   if (!opt_.resume && fs::exists(fs::path(opt_.out) / "last.safetensors"))
@@ -142,8 +168,14 @@ void Trainer::setup() {
   device_ = parse_device(opt_.device);
   if (parse_graph_mode(opt_.cuda_graph) == GraphMode::on && device_ != Device::cuda)
     throw Error("--cuda-graph on needs a CUDA device, but training runs on the " + std::string(device_name(device_)));
-  set_cpu_threads(opt_.threads);
+  const int threads = set_cpu_threads(opt_.threads);
+  if (opt_.threads > threads)
+    log("--threads " + std::to_string(opt_.threads) + " is more than this machine's " + std::to_string(threads) +
+        " cores: using " + std::to_string(threads));
   fs::create_directories(opt_.out);
+  // A run killed while it wrote a checkpoint, log or sample left a temporary file of full size.
+  if (int n = data::remove_stale_temp_files_in(opt_.out))
+    log("removed " + std::to_string(n) + " temporary file(s) of an earlier run that was killed while writing");
 
   rng_ = Rng(opt_.seed * 0x9E3779B97F4A7C15ull + 1);
   g_ = std::make_unique<SRResNet>(SRResNetConfig{opt_.blocks, opt_.width}, rng_);
@@ -238,6 +270,7 @@ void Trainer::save_checkpoint() {
   m["optG_steps"] = std::to_string(g_opt_->steps_taken());
   m["optD_steps"] = gan_ ? std::to_string(d_opt_->steps_taken()) : "0";
   m["best_psnr"] = fmt(best_psnr_, 10);
+  m["best_step"] = std::to_string(best_step_);
   save_tensors((fs::path(opt_.out) / "last.safetensors").string(), t, m);
   last_checkpoint_step_ = step_;
 }
@@ -268,12 +301,21 @@ void Trainer::resume_from_checkpoint() {
                 std::to_string(opt_.patches_per_visit));
   if (gan_) expect("d_width", std::to_string(opt_.d_width));
   load_tensors(path, checkpoint_tensors(), true);
-  step_ = std::stoll(meta("step"));
-  g_opt_->set_steps_taken(std::stoll(meta("optG_steps")));
-  if (gan_) d_opt_->set_steps_taken(std::stoll(meta("optD_steps")));
-  best_psnr_ = std::stod(meta("best_psnr"));
+  step_ = meta_int(path, "step", meta("step"));
+  g_opt_->set_steps_taken(meta_int(path, "optG_steps", meta("optG_steps")));
+  if (gan_) d_opt_->set_steps_taken(meta_int(path, "optD_steps", meta("optD_steps")));
+  best_psnr_ = meta_double(path, "best_psnr", meta("best_psnr"));
+  if (st.metadata.count("best_step")) {  // absent in checkpoints written before it was recorded
+    const std::string& b = st.metadata.at("best_step");
+    best_step_ = b == "-1" ? -1 : meta_int(path, "best_step", b);
+  }
   last_checkpoint_step_ = step_;
-  log("resumed from " + path + " at step " + std::to_string(step_));
+  if (step_ > opt_.steps)
+    throw Error(path + " is at step " + std::to_string(step_) + ", beyond --steps " + std::to_string(opt_.steps) +
+                ": nothing to resume; give --steps larger than " + std::to_string(step_) + " to train on");
+  log("resumed from " + path + " at step " + std::to_string(step_) +
+      (step_ == opt_.steps ? " (already at --steps " + std::to_string(opt_.steps) + ": nothing left to train)" : ""));
+  recover_best();
 }
 
 bool Trainer::flush_pending() {
@@ -317,6 +359,28 @@ void Trainer::write_sample_grid(const data::Image& hr_full) {
   data::write_png((fs::path(opt_.out) / ("sample_step" + std::to_string(step_) + ".png")).string(), grid);
 }
 
+// best.safetensors is written after the checkpoint that records it (best_step, best_psnr), so a
+// run killed while writing best.safetensors leaves a best older than the checkpoint says. The
+// generator of that checkpoint is the better one: write it again from there.
+void Trainer::recover_best() {
+  if (best_step_ < 0 || best_step_ != step_) return;  // the checkpoint's G is not the recorded best
+  const std::string path = (fs::path(opt_.out) / "best.safetensors").string();
+  int64_t on_disk = -1;
+  if (fs::exists(path)) {
+    try {
+      const Metadata m = load_safetensors(path).metadata;  // G only: small
+      if (m.count("step")) on_disk = meta_int(path, "step", m.at("step"));
+    } catch (const std::exception&) {
+      on_disk = -1;  // unreadable (torn by the kill): rewritten below
+    }
+  }
+  if (on_disk == best_step_) return;
+  save_best({{"val_psnr", fmt(best_psnr_, 8)}});
+  log("best.safetensors was older than " + (fs::path(opt_.out) / "last.safetensors").string() + " records (a run " +
+      "killed while writing it?): written again from the checkpoint's generator (step " + std::to_string(step_) +
+      ", PSNR " + fmt(best_psnr_, 5) + " dB)");
+}
+
 void Trainer::save_best(const Metadata& extra) {
   Metadata m = srresnet_metadata(g_->config());
   m["step"] = std::to_string(step_);
@@ -352,8 +416,9 @@ bool Trainer::checkpoint_and_validate(bool final_checkpoint) {
         fmt(s.mean.ssim_y, 4) + " on " + std::to_string(s.images.size()) + " images (" + fmt(seconds_since(t0), 3) + " s)");
     if (s.mean.psnr_y > best_psnr_) {
       best_psnr_ = s.mean.psnr_y;
+      best_step_ = step_;
+      save_checkpoint();  // records the new best first: a kill during the next write is recoverable
       save_best({{"val_psnr", fmt(s.mean.psnr_y, 8)}});
-      save_checkpoint();  // records the new best_psnr for --resume
     }
     auto files = data::list_image_files(opt_.val);
     if (!files.empty()) write_sample_grid(data::read_image(files.front()));
