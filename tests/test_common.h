@@ -12,6 +12,7 @@ using Catch::Approx;
 #include <catch2/catch.hpp>
 #endif
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -105,6 +106,16 @@ CloseReport all_close(const std::vector<A>& got, const std::vector<B>& ref, doub
     return r;
   }
   return all_close(got.data(), ref.data(), int64_t(got.size()), atol, rtol);
+}
+
+// A process id that no longer runs: a child that exited and was reaped (for tests of what a
+// killed process leaves behind).
+inline pid_t dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return pid;
 }
 
 }  // namespace srgan::test

@@ -5,7 +5,6 @@
 // and nothing else is.
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -38,16 +37,6 @@ int files_in(const fs::path& dir) {
   int n = 0;
   for (auto& e : fs::directory_iterator(dir)) n += int(e.exists());
   return n;
-}
-
-// The pid of a process that has exited (and been reaped), so no process has it for a while.
-pid_t dead_pid() {
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) ::_exit(0);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return pid;
 }
 
 }  // namespace
@@ -138,7 +127,7 @@ TEST_CASE("atomic file: folders, dangling links and missing folders are refused 
 TEST_CASE("stale temporary files of dead processes are removed, and nothing else", "[data][atomic]") {
   TempDir tmp("atomic_stale");
   const std::string target = tmp.file("last.safetensors");
-  const pid_t dead = dead_pid();
+  const pid_t dead = srgan::test::dead_pid();
   const std::string stale = tmp.file(".last.safetensors.tmp." + std::to_string(dead) + ".0");
   const std::string alive = tmp.file(".last.safetensors.tmp." + std::to_string(::getpid()) + ".7");
   const std::string other_name = tmp.file(".best.safetensors.tmp." + std::to_string(dead) + ".0");

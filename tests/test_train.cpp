@@ -2,9 +2,6 @@
 // --resume reproduces an uninterrupted run's loss sequence exactly (CPU), a NaN/Inf stops
 // training naming the step and term while keeping the last good checkpoint, and resuming with
 // a different architecture is refused.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -198,13 +195,7 @@ TEST_CASE("temporary files of a run killed while writing are removed on the next
   TrainOptions o = tiny(make_image_folder("stale", 2), out_dir("stale"));
   o.steps = 2;
   REQUIRE(train(o, nullptr) == TrainResult::finished);
-  const pid_t dead = [] {  // a process id that no longer runs
-    const pid_t pid = ::fork();
-    if (pid == 0) ::_exit(0);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return pid;
-  }();
+  const pid_t dead = srgan::test::dead_pid();
   const fs::path stale = fs::path(o.out) / (".last.safetensors.tmp." + std::to_string(dead) + ".0");
   const fs::path users = fs::path(o.out) / "notes.txt";
   { std::ofstream(stale) << std::string(1000, 'x'); }

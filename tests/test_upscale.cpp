@@ -269,6 +269,12 @@ TEST_CASE("inputs are never overwritten, an existing output only with --overwrit
   CHECK(data::read_image_info(out).width == 20);
   CHECK(bytes_of(a) == a_bytes);
 
+  // A killed earlier run's temporary file of this output is removed when it is written again.
+  const fs::path stale = dir / (".out.png.tmp." + std::to_string(srgan::test::dead_pid()) + ".0");
+  { std::ofstream(stale) << std::string(4096, 'x'); }
+  upscale_file(*g, plan_upscale_jobs({a}, out, true)[0], {}, Device::cpu, false);
+  CHECK_FALSE(fs::exists(stale));
+
   // A device is written to as it is, without --overwrite, and stays a device.
   jobs = plan_upscale_jobs({a}, "/dev/null");
   REQUIRE_NOTHROW(upscale_file(*g, jobs[0], {}, Device::cpu, false));

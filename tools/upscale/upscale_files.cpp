@@ -146,7 +146,9 @@ void upscale_file_within_memory(SRResNet& g, const UpscaleJob& job, const TileOp
   const int W4 = W * 4, H4 = H * 4;
   const double maxv = sixteen ? 65535.0 : 255.0;
   // The output streams to disk row by row as the tiles finish (memory does not grow with the
-  // image); the file appears under its name only when complete (data/atomic_file.h).
+  // image); the file appears under its name only when complete (data/atomic_file.h). A run
+  // killed while writing this output left its temporary file: removed first.
+  data::remove_stale_temp_files(job.out);
   data::AtomicFile file(job.out);
   data::PngEncoder png(W4, H4, C, sixteen ? 16 : 8, [&](const uint8_t* p, size_t n) { file.write(p, n); });
   std::optional<data::BicubicRowUpscaler> alpha4;  // alpha: MATLAB bicubic, one row at a time
