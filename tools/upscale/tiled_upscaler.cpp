@@ -79,6 +79,8 @@ TilePlan plan_tiles(int width, int height, const TileOptions& opt, const std::st
                 std::to_string(opt.band_budget >> 20) + " MiB (--memory-mb raises it); or split the image");
   p.tile_h = int(std::min<int64_t>(want, fit));
   p.overlap_y = p.tile_h < opt.tile ? std::min(opt.overlap, p.tile_h / 2) : opt.overlap;
+  if (p.tile_h < want)  // shorter tiles are made wider, as many pixels as a full tile (the same activations)
+    p.tile_w = int(std::min<int64_t>(width, int64_t(opt.tile) * opt.tile / p.tile_h));
   p.band_bytes = int64_t(p.tile_h) * row_bytes;
   return p;
 }

@@ -6,7 +6,8 @@
 // dropped, so the float accumulator holds one band of tile rows: 4*tile_h HR rows of the whole
 // 4x width, 16 bytes a pixel, i.e. 256 * tile_h * W bytes for an LR width W. For wide images the
 // band would outgrow `band_budget`, so the tiles get shorter (tile_h < tile, the vertical overlap
-// at most half of it); see plan_tiles. A NaN or Inf in a tile's output is an error that names
+// at most half of it) and wider (tile * tile pixels, so the generator's activations stay those
+// of a full tile); see plan_tiles. A NaN or Inf in a tile's output is an error that names
 // the tile.
 #pragma once
 #include <cstdint>
@@ -33,8 +34,9 @@ struct TilePlan {
   int tile_w = 0, tile_h = 0, overlap_x = 0, overlap_y = 0;
   int64_t band_bytes = 0;
 };
-// tile_h = the largest height <= tile whose band fits band_budget (at least kMinTileHeight);
-// throws naming `what` when even that does not fit (an image too wide for the budget).
+// tile_h = the largest height <= tile whose band fits band_budget (at least kMinTileHeight), and
+// tile_w = tile * tile / tile_h when tile_h had to shrink; throws naming `what` when even
+// kMinTileHeight rows do not fit (an image too wide for the budget).
 constexpr int kMinTileHeight = 16;
 TilePlan plan_tiles(int width, int height, const TileOptions& opt, const std::string& what);
 
