@@ -84,6 +84,36 @@ TEST_CASE("tiled and untiled upscaling agree within the stated bound", "[upscale
   }
 }
 
+TEST_CASE("a band budget shortens and widens the tiles, and the output still matches", "[upscale][tiles][memory]") {
+  // The plan for a wide image: the band of 256 * tile_h * W bytes fits the budget, the vertical
+  // overlap is at most half a tile, and a shorter tile is wider by as much.
+  TileOptions wide;  // 256 / 32, 512 MiB
+  TilePlan p = plan_tiles(65536, 512, wide, "wide");
+  CHECK(p.tile_h == 32);  // 512 MiB / (256 * 65536 bytes per LR row)
+  CHECK(p.band_bytes <= wide.band_budget);
+  CHECK(p.overlap_y == 16);
+  CHECK(p.tile_w == 2048);
+  CHECK(int64_t(p.tile_w) * p.tile_h == int64_t(wide.tile) * wide.tile);
+  CHECK(plan_tiles(4000, 3000, wide, "photo").tile_h == 256);  // a photo keeps square tiles
+  CHECK_THROWS_WITH(plan_tiles(262144, 1024, TileOptions{256, 32, int64_t(256) << 20}, "panorama"),
+                    Contains("panorama") && Contains("262144 pixels wide") && Contains("--memory-mb"));
+
+  // Upscaling under a budget that allows 16 LR rows of band: tiles of 16 x 36 (overlap 8) match
+  // the untiled output as closely as square tiles with that overlap do (see the test above).
+  auto g = small_generator();
+  const data::ImageF img = random_rgb(37, 29, 11);
+  const std::vector<float> whole = run_tiled(*g, img, {64, 0});
+  TileOptions small{24, 16};
+  small.band_budget = int64_t(256) * 16 * 37;
+  REQUIRE(plan_tiles(37, 29, small, "small").tile_h == 16);
+  REQUIRE(plan_tiles(37, 29, small, "small").tile_w == 36);
+  const std::vector<float> tiled = run_tiled(*g, img, small);
+  double max_diff = 0;
+  for (size_t i = 0; i < whole.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(tiled[i] - whole[i])));
+  INFO("max |tiled - untiled| = " << max_diff);
+  CHECK(max_diff < 0.05);  // the bound the test above holds small overlaps to
+}
+
 TEST_CASE("1x1 and one-pixel-thin images upscale to 4x their size", "[upscale][tiles]") {
   auto g = small_generator();
   for (auto [w, h] : std::vector<std::pair<int, int>>{{1, 1}, {1, 9}, {17, 1}, {2, 3}}) {
