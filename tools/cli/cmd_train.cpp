@@ -1,9 +1,11 @@
 // `srgan train`: parses the options into TrainOptions and runs tools/train/trainer.cpp's loop.
-// Ctrl-C asks the loop to stop after the current step and write a checkpoint.
+// Ctrl-C (or SIGTERM, which mpirun sends its ranks) asks the loop to stop after the current step
+// and write a checkpoint. Under mpirun an error on any rank ends every rank of the job, naming it.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 
+#include "core/distributed.h"
 #include "tools/cli/command.h"
 #include "tools/train/trainer.h"
 
@@ -15,7 +17,7 @@ extern "C" void on_sigint(int) { g_interrupted.store(true); }
 int run(const srgan::cli::Args& a) {
   a.allow_only({"data", "val", "phase", "init", "vgg", "steps", "batch", "crop", "lr", "lr-halve-at", "device", "seed",
                 "out", "resume", "blocks", "width", "d-width", "log-every", "val-every", "workers", "threads",
-                "adv-weight", "mse-weight", "cache-mb", "patches-per-visit", "cuda-graph"});
+                "adv-weight", "mse-weight", "cache-mb", "patches-per-visit", "cuda-graph", "accum", "sync-bn"});
   srgan::app::TrainOptions o;
   o.data = a.get("data", "");
   if (o.data.empty()) throw std::runtime_error("--data DIR is required (a DIV2K folder or any folder of images)");
@@ -44,9 +46,17 @@ int run(const srgan::cli::Args& a) {
   o.cuda_graph = a.get("cuda-graph", o.cuda_graph);
   o.weights.adversarial = a.get_double("adv-weight", o.weights.adversarial);
   o.weights.mse_with_vgg = a.get_double("mse-weight", o.weights.mse_with_vgg);
+  o.accum = a.get_int32("accum", o.accum);
+  o.sync_bn = a.has("sync-bn");
   std::signal(SIGINT, on_sigint);
-  auto r = srgan::app::train(o, nullptr, &g_interrupted);
-  return int(r);
+  std::signal(SIGTERM, on_sigint);
+  srgan::ProcessGroup& group = srgan::process_group();  // joins the job's ranks under mpirun
+  try {
+    return int(srgan::app::train(o, nullptr, &g_interrupted));
+  } catch (const std::exception& e) {
+    if (!group.distributed()) throw;
+    group.abort(std::string("error: ") + e.what());  // the others would wait for this rank forever
+  }
 }
 
 SRGAN_COMMAND(srgan::cli::Command{
@@ -72,8 +82,11 @@ SRGAN_COMMAND(srgan::cli::Command{
     "  --workers N         data-loading threads (2)           --threads N  CPU GEMM threads (all)\n"
     "  --adv-weight X      adversarial weight (1e-3)          --mse-weight X  pixel MSE beside VGG (0)\n"
     "  --cache-mb N        decoded-image cache (1024; full DIV2K train needs ~7000)\n"
+    "  --accum K           K micro-batches of --batch per optimizer step (gradients summed, then averaged)\n"
+    "  --sync-bn           under mpirun: batch-norm statistics over all ranks (default: per rank)\n"
+    "data parallel: mpirun -np N srgan train ... (each rank a share of every step; docs/distributed.md)\n"
     "  --patches-per-visit N  crops per image decode when the cache is too small (1)\n"
     "exit status: 0 done, 3 stopped on a NaN/Inf loss, 130 interrupted (checkpoint written)",
-    &run, {"resume"}});
+    &run, {"resume", "sync-bn"}});
 
 }  // namespace

@@ -11,6 +11,9 @@
 // holds the generator with the best validation PSNR. --resume continues bit-exactly on the CPU.
 // Steps run through tools/train/step_runner.h: batches uploaded from pinned memory, and on CUDA the step
 // captured into CUDA graphs after two eager warm-up steps (--cuda-graph).
+// Under mpirun each rank runs this loop on its share of every step's samples; gradients are
+// averaged over ranks before each optimizer step, rank 0 alone writes (tools/train/data_parallel.h,
+// docs/distributed.md). --accum K runs K micro-batches of --batch per step.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -44,7 +47,9 @@ struct TrainOptions {
   int workers = 2;                  // data-loading threads
   int64_t cache_mb = 1024;          // decoded-image cache (DIV2K train needs ~7000 to fit whole)
   int patches_per_visit = 1;        // crops per image visit (fewer decodes when the cache is small)
-  int threads = 0;                  // CPU GEMM threads (0 = all cores)
+  int threads = 0;                  // CPU GEMM threads (0 = all cores, shared among the ranks of a machine)
+  int accum = 1;                    // micro-batches of `batch` per optimizer step (gradient accumulation)
+  bool sync_bn = false;             // batch-norm statistics over all ranks (default: per rank, per micro-batch)
   std::string cuda_graph = "auto";  // auto | on | off: replay the step as CUDA graphs (CUDA only)
   LossWeights weights;
   bool quiet = false;               // no progress lines (tests)
