@@ -21,17 +21,17 @@ int launcher_world_size() {
       if (n >= 1 && n < (1L << 24)) return int(n);
     }
   }
-  return 1;
+  return 0;
 }
 
 void ProcessGroup::all_reduce_sum(const Tensor& t) {
-  if (size_ == 1 || t.numel() == 0) return;
+  if (!launched_ || t.numel() == 0) return;
   if (t.is_cuda()) return all_reduce_device(t);
   sum_host(t.raw(), t.numel(), t.dtype());
 }
 
 void ProcessGroup::all_reduce_sum(std::vector<double>& values) {
-  if (size_ == 1 || values.empty()) return;
+  if (!launched_ || values.empty()) return;
   sum_host(values.data(), int64_t(values.size()), DType::f64);
 }
 

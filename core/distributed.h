@@ -25,6 +25,9 @@ class ProcessGroup {
   int local_rank() const { return local_rank_; }  // among the ranks on this machine
   int local_size() const { return local_size_; }
   bool distributed() const { return size_ > 1; }
+  // Started by an MPI launcher, even as its only rank: the collectives really run (through MPI
+  // and NCCL), which is how one GPU checks the NCCL path (`mpirun -np 1`).
+  bool launched() const { return launched_; }
 
   // t (CPU or CUDA, f32 or f64, contiguous) becomes the element-wise sum over all ranks.
   void all_reduce_sum(const Tensor& t);
@@ -46,6 +49,7 @@ class ProcessGroup {
   void all_reduce_device(const Tensor& t);            // NCCL (distributed_nccl.cpp) or via the host
 
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
+  bool launched_ = false;
   void* nccl_ = nullptr;  // ncclComm_t, created on first use
 };
 
@@ -55,7 +59,7 @@ class ProcessGroup {
 ProcessGroup& process_group();
 
 // How many ranks the launcher says this job has (from its environment: OMPI_COMM_WORLD_SIZE,
-// PMI_SIZE, PMIX_SIZE...), 1 when not started by one. Does not initialise anything.
+// PMI_SIZE, PMIX_SIZE...), 0 when not started by one. Does not initialise anything.
 int launcher_world_size();
 
 // Synchronised batch norm (--sync-bn): while a group is set, batch_norm in training mode reduces

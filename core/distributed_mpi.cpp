@@ -28,36 +28,34 @@ void finalize_at_exit() {
   if (!finalized) MPI_Finalize();
 }
 
-// Sums `n` elements of `data` over all ranks so that every rank gets the same bits: each block
-// of n / size elements is reduced by one rank alone (reduce-scatter), then all blocks are
-// gathered everywhere. (MPI_Allreduce may sum in a different order on different ranks, and one
-// ulp of difference would make the optimizers' states drift apart.)
+// Sums `n` elements of `data` over all ranks so that every rank gets the same bits: each rank
+// reduces one slice of the buffer alone (reduce-scatter), then every slice is gathered on every
+// rank. (MPI_Allreduce may sum in a different order on different ranks, and one ulp of
+// difference would make the optimizers' states drift apart.) In place, no copy of the buffer.
 template <typename T>
-void sum_identical(T* data, int64_t n, MPI_Datatype type, int size) {
-  constexpr int64_t kMaxBlock = INT_MAX / 2;
-  const int64_t per_total = (n + size - 1) / size;
-  for (int64_t done = 0; done < per_total; done += kMaxBlock) {  // blocks of at most kMaxBlock per rank
-    const int64_t per = std::min(kMaxBlock, per_total - done);
-    std::vector<T> all(size_t(per) * size, T(0));
-    std::vector<T> mine(static_cast<size_t>(per));
-    for (int r = 0; r < size; ++r) {
-      const int64_t begin = r * per_total + done, end = std::min(n, begin + per);
-      if (begin < end) std::copy(data + begin, data + end, all.begin() + r * per);
+void sum_identical(T* data, int64_t n, MPI_Datatype type, int size, int rank) {
+  constexpr int64_t kMaxSlice = INT_MAX / 2;  // MPI counts are ints: pieces of at most size * kMaxSlice
+  for (int64_t done = 0; done < n;) {
+    const int64_t piece = std::min(n - done, kMaxSlice * size);
+    std::vector<int> counts(static_cast<size_t>(size)), offsets(static_cast<size_t>(size));
+    for (int r = 0; r < size; ++r) {  // slices as equal as can be, in rank order
+      offsets[size_t(r)] = int(piece * r / size);
+      counts[size_t(r)] = int(piece * (r + 1) / size) - offsets[size_t(r)];
     }
-    check(MPI_Reduce_scatter_block(all.data(), mine.data(), int(per), type, MPI_SUM, MPI_COMM_WORLD),
-          "MPI_Reduce_scatter_block");
-    check(MPI_Allgather(mine.data(), int(per), type, all.data(), int(per), type, MPI_COMM_WORLD), "MPI_Allgather");
-    for (int r = 0; r < size; ++r) {
-      const int64_t begin = r * per_total + done, end = std::min(n, begin + per);
-      if (begin < end) std::copy(all.begin() + r * per, all.begin() + r * per + (end - begin), data + begin);
-    }
+    T* p = data + done;
+    std::vector<T> mine(static_cast<size_t>(std::max(counts[size_t(rank)], 1)));
+    check(MPI_Reduce_scatter(p, mine.data(), counts.data(), type, MPI_SUM, MPI_COMM_WORLD), "MPI_Reduce_scatter");
+    check(MPI_Allgatherv(mine.data(), counts[size_t(rank)], type, p, counts.data(), offsets.data(), type, MPI_COMM_WORLD),
+          "MPI_Allgatherv");
+    done += piece;
   }
 }
 
 }  // namespace
 
 ProcessGroup::ProcessGroup() {
-  if (launcher_world_size() == 1) return;  // not started by a launcher: one process, no MPI
+  if (launcher_world_size() == 0) return;  // not started by a launcher: one process, no MPI
+  launched_ = true;
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
@@ -75,20 +73,20 @@ ProcessGroup::ProcessGroup() {
 }
 
 void ProcessGroup::sum_host(void* data, int64_t n, DType dtype) {
-  if (dtype == DType::f32) sum_identical(static_cast<float*>(data), n, MPI_FLOAT, size_);
-  else sum_identical(static_cast<double*>(data), n, MPI_DOUBLE, size_);
+  if (dtype == DType::f32) sum_identical(static_cast<float*>(data), n, MPI_FLOAT, size_, rank_);
+  else sum_identical(static_cast<double*>(data), n, MPI_DOUBLE, size_, rank_);
 }
 
 std::vector<double> ProcessGroup::all_gather(double value) {
   std::vector<double> all(size_t(size_), value);
-  if (size_ > 1) check(MPI_Allgather(&value, 1, MPI_DOUBLE, all.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD), "MPI_Allgather");
+  if (launched_) check(MPI_Allgather(&value, 1, MPI_DOUBLE, all.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD), "MPI_Allgather");
   return all;
 }
 
 void ProcessGroup::abort(const std::string& message) {
   std::fprintf(stderr, "srgan (rank %d of %d): %s\n", rank_, size_, message.c_str());
   std::fflush(stderr);
-  if (size_ > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+  if (launched_) MPI_Abort(MPI_COMM_WORLD, 1);
   std::exit(1);
 }
 

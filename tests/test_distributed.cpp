@@ -66,7 +66,7 @@ TEST_CASE("the launcher's world size comes from its environment", "[distributed]
   ::unsetenv("PMI_SIZE");
   ::unsetenv("PMIX_SIZE");
   ::unsetenv("SLURM_NTASKS");
-  CHECK(launcher_world_size() == 1);
+  CHECK(launcher_world_size() == 0);
   ::setenv("PMI_SIZE", "4", 1);
   CHECK(launcher_world_size() == 4);
   ::setenv("OMPI_COMM_WORLD_SIZE", "2", 1);  // Open MPI's name first
@@ -77,4 +77,5 @@ TEST_CASE("the launcher's world size comes from its environment", "[distributed]
   ::unsetenv("PMI_SIZE");
   CHECK(process_group().size() == 1);
   CHECK(process_group().rank() == 0);
+  CHECK_FALSE(process_group().launched());
 }

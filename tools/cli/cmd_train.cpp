@@ -54,7 +54,7 @@ int run(const srgan::cli::Args& a) {
   try {
     return int(srgan::app::train(o, nullptr, &g_interrupted));
   } catch (const std::exception& e) {
-    if (!group.distributed()) throw;
+    if (!group.launched()) throw;
     group.abort(std::string("error: ") + e.what());  // the others would wait for this rank forever
   }
 }

@@ -19,7 +19,7 @@ DataParallel::DataParallel(ProcessGroup& group, int accum) : group_(group), accu
 Accumulation DataParallel::accumulation() const {
   Accumulation acc;
   acc.micro = accum_;
-  if (group_.size() > 1) {
+  if (group_.launched()) {
     ProcessGroup* g = &group_;
     const double mean = 1.0 / (double(accum_) * g->size());
     std::shared_ptr<double> seconds = reduce_seconds_;
@@ -35,20 +35,20 @@ Accumulation DataParallel::accumulation() const {
 }
 
 bool DataParallel::any(bool mine) {
-  if (group_.size() == 1) return mine;
+  if (!group_.launched()) return mine;
   std::vector<double> flag{mine ? 1.0 : 0.0};
   group_.all_reduce_sum(flag);
   return flag[0] > 0;
 }
 
 void DataParallel::mean_over_ranks(std::vector<double>& values) {
-  if (group_.size() == 1) return;
+  if (!group_.launched()) return;
   group_.all_reduce_sum(values);
   for (double& v : values) v /= group_.size();
 }
 
 void DataParallel::check_same_options(const std::string& options) {
-  if (group_.size() == 1) return;
+  if (!group_.launched()) return;
   const double mine = double(std::hash<std::string>{}(options) & ((uint64_t(1) << 52) - 1));  // exact in a double
   const std::vector<double> all = group_.all_gather(mine);
   std::ostringstream differ;
@@ -60,7 +60,7 @@ void DataParallel::check_same_options(const std::string& options) {
 }
 
 void DataParallel::average(const std::vector<Tensor>& buffers) {
-  if (group_.size() == 1) return;
+  if (!group_.launched()) return;
   for (const Tensor& b : buffers) {
     group_.all_reduce_sum(b);
     Tensor t = b;
@@ -69,7 +69,7 @@ void DataParallel::average(const std::vector<Tensor>& buffers) {
 }
 
 void DataParallel::check_identical(int64_t step, const std::vector<Tensor>& state) {
-  if (group_.size() == 1) return;
+  if (!group_.launched()) return;
   double checksum = 0;
   {
     NoGradGuard ng;

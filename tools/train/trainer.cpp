@@ -188,7 +188,7 @@ void Trainer::setup() {
   if (parse_graph_mode(opt_.cuda_graph) == GraphMode::on && device_ != Device::cuda)
     throw Error("--cuda-graph on needs a CUDA device, but training runs on the " + std::string(device_name(device_)));
   const ProcessGroup& group = process_group();
-  if (device_ == Device::cuda && group.distributed()) set_cuda_device(group.local_rank() % cuda_device_count());
+  if (device_ == Device::cuda && group.launched()) set_cuda_device(group.local_rank() % cuda_device_count());
   // The ranks on one machine share its cores.
   const int cores = set_cpu_threads(0);
   const int share = std::max(1, cores / group.local_size());
