@@ -17,7 +17,7 @@ extern "C" void on_sigint(int) { g_interrupted.store(true); }
 int run(const srgan::cli::Args& a) {
   a.allow_only({"data", "val", "phase", "init", "vgg", "steps", "batch", "crop", "lr", "lr-halve-at", "device", "seed",
                 "out", "resume", "blocks", "width", "d-width", "log-every", "val-every", "workers", "threads",
-                "adv-weight", "mse-weight", "cache-mb", "patches-per-visit", "cuda-graph", "accum", "sync-bn"});
+                "adv-weight", "mse-weight", "cache-mb", "patches-per-visit", "cuda-graph", "accum", "sync-bn", "ema"});
   srgan::app::TrainOptions o;
   o.data = a.get("data", "");
   if (o.data.empty()) throw std::runtime_error("--data DIR is required (a DIV2K folder or any folder of images)");
@@ -48,6 +48,7 @@ int run(const srgan::cli::Args& a) {
   o.weights.mse_with_vgg = a.get_double("mse-weight", o.weights.mse_with_vgg);
   o.accum = a.get_int32("accum", o.accum);
   o.sync_bn = a.has("sync-bn");
+  o.ema = a.get_double("ema", o.ema);
   std::signal(SIGINT, on_sigint);
   std::signal(SIGTERM, on_sigint);
   srgan::ProcessGroup& group = srgan::process_group();  // joins the job's ranks under mpirun
@@ -84,6 +85,8 @@ SRGAN_COMMAND(srgan::cli::Command{
     "  --cache-mb N        decoded-image cache (1024; full DIV2K train needs ~7000)\n"
     "  --accum K           K micro-batches of --batch per optimizer step (gradients summed, then averaged)\n"
     "  --sync-bn           under mpirun: batch-norm statistics over all ranks (default: per rank)\n"
+    "  --ema D             validate and save an average of G's weights, decay D (GAN phase: 0.999;\n"
+    "                      pretraining: 0, none)\n"
     "data parallel: mpirun -np N srgan train ... (each rank a share of every step; docs/distributed.md)\n"
     "  --patches-per-visit N  crops per image decode when the cache is too small (1)\n"
     "exit status: 0 done, 3 stopped on a NaN/Inf loss, 130 interrupted (checkpoint written)",

@@ -3,6 +3,7 @@
 // detection, validation, sample grids and checkpoints.
 #include "tools/train/trainer.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -33,6 +34,7 @@
 #include "models/vgg19.h"
 #include "tools/upscale/model_file.h"
 #include "tools/train/data_parallel.h"
+#include "tools/train/ema.h"
 #include "tools/train/step_runner.h"
 #include "tools/upscale/tensor_image.h"
 #include "tools/train/train_step.h"
@@ -124,6 +126,9 @@ class Trainer {
   const std::atomic<bool>* stop_;
   DataParallel dp_;
   std::vector<Tensor> buffers_;  // G's and D's batch-norm running statistics
+  double ema_decay_ = 0;         // 0: no weight average
+  std::unique_ptr<WeightAverage> ema_;
+  SRResNet& eval_model();        // what validation, samples and best.safetensors use
   bool gan_ = false;
   Device device_ = Device::cpu;
   Rng rng_{0};
@@ -236,9 +241,15 @@ void Trainer::setup() {
     }
   }
   if (!opt_.init.empty() && !opt_.resume) load_init_weights();
+  ema_decay_ = opt_.ema < 0 ? (gan_ ? 0.999 : 0.0) : opt_.ema;
+  if (!(ema_decay_ >= 0 && ema_decay_ < 1)) throw Error("--ema must be in [0, 1), got " + fmt(opt_.ema));
 
   g_->to(device_);
   g_arena_.adopt(g_->parameters(), device_);
+  if (ema_decay_ > 0) {
+    ema_ = std::make_unique<WeightAverage>(*g_, device_);
+    log("validation and best.safetensors use an average of G's weights (decay " + fmt(ema_decay_) + ")");
+  }
   g_opt_ = std::make_unique<Adam>(g_arena_, opt_.learning_rate, 0.9, 0.999, 1e-8);
   if (gan_) {
     d_->to(device_);
@@ -299,6 +310,8 @@ void Trainer::load_init_weights() {
 // the Adam moments. Saving writes these tensors; resuming loads into the very same ones.
 TensorList Trainer::checkpoint_tensors() {
   TensorList t = module_state(*g_, "G.");
+  if (ema_)
+    for (auto& e : module_state(ema_->model_as_is(), "EMA.")) t.push_back(e);
   t.push_back({"optG.exp_avg", g_opt_->exp_avg()});
   t.push_back({"optG.exp_avg_sq", g_opt_->exp_avg_sq()});
   if (gan_) {
@@ -327,6 +340,7 @@ void Trainer::save_checkpoint() {
   m["optD_steps"] = gan_ ? std::to_string(d_opt_->steps_taken()) : "0";
   m["best_psnr"] = fmt(best_psnr_, 10);
   m["best_step"] = std::to_string(best_step_);
+  m["ema"] = fmt(ema_decay_, 10);
   save_tensors((fs::path(opt_.out) / "last.safetensors").string(), t, m);
 }
 
@@ -363,7 +377,24 @@ void Trainer::resume_from_checkpoint() {
       throw Error(path + ": checkpoint was written with " + key + "=" + theirs + " but this run has " + key + "=" + ours +
                   " (resume with the same number of ranks and --accum: the data order depends on them)");
   }
-  load_tensors(path, checkpoint_tensors(), true);
+  bool file_has_ema = false;
+  for (auto& [name, t] : st.tensors) file_has_ema |= name.rfind("EMA.", 0) == 0;
+  if (ema_ && !file_has_ema) {  // a checkpoint from before the average was kept: start it from G
+    TensorList t = checkpoint_tensors();
+    t.erase(std::remove_if(t.begin(), t.end(), [](const auto& e) { return e.first.rfind("EMA.", 0) == 0; }), t.end());
+    load_tensors(path, t, true);
+    ema_ = std::make_unique<WeightAverage>(*g_, device_);
+    log(path + " holds no weight average: it starts from the checkpoint's G");
+  } else if (!ema_ && file_has_ema) {  // the average is left out (--ema 0); everything else must match
+    const LoadReport r = load_tensors(path, checkpoint_tensors(), false);
+    std::string problems;
+    for (auto& n : r.missing) problems += " missing " + n;
+    for (auto& n : r.unexpected)
+      if (n.rfind("EMA.", 0) != 0) problems += " unexpected " + n;
+    if (!problems.empty()) throw Error(path + ": checkpoint does not match this run:" + problems);
+  } else {
+    load_tensors(path, checkpoint_tensors(), true);
+  }
   step_ = meta_int(path, "step", meta("step"));
   g_opt_->set_steps_taken(meta_int(path, "optG_steps", meta("optG_steps")));
   if (gan_) d_opt_->set_steps_taken(meta_int(path, "optD_steps", meta("optD_steps")));
@@ -419,7 +450,7 @@ void Trainer::write_sample_grid(const data::Image& hr_full) {
   if (hr.channels == 1) hr = data::gray_to_rgb(hr);
   data::Image lr = data::downscale_bicubic(hr, 4);
   data::Image bic = data::upscale_bicubic(lr, 4);
-  data::Image sr = upscale_whole(*g_, lr, device_);
+  data::Image sr = upscale_whole(eval_model(), lr, device_);
   data::Image grid(hr.width * 3, hr.height, 3);
   for (int y = 0; y < hr.height; ++y)
     for (int k = 0; k < 3; ++k) {
@@ -432,6 +463,8 @@ void Trainer::write_sample_grid(const data::Image& hr_full) {
 // best.safetensors is written after the checkpoint that records it (best_step, best_psnr), so a
 // run killed while writing best.safetensors leaves a best older than the checkpoint says. The
 // generator of that checkpoint is the better one: write it again from there.
+SRResNet& Trainer::eval_model() { return ema_ ? ema_->model(*g_) : *g_; }
+
 void Trainer::recover_best() {
   if (!dp_.writer() || best_step_ < 0 || best_step_ != step_) return;  // the checkpoint's G is not the recorded best
   const std::string path = (fs::path(opt_.out) / "best.safetensors").string();
@@ -457,7 +490,8 @@ void Trainer::save_best(const Metadata& extra) {
   m["step"] = std::to_string(step_);
   m["phase"] = opt_.phase;
   for (auto& [k, v] : extra) m[k] = v;
-  save_module((fs::path(opt_.out) / "best.safetensors").string(), *g_, m);
+  if (ema_) m["ema"] = fmt(ema_decay_, 10);  // the weights are the average's
+  save_module((fs::path(opt_.out) / "best.safetensors").string(), eval_model(), m);
 }
 
 // A finite loss does not guarantee finite weights (an overflowing gradient turns them into NaN in
@@ -476,7 +510,8 @@ bool Trainer::checkpoint_and_validate(bool final_checkpoint) {
   save_checkpoint();  // first: a failing validation must not lose the steps since the last one
   if (!opt_.val.empty() && dp_.writer()) {  // the other ranks go on and wait in the next step's reduction
     auto t0 = Clock::now();
-    data::Upscaler up = [this](const data::Image& lr) { return upscale_whole(*g_, lr, device_); };
+    SRResNet& g = eval_model();
+    data::Upscaler up = [this, &g](const data::Image& lr) { return upscale_whole(g, lr, device_); };
     data::EvalSummary s = data::evaluate_folder(opt_.val, 4, up);
     std::ostringstream js;
     js << "{\"step\":" << step_ << ",\"val_psnr\":" << fmt(s.mean.psnr_y, 8) << ",\"val_ssim\":" << fmt(s.mean.ssim_y, 8)
@@ -530,6 +565,7 @@ TrainResult Trainer::run() {
     if (gan_) d_opt_->lr = rec.learning_rate;
     rec.terms = runner_->step();
     dp_.average(buffers_);
+    if (ema_) ema_->update(g_arena_, ema_decay_);
     if (runner_->graph_status() != graph_status) {
       graph_status = runner_->graph_status();
       log("steps: " + graph_status);

@@ -50,6 +50,8 @@ struct TrainOptions {
   int threads = 0;                  // CPU GEMM threads (0 = all cores, shared among the ranks of a machine)
   int accum = 1;                    // micro-batches of `batch` per optimizer step (gradient accumulation)
   bool sync_bn = false;             // batch-norm statistics over all ranks (default: per rank, per micro-batch)
+  double ema = -1;                  // decay of G's weight average (tools/train/ema.h); 0: none; < 0: 0.999 in
+                                    // the GAN phase, none in pretraining
   std::string cuda_graph = "auto";  // auto | on | off: replay the step as CUDA graphs (CUDA only)
   LossWeights weights;
   bool quiet = false;               // no progress lines (tests)
