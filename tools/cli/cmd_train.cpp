@@ -17,7 +17,7 @@ extern "C" void on_sigint(int) { g_interrupted.store(true); }
 int run(const srgan::cli::Args& a) {
   a.allow_only({"data", "val", "phase", "init", "vgg", "steps", "batch", "crop", "lr", "lr-halve-at", "device", "seed",
                 "out", "resume", "blocks", "width", "d-width", "log-every", "val-every", "workers", "threads",
-                "adv-weight", "mse-weight", "cache-mb", "patches-per-visit", "cuda-graph", "accum", "sync-bn", "ema"});
+                "adv-weight", "mse-weight", "cache-mb", "patches-per-visit", "cuda-graph", "accum", "sync-bn", "ema", "d-lr"});
   srgan::app::TrainOptions o;
   o.data = a.get("data", "");
   if (o.data.empty()) throw std::runtime_error("--data DIR is required (a DIV2K folder or any folder of images)");
@@ -49,6 +49,7 @@ int run(const srgan::cli::Args& a) {
   o.accum = a.get_int32("accum", o.accum);
   o.sync_bn = a.has("sync-bn");
   o.ema = a.get_double("ema", o.ema);
+  o.d_learning_rate = a.get_double("d-lr", o.d_learning_rate);
   std::signal(SIGINT, on_sigint);
   std::signal(SIGTERM, on_sigint);
   srgan::ProcessGroup& group = srgan::process_group();  // joins the job's ranks under mpirun
@@ -72,6 +73,7 @@ SRGAN_COMMAND(srgan::cli::Command{
     "  --steps N           total steps (default 1000)     --batch N     (default 16)\n"
     "  --crop N            HR crop side (default 96)      --lr X        Adam learning rate (1e-4)\n"
     "  --lr-halve-at N     halve the learning rate after N steps (step N+1 on)\n"
+    "  --d-lr X            D's learning rate (default: --lr; 0 freezes D), halved with G's\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
     "  --cuda-graph M      auto | on | off: replay each step as CUDA graphs after 2 eager steps\n"
     "                      (auto: fall back to eager steps if capture fails; default auto)\n"

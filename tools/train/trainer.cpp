@@ -179,6 +179,7 @@ void Trainer::setup() {
   if (opt_.log_every < 1) throw Error("--log-every must be >= 1, got " + std::to_string(opt_.log_every));
   if (!std::isfinite(opt_.learning_rate) || opt_.learning_rate <= 0)
     throw Error("--lr must be a positive number, got " + fmt(opt_.learning_rate));
+  if (!std::isfinite(opt_.d_learning_rate)) throw Error("--d-lr must be a number >= 0, got " + fmt(opt_.d_learning_rate));
   if (!std::isfinite(opt_.weights.adversarial) || opt_.weights.adversarial < 0 ||
       !std::isfinite(opt_.weights.mse_with_vgg) || opt_.weights.mse_with_vgg < 0)
     throw Error("--adv-weight and --mse-weight must be numbers >= 0, got " + fmt(opt_.weights.adversarial) + " and " +
@@ -210,7 +211,8 @@ void Trainer::setup() {
   {  // every rank must run the same training (paths may differ between machines)
     std::ostringstream os;
     os << opt_.phase << ' ' << opt_.steps << ' ' << opt_.batch << ' ' << opt_.crop << ' ' << opt_.learning_rate << ' '
-       << opt_.lr_halve_at << ' ' << opt_.seed << ' ' << opt_.resume << ' ' << opt_.blocks << ' ' << opt_.width << ' '
+       << opt_.lr_halve_at << ' ' << opt_.d_learning_rate << ' ' << opt_.seed << ' ' << opt_.resume << ' '
+       << opt_.blocks << ' ' << opt_.width << ' '
        << opt_.d_width << ' ' << opt_.accum << ' ' << opt_.sync_bn << ' ' << opt_.patches_per_visit << ' '
        << opt_.weights.adversarial << ' ' << opt_.weights.mse_with_vgg << ' ' << opt_.vgg.empty() << ' '
        << opt_.log_every << ' ' << opt_.val_every;
@@ -562,7 +564,8 @@ TrainResult Trainer::run() {
     rec.step = step_ + 1;
     rec.learning_rate = learning_rate_at(rec.step);
     g_opt_->lr = rec.learning_rate;
-    if (gan_) d_opt_->lr = rec.learning_rate;
+    if (gan_) d_opt_->lr = opt_.d_learning_rate < 0 ? rec.learning_rate
+                                                    : rec.learning_rate / opt_.learning_rate * opt_.d_learning_rate;
     rec.terms = runner_->step();
     dp_.average(buffers_);
     if (ema_) ema_->update(g_arena_, ema_decay_);

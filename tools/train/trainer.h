@@ -36,7 +36,8 @@ struct TrainOptions {
   int64_t steps = 1000;
   int batch = 16;
   int crop = 96;
-  double learning_rate = 1e-4;     // --lr, for G and D (Adam)
+  double learning_rate = 1e-4;     // --lr, for G (and D unless d_learning_rate >= 0) (Adam)
+  double d_learning_rate = -1;      // --d-lr: D's own rate (0 freezes D); < 0: the same as G's
   int64_t lr_halve_at = -1;         // after this many steps the learning rate is halved (-1: never)
   uint64_t seed = 0;
   bool resume = false;
