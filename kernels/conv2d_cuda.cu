@@ -13,8 +13,10 @@
 //                          128x128 / 128x64 tiles of 64x32 warps, ldmatrix fragments, 3-stage
 //                          cp.async pipeline with one barrier per k-step, division-free operand
 //                          iterators, TF32 by truncation, deterministic split-K. Forward with
-//                          C % 4 == 0 and backward-data with K % 4 == 0, stride 1; the rest and
-//                          backward-weight run v3 (conv_variants() in conv2d.h says so).
+//                          C % 4 == 0 and C >= 32, backward-data with K % 4 == 0, K >= 32 and
+//                          stride 1, backward-weight with C % 4 == 0 and K % 4 == 0 (its own
+//                          kernel: tiles stored along the rows, LDS.128 fragments); the rest run
+//                          v3 (conv_variants() in conv2d.h says so).
 //   cudnn                  baseline, conv2d_cudnn.cu.
 //
 // The convolution as a GEMM (M x N, reduction Kred):
@@ -183,6 +185,9 @@ tg4::ImplicitA::Params bwd_data_a(const Conv2dParams& p, const float* dy) {
 bool v4_forward_applies(const Conv2dParams& p, const float* x, const float* w) {
   return p.C % 4 == 0 && p.C >= 32 && p.R <= 15 && p.S <= 15 && tg::is_aligned16(x) && tg::is_aligned16(w);
 }
+bool v4_backward_weight_applies(const Conv2dParams& p, const float* x, const float* dy) {
+  return p.K % 4 == 0 && p.C % 4 == 0 && tg::is_aligned16(x) && tg::is_aligned16(dy);
+}
 bool v4_backward_data_applies(const Conv2dParams& p, const float* dy, const float* w) {
   return p.K % 4 == 0 && p.K >= 32 && p.stride == 1 && p.R <= 15 && p.S <= 15 && tg::is_aligned16(dy) &&
          tg::is_aligned16(w);
@@ -316,6 +321,22 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
   const tg::ConvGeom g = geom(p);
   const int npix = p.N * p.P() * p.Q();
   const int RSC = p.R * p.S * p.C;
+  if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_backward_weight_applies(p, x, dy)) {
+    // dW (K, R*S*C) = dy^T (K, pixels) * im2col(x) (pixels, R*S*C), split over the pixels.
+    const tg::SplitPlan sp = tg4::plan_splits(p.K, RSC, npix, tg4::block_m_mn_for(p.K), 128, 64);
+    const tg4::DyT::Params a{dy, p.K, npix};
+    const tg4::XCol::Params b{x, p.N, p.H, p.W, p.C, p.R, p.S, p.P(), p.Q(), p.stride, p.pad};
+    const tg::BiasActEpi out{dw, RSC, nullptr, nullptr, 0, nullptr};
+    if (sp.splits == 1) {
+      tg4::launch_multistage_mn(p.K, RSC, npix, sp, a, b, out, s);
+    } else {
+      float* part = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sp.splits) * p.K * RSC, s));
+      tg4::launch_multistage_mn(p.K, RSC, npix, sp, a, b, tg::PartialEpi{part, RSC, int64_t(p.K) * RSC}, s);
+      tg::launch_splitk_reduce(p.K, RSC, sp.splits, part, out, s);
+    }
+    if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
+    return;
+  }
   const tg::Flavour f = flavour_of(algo);
   const tg::SplitPlan sp = algo == ConvAlgo::v1_direct ? tg::SplitPlan{} : tg::plan_splits(f, p.K, RSC, npix, 64);
 

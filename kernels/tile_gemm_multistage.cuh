@@ -305,6 +305,275 @@ tile_gemm_tf32_multistage_kernel(int M, int N, int Kred, int kt_per_split, PA pa
       }
 }
 
+// ---- the mn-contiguous flavour (backward-weight) ------------------------------------------------
+// Backward-weight reduces over pixels, and both its operands are contiguous along their row /
+// column index, not along the reduction: A = dy^T (dy is (pixels, K)), B = im2col(x)^T along
+// (r, s, c). ldmatrix cannot transpose 32-bit elements, so tiles are stored [BK][BMN] (one
+// reduction index per row) and fragments are read with LDS.128 after two permutations that the
+// sum does not see:
+//   rows: a warp's 64 rows are read as 8 per lane, natural rows wm0 + 8g .. + 7 for lane group
+//     g = lane / 4; fragment row g of m16 tile i is natural row 8g + 2i, row g + 8 is 8g + 2i + 1;
+//   columns: natural columns wn0 + 4g .. + 3; column g of n8 tile j is natural 4g + j.
+// So A needs 4 LDS.128 and B 2 per 8 of reduction (16 mma), and the epilogue maps back.
+// Banks: 16-byte chunk q of reduction row k is stored at chunk q ^ swz(k), swz_A(k) in
+// {0, 1, 4, 5}, swz_B(k) in {0, 2, 4, 6} by k mod 4: the 8 lanes of each LDS.128 phase (g in
+// {0, 1}, t = k mod 4 in 0..3) then hit 8 different bank groups, and a copy's 8 consecutive
+// chunks of one row stay 8 different ones.
+
+// A 16-byte shared-memory load (LDS.128); the emulated build copies the 16 bytes in one move, so
+// its counters see one access.
+__device__ __forceinline__ float4 lds128(const float* p) {
+#ifdef SRGAN_CUDA_EMU
+  float4 v;
+  __builtin_memcpy(&v, p, 16);
+  return v;
+#else
+  return *reinterpret_cast<const float4*>(p);
+#endif
+}
+__device__ __forceinline__ uint32_t bits(float f) {
+#ifdef SRGAN_CUDA_EMU
+  uint32_t u;
+  __builtin_memcpy(&u, &f, 4);
+  return u;
+#else
+  return __float_as_uint(f);
+#endif
+}
+
+__device__ __forceinline__ int swz_a(int k) { return (k & 1) | ((k & 2) << 1); }
+__device__ __forceinline__ int swz_b(int k) { return (k & 3) << 1; }
+
+// Thread t copies 16-byte chunk t % (BMN / 4) of reduction rows t / (BMN / 4) + i * NT / (BMN / 4).
+template <int BMN, int NT>
+struct MnRows {
+  static constexpr int kChunks = BMN / 4;
+  static constexpr int kStep = NT / kChunks;
+  static constexpr int kRows = kBK / kStep;
+  static_assert(NT % kChunks == 0 && kBK % kStep == 0, "tile/thread mismatch");
+};
+
+// A of backward-weight: element (m = output channel, kk = pixel) = dy[pixel * K + m].
+struct DyT {
+  struct Params {
+    const float* dy;
+    int K, pixels;
+  };
+};
+
+template <int BMN, int NT, int SW>
+struct DyTIter {
+  using TR = MnRows<BMN, NT>;
+  const float* ptr;  // row 0's chunk, this k-step
+  int64_t step;      // kBK rows of dy
+  int row_stride;    // TR::kStep rows of dy, in floats
+  int left;          // pixels from this thread's first row to the end (<= 0: none)
+  bool col_ok;
+  int dst[TR::kRows];
+
+  __device__ DyTIter(const DyT::Params& p, int m0, int tid, int kt0) {
+    const int q = tid % TR::kChunks, r0 = tid / TR::kChunks;
+    const int m = m0 + 4 * q;
+    col_ok = m < p.K;
+    const int pix = kt0 * kBK + r0;
+    ptr = p.dy + int64_t(pix) * p.K + (col_ok ? m : 0);
+    step = int64_t(kBK) * p.K;
+    row_stride = TR::kStep * p.K;
+    left = p.pixels - pix;
+#pragma unroll
+    for (int i = 0; i < TR::kRows; ++i) {
+      const int k = r0 + i * TR::kStep;
+      dst[i] = k * BMN + 4 * (q ^ (SW == 0 ? swz_a(k) : swz_b(k)));
+    }
+  }
+  __device__ __forceinline__ void load(float* tile) const {
+#pragma unroll
+    for (int i = 0; i < TR::kRows; ++i) {
+      const bool ok = col_ok && i * TR::kStep < left;
+      cp_async16(tile + dst[i], ptr + i * row_stride, ok);
+    }
+  }
+  __device__ __forceinline__ void next() {
+    ptr += step;
+    left -= kBK;
+  }
+};
+
+// B of backward-weight: element (kk = pixel (img, p, q), n = (r, s, c)) =
+// x[img, p*st - pad + r, q*st - pad + s, c]. The thread's column chunk (r, s, c) is fixed; each
+// of its rows keeps its pixel as (img, hb = p*st - pad, wb = q*st - pad) and the element offset
+// of that origin, and moves kBK pixels on per k-step by additions.
+struct XCol {
+  struct Params {
+    const float* x;
+    int N, H, W, C, R, S, P, Q, stride, pad;
+  };
+};
+
+template <int BMN, int NT, int SW>
+struct XColIter {
+  using TR = MnRows<BMN, NT>;
+  const float* x;
+  int koff;  // (r * W + s) * C + c of this thread's column chunk
+  int rr, ss;
+  bool col_ok;
+  int img[TR::kRows], hb[TR::kRows], wb[TR::kRows], off[TR::kRows];
+  int dst[TR::kRows];
+  int N, H, W, C, Q, st, wend, hend, hp, wstep, hwrap, imgwrap, wq;
+
+  __device__ XColIter(const XCol::Params& p, int n0, int tid, int kt0)
+      : x(p.x), N(p.N), H(p.H), W(p.W), C(p.C), Q(p.Q), st(p.stride) {
+    const int q = tid % TR::kChunks, r0 = tid / TR::kChunks;
+    const int n = n0 + 4 * q;
+    col_ok = n < p.R * p.S * p.C;
+    const int SC = p.S * p.C;
+    rr = col_ok ? n / SC : 0;
+    ss = col_ok ? (n - rr * SC) / p.C : 0;
+    const int c = col_ok ? n - rr * SC - ss * p.C : 0;
+    koff = (rr * W + ss) * C + c;
+    wend = p.Q * st - p.pad;          // wb past the row's last output column
+    hend = p.P * st - p.pad;
+    hp = p.P * st;
+    wstep = kBK * st;                 // wb per k-step (kBK pixels on, before wraps)
+    wq = p.Q * st;                    // wb back by this on a wrap
+    hwrap = (st * W - p.Q * st) * C;  // offset change of a wrap to the next output row
+    imgwrap = (H * W - p.P * st * W) * C;  // ... to the next image
+    const int PQ = p.P * p.Q;
+#pragma unroll
+    for (int i = 0; i < TR::kRows; ++i) {
+      const int k = r0 + i * TR::kStep;
+      dst[i] = k * BMN + 4 * (q ^ (SW == 0 ? swz_a(k) : swz_b(k)));
+      const int pix = kt0 * kBK + k;
+      img[i] = pix / PQ;
+      const int pq = pix - img[i] * PQ, pp = pq / p.Q, qq = pq - pp * p.Q;
+      hb[i] = pp * st - p.pad;
+      wb[i] = qq * st - p.pad;
+      off[i] = ((img[i] * H + hb[i]) * W + wb[i]) * C;
+    }
+  }
+  __device__ __forceinline__ void load(float* tile) const {
+#pragma unroll
+    for (int i = 0; i < TR::kRows; ++i) {
+      const bool ok = col_ok && img[i] < N && unsigned(hb[i] + rr) < unsigned(H) && unsigned(wb[i] + ss) < unsigned(W);
+      cp_async16(tile + dst[i], x + (off[i] + koff), ok);
+    }
+  }
+  __device__ __forceinline__ void next() {
+#pragma unroll
+    for (int i = 0; i < TR::kRows; ++i) {
+      wb[i] += wstep;
+      off[i] += wstep * C;
+      while (wb[i] >= wend) {  // once per output row passed (Q >= kBK: at most once)
+        wb[i] -= wq;
+        hb[i] += st;
+        off[i] += hwrap;
+        if (hb[i] >= hend) {  // past the last output row: the next image's first
+          hb[i] -= hp;
+          ++img[i];
+          off[i] += imgwrap;
+        }
+      }
+    }
+  }
+};
+
+template <class P, int BMN, int NT, int SW> struct MnIterOf;
+template <int BMN, int NT, int SW> struct MnIterOf<DyT::Params, BMN, NT, SW> { using type = DyTIter<BMN, NT, SW>; };
+template <int BMN, int NT, int SW> struct MnIterOf<XCol::Params, BMN, NT, SW> { using type = XColIter<BMN, NT, SW>; };
+
+template <int BM, int BN, class PA, class PB, class Epi>
+__global__ void __launch_bounds__(threads_of<BM, BN>(), 1)
+tile_gemm_tf32_multistage_mn_kernel(int M, int N, int Kred, int kt_per_split, PA pa, PB pb, Epi epi) {
+  constexpr int NT = threads_of<BM, BN>(), WARPS_N = BN / kWarpN;
+  constexpr int MI = kWarpM / 16, NJ = kWarpN / 8;
+  extern __shared__ __align__(16) float smem[];
+  float* const As = smem;                       // [kStages][kBK][BM], chunks swizzled
+  float* const Bs = smem + kStages * kBK * BM;  // [kStages][kBK][BN]
+
+  const int tid = int(threadIdx.x), lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int m0 = int(blockIdx.x) * BM, n0 = int(blockIdx.y) * BN;
+  int kt0, kt1;
+  tg::split_range(Kred, kBK, kt_per_split, int(blockIdx.z), kt0, kt1);
+  typename MnIterOf<PA, BM, NT, 0>::type ia(pa, m0, tid, kt0);
+  typename MnIterOf<PB, BN, NT, 1>::type ib(pb, n0, tid, kt0);
+
+  const int wm0 = (warp / WARPS_N) * kWarpM, wn0 = (warp % WARPS_N) * kWarpN;
+  // Lane reads, for reduction row k = k8 + t (+4): A chunks wm0/4 + 2g (+1), B chunk wn0/4 + g,
+  // swizzled by k mod 4 = t.
+  const int a_off0 = 4 * ((wm0 / 4 + 2 * g) ^ swz_a(t)), a_off1 = 4 * ((wm0 / 4 + 2 * g + 1) ^ swz_a(t));
+  const int b_off = 4 * ((wn0 / 4 + g) ^ swz_b(t));
+
+  float acc[MI][NJ][4];
+#pragma unroll
+  for (int i = 0; i < MI; ++i)
+#pragma unroll
+    for (int j = 0; j < NJ; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+
+#pragma unroll
+  for (int stg = 0; stg < kStages - 1; ++stg) {
+    if (kt0 + stg < kt1) {
+      ia.load(As + stg * kBK * BM);
+      ib.load(Bs + stg * kBK * BN);
+      ia.next();
+      ib.next();
+    }
+    cp_async_commit();
+  }
+  for (int kt = kt0; kt < kt1; kt += kStages) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) {
+      if (kt + st >= kt1) break;
+      cp_async_wait<kStages - 2>();
+      __syncthreads();
+      const int ws = st == 0 ? kStages - 1 : st - 1;
+      if (kt + st + kStages - 1 < kt1) {
+        ia.load(As + ws * kBK * BM);
+        ib.load(Bs + ws * kBK * BN);
+        ia.next();
+        ib.next();
+      }
+      cp_async_commit();
+      const float* as = As + st * kBK * BM;
+      const float* bs = Bs + st * kBK * BN;
+#pragma unroll
+      for (int k8 = 0; k8 < kBK; k8 += 8) {
+        float4 a_lo[2], a_hi[2], b[2];  // [k = t, t + 4]: rows 8g..8g+3, 8g+4..8g+7; columns 4g..4g+3
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const float* ar = as + (k8 + t + 4 * h) * BM;
+          a_lo[h] = lds128(ar + a_off0);
+          a_hi[h] = lds128(ar + a_off1);
+          b[h] = lds128(bs + (k8 + t + 4 * h) * BN + b_off);
+        }
+        const float av[2][8] = {{a_lo[0].x, a_lo[0].y, a_lo[0].z, a_lo[0].w, a_hi[0].x, a_hi[0].y, a_hi[0].z, a_hi[0].w},
+                                {a_lo[1].x, a_lo[1].y, a_lo[1].z, a_lo[1].w, a_hi[1].x, a_hi[1].y, a_hi[1].z, a_hi[1].w}};
+        const float bv[2][4] = {{b[0].x, b[0].y, b[0].z, b[0].w}, {b[1].x, b[1].y, b[1].z, b[1].w}};
+#pragma unroll
+        for (int i = 0; i < MI; ++i) {
+          const uint32_t af[4] = {bits(av[0][2 * i]), bits(av[0][2 * i + 1]), bits(av[1][2 * i]), bits(av[1][2 * i + 1])};
+#pragma unroll
+          for (int j = 0; j < NJ; ++j) mma_tf32(acc[i][j], af, bits(bv[0][j]), bits(bv[1][j]));
+        }
+      }
+    }
+  }
+  cp_async_wait<0>();
+
+#pragma unroll
+  for (int i = 0; i < MI; ++i)
+#pragma unroll
+    for (int j = 0; j < NJ; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int m = m0 + wm0 + 8 * g + 2 * i + (e >> 1);
+        const int n = n0 + wn0 + 4 * (2 * t + (e & 1)) + j;
+        if (m < M && n < N) epi(m, n, acc[i][j][e], int(blockIdx.z));
+      }
+}
+
 // ---- host side ----------------------------------------------------------------------------------
 
 // Split count from the shape only (never the device, so results are the same on every GPU):
@@ -343,6 +612,34 @@ void launch_multistage_tile(int M, int N, int Kred, const tg::SplitPlan& sp, con
   tile_gemm_tf32_multistage_kernel<BM, BN, PA, PB, Epi><<<grid, threads_of<BM, BN>(), smem, s>>>(
       M, N, Kred, sp.kt_per_split, pa, pb, epi);
   SRGAN_LAUNCH_CHECK(s);
+}
+
+// The backward-weight flavour: BM = 64 for M <= 64 (one warp row), else 128; BN = 128.
+template <int BM, int BN, class PA, class PB, class Epi>
+void launch_multistage_mn_tile(int M, int N, int Kred, const tg::SplitPlan& sp, const PA& pa, const PB& pb,
+                               const Epi& epi, cudaStream_t s) {
+  constexpr int smem = kStages * kBK * (BM + BN) * 4;
+  static const bool raised = [] {
+    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&tile_gemm_tf32_multistage_mn_kernel<BM, BN, PA, PB, Epi>),
+                                    cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    return true;
+  }();
+  (void)raised;
+  const int64_t gx = (int64_t(M) + BM - 1) / BM, gy = (int64_t(N) + BN - 1) / BN;
+  if (gx < 1 || gy < 1) return;
+  if (gy > 65535 || sp.splits > 65535 || gx > 2147483647)
+    throw std::invalid_argument("tile_gemm_multistage: problem too large for the grid");
+  const dim3 grid(unsigned(gx), unsigned(gy), unsigned(sp.splits));
+  tile_gemm_tf32_multistage_mn_kernel<BM, BN, PA, PB, Epi><<<grid, threads_of<BM, BN>(), smem, s>>>(
+      M, N, Kred, sp.kt_per_split, pa, pb, epi);
+  SRGAN_LAUNCH_CHECK(s);
+}
+inline int block_m_mn_for(int M) { return M > 64 ? 128 : 64; }
+template <class PA, class PB, class Epi>
+void launch_multistage_mn(int M, int N, int Kred, const tg::SplitPlan& sp, const PA& pa, const PB& pb, const Epi& epi,
+                          cudaStream_t s) {
+  if (block_m_mn_for(M) == 128) launch_multistage_mn_tile<128, 128>(M, N, Kred, sp, pa, pb, epi, s);
+  else launch_multistage_mn_tile<64, 128>(M, N, Kred, sp, pa, pb, epi, s);
 }
 
 // C = A * B through epi, tiles chosen by N; split-K partials (when sp.splits > 1) go to the

@@ -174,16 +174,18 @@ TEST_CASE("conv2d CUDA variants match the CPU reference", "[cuda][conv2d]") {
 }
 
 // v4's own paths on shapes small enough for the emulator: both tiles (128x64 for K <= 64, 128x128
-// above), partial row and column tiles, stride 2, a 5x5 filter, a reduction that ends inside a
-// k-step (C = 36), channels that wrap inside a step, and split-K (a 4x4 image with 256
-// channels: 1 row tile, 16 splits forward, 5 backward); each pass against the double
-// reference, twice (the same bits both times: split-K is reduced in a fixed order).
+// above; backward-weight 64- and 128-row tiles), partial row and column tiles, stride 2, a 5x5
+// filter, a reduction that ends inside a k-step (C = 36), channels that wrap inside a step,
+// images narrower than a k-step of pixels (several row wraps per step), and split-K (a 4x4
+// image with 256 channels: 1 row tile, 16 splits forward, 5 backward); each pass against the
+// double reference, twice (the same bits both times: split-K is reduced in a fixed order).
 TEST_CASE("conv2d v4: tiles, edges, strides and split-K against the reference", "[cuda][conv2d][v4]") {
   const Shape shapes[] = {
       {"v4 128x64 edges", 1, 13, 13, 32, 48, 3, 3, 1, 1},
       {"v4 128x128 s2", 2, 9, 9, 64, 96, 3, 3, 2, 1},
       {"v4 split-K", 1, 4, 4, 256, 64, 3, 3, 1, 1},
       {"v4 5x5 C36 tail", 1, 10, 10, 36, 40, 5, 5, 1, 2},
+      {"v4 wgrad K128 s2", 2, 11, 11, 32, 128, 3, 3, 2, 1},
   };
   const ConvAlgo a = ConvAlgo::v4_implicit_gemm_tf32_multistage;
   uint64_t seed = 5000;
@@ -191,8 +193,8 @@ TEST_CASE("conv2d v4: tiles, edges, strides and split-K against the reference", 
     INFO(describe(sh));
     Data d = make(sh, seed += 10);
     const Conv2dParams& p = d.p;
-    DevBuf x(d.x), w(d.w), b(d.b), dy(d.dy), y(d.ny), dx(d.nx);
-    std::vector<float> first_y, first_dx;
+    DevBuf x(d.x), w(d.w), b(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
+    std::vector<float> first_y, first_dx, first_dw;
     for (int run = 0; run < 2; ++run) {
       y.poison();
       conv2d_forward_cuda(p, x, w, b, y, a, nullptr);
@@ -202,8 +204,14 @@ TEST_CASE("conv2d v4: tiles, edges, strides and split-K against the reference", 
       conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
       const auto gdx = dx.download();
       SRGAN_CHECK_CLOSE(compare(gdx, d.dx_ref, tol_for(a, double(p.R) * p.S * p.K)));
-      if (run == 0) first_y = gy, first_dx = gdx;
-      else CHECK((gy == first_y && gdx == first_dx));
+      dw.poison();
+      db.poison();
+      conv2d_backward_weight_cuda(p, x, dy, dw, db, a, nullptr);
+      const auto gdw = dw.download();
+      SRGAN_CHECK_CLOSE(compare(gdw, d.dw_ref, tol_for(a, double(p.N) * p.P() * p.Q())));
+      SRGAN_CHECK_CLOSE(compare(db.download(), d.db_ref, tol_fp32(double(p.N) * p.P() * p.Q())));
+      if (run == 0) first_y = gy, first_dx = gdx, first_dw = gdw;
+      else CHECK((gy == first_y && gdx == first_dx && gdw == first_dw));
     }
   }
 }

@@ -229,7 +229,7 @@ void measure_peaks(Env& env) {
 
 // ---- convolution -------------------------------------------------------------------------------
 
-struct ConvVariant {
+struct BenchConvVariant {
   const char* name;
   ConvAlgo algo;
   bool cudnn_tf32;
@@ -243,11 +243,16 @@ void bench_conv(Report& rep, const Conv2dParams& p, bool with_v1, double anchor_
   const int R = rotations(rep.env, double(nx + ny) * sizeof(float));
   Rot x(R, nx, 11), dy(R, ny, 12);
   Buf w(nw, 13, -0.1f, 0.1f), b(size_t(p.K), 14), y(ny), dx(nx), dw(nw), db{size_t(p.K)};
-  std::vector<ConvVariant> vars = {{"cudnn", ConvAlgo::cudnn, false, Peak::fp32},
-                                   {"cudnn_tf32", ConvAlgo::cudnn, true, Peak::tf32},
-                                   {"v2_smem_tiled", ConvAlgo::v2_smem_tiled, false, Peak::fp32},
-                                   {"v3_implicit_gemm_tf32", ConvAlgo::v3_implicit_gemm_tf32, false, Peak::tf32}};
-  if (with_v1) vars.push_back({"v1_direct", ConvAlgo::v1_direct, false, Peak::fp32});
+  // The variant table (conv2d.h): cuDNN twice (fp32 and TF32), v1 only where asked (slow).
+  std::vector<BenchConvVariant> vars;
+  for (const ConvVariant& v : conv_variants()) {
+    if (v.library) {
+      vars.push_back({v.name, v.algo, false, Peak::fp32});
+      vars.push_back({"cudnn_tf32", v.algo, true, Peak::tf32});
+    } else if (v.algo != ConvAlgo::v1_direct || with_v1) {
+      vars.push_back({v.name, v.algo, false, v.tf32 ? Peak::tf32 : Peak::fp32});
+    }
+  }
   const std::string shape = conv_shape(p);
   for (int pass = 0; pass < 2; ++pass) {
     const size_t first = rep.rows.size();
@@ -302,6 +307,10 @@ void bench_conv_prelu(Report& rep, const Conv2dParams& p) {
   r.variant = "v3 fused epilogue";
   add(rep, r, [&](int i) {
     conv2d_bias_prelu_forward_cuda(p, x[i], w, b, a, false, y, z, ConvAlgo::v3_implicit_gemm_tf32, nullptr);
+  });
+  r.variant = "v4 fused epilogue";
+  add(rep, r, [&](int i) {
+    conv2d_bias_prelu_forward_cuda(p, x[i], w, b, a, false, y, z, ConvAlgo::v4_implicit_gemm_tf32_multistage, nullptr);
   });
   set_baseline(rep, first, "cudnn + prelu");
 }
