@@ -15,8 +15,10 @@
 //                          iterators, TF32 by truncation, deterministic split-K. Forward with
 //                          C % 4 == 0 and C >= 32, backward-data with K % 4 == 0, K >= 32 and
 //                          stride 1, backward-weight with C % 4 == 0 and K % 4 == 0 (its own
-//                          kernel: tiles stored along the rows, LDS.128 fragments); the rest run
-//                          v3 (conv_variants() in conv2d.h says so).
+//                          kernel: tiles stored along the rows, LDS.128 fragments); forward with
+//                          at most 4 output channels (the 9x9 64->3 tail) in fp32 FMA without
+//                          padded work (conv2d_narrow_n_cuda.cuh); the rest run v3
+//                          (conv_variants() in conv2d.h says so).
 //   cudnn                  baseline, conv2d_cudnn.cu.
 //
 // The convolution as a GEMM (M x N, reduction Kred):
@@ -43,6 +45,7 @@
 #include "kernels/scalar_math.h"
 #include "kernels/tile_gemm.cuh"
 #include "kernels/tile_gemm_multistage.cuh"
+#include "kernels/conv2d_narrow_n_cuda.cuh"
 
 namespace srgan::kern {
 namespace {
@@ -193,6 +196,28 @@ bool v4_backward_data_applies(const Conv2dParams& p, const float* dy, const floa
          tg::is_aligned16(w);
 }
 
+// The narrow-N forward (conv2d_narrow_n_cuda.cuh): at most 4 output channels.
+bool v4_narrow_n_applies(const Conv2dParams& p) {
+  return p.K <= 4 && p.stride == 1 && p.C % cuda::narrow::kCC == 0 && p.S <= cuda::narrow::kMaxS && p.N <= 65535;
+}
+template <int KN>
+void launch_narrow_n(const Conv2dParams& p, const float* x, const float* w, const tg::BiasActEpi& epi, cudaStream_t s) {
+  namespace nr = cuda::narrow;
+  const dim3 grid(unsigned((p.Q() + nr::kCols - 1) / nr::kCols), unsigned((p.P() + nr::kRows - 1) / nr::kRows),
+                  unsigned(p.N));
+  nr::conv2d_forward_kernel_v4_narrow_n<KN, tg::BiasActEpi><<<grid, nr::kThreads, nr::smem_bytes(p.R, p.S), s>>>(
+      geom(p), x, w, epi);
+  SRGAN_LAUNCH_CHECK(s);
+}
+void run_narrow_n(const Conv2dParams& p, const float* x, const float* w, const tg::BiasActEpi& epi, cudaStream_t s) {
+  switch (p.K) {
+    case 1: return launch_narrow_n<1>(p, x, w, epi, s);
+    case 2: return launch_narrow_n<2>(p, x, w, epi, s);
+    case 3: return launch_narrow_n<3>(p, x, w, epi, s);
+    default: return launch_narrow_n<4>(p, x, w, epi, s);
+  }
+}
+
 tg::SplitPlan v4_plan(int M, int N, int Kred) { return tg4::plan_splits(M, N, Kred, 128, tg4::block_n_for(N), 16); }
 
 // C = A * B^T (B row-major (N, Kred)) through out; with sp.splits > 1 the split-K partials
@@ -230,6 +255,7 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const f
     SRGAN_LAUNCH_CHECK(s);
     return;
   }
+  if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_narrow_n_applies(p)) return run_narrow_n(p, x, w, epi, s);
   if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_forward_applies(p, x, w)) {
     const int M = p.N * p.P() * p.Q(), Kred = p.R * p.S * p.C;
     const tg::SplitPlan sp = v4_plan(M, p.K, Kred);

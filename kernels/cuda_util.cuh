@@ -213,6 +213,18 @@ __device__ __forceinline__ void st4(float* p, int64_t j, float4 v) {
 #endif
 }
 
+// A 16-byte shared-memory load (LDS.128) from a 16-byte aligned address; the emulated build
+// copies the 16 bytes in one move, so its counters see one access.
+__device__ __forceinline__ float4 lds128(const float* p) {
+#ifdef SRGAN_CUDA_EMU
+  float4 v;
+  __builtin_memcpy(&v, p, 16);
+  return v;
+#else
+  return *reinterpret_cast<const float4*>(p);
+#endif
+}
+
 // ---- cp.async (sm_80+): global -> shared copies that bypass registers --------------------
 // src_bytes == 0 writes zeros (used for padding and out-of-range elements); the source
 // address must still be a valid pointer, so callers pass the tensor's base in that case.

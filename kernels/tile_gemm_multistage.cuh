@@ -320,17 +320,6 @@ tile_gemm_tf32_multistage_kernel(int M, int N, int Kred, int kt_per_split, PA pa
 // {0, 1}, t = k mod 4 in 0..3) then hit 8 different bank groups, and a copy's 8 consecutive
 // chunks of one row stay 8 different ones.
 
-// A 16-byte shared-memory load (LDS.128); the emulated build copies the 16 bytes in one move, so
-// its counters see one access.
-__device__ __forceinline__ float4 lds128(const float* p) {
-#ifdef SRGAN_CUDA_EMU
-  float4 v;
-  __builtin_memcpy(&v, p, 16);
-  return v;
-#else
-  return *reinterpret_cast<const float4*>(p);
-#endif
-}
 __device__ __forceinline__ uint32_t bits(float f) {
 #ifdef SRGAN_CUDA_EMU
   uint32_t u;

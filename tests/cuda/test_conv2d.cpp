@@ -177,8 +177,9 @@ TEST_CASE("conv2d CUDA variants match the CPU reference", "[cuda][conv2d]") {
 // above; backward-weight 64- and 128-row tiles), partial row and column tiles, stride 2, a 5x5
 // filter, a reduction that ends inside a k-step (C = 36), channels that wrap inside a step,
 // images narrower than a k-step of pixels (several row wraps per step), and split-K (a 4x4
-// image with 256 channels: 1 row tile, 16 splits forward, 5 backward); each pass against the
-// double reference, twice (the same bits both times: split-K is reduced in a fixed order).
+// image with 256 channels: 1 row tile, 16 splits forward, 5 backward), and the narrow-N forward
+// (K <= 4, fp32); each pass against the double reference, twice (the same bits both times:
+// split-K is reduced in a fixed order).
 TEST_CASE("conv2d v4: tiles, edges, strides and split-K against the reference", "[cuda][conv2d][v4]") {
   const Shape shapes[] = {
       {"v4 128x64 edges", 1, 13, 13, 32, 48, 3, 3, 1, 1},
@@ -186,6 +187,8 @@ TEST_CASE("conv2d v4: tiles, edges, strides and split-K against the reference", 
       {"v4 split-K", 1, 4, 4, 256, 64, 3, 3, 1, 1},
       {"v4 5x5 C36 tail", 1, 10, 10, 36, 40, 5, 5, 1, 2},
       {"v4 wgrad K128 s2", 2, 11, 11, 32, 128, 3, 3, 2, 1},
+      {"v4 narrow-N 9x9 16->3", 2, 19, 37, 16, 3, 9, 9, 1, 4},  // blocks past both edges
+      {"v4 narrow-N 5x5 8->1", 1, 7, 9, 8, 1, 5, 5, 1, 2},
   };
   const ConvAlgo a = ConvAlgo::v4_implicit_gemm_tf32_multistage;
   uint64_t seed = 5000;

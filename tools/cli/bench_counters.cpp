@@ -4,6 +4,7 @@
 #include "tools/cli/bench_counters.h"
 
 #include <cxxabi.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -331,7 +332,9 @@ int bench_counters(const CounterOptions& opt) {
   if (!opt.plot.empty()) {
     const std::string json = opt.json.empty() ? opt.plot + ".json" : opt.json;
     if (opt.json.empty()) data::write_file_atomic(json, out.dump(1) + "\n");
-    const std::string cmd = "python3 '" + std::string(SRGAN_SOURCE_DIR) + "/tools/scripts/plot_roofline.py' '" + json +
+    // Debian's python3 has python3-matplotlib; another python3 first on PATH may not.
+    const std::string py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    const std::string cmd = py + " '" + std::string(SRGAN_SOURCE_DIR) + "/tools/scripts/plot_roofline.py' '" + json +
                             "' -o '" + opt.plot + "'";
     if (std::system(cmd.c_str()) != 0) {
       std::fprintf(stderr, "srgan bench counters: the plot failed (%s; it needs python3-matplotlib)\n", cmd.c_str());
