@@ -72,6 +72,9 @@ struct ConvVariant {
   const char* takes;  // which shapes it runs itself; the rest fall back as said
 };
 const std::vector<ConvVariant>& conv_variants();
+// Ours, fastest by `srgan bench counters`' H100 estimate (docs/performance.md 3b), for fp32
+// (CUDA cores) or TF32 (tensor cores): v2_smem_tiled and v4_implicit_gemm_tf32_multistage.
+ConvAlgo default_conv_algo(bool tf32);
 
 void conv2d_forward_cuda(const Conv2dParams& p, const float* x, const float* w, const float* b,
                          float* y, ConvAlgo algo, Stream s);

@@ -28,6 +28,10 @@ const std::vector<ConvVariant>& conv_variants() {
   return v;
 }
 
+ConvAlgo default_conv_algo(bool tf32) {
+  return tf32 ? ConvAlgo::v4_implicit_gemm_tf32_multistage : ConvAlgo::v2_smem_tiled;
+}
+
 const char* cpu_conv_algo_name(CpuConvAlgo a) {
   switch (a) {
     case CpuConvAlgo::reference: return "reference";

@@ -16,6 +16,7 @@ struct CounterOptions {
   std::string json;      // write every row as JSON here when not empty
   std::string plot;      // roofline PNG (tools/scripts/plot_roofline.py) when not empty
   std::string filter;    // only ops whose name contains this
+  std::string shape;     // only rows whose shape contains this (e.g. "9x9->3")
   std::string sass_dir;  // folder with kernels_sm90.sass / .res (default: the build's)
   bool quick = false;    // the goal shapes only
   bool tiny = false;     // every shape cut down (the emulator's smoke test)

@@ -23,6 +23,7 @@ std::vector<Row> collect_counter_rows(const CounterOptions& opt) {
   rep.env.quick = opt.quick;
   rep.filter = opt.filter;
   rep.sink = [&](Report& r, Row row, const std::function<void(int)>& run) {
+    if (!opt.shape.empty() && row.shape.find(opt.shape) == std::string::npos) return;
     if (is_library_variant(row.variant)) {
       row.error = "library baseline: not counted (absent from the emulator)";
       r.rows.push_back(std::move(row));

@@ -68,7 +68,7 @@ int run_steps(const cli::Args& a) {
 
 int run(const cli::Args& a) {
   a.allow_only({"json", "quick", "tiny", "filter", "device", "batch", "repeats", "gan", "threads", "precision",
-                "cpu-conv", "plot", "blocks", "sass-dir"});
+                "cpu-conv", "plot", "blocks", "sass-dir", "shape"});
   if (a.positional().empty()) {
     std::fprintf(stderr, "srgan bench: say what to benchmark, e.g. `srgan bench kernels` (see --help)\n");
     return 2;
@@ -95,6 +95,7 @@ int run(const cli::Args& a) {
     opt.json = a.get("json", "");
     opt.plot = a.get("plot", "");
     opt.filter = a.get("filter", "");
+    opt.shape = a.get("shape", "");
     opt.sass_dir = a.get("sass-dir", "");
     opt.quick = a.has("quick");
     opt.tiny = a.has("tiny");
@@ -112,7 +113,8 @@ int run(const cli::Args& a) {
 SRGAN_COMMAND(cli::Command{
     "bench", "benchmarks: CUDA kernels against cuDNN/cuBLAS; whole training steps and inference",
     "usage: srgan bench kernels [--json FILE] [--quick] [--filter TEXT] [--tiny]\n"
-    "       srgan bench counters [--json FILE] [--plot FILE.png] [--filter TEXT] [--quick] [--blocks N] [--tiny]\n"
+    "       srgan bench counters [--json FILE] [--plot FILE.png] [--filter TEXT] [--shape TEXT] [--quick]\n"
+    "                            [--blocks N] [--tiny]\n"
     "       srgan bench steps [--device auto|cpu|cuda] [--batch N] [--repeats N] [--gan] [--json FILE]\n"
     "                         [--precision fp32|tf32|both] [--cpu-conv im2col|winograd2|winograd4] [--tiny]\n"
     "\n"
@@ -144,6 +146,7 @@ SRGAN_COMMAND(cli::Command{
     "  emulated command line (build/tests/cuda_emu/srgan_emu); the nvcc build lists the SASS alone.\n"
     "  --blocks N     blocks counted per launch, evenly spaced, counts scaled to the grid (default\n"
     "                 48; 0 counts every block)\n"
+    "  --shape TEXT   only rows whose shape contains TEXT (e.g. 9x9->3)\n"
     "  --plot FILE    roofline picture (PNG, tools/scripts/plot_roofline.py, python3-matplotlib)\n"
     "  --sass-dir D   folder holding kernels_sm90.sass / .res (default: the build's)\n"
     "\n"
