@@ -19,10 +19,10 @@ LaunchEstimate estimate_launch(const emu::LaunchCounts& c, const SassKernel* sas
     const SassMix& L = sass->loop;
     if (L[SassClass::mma] > 0 && c.hmma > 0) e.loop_iterations = c.hmma * s / L[SassClass::mma];
     else if (L.bar_sync > 0 && c.barriers > 0) e.loop_iterations = c.barriers * s / L.bar_sync;
-    else {
-      const int mem = L[SassClass::ldg] + L[SassClass::stg] + L[SassClass::ldgsts];
-      if (mem > 0) e.loop_iterations = global_requests / mem;
-    }
+    else if (const int mem = L[SassClass::ldg] + L[SassClass::stg] + L[SassClass::ldgsts]; mem > 0)
+      e.loop_iterations = global_requests / mem;
+    else if (const int lds = L[SassClass::lds] + L[SassClass::ldsm]; lds > 0)  // e.g. a loop over shared tiles
+      e.loop_iterations = s * (c[MemKind::shared_load].requests + c[MemKind::ldsm].requests) / lds;
   }
   // The rest of the kernel (prologue, epilogue, the paths a loop-less kernel takes): its static
   // code holds alternatives that never all run, so it is scaled by the memory instructions that

@@ -8,8 +8,8 @@
 //   DRAM   compulsory bytes (distinct sectors touched, at most the bytes of the buffers touched)
 //          / 2.9 TB/s (device-to-device copy, measured);
 //   issue  warp instructions issued / (132 SMs * 4 schedulers * 1.755 GHz): the main loop's
-//          instructions times its passes (the dynamic count of its MMAs, barriers or global
-//          requests over their number in the loop), plus the code outside the loop in proportion
+//          instructions times its passes (the dynamic count of its MMAs, barriers, global or
+//          shared requests over their number in the loop), plus the code outside the loop in proportion
 //          to the memory requests that ran outside it (its instructions per memory instruction);
 //   wave efficiency  blocks / (132 * ceil(blocks / 132)), applied to the math and issue terms: the
 //          busiest SM does ceil(blocks / 132) blocks' work (a grid of 66 blocks leaves half the SMs
