@@ -14,3 +14,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# cuobjdump / nvdisasm (the toolkit here lacks them) from PyPI, for `srgan bench counters`' SASS
+# counters; optional: without them (offline, say) the counters say the SASS part is unavailable.
+if ! command -v cuobjdump >/dev/null && ! python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["purelib"], "nvidia/cu13/bin/cuobjdump")))' 2>/dev/null; then
+  python3 -m pip install -q --disable-pip-version-check nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm >/dev/null 2>&1 ||
+    echo "setup: could not install nvidia-cuda-cuobjdump from PyPI (offline?); bench counters will lack SASS counters" >&2
+fi
