@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/atomic_file.h"
 #include "data/image_io.h"
 #include "tools/cli/bench_counters_model.h"
 #include "tools/cli/bench_counters_sass.h"
