@@ -9,7 +9,9 @@
 # usage: tools/scripts/tiny_gan.sh [--quick] [OUT_DIR]      (default OUT_DIR: runs/tiny_gan)
 #   --quick   a few steps of each phase (what CI runs): checks the path, learns nothing
 # Environment: SRGAN (the srgan binary; default build/tools/srgan, built if missing),
-#   PRETRAIN_STEPS, GAN_STEPS, ADV_WEIGHT (override the defaults below).
+#   PRETRAIN_STEPS, GAN_STEPS, ADV_WEIGHT, D_LR (D's learning rate; 0 freezes D), EMA (the decay of
+#   the weight average; 0: none) override the defaults below; PRETRAINED=FILE skips phase 1 and
+#   starts the GAN phase from FILE (e.g. an earlier run's pretrain/best.safetensors).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -25,6 +27,8 @@ fi
 if [ $quick = 1 ]; then pre=${PRETRAIN_STEPS:-6}; gan=${GAN_STEPS:-6}; every=3
 else pre=${PRETRAIN_STEPS:-600}; gan=${GAN_STEPS:-900}; every=300; fi
 adv=${ADV_WEIGHT:-1e-3}
+d_lr=${D_LR:-1e-4}
+ema=${EMA:-0.999}
 data=docs/sample
 common=(--data "$data" --val "$data" --device cpu --blocks 4 --width 32 --batch 8 --crop 48
         --workers 1 --log-every 25 --seed 1)
@@ -35,11 +39,18 @@ rm -rf "$out"
 mkdir -p "$out"
 
 start=$(date +%s)
-echo "== 1. pretraining the generator (pixel MSE), $pre steps" >&2
-"$srgan" train "${common[@]}" --phase pretrain --steps "$pre" --lr 1e-3 --val-every "$pre" --out "$out/pretrain"
-echo "== 2. the GAN phase: D joins, adversarial weight $adv, $gan steps" >&2
+if [ -n "${PRETRAINED:-}" ]; then
+  echo "== 1. pretraining skipped: the generator starts from $PRETRAINED" >&2
+  mkdir -p "$out/pretrain"
+  "$srgan" train "${common[@]}" --phase pretrain --init "$PRETRAINED" --steps 0 --val-every 1 --out "$out/pretrain"
+  pre=0
+else
+  echo "== 1. pretraining the generator (pixel MSE), $pre steps" >&2
+  "$srgan" train "${common[@]}" --phase pretrain --steps "$pre" --lr 1e-3 --val-every "$pre" --out "$out/pretrain"
+fi
+echo "== 2. the GAN phase: D joins, adversarial weight $adv, D's learning rate $d_lr, $gan steps" >&2
 "$srgan" train "${common[@]}" --phase gan --init "$out/pretrain/best.safetensors" --steps "$gan" --lr 1e-4 \
-  --d-width 16 --adv-weight "$adv" --val-every "$every" --out "$out/gan"
+  --d-lr "$d_lr" --ema "$ema" --d-width 16 --adv-weight "$adv" --val-every "$every" --out "$out/gan"
 elapsed=$(( $(date +%s) - start ))
 
 # What happened, from the logs: the mean of each term over windows of steps.
