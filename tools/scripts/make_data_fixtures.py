@@ -12,6 +12,7 @@ usage:
   /usr/bin/python3 tools/scripts/make_data_fixtures.py            # write tests/fixtures/data/*
   /usr/bin/python3 tools/scripts/make_data_fixtures.py --verify   # bit-exact check vs reference_LRx4 (all sets)
   /usr/bin/python3 tools/scripts/make_data_fixtures.py --baseline # bicubic PSNR/SSIM on Set5 and Set14
+  /usr/bin/python3 tools/scripts/make_data_fixtures.py --jpeg-only  # only the jpeg_* fixtures
 Options: --shared DIR (default ../shared next to the repository).
 """
 import argparse
@@ -265,6 +266,8 @@ def write_fixtures(shared):
             assert im.getexif().get(0x0112) == o
             ImageOps.exif_transpose(im).save(os.path.join(FIXTURES, "io_exif_o%d_display.png" % o))
 
+    write_jpeg_fixtures(butterfly, bridge)
+
     # 3) Metrics: HR = a 64x48 crop; pairs (HR, bicubic SR) and (HR, HR + seeded noise).
     hr = np.ascontiguousarray(butterfly[40:88, 120:184])  # (48, 64, 3)
     sr = imresize(imresize(hr, 0.25), 4.0)
@@ -291,12 +294,37 @@ def write_fixtures(shared):
     print("wrote", FIXTURES)
 
 
+def write_jpeg_fixtures(butterfly, bridge):
+    """5) JPEG kinds our libjpeg-turbo reader must take: gray, 4:2:0, progressive, restart markers,
+    CMYK (Adobe, inverted), each beside PIL's decode of it as PNG (CMYK converted to RGB by PIL)."""
+    rgb = Image.fromarray(np.ascontiguousarray(butterfly[64:112, 64:128]))  # 64x48 RGB
+    gray = Image.fromarray(np.ascontiguousarray(bridge[200:240, 300:356, 0]))  # 56x40 gray
+    kinds = {
+        "gray": (gray, dict(quality=90)),
+        "420": (rgb, dict(quality=85, subsampling=2)),
+        "progressive": (rgb, dict(quality=85, progressive=True)),
+        "restart": (rgb, dict(quality=85, restart_marker_blocks=3)),
+        "cmyk": (rgb.convert("CMYK"), dict(quality=90)),
+    }
+    for kind, (im, opts) in kinds.items():
+        jpg = os.path.join(FIXTURES, "jpeg_%s.jpg" % kind)
+        im.save(jpg, **opts)
+        with Image.open(jpg) as back:
+            ref = back.convert("L" if back.mode == "L" else "RGB")
+            ref.save(os.path.join(FIXTURES, "jpeg_%s_pil.png" % kind))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(REPO), "shared"))
     ap.add_argument("--verify", action="store_true")
     ap.add_argument("--baseline", action="store_true")
+    ap.add_argument("--jpeg-only", action="store_true", help="write only the jpeg_* fixtures (section 5)")
     a = ap.parse_args()
+    if a.jpeg_only:
+        write_jpeg_fixtures(load(os.path.join(a.shared, "data", "Set5", "butterfly.png")),
+                            load(os.path.join(a.shared, "data", "Set14", "bridge.png")))
+        return
     if a.verify:
         sys.exit(0 if verify(a.shared) else 1)
     if a.baseline:
