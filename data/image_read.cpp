@@ -20,6 +20,7 @@
 #include "data/image_io.h"
 #include "data/image_read_common.h"
 #include "data/jpeg_decode.h"
+#include "data/png_check.h"
 
 namespace srgan::data {
 namespace {
@@ -112,6 +113,10 @@ void decode(const std::vector<uint8_t>& bytes, const std::string& name, const Re
   const Format format = format_of(name, bytes.data(), bytes.size());
   if (format == Format::Jpeg) return decode_jpeg_file(bytes, name, opt, want16, out8, out16, got16);
   check_header_size(name, format, bytes.data(), bytes.size(), opt.max_pixels);
+  if (format == Format::Png) {
+    const std::string problem = png_structure_problem(bytes.data(), bytes.size());
+    if (!problem.empty()) fail(name, "is truncated or corrupt (" + problem + ")");
+  }
   const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = int(bytes.size());
   int w = 0, h = 0, c = 0;

@@ -2,6 +2,9 @@
 // header claiming 100000x100000 pixels is refused as "too large", naming the file, the size and
 // the limit, by read_image and read_image_info alike, before anything is decoded (stb_image used
 // to report such a PNG as "unknown image type"). Files that are none of the three are named so.
+// PNGs whose chunks claim more bytes than the file has, or whose data inflates past what the
+// header needs, are refused before stb_image would allocate up to 4 GB for them
+// (data/png_check.h); interlaced PNGs, whose size the check computes per Adam7 pass, still read.
 #include <fstream>
 #include <functional>
 #include <string>
@@ -112,4 +115,37 @@ TEST_CASE("image limits: formats other than PNG, JPEG and BMP are refused by nam
       "image file '" + gif + "' is not an image: neither PNG, JPEG nor BMP (it starts with bytes 47 49 46 38)";
   CHECK(error_of([&] { read_image(gif); }) == want);
   CHECK(error_of([&] { read_image_info(gif); }) == want);
+}
+
+TEST_CASE("image limits: a PNG cannot make the decoder allocate more than its header needs", "[data][io]") {
+  srgan::test::TempDir tmp("png_bombs");
+  // A chunk length of 2^31 - 1 (found by the fuzzer: stb grew its buffer to 2 GB for it).
+  std::vector<uint8_t> b = encode_png(Image(4, 3, 3, 128));
+  REQUIRE(std::string(b.begin() + 37, b.begin() + 41) == "IDAT");  // after signature (8) and IHDR (25)
+  const size_t after = b.size() - 33 - 12;                          // bytes after the IDAT chunk's 12
+  put_be(b, 33, 0x7fffffff, 4);
+  const std::string claims = tmp.file("claims.png");
+  write_bytes(claims, b);
+  CHECK(error_of([&] { read_image(claims); }) ==
+        "image file '" + claims + "' is truncated or corrupt (chunk 'IDAT' at byte 33 claims 2147483647 bytes, but only " +
+            std::to_string(after) + " follow)");
+  // 2000x1000 zeros deflate to a few KB; the header then says 1x1 RGB: 1 + 3 bytes of data.
+  b = encode_png(Image(2000, 1000, 3, 0));
+  REQUIRE(b.size() < 100000);
+  put_be(b, 16, 1, 4), put_be(b, 20, 1, 4);
+  const std::string bomb = tmp.file("bomb.png");
+  write_bytes(bomb, b);
+  CHECK(error_of([&] { read_image(bomb); }) == "image file '" + bomb +
+                                                   "' is truncated or corrupt (its image data inflates to more than "
+                                                   "the 4 bytes its header needs)");
+  // Interlaced files, 8-bit RGB and 1-bit gray, 13x9 (every Adam7 pass, partial bytes): as PIL.
+  for (const char* name : {"rgb8", "gray1"}) {
+    INFO(name);
+    ReadOptions ro;
+    ro.channels = ChannelMode::Stored;
+    const std::string dir = std::string(SRGAN_FIXTURE_DIR) + "/data/io_adam7_";
+    const Image got = read_image(dir + name + ".png", ro), want = read_image(dir + name + "_pil.png", ro);
+    REQUIRE(got.width == 13);
+    CHECK(got.data == want.data);
+  }
 }
