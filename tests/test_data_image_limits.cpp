@@ -5,8 +5,6 @@
 // PNGs whose chunks claim more bytes than the file has, or whose data inflates past what the
 // header needs, are refused before stb_image would allocate up to 4 GB for them
 // (data/png_check.h); interlaced PNGs, whose size the check computes per Adam7 pass, still read.
-#include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,26 +12,11 @@
 #include "tests/test_common.h"
 
 using namespace srgan::data;
+using srgan::test::error_of;
+using srgan::test::file_bytes;
+using srgan::test::write_bytes;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
-}
-
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 void put_be(std::vector<uint8_t>& b, size_t at, uint32_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) b[at + size_t(i)] = uint8_t(v >> (8 * (bytes - 1 - i)));
@@ -62,7 +45,7 @@ std::vector<uint8_t> bmp_claiming(uint32_t w, uint32_t h) {
   return b;
 }
 std::vector<uint8_t> jpeg_claiming(uint16_t w, uint16_t h) {
-  std::vector<uint8_t> b = read_bytes(std::string(SRGAN_FIXTURE_DIR) + "/data/jpeg_gray.jpg");
+  std::vector<uint8_t> b = file_bytes(std::string(SRGAN_FIXTURE_DIR) + "/data/jpeg_gray.jpg");
   for (size_t i = 0; i + 9 < b.size(); ++i)
     if (b[i] == 0xFF && b[i + 1] == 0xC0) {  // SOF0: length (2), precision (1), height (2), width (2)
       put_be(b, i + 5, h, 2);

@@ -4,8 +4,6 @@
 // read out of bounds or uninitialised memory (found by tests/fuzz/fuzz_image_read before the
 // change; in the ASan + UBSan build this test failed on them), truncation, a broken header.
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,6 +11,9 @@
 #include "tests/test_common.h"
 
 using namespace srgan::data;
+using srgan::test::error_of;
+using srgan::test::file_bytes;
+using srgan::test::write_bytes;
 
 namespace {
 
@@ -22,19 +23,6 @@ Image read_as(const std::string& path, ChannelMode m) {
   ReadOptions ro;
   ro.channels = m;
   return read_image(path, ro);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
 }
 
 int worst_difference(const Image& a, const Image& b) {
@@ -117,8 +105,7 @@ TEST_CASE("jpeg: crafted files that broke stb_image give a clear error, the same
 
 TEST_CASE("jpeg: truncated data and a broken header are named as such", "[data][io][jpeg]") {
   srgan::test::TempDir tmp("jpeg_bad");
-  std::ifstream in(fixture("jpeg_420.jpg"), std::ios::binary);
-  const std::vector<uint8_t> good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<uint8_t> good = file_bytes(fixture("jpeg_420.jpg"));
   REQUIRE(good.size() > 1000);
   const std::string cut = tmp.file("cut.jpg");
   write_bytes(cut, std::vector<uint8_t>(good.begin(), good.begin() + long(good.size() * 2 / 3)));

@@ -4,7 +4,6 @@
 // neither error named the file. Each edited copy here must be refused at once, naming the file
 // and what disagrees; the unedited copy still loads.
 #include <filesystem>
-#include <functional>
 #include <string>
 
 #include "core/check.h"
@@ -14,19 +13,11 @@
 #include "tests/test_common.h"
 
 using namespace srgan;
+using srgan::test::error_of;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-// The bundled model, re-saved with metadata[key] = value (value "" removes the tensor `drop`).
+// The bundled model, re-saved with metadata[key] = value and without the tensor `drop`.
 std::string edited_copy(const srgan::test::TempDir& dir, const std::string& key, const std::string& value,
                         const std::string& drop = "") {
   SafeTensors st = load_safetensors(app::default_model_path());
