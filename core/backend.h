@@ -18,8 +18,10 @@ struct BackendConfig {
 };
 
 BackendConfig& backend();
-// Threads for the CPU path's GEMMs and its other loops (n <= 0: all cores).
-void set_cpu_threads(int n);
+// Threads for the CPU path's GEMMs and its other loops (n <= 0: all cores). More threads than
+// cores only slow the work down (thousands fail to start), so n is capped at the core count;
+// returns the number in use (callers say so when it is less than asked for).
+int set_cpu_threads(int n);
 // The CPU GEMM library and kernel set in use, e.g. "OpenBLAS (Cooperlake kernels)".
 std::string cpu_gemm_library();
 

@@ -57,9 +57,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
   }
   Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
   Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
+  const BatchNormAlgo algo = backend().bn_algo;  // chosen once: the backward pass uses the same
   if (x.is_cuda()) {
     SRGAN_CUDA_ONLY(op, batchnorm_forward_train_cuda(p, fptr(x), fptr(gamma), fptr(beta), fptr(y), fptr(save_mean),
-                                                     fptr(save_invstd), fptr(rm), fptr(rv), backend().bn_algo, current_stream()));
+                                                     fptr(save_invstd), fptr(rm), fptr(rv), algo, current_stream()));
   } else {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -67,12 +68,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
                                      ptr<T>(save_invstd), ptr<T>(rm), ptr<T>(rv));
     });
   }
-  return record(y, op, {x, gamma, beta}, [p, x, gamma, save_mean, save_invstd](const Tensor& g) -> std::vector<Tensor> {
+  return record(y, op, {x, gamma, beta}, [p, x, gamma, save_mean, save_invstd, algo](const Tensor& g)
+                                            -> std::vector<Tensor> {
     Tensor dx = empty_like(x), dg = empty_like(gamma), db = empty_like(gamma);
     if (g.is_cuda()) {
       SRGAN_CUDA_ONLY("batch_norm.backward",
                       batchnorm_backward_train_cuda(p, fptr(x), fptr(g), fptr(gamma), fptr(save_mean), fptr(save_invstd),
-                                                    fptr(dx), fptr(dg), fptr(db), backend().bn_algo, current_stream()));
+                                                    fptr(dx), fptr(dg), fptr(db), algo, current_stream()));
     } else {
       dispatch_cpu(g.dtype(), [&](auto tag) {
         using T = decltype(tag);

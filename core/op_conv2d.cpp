@@ -52,16 +52,19 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
     fail(op, "kernel " + shape_str(w.shape()) + " is larger than the padded input " + shape_str(x.shape()));
 
   Tensor y = Tensor::empty({p.N, p.P(), p.Q(), p.K}, x.dtype(), x.device());
+  // The algorithms are chosen once, here, and the backward passes use the same ones: a change of
+  // backend() between forward and backward does not mix two algorithms in one step.
   const CpuConvAlgo cpu_algo = backend().cpu_conv;
+  const ConvAlgo cuda_algo = backend().conv_algo;
   if (x.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, conv2d_forward_cuda(p, fptr(x), fptr(w), fptr(b), fptr(y), backend().conv_algo, current_stream()));
+    SRGAN_CUDA_ONLY(op, conv2d_forward_cuda(p, fptr(x), fptr(w), fptr(b), fptr(y), cuda_algo, current_stream()));
   } else {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       forward_cpu<T>(p, ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(y), cpu_algo);
     });
   }
-  return record(y, op, {x, w, b}, [p, x, w, b, cpu_algo](const Tensor& g) -> std::vector<Tensor> {
+  return record(y, op, {x, w, b}, [p, x, w, b, cpu_algo, cuda_algo](const Tensor& g) -> std::vector<Tensor> {
     Tensor dx, dw, db;
     if (x.requires_grad()) dx = empty_like(x);
     const bool want_w = w.requires_grad() || (b.defined() && b.requires_grad());
@@ -71,8 +74,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
     }
     if (g.is_cuda()) {
       SRGAN_CUDA_ONLY("conv2d.backward", {
-        if (dx.defined()) conv2d_backward_data_cuda(p, fptr(g), fptr(w), fptr(dx), backend().conv_algo, current_stream());
-        if (want_w) conv2d_backward_weight_cuda(p, fptr(x), fptr(g), fptr(dw), fptr(db), backend().conv_algo, current_stream());
+        if (dx.defined()) conv2d_backward_data_cuda(p, fptr(g), fptr(w), fptr(dx), cuda_algo, current_stream());
+        if (want_w) conv2d_backward_weight_cuda(p, fptr(x), fptr(g), fptr(dw), fptr(db), cuda_algo, current_stream());
       });
     } else {
       dispatch_cpu(g.dtype(), [&](auto tag) {

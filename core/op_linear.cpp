@@ -20,15 +20,16 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   LinearParams p;
   p.M = int(x.dim(0)); p.In = int(x.dim(1)); p.Out = int(w.dim(0));
   Tensor y = Tensor::empty({p.M, p.Out}, x.dtype(), x.device());
+  const GemmAlgo algo = backend().gemm_algo;  // chosen once: the backward passes use the same
   if (x.is_cuda()) {
-    SRGAN_CUDA_ONLY(op, linear_forward_cuda(p, fptr(x), fptr(w), fptr(b), fptr(y), backend().gemm_algo, current_stream()));
+    SRGAN_CUDA_ONLY(op, linear_forward_cuda(p, fptr(x), fptr(w), fptr(b), fptr(y), algo, current_stream()));
   } else {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       linear_forward_cpu<T>(p, ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(y));
     });
   }
-  return record(y, op, {x, w, b}, [p, x, w, b](const Tensor& g) -> std::vector<Tensor> {
+  return record(y, op, {x, w, b}, [p, x, w, b, algo](const Tensor& g) -> std::vector<Tensor> {
     Tensor dx, dw, db;
     if (x.requires_grad()) dx = empty_like(x);
     const bool want_w = w.requires_grad() || (b.defined() && b.requires_grad());
@@ -38,8 +39,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     }
     if (g.is_cuda()) {
       SRGAN_CUDA_ONLY("linear.backward", {
-        if (dx.defined()) linear_backward_data_cuda(p, fptr(g), fptr(w), fptr(dx), backend().gemm_algo, current_stream());
-        if (want_w) linear_backward_weight_cuda(p, fptr(x), fptr(g), fptr(dw), fptr(db), backend().gemm_algo, current_stream());
+        if (dx.defined()) linear_backward_data_cuda(p, fptr(g), fptr(w), fptr(dx), algo, current_stream());
+        if (want_w) linear_backward_weight_cuda(p, fptr(x), fptr(g), fptr(dw), fptr(db), algo, current_stream());
       });
     } else {
       dispatch_cpu(g.dtype(), [&](auto tag) {

@@ -19,15 +19,11 @@ void ParamArena::adopt(std::vector<Tensor> params, Device device) {
   grads_ = Tensor::zeros({total}, dtype, device);
   int64_t off = 0;
   for (auto& p : params) {
-    TensorImpl& im = *p.impl();
     Tensor dst = values_.narrow0(off, p.numel());
     dst.copy_from(p.view({p.numel()}));
-    im.storage = values_.impl()->storage;
-    im.offset = off;
-    im.device = device;
-    im.requires_grad = true;
-    Tensor g = grads_.narrow0(off, p.numel()).view(p.shape());
-    im.grad = g.impl();
+    p.rehome(dst);
+    p.set_requires_grad(true);
+    p.impl()->grad = grads_.narrow0(off, p.numel()).view(p.shape()).impl();  // accumulates in place
     off += p.numel();
   }
   params_ = std::move(params);

@@ -1,21 +1,18 @@
-// safetensors reader and writer (F32/F64), and the atomic file write they rely on.
+// safetensors reader and writer (F32/F64); files are written through data/atomic_file.h.
 #include "core/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/check.h"
+#include "data/atomic_file.h"
 
 namespace srgan {
 
@@ -34,67 +31,12 @@ bool host_is_little_endian() {
 
 const char* st_dtype(DType t) { return t == DType::f32 ? "F32" : "F64"; }
 
-std::string folder_of(const std::string& path) {
-  auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 }  // namespace
 
 Tensor SafeTensors::find(const std::string& name) const {
   for (auto& [n, t] : tensors)
     if (n == name) return t;
   return Tensor();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Atomic write
-// ---------------------------------------------------------------------------------------------
-
-void write_file_atomic(const std::string& path, const std::function<void(const ByteSink&)>& produce) {
-  static std::atomic<unsigned> counter{0};
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw Error("cannot write '" + path + "': creating temporary file '" + tmp + "' failed: " + std::strerror(errno));
-  auto cleanup = [&]() {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-    ::unlink(tmp.c_str());
-  };
-  try {
-    ByteSink sink = [&](const void* data, size_t bytes) {
-      const char* p = static_cast<const char*>(data);
-      while (bytes > 0) {
-        ssize_t w = ::write(fd, p, bytes);
-        if (w < 0) {
-          if (errno == EINTR) continue;
-          throw Error("cannot write '" + path + "': writing '" + tmp + "' failed: " + std::strerror(errno));
-        }
-        p += w;
-        bytes -= size_t(w);
-      }
-    };
-    produce(sink);
-    if (::fsync(fd) != 0)
-      throw Error("cannot write '" + path + "': fsync of '" + tmp + "' failed: " + std::strerror(errno));
-    int rc = ::close(fd);
-    fd = -1;
-    if (rc != 0) throw Error("cannot write '" + path + "': closing '" + tmp + "' failed: " + std::strerror(errno));
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
-      throw Error("cannot write '" + path + "': renaming '" + tmp + "' over it failed: " + std::strerror(errno));
-  } catch (...) {
-    cleanup();
-    throw;
-  }
-  // Make the rename itself durable (best effort: some file systems refuse fsync on folders).
-  int dfd = ::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,14 +75,20 @@ void save_safetensors(const std::string& path, const TensorList& tensors, const 
   while ((8 + text.size()) % 8 != 0) text.push_back(' ');  // align the data buffer to 8 bytes
   const uint64_t n = text.size();
 
-  write_file_atomic(path, [&](const ByteSink& sink) {
+  try {
+    data::AtomicFile file(path);
     unsigned char len[8];
     for (int i = 0; i < 8; ++i) len[i] = (unsigned char)((n >> (8 * i)) & 0xff);
-    sink(len, 8);
-    sink(text.data(), text.size());
+    file.write(len, 8);
+    file.write(text.data(), text.size());
     for (const Tensor& t : host)
-      if (t.nbytes() > 0) sink(t.raw(), t.nbytes());
-  });
+      if (t.nbytes() > 0) file.write(t.raw(), t.nbytes());
+    file.commit();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // data/ reports std::runtime_error; this file promises srgan::Error
+    throw Error(e.what());
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

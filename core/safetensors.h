@@ -7,13 +7,12 @@
 //   bytes [8+N, ...)    the data buffer; offsets are relative to its start; row-major, little-endian
 // We read and write F32 and F64 only (other dtypes are refused with a clear error). Tensors are
 // stored exactly as they are in memory (NHWC activations, KRSC conv weights): the converters in
-// tools/scripts/ permute PyTorch's layouts. Writes are atomic: a temporary file in the same folder is
-// written, flushed, fsync'ed and renamed over the target, so a crash or error never leaves a
-// half-written file under the real name, and the old file survives any failure.
+// tools/scripts/ permute PyTorch's layouts. Writes are atomic (data/atomic_file.h): a temporary
+// file in the same folder is written, flushed, fsync'ed and renamed over the target, so a crash or
+// error never leaves a half-written file under the real name, and the old file survives any failure.
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -47,13 +46,5 @@ void save_safetensors(const std::string& path, const TensorList& tensors, const 
 SafeTensors load_safetensors(const std::string& path);
 // The same from bytes in memory (a fuzzing entry point); `name` stands for the file in errors.
 SafeTensors load_safetensors_from_memory(const uint8_t* bytes, size_t size, const std::string& name);
-
-// ---- the atomic-write primitive, usable for any file ----
-// `produce` receives a sink that appends bytes to a temporary file next to `path`
-// ("<path>.tmp.<pid>.<n>"). When produce returns, the data is flushed, fsync'ed and renamed over
-// `path` and the folder is fsync'ed. If produce throws or any write fails, the temporary file is
-// removed, `path` is left as it was, and the error propagates (naming the file).
-using ByteSink = std::function<void(const void* data, size_t bytes)>;
-void write_file_atomic(const std::string& path, const std::function<void(const ByteSink&)>& produce);
 
 }  // namespace srgan

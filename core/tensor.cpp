@@ -197,6 +197,18 @@ Tensor Tensor::narrow0(int64_t begin, int64_t length) const {
   return v;
 }
 
+void Tensor::rehome(const Tensor& place) {
+  TensorImpl& im = *impl_;
+  const TensorImpl& to = impl_of(place.impl_);
+  if (to.grad_fn || im.grad_fn) throw Error("Tensor::rehome: only leaf tensors (parameters, buffers) move");
+  if (place.numel() != numel())
+    throw Error("Tensor::rehome: " + shape_str(shape()) + " cannot live in " + shape_str(place.shape()));
+  im.storage = to.storage;
+  im.offset = to.offset;
+  im.device = to.device;
+  im.dtype = to.dtype;
+}
+
 bool Tensor::requires_grad() const { return impl_of(impl_).requires_grad; }
 
 Tensor& Tensor::set_requires_grad(bool r) {

@@ -85,6 +85,11 @@ class Tensor {
   // ---- views (share storage) ----
   Tensor view(const Shape& shape) const;  // no autograd; see reshape() in ops.h for the differentiable one
   Tensor narrow0(int64_t begin, int64_t length) const;  // rows [begin, begin+length) of dim 0
+  // Makes this tensor, and every handle sharing it (a module's parameter, an optimizer's list),
+  // use `place`'s memory from now on: its storage, offset, device and dtype (the same number of
+  // elements; the shape stays). The contents are not copied. Moving parameters to a device
+  // (Module::to) and into one contiguous arena (ParamArena) both go through here.
+  void rehome(const Tensor& place);
 
   // ---- autograd ----
   bool requires_grad() const;

@@ -71,10 +71,5 @@ std::vector<uint8_t> encode_png16(const Image16& img);
 
 // The whole file; errors as above ("does not exist", "cannot be opened", read errors).
 std::vector<uint8_t> read_file_bytes(const std::string& path);
-// Atomic write of any bytes (temporary file in the same folder + fsync + rename).
-void write_file_atomic(const std::string& path, const void* bytes, size_t n);
-inline void write_file_atomic(const std::string& path, const std::string& text) {
-  write_file_atomic(path, text.data(), text.size());
-}
 
 }  // namespace srgan::data

@@ -48,10 +48,4 @@ std::vector<uint8_t> encode_png16(const Image16& img) { return encode_to_memory(
 void write_png(const std::string& path, const Image& img) { encode_to_file(path, img, 8, "write_png"); }
 void write_png16(const std::string& path, const Image16& img) { encode_to_file(path, img, 16, "write_png16"); }
 
-void write_file_atomic(const std::string& path, const void* bytes, size_t n) {
-  AtomicFile file(path);
-  file.write(bytes, n);
-  file.commit();
-}
-
 }  // namespace srgan::data

@@ -2,9 +2,11 @@
 // separable passes over HWC images, double accumulation in tap order.
 #include "data/resize.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace srgan::data {
 namespace {
@@ -23,15 +25,14 @@ inline uint8_t round_u8(double v) {
 inline float round_to(double v, float*) { return float(v); }
 inline uint8_t round_to(double v, uint8_t*) { return round_u8(v); }
 
-// Output row y of the pass along the height: dst (W, C) from rows of in (H_in, W, C).
-// acc: scratch of W * C doubles.
-template <typename T>
-void height_row(const ImageT<T>& in, const ResizeWeights& rw, int y, std::vector<double>& acc, T* dst) {
-  const size_t row_len = size_t(in.width) * in.channels;
+// Output row y of the pass along the height: dst (row_len = W * C) from the input rows that
+// row_of(i) returns, (W, C) each. acc: scratch of W * C doubles.
+template <typename T, class RowOf>
+void height_row(RowOf row_of, size_t row_len, const ResizeWeights& rw, int y, std::vector<double>& acc, T* dst) {
   acc.assign(row_len, 0.0);
   for (int j = 0; j < rw.taps; ++j) {
     const double w = rw.weight[size_t(y) * rw.taps + j];
-    const T* src = in.row(rw.index[size_t(y) * rw.taps + j]);
+    const T* src = row_of(rw.index[size_t(y) * rw.taps + j]);
     for (size_t i = 0; i < row_len; ++i) acc[i] += w * double(src[i]);
   }
   for (size_t i = 0; i < row_len; ++i) dst[i] = round_to(acc[i], (T*)nullptr);
@@ -56,7 +57,8 @@ template <typename T>
 ImageT<T> resize_height(const ImageT<T>& in, const ResizeWeights& rw) {
   ImageT<T> out(in.width, rw.out_len, in.channels);
   std::vector<double> acc;
-  for (int y = 0; y < rw.out_len; ++y) height_row(in, rw, y, acc, out.row(y));
+  auto row_of = [&in](int i) { return in.row(i); };
+  for (int y = 0; y < rw.out_len; ++y) height_row(row_of, size_t(in.width) * in.channels, rw, y, acc, out.row(y));
   return out;
 }
 
@@ -126,18 +128,39 @@ ImageF imresize_bicubic(const ImageF& img, double scale) {
   return resize_impl(img, scaled_len(img.width, scale), scaled_len(img.height, scale), scale, scale);
 }
 
-BicubicRowUpscaler::BicubicRowUpscaler(const ImageF& img, int factor) : img_(img) {
-  if (img.empty() || img.width <= 0 || img.height <= 0) throw std::runtime_error("BicubicRowUpscaler: empty image");
+BicubicRowUpscaler::BicubicRowUpscaler(int width, int height, int channels, RowSource source, int factor)
+    : width_(width), channels_(channels), source_(std::move(source)) {
+  if (width <= 0 || height <= 0 || channels <= 0) throw std::runtime_error("BicubicRowUpscaler: empty image");
   if (factor < 1) throw std::runtime_error("BicubicRowUpscaler: factor must be >= 1, got " + std::to_string(factor));
-  wh_ = bicubic_weights(img.height, img.height * factor, double(factor));
-  ww_ = bicubic_weights(img.width, img.width * factor, double(factor));
-  mid_.resize(size_t(img.width) * img.channels);
+  wh_ = bicubic_weights(height, height * factor, double(factor));
+  ww_ = bicubic_weights(width, width * factor, double(factor));
+  cache_.assign(size_t(wh_.taps), std::vector<float>(size_t(width) * channels));
+  cached_y_.assign(size_t(wh_.taps), -1);
+  mid_.resize(size_t(width) * channels);
+}
+
+BicubicRowUpscaler::BicubicRowUpscaler(const ImageF& img, int factor)
+    : BicubicRowUpscaler(img.width, img.height, img.channels, [&img](int y, float* out) {
+        std::copy(img.row(y), img.row(y) + size_t(img.width) * img.channels, out);
+      }, factor) {}
+
+// One output row needs `taps` consecutive input rows (clamped at the edges), and output rows
+// are asked for top to bottom, so a ring of `taps` rows read in turn misses each input row once.
+const float* BicubicRowUpscaler::input_row(int y) {
+  for (size_t i = 0; i < cached_y_.size(); ++i)
+    if (cached_y_[i] == y) return cache_[i].data();
+  const size_t slot = next_slot_;
+  next_slot_ = (next_slot_ + 1) % cache_.size();
+  source_(y, cache_[slot].data());
+  cached_y_[slot] = y;
+  return cache_[slot].data();
 }
 
 void BicubicRowUpscaler::row(int y, float* out) {
   if (y < 0 || y >= wh_.out_len) throw std::runtime_error("BicubicRowUpscaler: row " + std::to_string(y) + " out of range");
-  height_row(img_, wh_, y, acc_, mid_.data());  // equal scales: height first, as resize_impl
-  width_row(mid_.data(), img_.channels, ww_, out);
+  auto row_of = [this](int i) { return input_row(i); };
+  height_row(row_of, size_t(width_) * channels_, wh_, y, acc_, mid_.data());  // equal scales: height first
+  width_row(mid_.data(), channels_, ww_, out);
 }
 
 Image downscale_bicubic(const Image& img, int factor) {

@@ -16,6 +16,7 @@
 //
 // LAYOUT: HWC in and out (data/image.h); every channel is filtered independently.
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "data/image.h"
@@ -42,19 +43,29 @@ Image imresize_bicubic(const Image& img, int out_width, int out_height);
 ImageF imresize_bicubic(const ImageF& img, double scale);
 
 // imresize_bicubic(img, factor) one output row at a time, bit for bit the same rows: for images
-// whose upscaled whole would not fit in memory (`srgan upscale`'s alpha plane). Holds a row.
-// `img` must outlive it.
+// whose upscaled whole would not fit in memory (`srgan upscale`'s alpha plane). The input is
+// read a row at a time too, through `RowSource` (so it can stay 8- or 16-bit, or be a view of
+// interleaved channels), and only the rows the bicubic taps need are held (6 at most).
 class BicubicRowUpscaler {
  public:
-  BicubicRowUpscaler(const ImageF& img, int factor);
-  BicubicRowUpscaler(ImageF&&, int) = delete;  // it keeps a reference: no temporaries
+  // Fills `out` (width, channels) with input row y as floats.
+  using RowSource = std::function<void(int y, float* out)>;
+  BicubicRowUpscaler(int width, int height, int channels, RowSource source, int factor);
+  BicubicRowUpscaler(const ImageF& img, int factor);  // `img` must outlive it
+  BicubicRowUpscaler(ImageF&&, int) = delete;         // it keeps a reference: no temporaries
   int out_width() const { return ww_.out_len; }
   int out_height() const { return wh_.out_len; }
   void row(int y, float* out);  // out: (out_width, channels)
 
  private:
-  const ImageF& img_;
+  const float* input_row(int y);  // from the cache, read through source_ on a miss
+
+  int width_, channels_;
+  RowSource source_;
   ResizeWeights wh_, ww_;
+  std::vector<std::vector<float>> cache_;  // (taps) rows of (W, C), most recently read
+  std::vector<int> cached_y_;              // the input row each cache slot holds (-1: none)
+  size_t next_slot_ = 0;
   std::vector<double> acc_;  // (W * C) scratch of the height pass
   std::vector<float> mid_;   // (W, C): input row after the height pass
 };

@@ -1,7 +1,9 @@
 // 2-D convolution, NHWC activations and KRSC weights: parameter struct and every implementation.
 //   x  (N, H, W, C)    w (K, R, S, C)    b (K) or nullptr    y (N, P, Q, K)
-// CPU: a plain-loop reference (ground truth, float and double) and an im2col + GEMM path
-// (OpenBLAS for float) that users without a GPU train with. CUDA: variants selected by ConvAlgo.
+// CPU (CpuConvAlgo): a plain-loop reference (ground truth, float and double), Winograd
+// F(4x4, 3x3) and F(2x2, 3x3) for 3x3 stride-1 layers with 16+ channels (the default where it
+// applies), and im2col + GEMM (OpenBLAS for float) for every other layer; users without a GPU
+// train with the last two. CUDA: variants selected by ConvAlgo.
 #pragma once
 #include "kernels/common.h"
 

@@ -95,13 +95,8 @@ void Module::train(bool on) {
 void Module::to(Device d) {
   auto move = [d](Tensor t) {
     if (t.device() == d) return;
-    Tensor moved = t.to(d);
-    TensorImpl& im = *t.impl();
-    im.storage = moved.impl()->storage;
-    im.offset = moved.impl()->offset;
-    im.device = d;
-    im.dtype = moved.dtype();
-    if (im.grad) im.grad = Tensor(im.grad).to(d).impl();
+    t.rehome(t.to(d));
+    if (Tensor g = t.grad(); g.defined()) g.rehome(g.to(d));  // g shares t's gradient
   };
   for (auto& [n, t] : named_parameters()) move(t);
   for (auto& [n, t] : named_buffers()) move(t);

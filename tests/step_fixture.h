@@ -67,9 +67,10 @@ inline std::vector<float> batch_values(const Shape& s, uint64_t seed) {
 
 // Writes batch number `step` of the series `seed` into the runner's host buffers.
 inline void feed(app::StepRunner& r, int step, uint64_t seed) {
-  std::vector<float> lr = batch_values(r.lr().shape(), seed + 2 * step), hr = batch_values(r.hr().shape(), seed + 2 * step + 1);
-  std::copy(lr.begin(), lr.end(), r.lr_host());
-  std::copy(hr.begin(), hr.end(), r.hr_host());
+  std::vector<float> lr = batch_values(r.low_res().shape(), seed + 2 * step);
+  std::vector<float> hr = batch_values(r.high_res().shape(), seed + 2 * step + 1);
+  std::copy(lr.begin(), lr.end(), r.low_res_host());
+  std::copy(hr.begin(), hr.end(), r.high_res_host());
 }
 
 }  // namespace srgan::test

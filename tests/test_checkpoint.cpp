@@ -13,6 +13,7 @@
 #include "core/check.h"
 #include "core/param_arena.h"
 #include "core/safetensors.h"
+#include "data/atomic_file.h"
 #include "models/checkpoint.h"
 #include "models/srresnet.h"
 #include "test_common.h"
@@ -264,10 +265,9 @@ TEST_CASE("atomic write leaves no temporary file and keeps the old file on failu
 
   // the producer fails half-way: the old file stays intact and the temporary file is gone
   std::string e = error_of([&] {
-    write_file_atomic(path, [](const ByteSink& sink) {
-      sink("partial data", 12);
-      throw Error("disk full (simulated)");
-    });
+    data::AtomicFile file(path);
+    file.write("partial data", 12);
+    throw Error("disk full (simulated)");  // before commit()
   });
   CHECK(contains(e, "simulated"));
   CHECK(read_all(path) == before);

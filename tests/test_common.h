@@ -1,5 +1,6 @@
 // Test helpers shared by every Catch2 test: the Catch2 2.x / 3.x include switch, random fills,
-// temporary folders, error messages and file bytes, and the tolerance check |a - b| <= atol + rtol * |ref| that reports the worst and first bad index.
+// temporary folders, error messages and file bytes, and the tolerance check
+// |a - b| <= atol + rtol * |ref| that reports the worst and first bad index.
 #pragma once
 #if __has_include(<catch2/catch_test_macros.hpp>)
 #include <catch2/catch_approx.hpp>
@@ -12,6 +13,7 @@ using Catch::Approx;
 #include <catch2/catch.hpp>
 #endif
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -128,6 +130,16 @@ CloseReport all_close(const std::vector<A>& got, const std::vector<B>& ref, doub
     return r;
   }
   return all_close(got.data(), ref.data(), int64_t(got.size()), atol, rtol);
+}
+
+// A process id that no longer runs: a child that exited and was reaped (for tests of what a
+// killed process leaves behind).
+inline pid_t dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return pid;
 }
 
 }  // namespace srgan::test

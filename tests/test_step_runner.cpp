@@ -32,13 +32,13 @@ double term(const LossTerms& t, const std::string& name) {
 TEST_CASE("StepRunner pretrain steps equal plain steps on the same batches (CPU)", "[step_runner]") {
   srgan::test::SeededGenerator a(5, 1, 8, Device::cpu), b(5, 1, 8, Device::cpu);
   StepRunner r(Device::cpu, kLr, kHr, GraphMode::automatic);
-  r.set_plan(pretrain_plan(b.g.net, b.g.opt, r.lr(), r.hr(), LossWeights{}));
+  r.set_plan(pretrain_plan(b.g.net, b.g.opt, r.low_res(), r.high_res(), LossWeights{}));
   CHECK_FALSE(r.graphs_active());
   for (int step = 0; step < 4; ++step) {  // more than two steps: both host buffer pairs are reused
     std::vector<float> lr = batch_values(kLr, 100 + step), hr = batch_values(kHr, 200 + step);
     LossTerms ref = pretrain_step(a.g.net, a.g.opt, Tensor::from_vector(lr, kLr), Tensor::from_vector(hr, kHr), LossWeights{});
-    std::copy(lr.begin(), lr.end(), r.lr_host());
-    std::copy(hr.begin(), hr.end(), r.hr_host());
+    std::copy(lr.begin(), lr.end(), r.low_res_host());
+    std::copy(hr.begin(), hr.end(), r.high_res_host());
     LossTerms got = r.step();
     CHECK(term(got, "g_total") == term(ref, "g_total"));
     CHECK(term(got, "pixel_mse") == term(ref, "pixel_mse"));
@@ -51,13 +51,13 @@ TEST_CASE("StepRunner GAN steps equal plain GAN steps (CPU)", "[step_runner]") {
   static_assert(kCrop == srgan::test::kStepCrop, "the discriminator is built for the fixture's crop");
   srgan::test::SeededGan a(9, 1, 8, 4, 16, Device::cpu), b(9, 1, 8, 4, 16, Device::cpu);
   StepRunner r(Device::cpu, kLr, kHr, GraphMode::off);
-  r.set_plan(gan_plan(b.g.net, b.d.net, nullptr, b.g.opt, b.d.opt, r.lr(), r.hr(), LossWeights{}));
+  r.set_plan(gan_plan({b.g.net, b.d.net, nullptr, b.g.opt, b.d.opt, LossWeights{}}, r.low_res(), r.high_res()));
   for (int step = 0; step < 3; ++step) {
     std::vector<float> lr = batch_values(kLr, 300 + step), hr = batch_values(kHr, 400 + step);
-    LossTerms ref = gan_step(a.g.net, a.d.net, nullptr, a.g.opt, a.d.opt, Tensor::from_vector(lr, kLr), Tensor::from_vector(hr, kHr),
-                             LossWeights{});
-    std::copy(lr.begin(), lr.end(), r.lr_host());
-    std::copy(hr.begin(), hr.end(), r.hr_host());
+    LossTerms ref = gan_step({a.g.net, a.d.net, nullptr, a.g.opt, a.d.opt, LossWeights{}}, Tensor::from_vector(lr, kLr),
+                             Tensor::from_vector(hr, kHr));
+    std::copy(lr.begin(), lr.end(), r.low_res_host());
+    std::copy(hr.begin(), hr.end(), r.high_res_host());
     LossTerms got = r.step();
     REQUIRE(got.size() == ref.size());
     for (auto& [name, t] : ref) CHECK(term(got, name) == t.item());

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/check.h"
+#include "core/safetensors.h"
 #include "data/image_io.h"
 #include "tools/train/trainer.h"
 #include "tests/test_common.h"
@@ -74,7 +75,7 @@ TEST_CASE("a non-finite loss stops training, names the step and term, keeps the 
   // An absurd learning rate makes the weights overflow within a few steps.
   o.resume = true;
   o.steps = 60;
-  o.lr = 1e30;
+  o.learning_rate = 1e30;
   std::vector<StepRecord> h;
   REQUIRE(train(o, &h) == TrainResult::non_finite);
   REQUIRE_FALSE(h.empty());
@@ -139,4 +140,94 @@ TEST_CASE("checkpoints on a validation step still write best.safetensors, runs a
   bad.log_every = 1;
   bad.val = o.data + "_missing_val";
   REQUIRE_THROWS_WITH(train(bad, nullptr), Contains("_missing_val"));
+}
+
+// Each step's log line carries the learning rate that step ran with, even when the lines are
+// written later (at the log interval), after --lr-halve-at has changed the rate.
+TEST_CASE("the log records each step's own learning rate across --lr-halve-at", "[train][log]") {
+  TrainOptions o = tiny(make_image_folder("lr_log", 2), out_dir("lr_log"));
+  o.steps = 6;
+  o.log_every = 6;  // all six lines are written after the halving
+  o.learning_rate = 1e-3;
+  o.lr_halve_at = 3;  // steps 1-3 at 1e-3, steps 4-6 at 5e-4
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  std::ifstream log(fs::path(o.out) / "train_log.jsonl");
+  std::string line;
+  int steps_seen = 0;
+  while (std::getline(log, line)) {
+    const auto s = line.find("\"step\":"), r = line.find("\"lr\":");
+    if (s == std::string::npos || r == std::string::npos) continue;  // validation lines
+    const long step = std::strtol(line.c_str() + s + 7, nullptr, 10);
+    const double rate = std::strtod(line.c_str() + r + 5, nullptr);
+    INFO(line);
+    CHECK(rate == (step <= 3 ? 1e-3 : 5e-4));
+    ++steps_seen;
+  }
+  CHECK(steps_seen == 6);
+}
+
+// A kill while best.safetensors was being written (after the checkpoint that records it) left an
+// older or torn best: --resume writes it again from the checkpoint's generator.
+TEST_CASE("resume rewrites a best.safetensors that a kill left behind the checkpoint", "[train][resume][kill]") {
+  const std::string data = make_image_folder("best_kill", 2);
+  TrainOptions o = tiny(data, out_dir("best_kill"));
+  o.steps = 2;
+  o.val = data;
+  o.val_every = 2;  // validation at step 2: the best so far, recorded in last.safetensors
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  const fs::path best = fs::path(o.out) / "best.safetensors", last = fs::path(o.out) / "last.safetensors";
+  const SafeTensors good = load_safetensors(best.string());
+  REQUIRE(good.metadata.at("step") == "2");
+  { std::ofstream torn(best, std::ios::binary | std::ios::trunc); torn << "half a header"; }  // the kill
+  o.resume = true;
+  REQUIRE(train(o, nullptr) == TrainResult::finished);  // nothing left to train, but best is mended
+  const SafeTensors mended = load_safetensors(best.string());
+  CHECK(mended.metadata.at("step") == "2");
+  CHECK(mended.metadata.at("val_psnr") == good.metadata.at("val_psnr"));
+  const SafeTensors ckpt = load_safetensors(last.string());
+  for (const auto& [name, t] : mended.tensors) {
+    INFO(name);
+    CHECK(t.to_vector() == ckpt.find("G." + name).to_vector());  // the checkpoint's generator, bit for bit
+  }
+}
+
+TEST_CASE("temporary files of a run killed while writing are removed on the next start", "[train][resume][kill]") {
+  TrainOptions o = tiny(make_image_folder("stale", 2), out_dir("stale"));
+  o.steps = 2;
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  const pid_t dead = srgan::test::dead_pid();
+  const fs::path stale = fs::path(o.out) / (".last.safetensors.tmp." + std::to_string(dead) + ".0");
+  const fs::path users = fs::path(o.out) / "notes.txt";
+  { std::ofstream(stale) << std::string(1000, 'x'); }
+  { std::ofstream(users) << "mine"; }
+  o.resume = true;
+  o.steps = 3;
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(users));
+}
+
+TEST_CASE("bad numbers are refused: corrupt checkpoint metadata, --steps behind the checkpoint, --lr nan",
+          "[train][errors]") {
+  const std::string data = make_image_folder("bad_numbers", 2);
+  TrainOptions o = tiny(data, out_dir("bad_numbers"));
+  o.steps = 3;
+  REQUIRE(train(o, nullptr) == TrainResult::finished);
+  o.resume = true;
+  o.steps = 2;  // the checkpoint is at step 3
+  CHECK_THROWS_WITH(train(o, nullptr), Contains("step 3") && Contains("--steps 2"));
+  // A checkpoint whose 'step' is not a number names the file and the key.
+  const std::string last = (fs::path(o.out) / "last.safetensors").string();
+  SafeTensors st = load_safetensors(last);
+  st.metadata["step"] = "3x";
+  save_safetensors(last, st.tensors, st.metadata);
+  o.steps = 5;
+  CHECK_THROWS_WITH(train(o, nullptr), Contains("last.safetensors") && Contains("'step'") && Contains("3x"));
+
+  TrainOptions bad = tiny(data, out_dir("bad_lr"));
+  bad.learning_rate = std::nan("");
+  CHECK_THROWS_WITH(train(bad, nullptr), Contains("--lr"));
+  bad.learning_rate = 1e-3;
+  bad.weights.adversarial = -1;
+  CHECK_THROWS_WITH(train(bad, nullptr), Contains("--adv-weight"));
 }

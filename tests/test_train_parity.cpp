@@ -193,7 +193,7 @@ TEST_CASE("SRGAN step (D then G, VGG loss) matches PyTorch", "[train][parity]") 
   Adam g_opt(g_arena, kLr, kBeta1, kBeta2, kEps), d_opt(d_arena, kLr, kBeta1, kBeta2, kEps);
   auto g_before = snapshot(*g), d_before = snapshot(d);
 
-  app::LossTerms terms = app::gan_step(*g, d, &vgg, g_opt, d_opt, b.lr, b.hr, LossWeights{});
+  app::LossTerms terms = app::gan_step({*g, d, &vgg, g_opt, d_opt, LossWeights{}}, b.lr, b.hr);
 
   SafeTensors ref = load_safetensors(fixture("gan_ref.safetensors"));
   Tally tally;

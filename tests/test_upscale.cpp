@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/check.h"
+#include "data/atomic_file.h"
 #include "data/image_io.h"
 #include "data/resize.h"
 #include "models/checkpoint.h"
@@ -81,6 +82,36 @@ TEST_CASE("tiled and untiled upscaling agree within the stated bound", "[upscale
     else REQUIRE(max_diff < 0.05);
     REQUIRE(std::isfinite(max_diff));
   }
+}
+
+TEST_CASE("a band budget shortens and widens the tiles, and the output still matches", "[upscale][tiles][memory]") {
+  // The plan for a wide image: the band of 256 * tile_h * W bytes fits the budget, the vertical
+  // overlap is at most half a tile, and a shorter tile is wider by as much.
+  TileOptions wide;  // 256 / 32, 512 MiB
+  TilePlan p = plan_tiles(65536, 512, wide, "wide");
+  CHECK(p.tile_h == 32);  // 512 MiB / (256 * 65536 bytes per LR row)
+  CHECK(p.band_bytes <= wide.band_budget);
+  CHECK(p.overlap_y == 16);
+  CHECK(p.tile_w == 2048);
+  CHECK(int64_t(p.tile_w) * p.tile_h == int64_t(wide.tile) * wide.tile);
+  CHECK(plan_tiles(4000, 3000, wide, "photo").tile_h == 256);  // a photo keeps square tiles
+  CHECK_THROWS_WITH(plan_tiles(262144, 1024, TileOptions{256, 32, int64_t(256) << 20}, "panorama"),
+                    Contains("panorama") && Contains("262144 pixels wide") && Contains("--memory-mb"));
+
+  // Upscaling under a budget that allows 16 LR rows of band: tiles of 16 x 36 (overlap 8) match
+  // the untiled output as closely as square tiles with that overlap do (see the test above).
+  auto g = small_generator();
+  const data::ImageF img = random_rgb(37, 29, 11);
+  const std::vector<float> whole = run_tiled(*g, img, {64, 0});
+  TileOptions small{24, 16};
+  small.band_budget = int64_t(256) * 16 * 37;
+  REQUIRE(plan_tiles(37, 29, small, "small").tile_h == 16);
+  REQUIRE(plan_tiles(37, 29, small, "small").tile_w == 36);
+  const std::vector<float> tiled = run_tiled(*g, img, small);
+  double max_diff = 0;
+  for (size_t i = 0; i < whole.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(tiled[i] - whole[i])));
+  INFO("max |tiled - untiled| = " << max_diff);
+  CHECK(max_diff < 0.05);  // the bound the test above holds small overlaps to
 }
 
 TEST_CASE("1x1 and one-pixel-thin images upscale to 4x their size", "[upscale][tiles]") {
@@ -221,13 +252,63 @@ TEST_CASE("an upscale that fails half way leaves the old output untouched and no
                       Contains("non-finite") && Contains("tile"));
   }
   CHECK(rows_before_failure > 0);  // the failure did come after rows were handed over
-  CHECK_THROWS_WITH(upscale_file(*g, {(dir / "in.png").string(), out}, {8, 2}, Device::cpu, false),
+  CHECK_THROWS_WITH(upscale_file(*g, {(dir / "in.png").string(), out, true}, {8, 2}, Device::cpu, false),
                     Contains("non-finite") && Contains("tile"));
   std::ifstream f(out, std::ios::binary);
   CHECK(std::string(std::istreambuf_iterator<char>(f), {}) == "the previous output");
   int others = 0;
   for (auto& e : fs::directory_iterator(dir)) others += e.path().filename() != "in.png" && e.path().filename() != "out.png";
   CHECK(others == 0);
+}
+
+TEST_CASE("inputs are never overwritten, an existing output only with --overwrite", "[upscale][errors][overwrite]") {
+  auto g = small_generator();
+  fs::path dir = tmp("overwrite");
+  const std::string a = (dir / "a.png").string(), a4 = (dir / "a_x4.png").string();
+  auto bytes_of = [](const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  data::write_png(a, data::Image(5, 4, 3, 90));
+  const std::string a_bytes = bytes_of(a);
+
+  // -o naming the input itself, directly or through a symbolic link: refused before any work.
+  CHECK_THROWS_WITH(plan_upscale_jobs({a}, a, true), Contains("never overwrites an input") && Contains("a.png"));
+  fs::create_symlink(a, dir / "link.png");
+  CHECK_THROWS_WITH(plan_upscale_jobs({a}, (dir / "link.png").string(), true), Contains("never overwrites an input"));
+  fs::remove(dir / "link.png");
+  CHECK(bytes_of(a) == a_bytes);
+
+  // A folder into itself: the first run writes a_x4.png beside a.png ...
+  auto jobs = plan_upscale_jobs({dir.string()}, dir.string());
+  REQUIRE(jobs.size() == 1);
+  upscale_file(*g, jobs[0], {}, Device::cpu, false);
+  REQUIRE(fs::exists(a4));
+  // ... and a second run would take a_x4.png as an input and also write it (a.png's output): refused.
+  CHECK_THROWS_WITH(plan_upscale_jobs({dir.string()}, dir.string(), true),
+                    Contains("a_x4.png") && Contains("never overwrites an input"));
+
+  // An existing output that is not an input: refused without --overwrite, by name; kept as it was.
+  const std::string out = (dir / "out.png").string();
+  data::write_file_atomic(out, std::string("keep me"));
+  jobs = plan_upscale_jobs({a}, out);
+  CHECK_THROWS_WITH(upscale_file(*g, jobs[0], {}, Device::cpu, false), Contains("out.png") && Contains("--overwrite"));
+  CHECK(bytes_of(out) == "keep me");
+  jobs = plan_upscale_jobs({a}, out, true);
+  upscale_file(*g, jobs[0], {}, Device::cpu, false);
+  CHECK(data::read_image_info(out).width == 20);
+  CHECK(bytes_of(a) == a_bytes);
+
+  // A killed earlier run's temporary file of this output is removed when it is written again.
+  const fs::path stale = dir / (".out.png.tmp." + std::to_string(srgan::test::dead_pid()) + ".0");
+  { std::ofstream(stale) << std::string(4096, 'x'); }
+  upscale_file(*g, plan_upscale_jobs({a}, out, true)[0], {}, Device::cpu, false);
+  CHECK_FALSE(fs::exists(stale));
+
+  // A device is written to as it is, without --overwrite, and stays a device.
+  jobs = plan_upscale_jobs({a}, "/dev/null");
+  REQUIRE_NOTHROW(upscale_file(*g, jobs[0], {}, Device::cpu, false));
+  CHECK(fs::is_character_file("/dev/null"));
 }
 
 TEST_CASE("a model of the wrong architecture is refused with the names that do not fit", "[upscale][errors][model]") {

@@ -43,7 +43,7 @@ inline app::TrainOptions tiny(const std::string& data, const std::string& out) {
   o.width = 8;
   o.batch = 2;
   o.crop = 32;
-  o.lr = 1e-3;
+  o.learning_rate = 1e-3;
   o.log_every = 2;
   o.val_every = 0;
   o.workers = 1;

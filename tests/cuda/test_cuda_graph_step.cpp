@@ -67,8 +67,8 @@ TEST_CASE("a captured conv + PReLU replays new inputs like eager code", "[cuda][
 TEST_CASE("pretrain steps replayed as CUDA graphs match eager steps", "[cuda][graph]") {
   SeededGenerator a(7, 2, 16, Device::cuda), b(7, 2, 16, Device::cuda);
   StepRunner eager(Device::cuda, kLr, kHr, GraphMode::off), graph(Device::cuda, kLr, kHr, GraphMode::on);
-  eager.set_plan(pretrain_plan(a.g.net, a.g.opt, eager.lr(), eager.hr(), LossWeights{}));
-  graph.set_plan(pretrain_plan(b.g.net, b.g.opt, graph.lr(), graph.hr(), LossWeights{}));
+  eager.set_plan(pretrain_plan(a.g.net, a.g.opt, eager.low_res(), eager.high_res(), LossWeights{}));
+  graph.set_plan(pretrain_plan(b.g.net, b.g.opt, graph.low_res(), graph.high_res(), LossWeights{}));
   int64_t mallocs_before_last_steps = 0;
   for (int step = 0; step < 8; ++step) {
     if (step == 5) mallocs_before_last_steps = allocator_stats().cuda_malloc_calls;
@@ -93,8 +93,10 @@ TEST_CASE("pretrain steps replayed as CUDA graphs match eager steps", "[cuda][gr
 TEST_CASE("GAN steps (D update, G update) replayed as CUDA graphs match eager steps", "[cuda][graph]") {
   srgan::test::SeededGan a(8, 2, 16, 8, 32, Device::cuda), b(8, 2, 16, 8, 32, Device::cuda);
   StepRunner eager(Device::cuda, kLr, kHr, GraphMode::off), graph(Device::cuda, kLr, kHr, GraphMode::on);
-  eager.set_plan(gan_plan(a.g.net, a.d.net, nullptr, a.g.opt, a.d.opt, eager.lr(), eager.hr(), LossWeights{}));
-  graph.set_plan(gan_plan(b.g.net, b.d.net, nullptr, b.g.opt, b.d.opt, graph.lr(), graph.hr(), LossWeights{}));
+  eager.set_plan(gan_plan({a.g.net, a.d.net, nullptr, a.g.opt, a.d.opt, LossWeights{}}, eager.low_res(),
+                          eager.high_res()));
+  graph.set_plan(gan_plan({b.g.net, b.d.net, nullptr, b.g.opt, b.d.opt, LossWeights{}}, graph.low_res(),
+                          graph.high_res()));
   for (int step = 0; step < 6; ++step) {
     feed(eager, step, 21);
     feed(graph, step, 21);
@@ -123,8 +125,8 @@ TEST_CASE("a segment that reads the host is not captured, automatic mode falls b
   };
   SeededGenerator a(4, 1, 8, Device::cuda), b(4, 1, 8, Device::cuda);
   StepRunner eager(Device::cuda, kLr, kHr, GraphMode::off), fallback(Device::cuda, kLr, kHr, GraphMode::automatic);
-  eager.set_plan(make(a.g.net, a.g.opt, eager.lr(), eager.hr()));
-  fallback.set_plan(make(b.g.net, b.g.opt, fallback.lr(), fallback.hr()));
+  eager.set_plan(make(a.g.net, a.g.opt, eager.low_res(), eager.high_res()));
+  fallback.set_plan(make(b.g.net, b.g.opt, fallback.low_res(), fallback.high_res()));
   for (int step = 0; step < 4; ++step) {
     feed(eager, step, 31);
     feed(fallback, step, 31);
@@ -137,7 +139,7 @@ TEST_CASE("a segment that reads the host is not captured, automatic mode falls b
 
   SeededGenerator c(4, 1, 8, Device::cuda);
   StepRunner strict(Device::cuda, kLr, kHr, GraphMode::on);
-  strict.set_plan(make(c.g.net, c.g.opt, strict.lr(), strict.hr()));
+  strict.set_plan(make(c.g.net, c.g.opt, strict.low_res(), strict.high_res()));
   for (int step = 0; step < 2; ++step) {
     feed(strict, step, 31);
     strict.step();

@@ -140,8 +140,8 @@ TEST_CASE("gan_step with the VGG54 loss on CUDA matches the CPU", "[cuda][train]
   for (int i = 0; i < 3; ++i) {
     gs[i]->train();
     ds[i]->train();
-    t[i] = app::gan_step(*gs[i], *ds[i], vs[i], *tg[i]->opt, *td[i]->opt, b.lr_t(kDt[i], kDev[i]),
-                         b.hr_t(kDt[i], kDev[i]), LossWeights{});
+    t[i] = app::gan_step({*gs[i], *ds[i], vs[i], *tg[i]->opt, *td[i]->opt, LossWeights{}}, b.lr_t(kDt[i], kDev[i]),
+                         b.hr_t(kDt[i], kDev[i]));
   }
   compare_terms(t);
   compare_state("G", g, tgp);
@@ -182,7 +182,7 @@ TEST_CASE("training on CUDA reaches an allocation steady state", "[cuda][train][
     }
   };
   phase("pretrain_step", [&] { return app::pretrain_step(*g, *tg.opt, lr, hr, LossWeights{}); });
-  phase("gan_step", [&] { return app::gan_step(*g, *d, v.get(), *tg.opt, *td.opt, lr, hr, LossWeights{}); });
+  phase("gan_step", [&] { return app::gan_step({*g, *d, v.get(), *tg.opt, *td.opt, LossWeights{}}, lr, hr); });
 }
 
 TEST_CASE("tiled upscaling on CUDA matches the CPU", "[cuda][upscale]") {

@@ -41,14 +41,14 @@ double median_ms(const std::function<void()>& f, int warmup, int repeats) {
 // fill both host buffer pairs with random data, which later steps upload again. Graph runners get
 // at least three warm-up steps, so the capture happens before the clock starts.
 double time_steps(StepRunner& r, Rng& rng, const StepBenchOptions& o) {
-  const size_t lr_n = size_t(r.lr().numel()), hr_n = size_t(r.hr().numel());
+  const size_t lr_n = size_t(r.low_res().numel()), hr_n = size_t(r.high_res().numel());
   int filled = 0;
   auto step = [&] {
     if (filled < 2) {
-      std::vector<float> lr = uniform_tensor(r.lr().shape(), rng, 0, 1).to_vector();
-      std::vector<float> hr = uniform_tensor(r.hr().shape(), rng, 0, 1).to_vector();
-      std::copy(lr.begin(), lr.begin() + long(lr_n), r.lr_host());
-      std::copy(hr.begin(), hr.begin() + long(hr_n), r.hr_host());
+      std::vector<float> lr = uniform_tensor(r.low_res().shape(), rng, 0, 1).to_vector();
+      std::vector<float> hr = uniform_tensor(r.high_res().shape(), rng, 0, 1).to_vector();
+      std::copy(lr.begin(), lr.begin() + long(lr_n), r.low_res_host());
+      std::copy(hr.begin(), hr.begin() + long(hr_n), r.high_res_host());
       ++filled;
     }
     r.step();
@@ -102,7 +102,7 @@ std::vector<StepBenchRow> bench_steps(const StepBenchOptions& o, const std::func
     arena.adopt(g.parameters(), dev);
     Adam opt(arena, 1e-4);
     StepRunner r(dev, lr_shape, hr_shape, mode);
-    r.set_plan(pretrain_plan(g, opt, r.lr(), r.hr(), LossWeights{}));
+    r.set_plan(pretrain_plan(g, opt, r.low_res(), r.high_res(), LossWeights{}));
     return time_steps(r, rng, o);
   };
   auto gan_step_ms = [&](GraphMode mode) {  // SRGAN step: D update, then G update with VGG54 + 1e-3 adversarial
@@ -120,7 +120,7 @@ std::vector<StepBenchRow> bench_steps(const StepBenchOptions& o, const std::func
     da.adopt(d.parameters(), dev);
     Adam og(ga, 1e-4), od(da, 1e-4);
     StepRunner r(dev, lr_shape, hr_shape, mode);
-    r.set_plan(gan_plan(g, d, &vgg, og, od, r.lr(), r.hr(), LossWeights{}));
+    r.set_plan(gan_plan({g, d, &vgg, og, od, LossWeights{}}, r.low_res(), r.high_res()));
     return time_steps(r, rng, o);
   };
   for (const std::string& prec : precisions) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/backend.h"
+#include "data/atomic_file.h"
 #include "data/image_io.h"
 #include "tools/cli/bench_kernels.h"
 #include "tools/cli/bench_step.h"
@@ -37,7 +38,7 @@ int run_steps(const cli::Args& a) {
   const std::string prec = a.get("precision", "both");
   if (prec == "both") o.precisions = {"fp32", "tf32"};
   else o.precisions = {prec};
-  set_cpu_threads(a.get_int32("threads", 0));
+  cli::apply_threads_option(a);
   const std::string conv = a.get("cpu-conv", kern::cpu_conv_algo_name(backend().cpu_conv));
   bool known = false;
   for (auto c : {kern::CpuConvAlgo::im2col, kern::CpuConvAlgo::winograd_f2, kern::CpuConvAlgo::winograd_f4})

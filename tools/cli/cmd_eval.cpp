@@ -12,6 +12,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "data/atomic_file.h"
 #include "data/evaluate.h"
 #include "data/image_io.h"
 #include "tools/cli/command.h"

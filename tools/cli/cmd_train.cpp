@@ -26,7 +26,7 @@ int run(const srgan::cli::Args& a) {
   o.steps = a.get_int("steps", o.steps);
   o.batch = a.get_int32("batch", o.batch);
   o.crop = a.get_int32("crop", o.crop);
-  o.lr = a.get_double("lr", o.lr);
+  o.learning_rate = a.get_double("lr", o.learning_rate);
   o.lr_halve_at = a.get_int("lr-halve-at", o.lr_halve_at);
   o.device = a.get("device", o.device);
   o.seed = uint64_t(a.get_int("seed", 0));
@@ -60,7 +60,7 @@ SRGAN_COMMAND(srgan::cli::Command{
     "                      without it the GAN phase uses pixel MSE as content loss (SRGAN-MSE)\n"
     "  --steps N           total steps (default 1000)     --batch N     (default 16)\n"
     "  --crop N            HR crop side (default 96)      --lr X        Adam learning rate (1e-4)\n"
-    "  --lr-halve-at STEP  halve the learning rate from this step on\n"
+    "  --lr-halve-at N     halve the learning rate after N steps (step N+1 on)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
     "  --cuda-graph M      auto | on | off: replay each step as CUDA graphs after 2 eager steps\n"
     "                      (auto: fall back to eager steps if capture fails; default auto)\n"

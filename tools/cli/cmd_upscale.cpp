@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string>
 
 #include "core/backend.h"
 #include "core/check.h"
@@ -18,7 +19,7 @@ using namespace srgan;
 namespace {
 
 int run(const cli::Args& a) {
-  a.allow_only({"o", "model", "tile", "tile-overlap", "device", "threads"});
+  a.allow_only({"o", "model", "tile", "tile-overlap", "device", "threads", "overwrite", "memory-mb"});
   if (a.positional().empty()) throw Error("no input given (usage: srgan upscale INPUT... -o OUT)");
   const std::string out = a.get("o", "");
   if (out.empty()) throw Error("-o OUT is required (an output file, or a folder for several inputs)");
@@ -27,12 +28,15 @@ int run(const cli::Args& a) {
   topt.overlap = a.get_int32("tile-overlap", std::min(topt.overlap, topt.tile / 2));  // small tiles: half
   if (topt.tile < 1 || topt.overlap < 0 || topt.overlap >= topt.tile)
     throw Error("--tile must be >= 1 and --tile-overlap in [0, tile)");
-  set_cpu_threads(a.get_int32("threads", 0));
+  const int64_t memory_mb = a.get_int("memory-mb", topt.memory_budget >> 20);
+  if (memory_mb < 64 || memory_mb > (int64_t(1) << 30)) throw Error("--memory-mb must be at least 64");
+  topt.memory_budget = memory_mb << 20;
+  cli::apply_threads_option(a);
   const Device dev = app::parse_device(a.get("device", "auto"));
   const std::string model_path = a.get("model", app::default_model_path());
   std::unique_ptr<SRResNet> g = app::load_generator(model_path, dev);
 
-  std::vector<app::UpscaleJob> jobs = app::plan_upscale_jobs(a.positional(), out);
+  std::vector<app::UpscaleJob> jobs = app::plan_upscale_jobs(a.positional(), out, a.has("overwrite"));
   int failed = 0;
   for (auto& job : jobs) {
     auto t0 = std::chrono::steady_clock::now();
@@ -42,7 +46,9 @@ int run(const cli::Args& a) {
       std::printf("%s -> %s (%.2f s)\n", job.in.c_str(), job.out.c_str(), s);
     } catch (const std::exception& e) {
       ++failed;
-      std::fprintf(stderr, "srgan upscale: %s: %s\n", job.in.c_str(), e.what());
+      const std::string what = e.what();  // most errors name the file already
+      if (what.find(job.in) != std::string::npos) std::fprintf(stderr, "srgan upscale: %s\n", what.c_str());
+      else std::fprintf(stderr, "srgan upscale: %s: %s\n", job.in.c_str(), what.c_str());
     }
   }
   if (failed) {
@@ -58,12 +64,15 @@ SRGAN_COMMAND(cli::Command{
     "  INPUT             image files (PNG 8/16-bit, JPEG, BMP) or folders of them\n"
     "  -o OUT            output PNG for one input file; a folder (<name>_x4.png) otherwise\n"
     "  --model FILE      generator weights (default: the bundled model, models/pretrained/)\n"
-    "  --tile N          LR tile side (default 256); memory is bounded by the tile, not the image\n"
+    "  --tile N          LR tile side (default 256); smaller tiles need less memory, run slower\n"
+    "  --memory-mb N     bound on the memory used (default 1536): wide images get shorter tiles,\n"
+    "                    an image that cannot fit is refused before any work, with the MB it needs\n"
     "  --tile-overlap N  LR pixels shared by neighbouring tiles, blended (default 32)\n"
     "  --device D        auto | cpu | cuda (default auto)\n"
     "  --threads N       CPU threads for the GEMMs (default: all cores)\n"
+    "  --overwrite       replace output files that exist (never an input: that is always refused)\n"
     "Gray stays gray; alpha is upscaled with bicubic and kept; 16-bit PNG stays 16-bit.\n"
     "A failing image is reported and the rest are processed (exit status 1 if any failed).",
-    &run, {}});
+    &run, {"overwrite"}});
 
 }  // namespace

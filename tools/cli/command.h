@@ -36,6 +36,10 @@ struct Command {
 };
 
 int register_command(const Command& c);
+
+// Applies --threads N (default: all cores) to the CPU path; more than the core count is capped,
+// with a warning on stderr.
+void apply_threads_option(const Args& a);
 const std::map<std::string, Command>& commands();
 
 }  // namespace srgan::cli

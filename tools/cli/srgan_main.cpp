@@ -1,5 +1,6 @@
 // `srgan <command> [options]`: dispatches to the commands registered by the tools/cmd_*.cpp files.
 #include <cctype>
+#include <cmath>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -72,9 +73,16 @@ double Args::get_double(const std::string& name, double def) const {
   if (it == opts_.end()) return def;
   char* end = nullptr;
   double v = std::strtod(it->second.c_str(), &end);
-  if (end == it->second.c_str() || *end != '\0')
-    throw std::runtime_error("option --" + name + " expects a number, got '" + it->second + "'");
+  if (end == it->second.c_str() || *end != '\0' || !std::isfinite(v))
+    throw std::runtime_error("option --" + name + " expects a finite number, got '" + it->second + "'");
   return v;
+}
+
+void apply_threads_option(const Args& a) {
+  const int asked = a.get_int32("threads", 0);
+  const int used = set_cpu_threads(asked);
+  if (asked > used)
+    std::fprintf(stderr, "srgan: --threads %d is more than this machine's %d cores: using %d\n", asked, used, used);
 }
 
 void Args::allow_only(const std::vector<std::string>& known) const {

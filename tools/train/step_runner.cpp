@@ -16,15 +16,16 @@ GraphMode parse_graph_mode(const std::string& s) {
   throw Error("--cuda-graph must be auto, on or off, got '" + s + "'");
 }
 
-StepRunner::StepRunner(Device device, const Shape& lr_shape, const Shape& hr_shape, GraphMode mode, int warmup_steps)
+StepRunner::StepRunner(Device device, const Shape& low_res_shape, const Shape& high_res_shape, GraphMode mode,
+                       int warmup_steps)
     : device_(device), mode_(mode), warmup_(std::max(warmup_steps, 1)) {
   if (device_ == Device::cuda) stream_ = std::make_unique<CudaStream>();
   StreamGuard sg(stream());
-  lr_ = Tensor::zeros(lr_shape, DType::f32, device_);
-  hr_ = Tensor::zeros(hr_shape, DType::f32, device_);
+  low_res_ = Tensor::zeros(low_res_shape, DType::f32, device_);
+  high_res_ = Tensor::zeros(high_res_shape, DType::f32, device_);
   for (int i = 0; i < 2; ++i) {
-    lr_host_[i] = PinnedBuffer(lr_.nbytes());
-    hr_host_[i] = PinnedBuffer(hr_.nbytes());
+    low_res_host_[i] = PinnedBuffer(low_res_.nbytes());
+    high_res_host_[i] = PinnedBuffer(high_res_.nbytes());
   }
   if (device_ != Device::cuda) graph_status_ = "eager (CUDA graphs are for CUDA devices)";
   else if (mode_ == GraphMode::off) graph_status_ = "eager (--cuda-graph off)";
@@ -50,14 +51,14 @@ void StepRunner::set_plan(StepPlan plan) {
 
 // Before the loader writes a pair, its previous upload must have left host memory (a wait on a
 // finished event returns at once).
-float* StepRunner::lr_host() {
+float* StepRunner::low_res_host() {
   uploaded_[pair_].wait();
-  return lr_host_[pair_].floats();
+  return low_res_host_[pair_].floats();
 }
 
-float* StepRunner::hr_host() {
+float* StepRunner::high_res_host() {
   uploaded_[pair_].wait();
-  return hr_host_[pair_].floats();
+  return high_res_host_[pair_].floats();
 }
 
 namespace {
@@ -107,8 +108,8 @@ void StepRunner::try_capture(LossTerms& terms) {
 LossTerms StepRunner::step() {
   if (plan_.segments.empty()) throw Error("StepRunner: step() before set_plan()");
   StreamGuard sg(stream());
-  upload_async(lr_, lr_host_[pair_], uploaded_[pair_]);
-  upload_async(hr_, hr_host_[pair_], uploaded_[pair_]);  // the event now covers both copies
+  upload_async(low_res_, low_res_host_[pair_], uploaded_[pair_]);
+  upload_async(high_res_, high_res_host_[pair_], uploaded_[pair_]);  // the event now covers both copies
   pair_ = 1 - pair_;
   ++steps_;
 

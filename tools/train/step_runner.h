@@ -1,10 +1,10 @@
 // Runs training steps on the device: uploads each batch from pinned host memory into fixed input
 // tensors, then runs the step plan (tools/train/train_step.h) eagerly or, on CUDA, as CUDA graphs.
 //
-//   StepRunner r(device, lr_shape, hr_shape, GraphMode::automatic);
-//   r.set_plan(pretrain_plan(g, opt, r.lr(), r.hr(), w));
-//   loop: float* lr = r.lr_host(); float* hr = r.hr_host();   // fill them (the loader writes here)
-//         LossTerms t = r.step();                              // terms stay on the device
+//   StepRunner r(device, low_res_shape, high_res_shape, GraphMode::automatic);
+//   r.set_plan(pretrain_plan(g, opt, r.low_res(), r.high_res(), w));
+//   loop: fill r.low_res_host() and r.high_res_host()   (the loader writes there)
+//         LossTerms t = r.step();                      // terms stay on the device
 //
 // Eager steps come first (GraphMode::automatic warms up for two steps: gradient buffers, cached
 // constants, library handles and the kernels' workspace are created then). At the third step
@@ -33,16 +33,17 @@ GraphMode parse_graph_mode(const std::string& s);  // "off" | "auto" | "on"
 
 class StepRunner {
  public:
-  StepRunner(Device device, const Shape& lr_shape, const Shape& hr_shape, GraphMode mode, int warmup_steps = 2);
+  StepRunner(Device device, const Shape& low_res_shape, const Shape& high_res_shape, GraphMode mode,
+             int warmup_steps = 2);
   ~StepRunner();
 
-  const Tensor& lr() const { return lr_; }  // the fixed inputs every step reads
-  const Tensor& hr() const { return hr_; }
+  const Tensor& low_res() const { return low_res_; }  // the fixed inputs every step reads
+  const Tensor& high_res() const { return high_res_; }
   void set_plan(StepPlan plan);
 
-  // This step's host buffers (lr_shape / hr_shape floats), free to be written now.
-  float* lr_host();
-  float* hr_host();
+  // This step's host buffers (low_res_shape / high_res_shape floats), free to be written now.
+  float* low_res_host();
+  float* high_res_host();
   // Uploads the host buffers and runs one step; returns its loss terms (device scalars that stay
   // valid after later steps).
   LossTerms step();
@@ -57,9 +58,9 @@ class StepRunner {
   Device device_;
   GraphMode mode_;
   int warmup_;
-  std::unique_ptr<CudaStream> stream_;   // CUDA: the stream every step runs on
-  Tensor lr_, hr_;                       // (N, h, w, 3), (N, H, W, 3) on the device
-  std::array<PinnedBuffer, 2> lr_host_, hr_host_;
+  std::unique_ptr<CudaStream> stream_;  // CUDA: the stream every step runs on
+  Tensor low_res_, high_res_;           // (N, h, w, 3), (N, H, W, 3) on the device
+  std::array<PinnedBuffer, 2> low_res_host_, high_res_host_;
   std::array<UploadEvent, 2> uploaded_;
   int pair_ = 0;                         // host pair of the next step
   StepPlan plan_;

@@ -1,13 +1,15 @@
 // One optimisation step of each training phase, shared by the training loop, `srgan bench steps`
 // and the parity tests (tests/test_train_parity.cpp checks both against PyTorch):
 //   pretrain: G forward, content loss (pixel MSE), backward, Adam on G.
-//   gan:      G forward; D update on BCE(D(HR), 1) + BCE(D(G(LR)).detach(), 0);
+//   gan:      D update on BCE(D(HR), 1) + BCE(D(G(LR)).detach(), 0), then
 //             G update on content + w_adv * BCE(D(G(LR)), 1) through the updated D.
-// A step is written as a StepPlan: segments of device work (zero_grad, forward, loss, backward)
-// separated by Adam updates. Run in order, that is the plain step (run_eager). The split exists
-// for CUDA graphs (tools/train/step_runner.h): the segments are captured and replayed, while Adam, whose
-// step count and learning rate change from step to step, runs between the replays.
-// The returned terms are detached scalars still on the device (read back by the caller).
+// pretrain_step() and gan_step() are the steps as straight-line code. Each is made of segments,
+// the device work between two optimizer updates (zero_grad, forward, loss, backward), which are
+// functions of their own so a StepPlan can list them: the plan is what tools/train/step_runner.h
+// captures as CUDA graphs and replays, with Adam (whose step count and learning rate change from
+// step to step) run between the replays. Run in order, a plan is the plain step (run_eager).
+// Tensor names: low_res (N, h, w, 3) is the low-resolution batch, high_res (N, 4h, 4w, 3) the
+// original; the returned terms are detached scalars still on the device (read back by the caller).
 #pragma once
 #include <functional>
 #include <string>
@@ -24,24 +26,40 @@ namespace srgan::app {
 
 using LossTerms = std::vector<std::pair<std::string, Tensor>>;
 
+// What a GAN step works on. vgg may be null (content = pixel MSE: SRGAN-MSE).
+struct GanParts {
+  SRResNet& g;
+  Discriminator& d;
+  VGG19Features* vgg;
+  Adam& g_opt;
+  Adam& d_opt;
+  LossWeights weights;
+};
+
+// ---- the segments ----
+// G's pixel loss and its gradients (pretraining).
+void generator_pixel_segment(SRResNet& g, Adam& g_opt, const Tensor& low_res, const Tensor& high_res,
+                             const LossWeights& w, LossTerms& out);
+// D's loss on real and generated images and D's gradients; returns G(low_res), which keeps its
+// graph for the generator segment. No gradient reaches G here (D sees sr detached).
+Tensor discriminator_segment(const GanParts& m, const Tensor& low_res, const Tensor& high_res, LossTerms& out);
+// G's content + adversarial loss through D, and G's gradients. D's parameter gradients from this
+// backward are discarded by the zero_grad of the next discriminator segment.
+void generator_segment(const GanParts& m, const Tensor& sr, const Tensor& high_res, LossTerms& out);
+
+// ---- the steps ----
+LossTerms pretrain_step(SRResNet& g, Adam& g_opt, const Tensor& low_res, const Tensor& high_res, const LossWeights& w);
+LossTerms gan_step(const GanParts& m, const Tensor& low_res, const Tensor& high_res);
+
+// ---- the same steps as plans, for CUDA graphs ----
 struct StepPlan {
   // segments[i] appends the loss terms it computes; updates[i] (may be null) runs after it.
   std::vector<std::function<void(LossTerms&)>> segments;
   std::vector<Adam*> updates;
 };
-
-// lr (N, h, w, 3) and hr (N, 4h, 4w, 3) are read at every run of the plan: to feed a new batch,
-// copy it into these tensors.
-StepPlan pretrain_plan(SRResNet& g, Adam& g_opt, const Tensor& lr, const Tensor& hr, const LossWeights& w);
-// vgg may be null (content = pixel MSE, SRGAN-MSE).
-StepPlan gan_plan(SRResNet& g, Discriminator& d, VGG19Features* vgg, Adam& g_opt, Adam& d_opt, const Tensor& lr,
-                  const Tensor& hr, const LossWeights& w);
-
+// low_res and high_res are read at every run of the plan: to feed a new batch, copy it into them.
+StepPlan pretrain_plan(SRResNet& g, Adam& g_opt, const Tensor& low_res, const Tensor& high_res, const LossWeights& w);
+StepPlan gan_plan(const GanParts& m, const Tensor& low_res, const Tensor& high_res);
 LossTerms run_eager(const StepPlan& plan);
-
-// One plain step of each phase (run_eager of the plan).
-LossTerms pretrain_step(SRResNet& g, Adam& g_opt, const Tensor& lr, const Tensor& hr, const LossWeights& w);
-LossTerms gan_step(SRResNet& g, Discriminator& d, VGG19Features* vgg, Adam& g_opt, Adam& d_opt, const Tensor& lr,
-                   const Tensor& hr, const LossWeights& w);
 
 }  // namespace srgan::app

@@ -1,7 +1,9 @@
-// The training loop: setup (models, arenas, optimizers, data), the pretrain and GAN steps,
-// deferred loss read-back with NaN/Inf detection, validation, sample grids and checkpoints.
+// The training loop around the steps of tools/train/train_step.h: setup (models, arenas,
+// optimizers, data), feeding batches to the step runner, deferred loss read-back with NaN/Inf
+// detection, validation, sample grids and checkpoints.
 #include "tools/train/trainer.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -18,6 +20,7 @@
 #include "core/device.h"
 #include "core/ops.h"
 #include "core/param_arena.h"
+#include "data/atomic_file.h"
 #include "data/evaluate.h"
 #include "data/image_folder.h"
 #include "data/image_io.h"
@@ -44,9 +47,26 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 struct PendingStep {
   int64_t step;
   double time_s;  // since the start of this run, when the step finished
-  double lr;      // learning rate the step used
+  double learning_rate;  // what the step used
   std::vector<std::pair<std::string, Tensor>> terms;
 };
+
+// A checkpoint's metadata value as a number; a corrupt value is an error naming the file and key.
+int64_t meta_int(const std::string& path, const std::string& key, const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  const long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno == ERANGE || x < 0)
+    throw Error(path + ": checkpoint metadata '" + key + "' should be a count, got '" + v + "' (a corrupt file?)");
+  return x;
+}
+double meta_double(const std::string& path, const std::string& key, const std::string& v) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !std::isfinite(x))
+    throw Error(path + ": checkpoint metadata '" + key + "' should be a number, got '" + v + "' (a corrupt file?)");
+  return x;
+}
 
 std::string fmt(double v, int prec = 5) {
   std::ostringstream os;
@@ -85,11 +105,12 @@ class Trainer {
   bool checkpoint_and_validate(bool final_checkpoint);  // false: weights not finite (bad_message_)
   bool weights_finite();
   void save_best(const Metadata& extra);
+  void recover_best();
   TrainResult stop_non_finite();
   void save_checkpoint();
   TensorList checkpoint_tensors();
   void write_sample_grid(const data::Image& hr_img);
-  double current_lr() const;
+  double learning_rate_at(int64_t step) const;  // the rate step `step` (1-based) runs with
   void log(const std::string& line) const {
     if (!opt_.quiet) std::fprintf(stderr, "%s\n", line.c_str());
   }
@@ -110,6 +131,7 @@ class Trainer {
   std::unique_ptr<StepRunner> runner_;
   int64_t step_ = 0;          // steps completed
   double best_psnr_ = -1.0;
+  int64_t best_step_ = -1;    // the step best.safetensors holds (-1: none yet)
   std::vector<PendingStep> pending_;
   std::ofstream jsonl_;
   std::string bad_message_;
@@ -117,8 +139,10 @@ class Trainer {
   int64_t last_checkpoint_step_ = -1;
 };
 
-double Trainer::current_lr() const {
-  return (opt_.lr_halve_at >= 0 && step_ >= opt_.lr_halve_at) ? opt_.lr * 0.5 : opt_.lr;
+// Halved from --lr-halve-at on: step `lr_halve_at + 1` is the first with the halved rate.
+double Trainer::learning_rate_at(int64_t step) const {
+  const bool halved = opt_.lr_halve_at >= 0 && step - 1 >= opt_.lr_halve_at;
+  return halved ? opt_.learning_rate * 0.5 : opt_.learning_rate;
 }
 
 void Trainer::setup() {
@@ -130,6 +154,12 @@ void Trainer::setup() {
   if (gan_ && opt_.crop % 16) throw Error("--phase gan needs --crop to be a multiple of 16 (the discriminator), got " +
                                           std::to_string(opt_.crop));
   if (opt_.log_every < 1) throw Error("--log-every must be >= 1, got " + std::to_string(opt_.log_every));
+  if (!std::isfinite(opt_.learning_rate) || opt_.learning_rate <= 0)
+    throw Error("--lr must be a positive number, got " + fmt(opt_.learning_rate));
+  if (!std::isfinite(opt_.weights.adversarial) || opt_.weights.adversarial < 0 ||
+      !std::isfinite(opt_.weights.mse_with_vgg) || opt_.weights.mse_with_vgg < 0)
+    throw Error("--adv-weight and --mse-weight must be numbers >= 0, got " + fmt(opt_.weights.adversarial) + " and " +
+                fmt(opt_.weights.mse_with_vgg));
   if (opt_.val_every < 0) throw Error("--val-every must be >= 0 (0: only at the end), got " + std::to_string(opt_.val_every));
   if (!opt_.val.empty()) data::evaluation_files(opt_.val);  // a bad --val folder fails now, not after hours
   if (!opt_.resume && fs::exists(fs::path(opt_.out) / "last.safetensors"))
@@ -138,8 +168,14 @@ void Trainer::setup() {
   device_ = parse_device(opt_.device);
   if (parse_graph_mode(opt_.cuda_graph) == GraphMode::on && device_ != Device::cuda)
     throw Error("--cuda-graph on needs a CUDA device, but training runs on the " + std::string(device_name(device_)));
-  set_cpu_threads(opt_.threads);
+  const int threads = set_cpu_threads(opt_.threads);
+  if (opt_.threads > threads)
+    log("--threads " + std::to_string(opt_.threads) + " is more than this machine's " + std::to_string(threads) +
+        " cores: using " + std::to_string(threads));
   fs::create_directories(opt_.out);
+  // A run killed while it wrote a checkpoint, log or sample left a temporary file of full size.
+  if (int n = data::remove_stale_temp_files_in(opt_.out))
+    log("removed " + std::to_string(n) + " temporary file(s) of an earlier run that was killed while writing");
 
   rng_ = Rng(opt_.seed * 0x9E3779B97F4A7C15ull + 1);
   g_ = std::make_unique<SRResNet>(SRResNetConfig{opt_.blocks, opt_.width}, rng_);
@@ -162,11 +198,11 @@ void Trainer::setup() {
 
   g_->to(device_);
   g_arena_.adopt(g_->parameters(), device_);
-  g_opt_ = std::make_unique<Adam>(g_arena_, opt_.lr, 0.9, 0.999, 1e-8);
+  g_opt_ = std::make_unique<Adam>(g_arena_, opt_.learning_rate, 0.9, 0.999, 1e-8);
   if (gan_) {
     d_->to(device_);
     d_arena_.adopt(d_->parameters(), device_);
-    d_opt_ = std::make_unique<Adam>(d_arena_, opt_.lr, 0.9, 0.999, 1e-8);
+    d_opt_ = std::make_unique<Adam>(d_arena_, opt_.learning_rate, 0.9, 0.999, 1e-8);
   }
 
   data::DatasetOptions dopt;
@@ -183,11 +219,12 @@ void Trainer::setup() {
   lopt.workers = opt_.workers;
   loader_ = std::make_unique<data::PatchLoader>(dataset_, lopt, start);
 
-  const int lr_side = opt_.crop / 4;
-  runner_ = std::make_unique<StepRunner>(device_, Shape{opt_.batch, lr_side, lr_side, 3},
+  const int low_res_side = opt_.crop / 4;
+  runner_ = std::make_unique<StepRunner>(device_, Shape{opt_.batch, low_res_side, low_res_side, 3},
                                          Shape{opt_.batch, opt_.crop, opt_.crop, 3}, parse_graph_mode(opt_.cuda_graph));
-  if (gan_) runner_->set_plan(gan_plan(*g_, *d_, vgg_.get(), *g_opt_, *d_opt_, runner_->lr(), runner_->hr(), opt_.weights));
-  else runner_->set_plan(pretrain_plan(*g_, *g_opt_, runner_->lr(), runner_->hr(), opt_.weights));
+  const Tensor &low_res = runner_->low_res(), &high_res = runner_->high_res();
+  if (gan_) runner_->set_plan(gan_plan({*g_, *d_, vgg_.get(), *g_opt_, *d_opt_, opt_.weights}, low_res, high_res));
+  else runner_->set_plan(pretrain_plan(*g_, *g_opt_, low_res, high_res, opt_.weights));
 
   const fs::path log_path = fs::path(opt_.out) / "train_log.jsonl";
   if (opt_.resume) truncate_log_after(log_path.string(), step_);
@@ -233,6 +270,7 @@ void Trainer::save_checkpoint() {
   m["optG_steps"] = std::to_string(g_opt_->steps_taken());
   m["optD_steps"] = gan_ ? std::to_string(d_opt_->steps_taken()) : "0";
   m["best_psnr"] = fmt(best_psnr_, 10);
+  m["best_step"] = std::to_string(best_step_);
   save_tensors((fs::path(opt_.out) / "last.safetensors").string(), t, m);
   last_checkpoint_step_ = step_;
 }
@@ -263,12 +301,21 @@ void Trainer::resume_from_checkpoint() {
                 std::to_string(opt_.patches_per_visit));
   if (gan_) expect("d_width", std::to_string(opt_.d_width));
   load_tensors(path, checkpoint_tensors(), true);
-  step_ = std::stoll(meta("step"));
-  g_opt_->set_steps_taken(std::stoll(meta("optG_steps")));
-  if (gan_) d_opt_->set_steps_taken(std::stoll(meta("optD_steps")));
-  best_psnr_ = std::stod(meta("best_psnr"));
+  step_ = meta_int(path, "step", meta("step"));
+  g_opt_->set_steps_taken(meta_int(path, "optG_steps", meta("optG_steps")));
+  if (gan_) d_opt_->set_steps_taken(meta_int(path, "optD_steps", meta("optD_steps")));
+  best_psnr_ = meta_double(path, "best_psnr", meta("best_psnr"));
+  if (st.metadata.count("best_step")) {  // absent in checkpoints written before it was recorded
+    const std::string& b = st.metadata.at("best_step");
+    best_step_ = b == "-1" ? -1 : meta_int(path, "best_step", b);
+  }
   last_checkpoint_step_ = step_;
-  log("resumed from " + path + " at step " + std::to_string(step_));
+  if (step_ > opt_.steps)
+    throw Error(path + " is at step " + std::to_string(step_) + ", beyond --steps " + std::to_string(opt_.steps) +
+                ": nothing to resume; give --steps larger than " + std::to_string(step_) + " to train on");
+  log("resumed from " + path + " at step " + std::to_string(step_) +
+      (step_ == opt_.steps ? " (already at --steps " + std::to_string(opt_.steps) + ": nothing left to train)" : ""));
+  recover_best();
 }
 
 bool Trainer::flush_pending() {
@@ -282,7 +329,7 @@ bool Trainer::flush_pending() {
         bad_message_ = "non-finite " + name + " (" + fmt(v) + ") at step " + std::to_string(p.step);
     }
     std::ostringstream js;
-    js << "{\"step\":" << r.step << ",\"phase\":\"" << opt_.phase << "\",\"lr\":" << fmt(current_lr(), 8)
+    js << "{\"step\":" << r.step << ",\"phase\":\"" << opt_.phase << "\",\"lr\":" << fmt(p.learning_rate, 8)
        << ",\"time_s\":" << fmt(p.time_s, 8);
     for (auto& [k, v] : r.terms) js << ",\"" << k << "\":" << (std::isfinite(v) ? fmt(v, 9) : "null");
     js << "}\n";
@@ -310,6 +357,28 @@ void Trainer::write_sample_grid(const data::Image& hr_full) {
       std::copy(src.row(y), src.row(y) + size_t(hr.width) * 3, grid.row(y) + size_t(k) * hr.width * 3);
     }
   data::write_png((fs::path(opt_.out) / ("sample_step" + std::to_string(step_) + ".png")).string(), grid);
+}
+
+// best.safetensors is written after the checkpoint that records it (best_step, best_psnr), so a
+// run killed while writing best.safetensors leaves a best older than the checkpoint says. The
+// generator of that checkpoint is the better one: write it again from there.
+void Trainer::recover_best() {
+  if (best_step_ < 0 || best_step_ != step_) return;  // the checkpoint's G is not the recorded best
+  const std::string path = (fs::path(opt_.out) / "best.safetensors").string();
+  int64_t on_disk = -1;
+  if (fs::exists(path)) {
+    try {
+      const Metadata m = load_safetensors(path).metadata;  // G only: small
+      if (m.count("step")) on_disk = meta_int(path, "step", m.at("step"));
+    } catch (const std::exception&) {
+      on_disk = -1;  // unreadable (torn by the kill): rewritten below
+    }
+  }
+  if (on_disk == best_step_) return;
+  save_best({{"val_psnr", fmt(best_psnr_, 8)}});
+  log("best.safetensors was older than " + (fs::path(opt_.out) / "last.safetensors").string() + " records (a run " +
+      "killed while writing it?): written again from the checkpoint's generator (step " + std::to_string(step_) +
+      ", PSNR " + fmt(best_psnr_, 5) + " dB)");
 }
 
 void Trainer::save_best(const Metadata& extra) {
@@ -347,8 +416,9 @@ bool Trainer::checkpoint_and_validate(bool final_checkpoint) {
         fmt(s.mean.ssim_y, 4) + " on " + std::to_string(s.images.size()) + " images (" + fmt(seconds_since(t0), 3) + " s)");
     if (s.mean.psnr_y > best_psnr_) {
       best_psnr_ = s.mean.psnr_y;
+      best_step_ = step_;
+      save_checkpoint();  // records the new best first: a kill during the next write is recoverable
       save_best({{"val_psnr", fmt(s.mean.psnr_y, 8)}});
-      save_checkpoint();  // records the new best_psnr for --resume
     }
     auto files = data::list_image_files(opt_.val);
     if (!files.empty()) write_sample_grid(data::read_image(files.front()));
@@ -376,12 +446,12 @@ TrainResult Trainer::run() {
   g_->train();
   if (gan_) d_->train();
   while (step_ < opt_.steps) {
-    loader_->next(runner_->hr_host(), runner_->lr_host());  // (N, H, W, 3), (N, h, w, 3) floats
+    loader_->next(runner_->high_res_host(), runner_->low_res_host());  // (N, H, W, 3), (N, h, w, 3) floats
     PendingStep rec;
     rec.step = step_ + 1;
-    rec.lr = current_lr();
-    g_opt_->lr = current_lr();
-    if (gan_) d_opt_->lr = current_lr();
+    rec.learning_rate = learning_rate_at(rec.step);
+    g_opt_->lr = rec.learning_rate;
+    if (gan_) d_opt_->lr = rec.learning_rate;
     rec.terms = runner_->step();
     if (runner_->graph_status() != graph_status) {
       graph_status = runner_->graph_status();

@@ -33,8 +33,8 @@ struct TrainOptions {
   int64_t steps = 1000;
   int batch = 16;
   int crop = 96;
-  double lr = 1e-4;
-  int64_t lr_halve_at = -1;         // step from which the learning rate is halved (-1: never)
+  double learning_rate = 1e-4;     // --lr, for G and D (Adam)
+  int64_t lr_halve_at = -1;         // after this many steps the learning rate is halved (-1: never)
   uint64_t seed = 0;
   bool resume = false;
   int blocks = 16, width = 64;      // generator

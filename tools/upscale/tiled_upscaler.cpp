@@ -59,17 +59,39 @@ void upscale_tiled(SRResNet& g, const data::ImageF& rgb, const TileOptions& opt,
   upscale_tiled(g, rgb.width, rgb.height, read, opt, device, sink, what, progress);
 }
 
-void upscale_tiled(SRResNet& g, int width, int height, const TileReader& read, const TileOptions& opt, Device device,
-                   const RowSink& sink, const std::string& what, const TileProgress& progress) {
+TilePlan plan_tiles(int width, int height, const TileOptions& opt, const std::string& what) {
   if (width < 1 || height < 1)
     throw Error(what + ": cannot upscale a " + std::to_string(width) + "x" + std::to_string(height) + " image");
   if (opt.tile < 1 || opt.overlap < 0 || opt.overlap >= opt.tile)
     throw Error("--tile must be >= 1 and --tile-overlap in [0, tile), got tile " + std::to_string(opt.tile) +
                 ", overlap " + std::to_string(opt.overlap));
+  constexpr int64_t s = SRResNet::scale;
+  const int64_t row_bytes = s * s * int64_t(width) * 4 * int64_t(sizeof(float));  // one LR row of band: 4 HR rows
+  TilePlan p;
+  p.tile_w = std::min(opt.tile, width);
+  p.overlap_x = opt.overlap;
+  const int64_t fit = opt.band_budget / row_bytes;  // LR rows of band the budget holds
+  const int want = std::min(opt.tile, height);
+  if (fit < std::min(want, kMinTileHeight))
+    throw Error(what + ": " + std::to_string(width) + " pixels wide is too wide to upscale in the memory bound: a band of " +
+                std::to_string(std::min(want, kMinTileHeight)) + " LR rows of the 4x output needs " +
+                std::to_string(std::min(want, kMinTileHeight) * row_bytes >> 20) + " MiB, the bound is " +
+                std::to_string(opt.band_budget >> 20) + " MiB (--memory-mb raises it); or split the image");
+  p.tile_h = int(std::min<int64_t>(want, fit));
+  p.overlap_y = p.tile_h < opt.tile ? std::min(opt.overlap, p.tile_h / 2) : opt.overlap;
+  if (p.tile_h < want)  // shorter tiles are made wider, as many pixels as a full tile (the same activations)
+    p.tile_w = int(std::min<int64_t>(width, int64_t(opt.tile) * opt.tile / p.tile_h));
+  p.band_bytes = int64_t(p.tile_h) * row_bytes;
+  return p;
+}
+
+void upscale_tiled(SRResNet& g, int width, int height, const TileReader& read, const TileOptions& opt, Device device,
+                   const RowSink& sink, const std::string& what, const TileProgress& progress) {
+  const TilePlan plan = plan_tiles(width, height, opt, what);
   constexpr int s = SRResNet::scale;
   const int H = height, W = width, W4 = W * s;
-  const std::vector<int> ys = tile_origins(H, opt.tile, opt.overlap), xs = tile_origins(W, opt.tile, opt.overlap);
-  const int th = std::min(opt.tile, H), tw = std::min(opt.tile, W);
+  const int th = plan.tile_h, tw = plan.tile_w;
+  const std::vector<int> ys = tile_origins(H, th, plan.overlap_y), xs = tile_origins(W, tw, plan.overlap_x);
   const int total = int(ys.size() * xs.size());
   NoGradGuard ng;
   EvalModeGuard eval(g);

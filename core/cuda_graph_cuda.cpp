@@ -1,18 +1,16 @@
-// CudaGraph (see cuda_graph.h): stream capture into a private memory pool, instantiate, replay.
+// CudaGraph (see cuda_graph.h) over the CUDA runtime: stream capture into a private memory pool,
+// instantiate, replay. Built only with CUDA; cuda_graph_nocuda.cpp stands in without it.
 #include "core/cuda_graph.h"
 
 #include <exception>
 #include <string>
 
-#include "core/check.h"
-
-#ifdef SRGAN_WITH_CUDA
 #include <cuda_runtime.h>
-#endif
+
+#include "core/check.h"
 
 namespace srgan {
 
-#ifdef SRGAN_WITH_CUDA
 namespace {
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw Error(std::string("CUDA graph: ") + what + " failed: " + cudaGetErrorString(e));
@@ -69,16 +67,5 @@ void CudaGraph::replay() {
   check(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), reinterpret_cast<cudaStream_t>(current_stream())),
         "cudaGraphLaunch");
 }
-
-#else
-
-CudaGraph::CudaGraph() = default;
-CudaGraph::~CudaGraph() = default;
-void CudaGraph::capture(const std::function<void()>&) {
-  throw Error("CUDA graph: this build of srgan has no CUDA support");
-}
-void CudaGraph::replay() { throw Error("CUDA graph: this build of srgan has no CUDA support"); }
-
-#endif
 
 }  // namespace srgan
