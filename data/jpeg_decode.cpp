@@ -6,10 +6,10 @@
 #include "data/jpeg_decode.h"
 
 #include <csetjmp>
+#include <cstdio>  // before jpeglib.h, which needs FILE
 #include <cstring>
 #include <vector>
 
-// jpeglib.h needs <cstdio> (FILE) before it.
 #include <jerror.h>
 #include <jpeglib.h>
 

@@ -122,3 +122,28 @@ TEST_CASE("jpeg: truncated data and a broken header are named as such", "[data][
   CHECK(msg == "image file '" + deep + "' is not a JPEG libjpeg can read (Unsupported JPEG data precision 12)");
   CHECK(error_of([&] { read_image_info(deep); }) == msg);
 }
+
+TEST_CASE("jpeg: a progressive file with more than 500 scans is refused", "[data][io][jpeg]") {
+  // The last scan of a progressive fixture repeated 600 times (libjpeg only warns about the
+  // bogus progression): each scan is a pass over the whole image, so a small file could keep
+  // the decoder busy for minutes.
+  srgan::test::TempDir tmp("jpeg_scans");
+  const std::vector<uint8_t> prog = file_bytes(fixture("jpeg_progressive.jpg"));
+  size_t last_sos = 0;
+  for (size_t i = 0; i + 1 < prog.size(); ++i)
+    if (prog[i] == 0xFF && prog[i + 1] == 0xDA) last_sos = i;
+  REQUIRE(last_sos > 0);
+  REQUIRE(prog[prog.size() - 1] == 0xD9);
+  auto with_extra_scans = [&](int k) {
+    std::vector<uint8_t> b(prog.begin(), prog.end() - 2);  // without the end marker
+    for (int i = 0; i < k; ++i) b.insert(b.end(), prog.begin() + long(last_sos), prog.end() - 2);
+    b.insert(b.end(), {0xFF, 0xD9});
+    return b;
+  };
+  const std::string path = tmp.file("scans.jpg");
+  write_bytes(path, with_extra_scans(600));
+  CHECK(error_of([&] { read_image(path); }) ==
+        "image file '" + path + "' is truncated or corrupt (more than 500 progressive scans)");
+  write_bytes(path, with_extra_scans(5));  // the same repeated scan a few times: read
+  CHECK(read_image(path).width == 64);
+}
