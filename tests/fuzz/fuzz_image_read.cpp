@@ -24,11 +24,16 @@ namespace {
 // exercised all the same.
 constexpr int64_t kFuzzMaxPixels = int64_t(1) << 20;
 
-// One file per process, rewritten for every input (parallel jobs each have their own).
-std::string scratch_file() {
-  const char* dir = std::getenv("TMPDIR");
-  return std::string(dir ? dir : "/tmp") + "/fuzz_image_read." + std::to_string(::getpid());
-}
+// One file per process, rewritten for every input (parallel jobs each have their own), removed
+// when the process exits normally.
+struct ScratchFile {
+  std::string path;
+  ScratchFile() {
+    const char* dir = std::getenv("TMPDIR");
+    path = std::string(dir ? dir : "/tmp") + "/fuzz_image_read." + std::to_string(::getpid());
+  }
+  ~ScratchFile() { ::unlink(path.c_str()); }
+};
 
 void write_scratch(const std::string& path, const uint8_t* data, size_t size) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -45,7 +50,8 @@ void write_scratch(const std::string& path, const uint8_t* data, size_t size) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string path = scratch_file();
+  static const ScratchFile scratch;
+  const std::string& path = scratch.path;
   const std::vector<uint8_t> bytes(data, data + size);
   ReadOptions ro;
   ro.max_pixels = kFuzzMaxPixels;
