@@ -5,6 +5,8 @@
 // applies), and im2col + GEMM (OpenBLAS for float) for every other layer; users without a GPU
 // train with the last two. CUDA: variants selected by ConvAlgo.
 #pragma once
+#include <vector>
+
 #include "kernels/common.h"
 
 namespace srgan::kern {
@@ -56,9 +58,25 @@ enum class ConvAlgo {
   v1_direct = 1,                // one thread per output element, easy to read
   v2_smem_tiled = 2,            // shared-memory tiles of input and weights
   v3_implicit_gemm_tf32 = 3,    // implicit GEMM on tensor cores (TF32 mma.sync), NHWC
+  v4_implicit_gemm_tf32_multistage = 4,  // v3 rebuilt: 128-row tiles, ldmatrix, 3-stage cp.async, split-K
   cudnn = 100,                  // baseline behind the same signature
 };
 const char* conv_algo_name(ConvAlgo a);
+
+// The variant table: every CUDA convolution, in ladder order, with what it takes. The ops, the
+// CUDA tests and both benchmarks (bench kernels, bench counters) read it, so a new version is a
+// kernel file and one row here.
+struct ConvVariant {
+  ConvAlgo algo;
+  const char* name;
+  bool tf32;      // tensor cores (TF32): results differ from fp32 by ~1e-3 relative
+  bool library;   // a library baseline (cuDNN), not ours
+  const char* takes;  // which shapes it runs itself; the rest fall back as said
+};
+const std::vector<ConvVariant>& conv_variants();
+// Ours, fastest by `srgan bench counters`' H100 estimate (docs/performance.md 3b), for fp32
+// (CUDA cores) or TF32 (tensor cores): v2_smem_tiled and v4_implicit_gemm_tf32_multistage.
+ConvAlgo default_conv_algo(bool tf32);
 
 void conv2d_forward_cuda(const Conv2dParams& p, const float* x, const float* w, const float* b,
                          float* y, ConvAlgo algo, Stream s);

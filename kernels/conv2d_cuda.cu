@@ -9,6 +9,16 @@
 //   v3_implicit_gemm_tf32  the same implicit GEMM on tensor cores: mma.sync.m16n8k8 TF32
 //                          (tile_gemm.cuh, "tf32" flavour). TF32 keeps 10 mantissa bits of each
 //                          input, so results differ from fp32 by ~1e-3 relative; tests allow that.
+//   v4_implicit_gemm_tf32_multistage  v3 rebuilt for instruction count (tile_gemm_multistage.cuh):
+//                          128x128 / 128x64 tiles of 64x32 warps, ldmatrix fragments, 3-stage
+//                          cp.async pipeline with one barrier per k-step, division-free operand
+//                          iterators, TF32 by truncation, deterministic split-K. Forward with
+//                          C % 4 == 0 and C >= 32, backward-data with K % 4 == 0, K >= 32 and
+//                          stride 1, backward-weight with C % 4 == 0 and K % 4 == 0 (its own
+//                          kernel: tiles stored along the rows, LDS.128 fragments); forward with
+//                          at most 4 output channels (the 9x9 64->3 tail) in fp32 FMA without
+//                          padded work (conv2d_narrow_n_cuda.cuh); the rest run v3
+//                          (conv_variants() in conv2d.h says so).
 //   cudnn                  baseline, conv2d_cudnn.cu.
 //
 // The convolution as a GEMM (M x N, reduction Kred):
@@ -34,6 +44,8 @@
 #include "kernels/prelu.h"
 #include "kernels/scalar_math.h"
 #include "kernels/tile_gemm.cuh"
+#include "kernels/tile_gemm_multistage.cuh"
+#include "kernels/conv2d_narrow_n_cuda.cuh"
 
 namespace srgan::kern {
 namespace {
@@ -153,7 +165,71 @@ __global__ void conv2d_transpose_weight_kernel(tg::ConvGeom g, const float* __re
 }
 
 tg::Flavour flavour_of(ConvAlgo algo) {
-  return algo == ConvAlgo::v3_implicit_gemm_tf32 ? tg::Flavour::tf32 : tg::Flavour::ffma;
+  return algo == ConvAlgo::v3_implicit_gemm_tf32 || algo == ConvAlgo::v4_implicit_gemm_tf32_multistage
+             ? tg::Flavour::tf32
+             : tg::Flavour::ffma;
+}
+
+namespace tg4 = cuda::tg4;
+
+// ---- v4: the multistage engine --------------------------------------------------------------
+
+// The implicit-GEMM A operand of the forward pass (rows: output pixels).
+tg4::ImplicitA::Params fwd_a(const Conv2dParams& p, const float* x) {
+  return {x, p.N * p.P() * p.Q(), p.H, p.W, p.C, p.R, p.S, p.P(), p.Q(), p.stride, p.pad, +1};
+}
+// ... of backward-data, stride 1 (rows: input pixels; gathers dy).
+tg4::ImplicitA::Params bwd_data_a(const Conv2dParams& p, const float* dy) {
+  return {dy, p.N * p.H * p.W, p.P(), p.Q(), p.K, p.R, p.S, p.H, p.W, 1, p.pad, -1};
+}
+
+// 16-byte copies, at least one k-step of channels (one wrap per step), filters of at most
+// 15 x 15 (the iterators' validity masks).
+bool v4_forward_applies(const Conv2dParams& p, const float* x, const float* w) {
+  return p.C % 4 == 0 && p.C >= 32 && p.R <= 15 && p.S <= 15 && tg::is_aligned16(x) && tg::is_aligned16(w);
+}
+bool v4_backward_weight_applies(const Conv2dParams& p, const float* x, const float* dy) {
+  return p.K % 4 == 0 && p.C % 4 == 0 && tg::is_aligned16(x) && tg::is_aligned16(dy);
+}
+bool v4_backward_data_applies(const Conv2dParams& p, const float* dy, const float* w) {
+  return p.K % 4 == 0 && p.K >= 32 && p.stride == 1 && p.R <= 15 && p.S <= 15 && tg::is_aligned16(dy) &&
+         tg::is_aligned16(w);
+}
+
+// The narrow-N forward (conv2d_narrow_n_cuda.cuh): at most 4 output channels.
+bool v4_narrow_n_applies(const Conv2dParams& p) {
+  return p.K <= 4 && p.stride == 1 && p.C % cuda::narrow::kCC == 0 && p.S <= cuda::narrow::kMaxS && p.N <= 65535;
+}
+template <int KN>
+void launch_narrow_n(const Conv2dParams& p, const float* x, const float* w, const tg::BiasActEpi& epi, cudaStream_t s) {
+  namespace nr = cuda::narrow;
+  const dim3 grid(unsigned((p.Q() + nr::kCols - 1) / nr::kCols), unsigned((p.P() + nr::kRows - 1) / nr::kRows),
+                  unsigned(p.N));
+  nr::conv2d_forward_kernel_v4_narrow_n<KN, tg::BiasActEpi><<<grid, nr::kThreads, nr::smem_bytes(p.R, p.S), s>>>(
+      geom(p), x, w, epi);
+  SRGAN_LAUNCH_CHECK(s);
+}
+void run_narrow_n(const Conv2dParams& p, const float* x, const float* w, const tg::BiasActEpi& epi, cudaStream_t s) {
+  switch (p.K) {
+    case 1: return launch_narrow_n<1>(p, x, w, epi, s);
+    case 2: return launch_narrow_n<2>(p, x, w, epi, s);
+    case 3: return launch_narrow_n<3>(p, x, w, epi, s);
+    default: return launch_narrow_n<4>(p, x, w, epi, s);
+  }
+}
+
+tg::SplitPlan v4_plan(int M, int N, int Kred) { return tg4::plan_splits(M, N, Kred, 128, tg4::block_n_for(N), 16); }
+
+// C = A * B^T (B row-major (N, Kred)) through out; with sp.splits > 1 the split-K partials
+// (splits, M, N) go to `part` and a second kernel adds them in split order (deterministic).
+template <class Epi>
+void run_v4(int M, int N, int Kred, const tg::SplitPlan& sp, const tg4::ImplicitA::Params& a, const float* b,
+            const Epi& out, float* part, cudaStream_t s) {
+  const tg4::RowMajorKA::Params bp{b, N, Kred, Kred};
+  if (sp.splits == 1) return tg4::launch_multistage(M, N, Kred, sp, a, bp, out, s);
+  const tg::PartialEpi pe{part, N, int64_t(M) * N};
+  tg4::launch_multistage(M, N, Kred, sp, a, bp, pe, s);
+  tg::launch_splitk_reduce(M, N, sp.splits, part, out, s);
 }
 
 void check_algo(ConvAlgo algo, const char* who) {
@@ -161,6 +237,7 @@ void check_algo(ConvAlgo algo, const char* who) {
     case ConvAlgo::v1_direct:
     case ConvAlgo::v2_smem_tiled:
     case ConvAlgo::v3_implicit_gemm_tf32:
+    case ConvAlgo::v4_implicit_gemm_tf32_multistage:
     case ConvAlgo::cudnn: return;
   }
   throw std::invalid_argument(std::string(who) + ": unknown ConvAlgo " + std::to_string(int(algo)));
@@ -177,6 +254,14 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const f
     conv2d_forward_kernel_v1_direct<<<cuda::grid_for(total, kThreads, 65536), kThreads, 0, s>>>(g, x, w, epi);
     SRGAN_LAUNCH_CHECK(s);
     return;
+  }
+  if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_narrow_n_applies(p)) return run_narrow_n(p, x, w, epi, s);
+  if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_forward_applies(p, x, w)) {
+    const int M = p.N * p.P() * p.Q(), Kred = p.R * p.S * p.C;
+    const tg::SplitPlan sp = v4_plan(M, p.K, Kred);
+    float* part = sp.splits > 1 ? static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sp.splits) * M * p.K, s))
+                                : nullptr;
+    return run_v4(M, p.K, Kred, sp, fwd_a(p, x), w, epi, part, s);
   }
   const auto pr = tg::conv_fwd_problem(p, x, w);
   const tg::Flavour f = flavour_of(algo);
@@ -229,11 +314,19 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
     return;
   }
   const int64_t wsize = int64_t(p.K) * p.R * p.S * p.C;
-  float* wT = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(wsize), s));
+  const bool v4 = algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_backward_data_applies(p, dy, w);
+  const int M = p.N * p.H * p.W, Kred = p.R * p.S * p.K;
+  const tg::SplitPlan sp4 = v4 ? v4_plan(M, p.C, Kred) : tg::SplitPlan{};
+  // One workspace call for both: wT (C, R, S, K), then the split-K partials (splits, M, C).
+  const size_t wt_bytes = cuda::align256(sizeof(float) * size_t(wsize));
+  const size_t part_bytes = sp4.splits > 1 ? sizeof(float) * size_t(sp4.splits) * M * p.C : 0;
+  char* ws = static_cast<char*>(cuda::workspace(wt_bytes + part_bytes, s));
+  float* wT = reinterpret_cast<float*>(ws);
   conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, w, wT);
   SRGAN_LAUNCH_CHECK(s);
-  const auto pr = tg::conv_bwd_data_problem(p, dy, wT);
   const tg::BiasActEpi epi{dx, p.C, nullptr, nullptr, 0, nullptr};
+  if (v4) return run_v4(M, p.C, Kred, sp4, bwd_data_a(p, dy), wT, epi, reinterpret_cast<float*>(ws + wt_bytes), s);
+  const auto pr = tg::conv_bwd_data_problem(p, dy, wT);
   const tg::Flavour f = flavour_of(algo);
   tg::launch_tile_gemm(f, pr.M, pr.N, pr.Kred, tg::plan_splits(f, pr.M, pr.N, pr.Kred, 1), pr.a, pr.b, epi, s);
 }
@@ -254,6 +347,22 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
   const tg::ConvGeom g = geom(p);
   const int npix = p.N * p.P() * p.Q();
   const int RSC = p.R * p.S * p.C;
+  if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_backward_weight_applies(p, x, dy)) {
+    // dW (K, R*S*C) = dy^T (K, pixels) * im2col(x) (pixels, R*S*C), split over the pixels.
+    const tg::SplitPlan sp = tg4::plan_splits(p.K, RSC, npix, tg4::block_m_mn_for(p.K), 128, 64);
+    const tg4::DyT::Params a{dy, p.K, npix};
+    const tg4::XCol::Params b{x, p.N, p.H, p.W, p.C, p.R, p.S, p.P(), p.Q(), p.stride, p.pad};
+    const tg::BiasActEpi out{dw, RSC, nullptr, nullptr, 0, nullptr};
+    if (sp.splits == 1) {
+      tg4::launch_multistage_mn(p.K, RSC, npix, sp, a, b, out, s);
+    } else {
+      float* part = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sp.splits) * p.K * RSC, s));
+      tg4::launch_multistage_mn(p.K, RSC, npix, sp, a, b, tg::PartialEpi{part, RSC, int64_t(p.K) * RSC}, s);
+      tg::launch_splitk_reduce(p.K, RSC, sp.splits, part, out, s);
+    }
+    if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
+    return;
+  }
   const tg::Flavour f = flavour_of(algo);
   const tg::SplitPlan sp = algo == ConvAlgo::v1_direct ? tg::SplitPlan{} : tg::plan_splits(f, p.K, RSC, npix, 64);
 

@@ -192,17 +192,37 @@ void launch_map(int64_t n, bool vec, const F& f, cudaStream_t s) {
 
 // Element j of p viewed as float4: p + 4 j must be 16-byte aligned (a GPU faults otherwise; the
 // CUDA emulator checks it).
+// The emulated build copies the 16 bytes in one move, so its counters see one 16-byte access
+// (LDG.128), not the four scalar loads the host compiler would otherwise make of the struct.
 __device__ __forceinline__ float4 ld4(const float* p, int64_t j) {
 #ifdef SRGAN_CUDA_EMU
   ::srgan::emu::check_vector_access(p + 4 * j, 16, "float4 load");
-#endif
+  float4 v;
+  __builtin_memcpy(&v, p + 4 * j, 16);
+  return v;
+#else
   return reinterpret_cast<const float4*>(p)[j];
+#endif
 }
 __device__ __forceinline__ void st4(float* p, int64_t j, float4 v) {
 #ifdef SRGAN_CUDA_EMU
   ::srgan::emu::check_vector_access(p + 4 * j, 16, "float4 store");
-#endif
+  __builtin_memcpy(p + 4 * j, &v, 16);
+#else
   reinterpret_cast<float4*>(p)[j] = v;
+#endif
+}
+
+// A 16-byte shared-memory load (LDS.128) from a 16-byte aligned address; the emulated build
+// copies the 16 bytes in one move, so its counters see one access.
+__device__ __forceinline__ float4 lds128(const float* p) {
+#ifdef SRGAN_CUDA_EMU
+  float4 v;
+  __builtin_memcpy(&v, p, 16);
+  return v;
+#else
+  return *reinterpret_cast<const float4*>(p);
+#endif
 }
 
 // ---- cp.async (sm_80+): global -> shared copies that bypass registers --------------------
@@ -236,5 +256,28 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 #endif
+
+// ---- ldmatrix (sm_75+): a warp loads N 8x8 matrices of 16-bit elements from shared memory ----
+// Lanes 8i..8i+7 give the addresses of matrix i's eight 16-byte rows; lane l receives in r[i] the
+// 32-bit word l % 4 of row l / 4 of matrix i. Read as 32-bit elements (TF32), an 8x4 tile of
+// row-major floats arrives exactly as the a0/a2 (or b0/b1) fragment of mma.m16n8k8: lane
+// (g = l/4, t = l%4) gets element [g][t].
+template <int N>
+__device__ __forceinline__ void ldmatrix(uint32_t (&r)[N], const void* row) {
+  static_assert(N == 1 || N == 2 || N == 4, "ldmatrix loads 1, 2 or 4 matrices");
+#ifdef SRGAN_CUDA_EMU
+  ::srgan::emu::ldmatrix(r, N, row);
+#else
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(row));
+  if constexpr (N == 4)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+  else if constexpr (N == 2)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];\n" : "=r"(r[0]) : "r"(a));
+#endif
+}
 
 }  // namespace srgan::kern::cuda

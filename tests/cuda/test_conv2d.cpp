@@ -48,8 +48,20 @@ const Shape kShapes[] = {
     {"D 512->512 s2 @12", 2, 12, 12, 512, 512, 3, 3, 2, 1},
 };
 
-const std::vector<ConvAlgo> kAlgos = with_baselines<ConvAlgo>(
-    {ConvAlgo::v1_direct, ConvAlgo::v2_smem_tiled, ConvAlgo::v3_implicit_gemm_tf32}, {ConvAlgo::cudnn});
+// Every variant of the table (conv2d.h), ours first; the baselines where with_baselines keeps them.
+std::vector<ConvAlgo> ours() {
+  std::vector<ConvAlgo> v;
+  for (const ConvVariant& c : conv_variants())
+    if (!c.library) v.push_back(c.algo);
+  return v;
+}
+std::vector<ConvAlgo> all_variants() {
+  std::vector<ConvAlgo> v = ours();
+  for (const ConvVariant& c : conv_variants())
+    if (c.library && baselines_available()) v.push_back(c.algo);
+  return v;
+}
+const std::vector<ConvAlgo> kAlgos = all_variants();
 
 Conv2dParams params(const Shape& s) {
   Conv2dParams p;
@@ -72,6 +84,12 @@ bool use_gemm_ref(const Conv2dParams& p) { return p.flops() > 2e8; }
 // k = number of products summed into one output of the pass.
 Tol tol_for(ConvAlgo a, double k) {
   if (a == ConvAlgo::v3_implicit_gemm_tf32) return tol_tf32(k);
+  // v4 truncates its inputs to TF32 (relative error <= 2^-10, one-sided) where v3 rounds them
+  // (<= 2^-11): twice v3's tolerance. Its fallbacks (v3) pass the same bound.
+  if (a == ConvAlgo::v4_implicit_gemm_tf32_multistage) {
+    const Tol t = tol_tf32(k);
+    return {2 * t.atol, 2 * t.rtol};
+  }
   // cuDNN may pick Winograd or FFT algorithms, whose transforms add rounding: 10x looser.
   if (a == ConvAlgo::cudnn) {
     Tol t = tol_fp32(k);
@@ -155,6 +173,52 @@ TEST_CASE("conv2d CUDA variants match the CPU reference", "[cuda][conv2d]") {
   }
 }
 
+// v4's own paths on shapes small enough for the emulator: both tiles (128x64 for K <= 64, 128x128
+// above; backward-weight 64- and 128-row tiles), partial row and column tiles, stride 2, a 5x5
+// filter, a reduction that ends inside a k-step (C = 36), channels that wrap inside a step,
+// images narrower than a k-step of pixels (several row wraps per step), and split-K (a 4x4
+// image with 256 channels: 1 row tile, 16 splits forward, 5 backward), and the narrow-N forward
+// (K <= 4, fp32); each pass against the double reference, twice (the same bits both times:
+// split-K is reduced in a fixed order).
+TEST_CASE("conv2d v4: tiles, edges, strides and split-K against the reference", "[cuda][conv2d][v4]") {
+  const Shape shapes[] = {
+      {"v4 128x64 edges", 1, 13, 13, 32, 48, 3, 3, 1, 1},
+      {"v4 128x128 s2", 2, 9, 9, 64, 96, 3, 3, 2, 1},
+      {"v4 split-K", 1, 4, 4, 256, 64, 3, 3, 1, 1},
+      {"v4 5x5 C36 tail", 1, 10, 10, 36, 40, 5, 5, 1, 2},
+      {"v4 wgrad K128 s2", 2, 11, 11, 32, 128, 3, 3, 2, 1},
+      {"v4 narrow-N 9x9 16->3", 2, 19, 37, 16, 3, 9, 9, 1, 4},  // blocks past both edges
+      {"v4 narrow-N 5x5 8->1", 1, 7, 9, 8, 1, 5, 5, 1, 2},
+  };
+  const ConvAlgo a = ConvAlgo::v4_implicit_gemm_tf32_multistage;
+  uint64_t seed = 5000;
+  for (const Shape& sh : shapes) {
+    INFO(describe(sh));
+    Data d = make(sh, seed += 10);
+    const Conv2dParams& p = d.p;
+    DevBuf x(d.x), w(d.w), b(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
+    std::vector<float> first_y, first_dx, first_dw;
+    for (int run = 0; run < 2; ++run) {
+      y.poison();
+      conv2d_forward_cuda(p, x, w, b, y, a, nullptr);
+      const auto gy = y.download();
+      SRGAN_CHECK_CLOSE(compare(gy, d.y_ref, tol_for(a, double(p.R) * p.S * p.C)));
+      dx.poison();
+      conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
+      const auto gdx = dx.download();
+      SRGAN_CHECK_CLOSE(compare(gdx, d.dx_ref, tol_for(a, double(p.R) * p.S * p.K)));
+      dw.poison();
+      db.poison();
+      conv2d_backward_weight_cuda(p, x, dy, dw, db, a, nullptr);
+      const auto gdw = dw.download();
+      SRGAN_CHECK_CLOSE(compare(gdw, d.dw_ref, tol_for(a, double(p.N) * p.P() * p.Q())));
+      SRGAN_CHECK_CLOSE(compare(db.download(), d.db_ref, tol_fp32(double(p.N) * p.P() * p.Q())));
+      if (run == 0) first_y = gy, first_dx = gdx, first_dw = gdw;
+      else CHECK((gy == first_y && gdx == first_dx && gdw == first_dw));
+    }
+  }
+}
+
 TEST_CASE("conv2d forward without bias", "[cuda][conv2d]") {
   const Shape s{"no bias", 2, 10, 9, 8, 12, 3, 3, 1, 1};
   Data d = make(s, 77);
@@ -184,7 +248,7 @@ TEST_CASE("conv2d with 16-byte-misaligned pointers takes the scalar path", "[cud
   DevBuf x(shifted(d.x)), w(shifted(d.w)), b(d.b), dy(shifted(d.dy));
   DevBuf y(d.ny + 1), dx(d.nx + 1), dw(d.nw + 1), db(size_t(p.K));
   auto tail = [](const std::vector<float>& v) { return std::vector<float>(v.begin() + 1, v.end()); };
-  for (ConvAlgo a : {ConvAlgo::v1_direct, ConvAlgo::v2_smem_tiled, ConvAlgo::v3_implicit_gemm_tf32}) {
+  for (ConvAlgo a : ours()) {
     INFO("algo " << conv_algo_name(a));
     y.poison();
     conv2d_forward_cuda(p, x.get() + 1, w.get() + 1, b, y.get() + 1, a, nullptr);
@@ -268,7 +332,7 @@ TEST_CASE("conv2d is deterministic run to run", "[cuda][conv2d]") {
   Data d = make(s, 4242);
   const Conv2dParams& p = d.p;
   DevBuf x(d.x), dy(d.dy), dw(d.nw), db(size_t(p.K));
-  for (ConvAlgo a : {ConvAlgo::v1_direct, ConvAlgo::v2_smem_tiled, ConvAlgo::v3_implicit_gemm_tf32}) {
+  for (ConvAlgo a : ours()) {
     INFO("algo " << conv_algo_name(a));
     conv2d_backward_weight_cuda(p, x, dy, dw, db, a, nullptr);
     const auto dw1 = dw.download(), db1 = db.download();

@@ -48,6 +48,7 @@
 #include <functional>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 // Built-in variables, set by the emulator's scheduler before it resumes a thread.
@@ -79,6 +80,16 @@ void fresh_shared(T& v) {
   fresh_shared_bytes(&v, sizeof(T));
 }
 
+// Called by every thread at the start of every kernel (the build inserts
+// `struct EmuKernelTag {}; ::srgan::emu::kernel_entry(typeid(EmuKernelTag).name());` after the
+// kernel's opening brace): the tag's type name holds the kernel's mangled name, which the
+// counters report and the dynamic shared-memory check (above 48 KiB) looks up.
+void kernel_entry(const char* tag);
+// `extern __shared__ T name[];` becomes `T* name = static_cast<T*>(dynamic_shared());`: the
+// launch's dynamic shared memory (its third launch parameter), 128-byte aligned, 0xFF at the start
+// of every block.
+void* dynamic_shared();
+
 // ---- PTX instructions ------------------------------------------------------------------------
 
 // cp.async.{ca,cg}.shared.global [dst], [src], bytes, src_bytes: queued in the calling thread's
@@ -94,6 +105,11 @@ void check_vector_access(const void* p, int bytes, const char* what);
 // mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 d, a, b, d (warp collective), with the
 // fragment layout of the PTX ISA written out independently of the kernels' helpers.
 void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
+// ldmatrix.sync.aligned.m8n8.x{1,2,4}.shared.b16 (warp collective): lanes 8i..8i+7 give the 16-byte
+// rows of matrix i (row_addr, shared memory, 16-byte aligned; ignored on the other lanes); lane l
+// receives in r[i] the 32-bit word l % 4 of row l / 4 of matrix i (PTX ISA, "Warp-level matrix
+// load instruction: ldmatrix"). count = 1, 2 or 4.
+void ldmatrix(uint32_t* r, int count, const void* row_addr);
 
 // ---- launches -----------------------------------------------------------------------------------
 

@@ -183,6 +183,17 @@ bool is_device_memory(const void* p) {
   return c < it->first + std::max<size_t>(it->second.bytes, 1);
 }
 
+std::vector<std::pair<uint64_t, uint64_t>> device_ranges() {
+  std::lock_guard<std::mutex> lk(g_mu);
+  std::vector<std::pair<uint64_t, uint64_t>> r;
+  r.reserve(g_blocks.size());
+  for (const auto& [p, b] : g_blocks) {
+    const uint64_t a = reinterpret_cast<uint64_t>(p);
+    r.emplace_back(a, a + round_up(std::max<size_t>(b.bytes, 1), 256));  // the map keeps them sorted
+  }
+  return r;
+}
+
 DeviceAccess::DeviceAccess() {
   std::lock_guard<std::mutex> lk(g_mu);
   if (g_open++ == 0 && fence_on())

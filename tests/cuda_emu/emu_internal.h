@@ -4,10 +4,14 @@
 //   emu_runtime_api.cpp  the device's error state, stream capture, launch, the CUDA runtime API
 //   emu_device_memory.cpp device allocations, fenced off from host code outside device work
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/cuda_emu/cuda_emu.h"
+#include "tests/cuda_emu/emu_counters.h"
 
 namespace srgan::emu {
 
@@ -39,7 +43,33 @@ class DeviceAccess {
 };
 
 // ---- scheduler (emu_scheduler.cpp) ----
-// Runs every block of the grid (each thread calls body); returns "" or the first fault.
-std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block);
+// Runs every block of the grid (each thread calls body) with `smem` bytes of dynamic shared
+// memory; returns "" or the first fault. max_blocks > 0: only that many blocks, evenly spaced
+// and including the last (counting runs, emu_counters.h).
+std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, size_t smem = 0,
+                     int64_t max_blocks = 0);
+// cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes), by the kernel's
+// mangled name; a launch asking for more than 48 KiB checks it when its first thread starts.
+void set_max_dynamic_smem(const std::string& mangled, int bytes);
+
+// ---- counters (emu_counters.cpp; see emu_counters.h) ----
+// A launch that runs while counting: returns the block limit (0: all blocks).
+int64_t counters_launch_begin(const std::string& kernel, dim3 grid, dim3 block, size_t smem);
+void counters_launch_end();
+void counters_block_begin(int threads);  // the calling host thread starts a block
+void counters_block_end();
+void counters_flush();                   // every thread of the block is suspended: group the traces
+void counters_shared_range(const void* p, size_t bytes);  // shared memory of the running block
+void counters_kernel_name(const char* tag);
+enum class WarpInstr { hmma, ldmatrix, barrier };
+void counters_note(WarpInstr what);      // called by every lane; lane 0 counts it
+void counters_record(MemKind kind, const void* pc, const void* addr, int bytes);
+// The kernel's mangled name from its entry tag: typeid of a local struct EmuKernelTag names the
+// enclosing function ("Z<encoding>E12EmuKernelTag"); "" if it does not look like one.
+std::string mangled_from_tag(const char* tag);
+// Linear index of the CUDA thread running on this host thread, -1 outside a kernel.
+int current_thread_linear();
+// Device allocations [begin, end), sorted (emu_device_memory.cpp).
+std::vector<std::pair<uint64_t, uint64_t>> device_ranges();
 
 }  // namespace srgan::emu

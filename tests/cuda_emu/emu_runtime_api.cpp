@@ -20,6 +20,8 @@
 
 #include "tests/cuda_emu/emu_internal.h"
 
+#include <dlfcn.h>
+
 namespace srgan::emu {
 namespace {
 
@@ -165,9 +167,11 @@ void drain() {
 
 namespace {
 
-void run_kernel(const std::string& kernel, dim3 grid, dim3 block, const std::function<void()>& body) {
+void run_kernel(const std::string& kernel, dim3 grid, dim3 block, size_t smem, const std::function<void()>& body) {
   if (sticky() != cudaSuccess) return;
-  const std::string fault = run_grid(body, grid, block);
+  const int64_t max_blocks = counters_launch_begin(kernel, grid, block, smem);
+  const std::string fault = run_grid(body, grid, block, smem, max_blocks);
+  counters_launch_end();
   if (!fault.empty()) set_fault(kernel + ": " + fault);
 }
 
@@ -188,12 +192,14 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t
                          std::to_string(block.y) + "," + std::to_string(block.z) + ")");
     return;
   }
-  if (smem > 48 * 1024) {
-    set_launch_error(cudaErrorInvalidValue, std::string(kernel) + ": dynamic shared memory over 48 KiB");
+  // sm_90: at most 227 KiB of dynamic shared memory per block; above 48 KiB only after
+  // cudaFuncSetAttribute, which the kernel's first thread checks (kernel_entry).
+  if (smem > 227 * 1024) {
+    set_launch_error(cudaErrorInvalidValue, std::string(kernel) + ": dynamic shared memory over 227 KiB");
     return;
   }
   std::string name = kernel;
-  issue(s, [name, grid, block, body] { run_kernel(name, grid, block, body); });
+  issue(s, [name, grid, block, smem, body] { run_kernel(name, grid, block, smem, body); });
 }
 
 }  // namespace srgan::emu
@@ -262,6 +268,17 @@ void* alloc256(size_t bytes) {
 }  // namespace
 
 extern "C" {
+
+// Only the dynamic shared-memory limit is kept (by the kernel's exported symbol name: a kernel
+// that needs more than 48 KiB must not sit in an anonymous namespace, or the launch fails here).
+cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int value) {
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaSuccess;
+  if (value < 0 || value > 227 * 1024) return cudaErrorInvalidValue;
+  Dl_info info{};
+  if (dladdr(func, &info) && info.dli_sname && info.dli_saddr == func)
+    srgan::emu::set_max_dynamic_smem(info.dli_sname, value);
+  return cudaSuccess;
+}
 
 cudaError_t cudaGetDeviceCount(int* count) {
   *count = 1;

@@ -105,11 +105,19 @@ class BlockRunner {
   // Runs one block; returns false (with error_) on a fault. The fibers persist from block to
   // block: each loops over "run the kernel body, report done", so a block costs two switches
   // per thread; a fault abandons the fibers' stacks, and they are started afresh.
-  bool run(const std::function<void()>& body, dim3 block, Order order) {
+  bool run(const std::function<void()>& body, dim3 block, Order order, size_t smem) {
     const int n = int(block.x * block.y * block.z);
     body_ = &body;
     error_.clear();
     ++block_serial_;
+    smem_bytes_ = smem;
+    smem_checked_ = smem <= 48 * 1024;
+    counters_block_begin(n);
+    if (smem > 0) {
+      if (dyn_smem_.size() < smem + 128) dyn_smem_.resize(smem + 128);
+      std::memset(dyn_smem_ptr(), 0xFF, smem);
+      counters_shared_range(dyn_smem_ptr(), smem);
+    }
     while (int(stacks_.size()) < n) {
       char* s = static_cast<char*>(std::malloc(kStackBytes));
       if (!s) { error_ = "out of host memory for thread stacks"; return false; }
@@ -142,10 +150,12 @@ class BlockRunner {
         resume(f);
         if (!error_.empty()) {
           for (Fiber& g : fibers_) g.started = false;  // abandon every stack mid-kernel
+          counters_block_end();
           return false;
         }
       }
       // Every thread now waits at a barrier or has exited.
+      counters_flush();
       if (release_warps()) continue;
       if (error_.empty()) {
         int done = 0, waiting = 0;
@@ -153,7 +163,10 @@ class BlockRunner {
           if (fibers_[size_t(i)].st == State::done) ++done;
           if (fibers_[size_t(i)].st == State::at_syncthreads) ++waiting;
         }
-        if (done == n) return true;
+        if (done == n) {
+          counters_block_end();
+          return true;
+        }
         if (waiting + done == n && done == 0) {
           for (int i = 0; i < n; ++i) fibers_[size_t(i)].st = State::ready;
           ++phase;
@@ -166,9 +179,19 @@ class BlockRunner {
           error_ = "deadlock: threads wait at __syncthreads while lanes of their warps wait in a warp collective";
       }
       for (Fiber& g : fibers_) g.started = false;
+      counters_block_end();
       return false;
     }
   }
+
+  void* dyn_smem_ptr() {
+    const uintptr_t p = reinterpret_cast<uintptr_t>(dyn_smem_.data());
+    return reinterpret_cast<void*>((p + 127) & ~uintptr_t(127));
+  }
+  size_t smem_bytes() const { return smem_bytes_; }
+  // The first thread of a block to start checks a dynamic shared-memory request above 48 KiB
+  // against cudaFuncSetAttribute's limit for this kernel.
+  bool smem_checked_ = true;
 
   const std::string& error() const { return error_; }
   Fiber& current() { return fibers_[size_t(cur_)]; }
@@ -190,6 +213,7 @@ class BlockRunner {
     if (seen == block_serial_) return;
     seen = block_serial_;
     std::memset(p, 0xFF, bytes);
+    counters_shared_range(p, bytes);
   }
 
   unsigned char* slot(int warp, unsigned gen, int lane) {
@@ -265,6 +289,8 @@ class BlockRunner {
   }
 
   std::vector<char*> stacks_;
+  std::vector<char> dyn_smem_;  // the launch's dynamic shared memory (aligned inside)
+  size_t smem_bytes_ = 0;
   std::deque<Fiber> fibers_;  // a deque: growing it keeps suspended fibers where they are
   std::vector<unsigned char> xbuf_;  // [warp][2][32 lanes][kSlotBytes]
   uint64_t block_serial_ = 0;        // blocks run so far by this runner
@@ -327,10 +353,12 @@ class BlockPool {
   }
 
   // Runs every block of the grid; returns "" or the first fault.
-  std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block) {
+  std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, size_t smem, int64_t max_blocks) {
     std::lock_guard<std::mutex> one_launch(launch_mu_);  // launches run one at a time
-    job_ = Job{&body, grid, block, int64_t(grid.x) * grid.y * grid.z,
-               order_ != Order::mixed ? order_ : (launches_++ % 2 ? Order::reverse : Order::forward)};
+    const int64_t total = int64_t(grid.x) * grid.y * grid.z;
+    job_ = Job{&body, grid, block, total,
+               order_ != Order::mixed ? order_ : (launches_++ % 2 ? Order::reverse : Order::forward), smem,
+               max_blocks > 0 && max_blocks < total ? max_blocks : total};
     next_.store(0);
     failed_.store(false);
     fault_.clear();
@@ -352,7 +380,17 @@ class BlockPool {
     dim3 grid, block;
     int64_t blocks = 0;
     Order order = Order::forward;
+    size_t smem = 0;
+    int64_t run = 0;  // blocks to run: all, or a sample of them (counting)
   };
+
+  // The taken-th block to run: all blocks in order, or `run` of them evenly spaced, the last
+  // block always among them.
+  int64_t block_of(int64_t taken) const {
+    if (job_.run == job_.blocks) return taken;
+    if (taken == job_.run - 1) return job_.blocks - 1;
+    return taken * job_.blocks / job_.run;
+  }
 
   BlockPool() {
     int n = int(std::thread::hardware_concurrency());
@@ -392,14 +430,14 @@ class BlockPool {
     gridDim = job_.grid;
     for (;;) {
       const int64_t taken = next_.fetch_add(1);
-      if (taken >= job_.blocks || failed_.load()) break;
+      if (taken >= job_.run || failed_.load()) break;
       // Blocks are taken last-first when the threads run in reverse: two blocks that write the
       // same element, or one that reads what another writes in the same launch (a race on a
       // GPU, where blocks run in any order), then give a different answer in one of the orders.
-      const int64_t b = job_.order == Order::reverse ? job_.blocks - 1 - taken : taken;
+      const int64_t b = block_of(job_.order == Order::reverse ? job_.run - 1 - taken : taken);
       blockIdx = uint3{unsigned(b % job_.grid.x), unsigned((b / job_.grid.x) % job_.grid.y),
                        unsigned(b / (int64_t(job_.grid.x) * job_.grid.y))};
-      if (!runner.run(*job_.body, job_.block, job_.order)) {
+      if (!runner.run(*job_.body, job_.block, job_.order, job_.smem)) {
         std::lock_guard<std::mutex> lk(fault_mu_);
         if (!failed_.exchange(true))
           fault_ = "block (" + std::to_string(blockIdx.x) + "," + std::to_string(blockIdx.y) + "," +
@@ -425,13 +463,77 @@ class BlockPool {
 
 }  // namespace
 
-std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block) {
-  return BlockPool::get().run_grid(body, grid, block);
+std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, size_t smem, int64_t max_blocks) {
+  return BlockPool::get().run_grid(body, grid, block, smem, max_blocks);
 }
 
 // ---- collectives and PTX ---------------------------------------------------------------------
 
-void syncthreads() { runner_in_kernel("__syncthreads").suspend(State::at_syncthreads); }
+void syncthreads() {
+  BlockRunner& r = runner_in_kernel("__syncthreads");
+  counters_note(WarpInstr::barrier);
+  r.suspend(State::at_syncthreads);
+}
+
+int current_thread_linear() { return tl_runner ? tl_runner->current().linear : -1; }
+
+void* dynamic_shared() {
+  BlockRunner& r = runner_in_kernel("extern __shared__");
+  return r.smem_bytes() ? r.dyn_smem_ptr() : nullptr;
+}
+
+namespace {
+std::mutex g_smem_attr_mu;
+std::unordered_map<std::string, int> g_smem_attr;  // mangled kernel name -> bytes allowed
+}  // namespace
+
+void set_max_dynamic_smem(const std::string& mangled, int bytes) {
+  std::lock_guard<std::mutex> lk(g_smem_attr_mu);
+  g_smem_attr[mangled] = bytes;
+}
+
+std::string mangled_from_tag(const char* tag) {
+  static const std::string suffix = "E12EmuKernelTag";
+  const std::string t = tag ? tag : "";
+  if (t.size() < 2 + suffix.size() || t[0] != 'Z' || t.compare(t.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return "";
+  return "_" + t.substr(0, t.size() - suffix.size());
+}
+
+void kernel_entry(const char* tag) {
+  BlockRunner& r = runner_in_kernel("a kernel");
+  counters_kernel_name(tag);
+  if (r.smem_checked_) return;
+  r.smem_checked_ = true;
+  const std::string name = mangled_from_tag(tag);
+  int allowed = 48 * 1024;
+  {
+    std::lock_guard<std::mutex> lk(g_smem_attr_mu);
+    auto it = g_smem_attr.find(name);
+    if (it != g_smem_attr.end()) allowed = std::max(allowed, it->second);
+  }
+  if (r.smem_bytes() > size_t(allowed))
+    r.fault("launched with " + std::to_string(r.smem_bytes()) + " bytes of dynamic shared memory, over the " +
+            std::to_string(allowed) + " allowed: raise the limit with cudaFuncSetAttribute(kernel, "
+            "cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) first (too many resources requested for launch)");
+}
+
+void ldmatrix(uint32_t* r, int count, const void* row_addr) {
+  BlockRunner& run = runner_in_kernel("ldmatrix");
+  const int lane = lane_id();
+  if (count != 1 && count != 2 && count != 4) run.fault("ldmatrix with " + std::to_string(count) + " matrices");
+  if (lane < 8 * count) {
+    if (reinterpret_cast<uintptr_t>(row_addr) % 16 != 0) run.fault("ldmatrix row address not 16-byte aligned");
+    counters_record(MemKind::ldsm, __builtin_return_address(0), row_addr, 16);
+  }
+  counters_note(WarpInstr::ldmatrix);
+  const unsigned char* slots = warp_exchange(0xffffffffu, &row_addr, sizeof row_addr);
+  for (int i = 0; i < count; ++i) {
+    const void* row;
+    std::memcpy(&row, slots + size_t(8 * i + lane / 4) * kWarpSlotBytes, sizeof row);
+    std::memcpy(&r[i], static_cast<const unsigned char*>(row) + 4 * (lane % 4), 4);
+  }
+}
 
 void fresh_shared_bytes(void* p, size_t bytes) { runner_in_kernel("__shared__").fresh_shared(p, bytes); }
 
@@ -469,6 +571,8 @@ void cp_async(void* dst, const void* src, int bytes, int src_bytes) {
   if (reinterpret_cast<uintptr_t>(dst) % unsigned(bytes) != 0 ||
       (src_bytes > 0 && reinterpret_cast<uintptr_t>(src) % unsigned(bytes) != 0))
     r.fault("misaligned cp.async of " + std::to_string(bytes) + " bytes");
+  counters_record(MemKind::ldgsts, __builtin_return_address(0), src, src_bytes);
+  counters_record(MemKind::ldgsts_shared, __builtin_return_address(0), dst, bytes);
   // Between issue and wait the destination is undefined (the copy may land at any moment): it
   // reads as NaN here, so a thread that reads it too early, or overwrites a tile other threads
   // are still reading, produces NaNs instead of a lucky right answer.

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "tests/cuda_emu/cuda_emu.h"
+#include "tests/cuda_emu/emu_internal.h"
 
 namespace srgan::emu {
 
@@ -19,6 +20,7 @@ void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)
     uint32_t a[4], b[2];
   };
   const Frag mine{{a[0], a[1], a[2], a[3]}, {b[0], b[1]}};
+  counters_note(WarpInstr::hmma);
   const unsigned char* slots = warp_exchange(0xffffffffu, &mine, sizeof(Frag));
   // Word w of lane l's Frag (a0..a3 are words 0-3, b0, b1 words 4-5), read as TF32: the tensor
   // core reads only the TF32 bits of each operand.

@@ -11,7 +11,11 @@
 // 0xFF: NaN as a float, -1 as an integer) the first time a block reaches it, so a block that reads
 // shared memory it has not written gets NaN rather than what the previous block left there:
 //   __shared__ float tile[2][64];  ->  __shared__ float tile[2][64]; ::srgan::emu::fresh_shared(tile);
-// (on the same line, so line numbers stay those of the original).
+// (on the same line, so line numbers stay those of the original). A dynamic shared-memory array
+//   extern __shared__ __align__(16) float smem[];  ->  float* smem = static_cast<float*>(::srgan::emu::dynamic_shared());
+// and every kernel definition starts with a tag naming it (its mangled name, for the counters and
+// the dynamic shared-memory check; see cuda_emu.h):
+//   __global__ void k(...) {  ->  __global__ void k(...) { struct EmuKernelTag {}; ::srgan::emu::kernel_entry(typeid(EmuKernelTag).name());
 // Usage: rewrite_launches IN OUT. Fails (naming the file and line) on a launch or a `__shared__`
 // declaration it cannot parse.
 #include <cctype>
@@ -98,6 +102,83 @@ std::string rewrite(const std::string& in) {
   return s;
 }
 
+// `extern __shared__ [__align__(n)] T name[];` (starting its line) -> a pointer to the launch's
+// dynamic shared memory.
+std::string dynamic_shared(const std::string& in) {
+  static const std::string kw = "extern __shared__";
+  std::string s = in;
+  size_t from = 0;
+  for (;;) {
+    const size_t at = s.find(kw, from);
+    if (at == std::string::npos) break;
+    const size_t bol = s.rfind('\n', at) == std::string::npos ? 0 : s.rfind('\n', at) + 1;
+    const std::string before = s.substr(bol, at - bol);
+    from = at + kw.size();
+    if (before.find("//") != std::string::npos) continue;
+    const size_t semi = s.find(';', at);
+    const size_t br = s.find("[]", at);
+    if (semi == std::string::npos || br == std::string::npos || br > semi || s.find('\n', at) < semi)
+      throw std::runtime_error("line " + std::to_string(line_of(s, at)) +
+                               ": extern __shared__ must be `extern __shared__ [__align__(n)] T name[];` on one line");
+    std::string decl = s.substr(at + kw.size(), br - at - kw.size());  // " __align__(16) float smem"
+    const size_t al = decl.find("__align__");
+    if (al != std::string::npos) decl.erase(al, decl.find(')', al) + 1 - al);
+    size_t e = decl.size();
+    while (e > 0 && std::isspace(static_cast<unsigned char>(decl[e - 1]))) --e;
+    size_t b = e;
+    while (b > 0 && ident_char(decl[b - 1]) && decl[b - 1] != ':') --b;
+    const std::string name = decl.substr(b, e - b);
+    std::string type = decl.substr(0, b);
+    type.erase(0, type.find_first_not_of(" \t"));
+    while (!type.empty() && std::isspace(static_cast<unsigned char>(type.back()))) type.pop_back();
+    if (name.empty() || type.empty())
+      throw std::runtime_error("line " + std::to_string(line_of(s, at)) + ": no type or name in extern __shared__");
+    const std::string out = type + "* " + name + " = static_cast<" + type + "*>(::srgan::emu::dynamic_shared());";
+    s.replace(at, semi + 1 - at, out);
+    from = at + out.size();
+  }
+  return s;
+}
+
+// After the opening brace of every `__global__` function definition: the tag that names it.
+std::string tag_kernels(const std::string& in) {
+  static const std::string kw = "__global__";
+  static const std::string tag =
+      " struct EmuKernelTag {}; ::srgan::emu::kernel_entry(typeid(EmuKernelTag).name());";
+  std::string s = in;
+  size_t from = 0;
+  for (;;) {
+    const size_t at = s.find(kw, from);
+    if (at == std::string::npos) break;
+    from = at + kw.size();
+    const size_t bol = s.rfind('\n', at) == std::string::npos ? 0 : s.rfind('\n', at) + 1;
+    if (s.substr(bol, at - bol).find("//") != std::string::npos) continue;
+    try {
+      // The parameter list: the first '(' not opening __launch_bounds__(...).
+      size_t p = from;
+      for (;;) {
+        p = s.find('(', p);
+        if (p == std::string::npos) throw std::runtime_error("__global__ without a parameter list");
+        size_t n = p;
+        while (n > 0 && std::isspace(static_cast<unsigned char>(s[n - 1]))) --n;
+        if (n >= 17 && s.compare(n - 17, 17, "__launch_bounds__") == 0) {
+          p = call_end(s, p);
+          continue;
+        }
+        break;
+      }
+      size_t q = call_end(s, p);
+      while (q < s.size() && std::isspace(static_cast<unsigned char>(s[q]))) ++q;
+      if (q >= s.size() || s[q] != '{') continue;  // a declaration
+      s.insert(q + 1, tag);
+      from = q + 1 + tag.size();
+    } catch (const std::exception& e) {
+      throw std::runtime_error("line " + std::to_string(line_of(s, at)) + ": " + e.what());
+    }
+  }
+  return s;
+}
+
 // Adds ::srgan::emu::fresh_shared(name); after each `__shared__ ... name[...];` declaration that
 // starts its line; a `__shared__` after `//` on its line is a comment and left alone.
 std::string poison_shared(const std::string& in) {
@@ -148,7 +229,7 @@ int main(int argc, char** argv) {
   ss << f.rdbuf();
   std::string out;
   try {
-    out = poison_shared(rewrite(ss.str()));
+    out = poison_shared(dynamic_shared(tag_kernels(rewrite(ss.str()))));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", argv[1], e.what());
     return 1;

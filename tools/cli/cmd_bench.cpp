@@ -8,6 +8,7 @@
 #include "core/backend.h"
 #include "data/atomic_file.h"
 #include "data/image_io.h"
+#include "tools/cli/bench_counters.h"
 #include "tools/cli/bench_kernels.h"
 #include "tools/cli/bench_step.h"
 #include "tools/cli/command.h"
@@ -68,7 +69,7 @@ int run_steps(const cli::Args& a) {
 
 int run(const cli::Args& a) {
   a.allow_only({"json", "quick", "tiny", "filter", "device", "batch", "repeats", "gan", "threads", "precision",
-                "cpu-conv"});
+                "cpu-conv", "plot", "blocks", "sass-dir", "shape"});
   if (a.positional().empty()) {
     std::fprintf(stderr, "srgan bench: say what to benchmark, e.g. `srgan bench kernels` (see --help)\n");
     return 2;
@@ -90,13 +91,31 @@ int run(const cli::Args& a) {
 #endif
   }
   if (what == "steps") return run_steps(a);
-  std::fprintf(stderr, "srgan bench: unknown benchmark '%s' (known: kernels, steps)\n", what.c_str());
+  if (what == "counters") {
+    app::CounterOptions opt;
+    opt.json = a.get("json", "");
+    opt.plot = a.get("plot", "");
+    opt.filter = a.get("filter", "");
+    opt.shape = a.get("shape", "");
+    opt.sass_dir = a.get("sass-dir", "");
+    opt.quick = a.has("quick");
+    opt.tiny = a.has("tiny");
+    opt.max_blocks = a.get_int32("blocks", 48);
+    if (opt.max_blocks < 0) {
+      std::fprintf(stderr, "srgan bench counters: --blocks must be 0 (every block) or more\n");
+      return 2;
+    }
+    return app::bench_counters(opt);
+  }
+  std::fprintf(stderr, "srgan bench: unknown benchmark '%s' (known: kernels, steps, counters)\n", what.c_str());
   return 2;
 }
 
 SRGAN_COMMAND(cli::Command{
     "bench", "benchmarks: CUDA kernels against cuDNN/cuBLAS; whole training steps and inference",
     "usage: srgan bench kernels [--json FILE] [--quick] [--filter TEXT] [--tiny]\n"
+    "       srgan bench counters [--json FILE] [--plot FILE.png] [--filter TEXT] [--shape TEXT] [--quick]\n"
+    "                            [--blocks N] [--tiny]\n"
     "       srgan bench steps [--device auto|cpu|cuda] [--batch N] [--repeats N] [--gan] [--json FILE]\n"
     "                         [--precision fp32|tf32|both] [--cpu-conv im2col|winograd2|winograd4] [--tiny]\n"
     "\n"
@@ -118,6 +137,19 @@ SRGAN_COMMAND(cli::Command{
     "  --quick        fewer shapes and repetitions (a smoke run)\n"
     "  --filter TEXT  only ops whose name contains TEXT (e.g. conv, batchnorm)\n"
     "Needs a CUDA build and a GPU.\n"
+    "\n"
+    "counters (no GPU needed):\n"
+    "  For every row of `kernels` (our variants; cuDNN/cuBLAS are not counted): from the SASS of\n"
+    "  the built kernels (sm_90, cuobjdump) registers, shared memory, occupancy and the main loop's\n"
+    "  instruction mix; from the CUDA emulator, per launch, global requests and 32-byte sectors,\n"
+    "  shared-memory wavefronts per request, bytes, multiply-adds issued against useful; and an\n"
+    "  H100 time ESTIMATE from both (model in docs/performance.md). The dynamic counts need the\n"
+    "  emulated command line (build/tests/cuda_emu/srgan_emu); the nvcc build lists the SASS alone.\n"
+    "  --blocks N     blocks counted per launch, evenly spaced, counts scaled to the grid (default\n"
+    "                 48; 0 counts every block)\n"
+    "  --shape TEXT   only rows whose shape contains TEXT (e.g. 9x9->3)\n"
+    "  --plot FILE    roofline picture (PNG, tools/scripts/plot_roofline.py, python3-matplotlib)\n"
+    "  --sass-dir D   folder holding kernels_sm90.sass / .res (default: the build's)\n"
     "\n"
     "--tiny (both): every shape cut down (batch 1 or 2, small sides) and one timed run per row, to\n"
     "  check that every row's code runs (it is how the CUDA emulator tests this command); the\n"

@@ -40,6 +40,7 @@
 #include "kernels/pixel_shuffle.h"
 #include "kernels/prelu.h"
 #include "kernels/reduce.h"
+#include "tools/cli/bench_kernel_rows.h"
 #include "tools/cli/bench_kernels.h"
 
 namespace srgan::app {
@@ -57,13 +58,15 @@ __global__ void fill_kernel(float* p, size_t n, uint32_t seed, float lo, float h
   }
 }
 
+bool g_fill = true;  // false while counting (bench counters): contents do not matter there
+
 struct Buf {
   float* p = nullptr;
   size_t n = 0;
   Buf() = default;
   explicit Buf(size_t count, uint32_t seed = 1, float lo = -1.f, float hi = 1.f) : n(count) {
     CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(float)));
-    if (n) {
+    if (n && g_fill) {
       fill_kernel<<<1024, 256>>>(p, n, seed, lo, hi);
       SRGAN_LAUNCH_CHECK(nullptr);
     }
@@ -85,14 +88,6 @@ struct Rot {
 };
 
 // ---- timing ------------------------------------------------------------------------------------
-
-struct Env {
-  bool quick = false;
-  bool tiny = false;  // --tiny: shapes cut down by tiny_batch / tiny_side, one call per row
-  size_t l2_bytes = 50u << 20;
-  double copy_GBps = 0, fp32_TFLOPs = 0, tf32_TFLOPs = 0;
-  std::string device;
-};
 
 // --tiny shrinks every shape: batch 1, sides / 8 (at least 4), GEMM sides / 64 (at least 16).
 int tiny_batch(const Env& e, int n) { return e.tiny ? 1 : n; }
@@ -142,30 +137,12 @@ double time_ms(const Env& env, const std::function<void(int)>& fn) {
 
 // Enough rotating input sets that together they exceed twice the L2 cache (2..6 sets).
 int rotations(const Env& env, double set_bytes) {
+  if (env.counting) return 1;
   const double want = std::ceil(2.0 * double(env.l2_bytes) / std::max(set_bytes, 1.0));
   return int(std::clamp(want, 2.0, 6.0));
 }
 
 // ---- rows --------------------------------------------------------------------------------------
-
-enum class Peak { fp32, tf32, mem };
-
-struct Row {
-  std::string op, shape, variant;
-  double ms = 0, work = 0;  // work: FLOPs (fp32/tf32 peaks) or bytes (mem)
-  Peak peak = Peak::fp32;
-  double base_ms = 0;       // baseline of the same op and shape (0: none)
-  double anchor_ms = 0;     // PyTorch anchor from GUIDE.md (0: none)
-  std::string error;
-};
-
-struct Report {
-  Env env;
-  std::vector<Row> rows;
-  int failures = 0;
-  std::string filter;
-  bool wanted(const std::string& op) const { return filter.empty() || op.find(filter) != std::string::npos; }
-};
 
 double rate(const Row& r) { return r.ms > 0 ? r.work / (r.ms * 1e-3) : 0.0; }  // per second
 double pct(const Env& e, const Row& r) {
@@ -181,6 +158,10 @@ double pct(const Env& e, const Row& r) {
 // Times `fn` as a row; a failure (e.g. an unsupported cuDNN configuration) is recorded, not fatal.
 void add(Report& rep, Row r, const std::function<void(int)>& fn) {
   if (rep.env.tiny) r.anchor_ms = 0;  // the anchors are for the real shapes
+  if (rep.sink) {
+    rep.sink(rep, std::move(r), fn);
+    return;
+  }
   std::fprintf(stderr, "  %-22s %-28s %-22s ...", r.op.c_str(), r.shape.c_str(), r.variant.c_str());
   try {
     r.ms = time_ms(rep.env, fn);
@@ -248,7 +229,7 @@ void measure_peaks(Env& env) {
 
 // ---- convolution -------------------------------------------------------------------------------
 
-struct ConvVariant {
+struct BenchConvVariant {
   const char* name;
   ConvAlgo algo;
   bool cudnn_tf32;
@@ -262,11 +243,16 @@ void bench_conv(Report& rep, const Conv2dParams& p, bool with_v1, double anchor_
   const int R = rotations(rep.env, double(nx + ny) * sizeof(float));
   Rot x(R, nx, 11), dy(R, ny, 12);
   Buf w(nw, 13, -0.1f, 0.1f), b(size_t(p.K), 14), y(ny), dx(nx), dw(nw), db{size_t(p.K)};
-  std::vector<ConvVariant> vars = {{"cudnn", ConvAlgo::cudnn, false, Peak::fp32},
-                                   {"cudnn_tf32", ConvAlgo::cudnn, true, Peak::tf32},
-                                   {"v2_smem_tiled", ConvAlgo::v2_smem_tiled, false, Peak::fp32},
-                                   {"v3_implicit_gemm_tf32", ConvAlgo::v3_implicit_gemm_tf32, false, Peak::tf32}};
-  if (with_v1) vars.push_back({"v1_direct", ConvAlgo::v1_direct, false, Peak::fp32});
+  // The variant table (conv2d.h): cuDNN twice (fp32 and TF32), v1 only where asked (slow).
+  std::vector<BenchConvVariant> vars;
+  for (const ConvVariant& v : conv_variants()) {
+    if (v.library) {
+      vars.push_back({v.name, v.algo, false, Peak::fp32});
+      vars.push_back({"cudnn_tf32", v.algo, true, Peak::tf32});
+    } else if (v.algo != ConvAlgo::v1_direct || with_v1) {
+      vars.push_back({v.name, v.algo, false, v.tf32 ? Peak::tf32 : Peak::fp32});
+    }
+  }
   const std::string shape = conv_shape(p);
   for (int pass = 0; pass < 2; ++pass) {
     const size_t first = rep.rows.size();
@@ -321,6 +307,10 @@ void bench_conv_prelu(Report& rep, const Conv2dParams& p) {
   r.variant = "v3 fused epilogue";
   add(rep, r, [&](int i) {
     conv2d_bias_prelu_forward_cuda(p, x[i], w, b, a, false, y, z, ConvAlgo::v3_implicit_gemm_tf32, nullptr);
+  });
+  r.variant = "v4 fused epilogue";
+  add(rep, r, [&](int i) {
+    conv2d_bias_prelu_forward_cuda(p, x[i], w, b, a, false, y, z, ConvAlgo::v4_implicit_gemm_tf32_multistage, nullptr);
   });
   set_baseline(rep, first, "cudnn + prelu");
 }
@@ -710,14 +700,25 @@ int bench_kernels_cuda(const KernelBenchOptions& opt) {
   rep.env.device = prop.name;
   rep.env.l2_bytes = size_t(prop.l2CacheSize);
   measure_peaks(rep.env);
+  add_kernel_rows(rep, opt.quick);
+  print_table(rep);
+  if (!opt.json.empty()) {
+    write_json(rep, opt.json);
+    std::fprintf(stderr, "wrote %s\n", opt.json.c_str());
+  }
+  if (rep.failures) std::fprintf(stderr, "%d measurement(s) failed (see the table)\n", rep.failures);
+  return rep.failures ? 3 : 0;
+}
 
+void add_kernel_rows(Report& rep, bool quick) {
+  g_fill = !rep.env.counting;
   // The issue's goal shapes first, with the PyTorch anchors (GUIDE.md section 3).
   bench_conv(rep, conv(rep.env, 16, 24, 64, 64, 3, 1), true, 0.084, 0.249);
   bench_conv(rep, conv(rep.env, 16, 96, 64, 64, 3, 1), false, 0.41, 1.41);
   bench_batchnorm(rep, 16, 96, 96, 64, 0.15, 0.42);
   bench_prelu(rep, 16, 96, 96, 64, 0.056, 0.158);
   bench_pixel_shuffle(rep, 16, 96, 96, 256, 0.155, 0.305);
-  if (!opt.quick) {
+  if (!quick) {
     // The rest of SRGAN: generator head / upsamplers / tail, discriminator, and the 24x24 and
     // 48x48 versions of the memory-bound ops.
     struct ConvShape { int H, C, K, R, stride; bool with_prelu; };  // batch 16
@@ -738,13 +739,7 @@ int bench_kernels_cuda(const KernelBenchOptions& opt) {
     bench_linear(rep, 16, 512 * 6 * 6, 1024);
     bench_gemm_square(rep, 4096);
   }
-  print_table(rep);
-  if (!opt.json.empty()) {
-    write_json(rep, opt.json);
-    std::fprintf(stderr, "wrote %s\n", opt.json.c_str());
-  }
-  if (rep.failures) std::fprintf(stderr, "%d measurement(s) failed (see the table)\n", rep.failures);
-  return rep.failures ? 3 : 0;
+  g_fill = true;
 }
 
 }  // namespace srgan::app

@@ -29,7 +29,89 @@ __global__ void float4_copy(const float* in, float* out) {
   ::srgan::kern::cuda::st4(out, 0, ::srgan::kern::cuda::ld4(in, 0));
 }
 
+// ---- counter self-tests: one warp each, known answers ----
+
+// Lane l reads in[l * stride] and writes it to out[l]: stride 1 = 4 sectors per request, 32 = 32.
+__global__ void strided_load(const float* in, float* out, int stride) {
+  const int l = int(threadIdx.x);
+  out[l] = in[l * stride];
+}
+
+// Lane l reads the float4 at in + 4l: 16 sectors for the warp's 512 bytes.
+__global__ void float4_load(const float* in, float* out) {
+  const int l = int(threadIdx.x);
+  ::srgan::kern::cuda::st4(out, l, ::srgan::kern::cuda::ld4(in, l));
+}
+
+// Shared memory: every lane writes its own word, then reads word (l * stride) % 1024 of a
+// 1024-float tile (stride 32: all lanes in bank 0, 32 wavefronts; stride 0: one word, a
+// broadcast, 1 wavefront; stride 2: 2-way conflict).
+__global__ void shared_stride(float* out, int stride) {
+  __shared__ float tile[1024];
+  const int l = int(threadIdx.x);
+  for (int i = l; i < 1024; i += 32) tile[i] = float(i);
+  __syncthreads();
+  out[l] = tile[(l * stride) % 1024];
+}
+
+// Half the lanes load (a divergent branch): one request of 16 lanes. Then lane l loads l % 4
+// times in a loop: requests for iterations 0, 1 and 2 (24, 16 and 8 lanes).
+__global__ void divergent_loads(const float* in, float* out) {
+  const int l = int(threadIdx.x);
+  float v = 0.f;
+  if (l % 2) v = in[l];
+  for (int i = 0; i < l % 4; ++i) v += in[32 + i * 32 + l];
+  out[l] = v;
+}
+
+// One warp: ldmatrix.x4 of four 8x4-float matrices stored row-major in a [32][4 + pad] tile;
+// out[l * 4 + i] = the word lane l received for matrix i. pad 0: rows 16 bytes apart, each
+// 8-row matrix is 128 contiguous bytes (1 wavefront each); pad 4: rows 32 bytes apart, two
+// rows share banks (2 wavefronts each).
+__global__ void ldmatrix_tile(float* out, int pad) {
+  __shared__ __align__(16) float tile[32 * 8];
+  const int l = int(threadIdx.x);
+  const int ld = 4 + pad;
+  for (int i = l; i < 32 * 8; i += 32) tile[i] = -1.f;
+  __syncthreads();
+  for (int c = 0; c < 4; ++c) tile[l * ld + c] = float(l * 4 + c);  // row l = matrix l/8, row l%8
+  __syncthreads();
+  uint32_t r[4];
+  ::srgan::kern::cuda::ldmatrix<4>(r, &tile[l * ld]);
+  for (int i = 0; i < 4; ++i) reinterpret_cast<uint32_t*>(out)[l * 4 + i] = r[i];  // the bits as loaded
+}
+
+// Every warp of the block passes two barriers: 2 barrier instructions per warp.
+__global__ void two_barriers(float* out) {
+  __syncthreads();
+  __syncthreads();
+  out[threadIdx.x] = 0.f;
+}
+
 }  // namespace
+
+// Outside the anonymous namespace: its exported name is how cudaFuncSetAttribute finds it in the
+// emulator. Fills 64 KiB of dynamic shared memory, then writes its first and last float.
+__global__ void big_dynamic_smem(float* out) {
+  extern __shared__ __align__(16) float dyn[];
+  const int n = 64 * 1024 / 4;
+  for (int i = int(threadIdx.x); i < n; i += int(blockDim.x)) dyn[i] = float(i);
+  __syncthreads();
+  if (threadIdx.x == 0) out[0] = dyn[0], out[1] = dyn[n - 1];
+}
+
+void launch_strided_load(const float* in, float* out, int stride) { strided_load<<<1, 32>>>(in, out, stride); }
+void launch_float4_load(const float* in, float* out) { float4_load<<<1, 32>>>(in, out); }
+void launch_shared_stride(float* out, int stride) { shared_stride<<<1, 32>>>(out, stride); }
+void launch_divergent_loads(const float* in, float* out) { divergent_loads<<<1, 32>>>(in, out); }
+void launch_ldmatrix_tile(float* out, int pad) { ldmatrix_tile<<<1, 32>>>(out, pad); }
+void launch_two_barriers(float* out, int blocks) { two_barriers<<<blocks, 64>>>(out); }
+void launch_big_dynamic_smem(float* out, bool raise_limit) {
+  if (raise_limit)
+    cudaFuncSetAttribute(reinterpret_cast<const void*>(&big_dynamic_smem), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                         64 * 1024);
+  big_dynamic_smem<<<1, 128, 64 * 1024>>>(out);
+}
 
 void launch_partly_written_shared(float* out, int blocks) { partly_written_shared<<<blocks, 64>>>(out); }
 void launch_conflicting_writes(float* out, int blocks) { conflicting_writes<<<blocks, 32>>>(out); }

@@ -20,4 +20,15 @@ void launch_divergent_barrier(float* out);
 // ld4 / st4). in and out must be 16-byte aligned, or the launch faults.
 void launch_float4_copy(const float* in, float* out);
 
+// ---- counter self-tests (tests/cuda_emu/test_emu_counters.cpp), one warp unless said ----
+void launch_strided_load(const float* in, float* out, int stride);  // in: 32 * stride floats
+void launch_float4_load(const float* in, float* out);              // 128 floats each
+void launch_shared_stride(float* out, int stride);                 // out: 32 floats
+void launch_divergent_loads(const float* in, float* out);          // in: 128 floats, out: 32
+void launch_ldmatrix_tile(float* out, int pad);                    // out: 128 floats
+void launch_two_barriers(float* out, int blocks);                  // blocks x 64 threads; out: 64
+// One block of 128 threads with 64 KiB of dynamic shared memory, after raising the kernel's limit
+// with cudaFuncSetAttribute or not (then the launch must fail). out: 2 floats.
+void launch_big_dynamic_smem(float* out, bool raise_limit);
+
 }  // namespace srgan::emu::selftest

@@ -1,0 +1,55 @@
+// The rows of `srgan bench kernels` (every CUDA kernel variant at SRGAN's shapes, beside its
+// cuDNN / cuBLAS baseline), shared by the two benchmarks that walk them: `bench kernels` times each
+// row on a GPU (cmd_bench_cuda.cu), `bench counters` counts each row's launches in the CUDA
+// emulator (bench_counters_cuda.cu). A row is an op, a shape, a variant and a callable that runs
+// it once (on input rotation i).
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tests/cuda_emu/emu_counters.h"
+
+namespace srgan::app {
+
+struct Env {
+  bool quick = false;
+  bool tiny = false;      // --tiny: shapes cut down by tiny_batch / tiny_side, one call per row
+  bool counting = false;  // bench counters: one input set, buffers left unfilled (NaN)
+  size_t l2_bytes = 50u << 20;
+  double copy_GBps = 0, fp32_TFLOPs = 0, tf32_TFLOPs = 0;
+  std::string device;
+};
+
+enum class Peak { fp32, tf32, mem };
+
+struct Row {
+  std::string op, shape, variant;
+  double ms = 0, work = 0;  // work: FLOPs (fp32/tf32 peaks) or bytes (mem)
+  Peak peak = Peak::fp32;
+  double base_ms = 0;       // baseline of the same op and shape (0: none)
+  double anchor_ms = 0;     // PyTorch anchor from GUIDE.md (0: none)
+  std::string error;
+  std::vector<emu::LaunchCounts> launches;  // bench counters: what the row launched
+};
+
+struct Report;
+// Receives each row with the callable that runs it; without one, rows are timed.
+using RowSink = std::function<void(Report&, Row, const std::function<void(int)>&)>;
+
+struct Report {
+  Env env;
+  std::vector<Row> rows;
+  int failures = 0;
+  std::string filter;
+  RowSink sink;
+  bool wanted(const std::string& op) const { return filter.empty() || op.find(filter) != std::string::npos; }
+};
+
+// Walks every row (the goal shapes only with quick), handing each to rep.sink or timing it.
+void add_kernel_rows(Report& rep, bool quick);
+
+// Whether a variant is a library baseline (cuDNN, cuBLAS): not ours, absent from the emulator.
+inline bool is_library_variant(const std::string& v) { return v.rfind("cudnn", 0) == 0 || v.rfind("cublas", 0) == 0; }
+
+}  // namespace srgan::app
