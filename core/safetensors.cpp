@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -93,25 +95,42 @@ void save_safetensors(const std::string& path, const TensorList& tensors, const 
 // Reader
 // ---------------------------------------------------------------------------------------------
 
-SafeTensors load_safetensors(const std::string& path) {
-  if (!host_is_little_endian()) file_error(path, "reading needs a little-endian host");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) file_error(path, std::string("cannot open: ") + std::strerror(errno));
-  in.seekg(0, std::ios::end);
-  const uint64_t file_size = uint64_t(in.tellg());
-  in.seekg(0, std::ios::beg);
+namespace {
+
+// Bytes [offset, offset + n) of the file into dst, or an error whose text is `what`.
+using ReadAt = std::function<void(uint64_t offset, void* dst, size_t n, const std::string& what)>;
+
+// The byte count of a tensor of `shape` and `dtype`, or 0 with *overflow set when a dimension
+// does not fit int64 or the count does not fit 64 bits (a header can claim 2^64 elements).
+uint64_t tensor_bytes(const std::vector<uint64_t>& shape, DType dtype, bool* overflow) {
+  uint64_t n = dtype_size(dtype);
+  *overflow = false;
+  for (uint64_t d : shape)
+    if (d > uint64_t(INT64_MAX) || __builtin_mul_overflow(n, d, &n)) *overflow = true;
+  return *overflow ? 0 : n;
+}
+
+// How many values of `t` (a CPU tensor) are NaN or infinite, and the flat index of the first.
+template <class T>
+size_t count_non_finite(const T* v, size_t n, size_t* first) {
+  size_t bad = 0;
+  for (size_t i = n; i-- > 0;)
+    if (!std::isfinite(v[i])) ++bad, *first = i;
+  return bad;
+}
+
+SafeTensors read_safetensors(const std::string& path, uint64_t file_size, const ReadAt& read_at) {
   if (file_size < 8)
     file_error(path, "truncated: " + std::to_string(file_size) + " bytes, too short for the 8-byte header length");
   unsigned char len[8];
-  in.read(reinterpret_cast<char*>(len), 8);
+  read_at(0, len, 8, "read error in the header length");
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(len[i]) << (8 * i);
   if (n > file_size - 8)
     file_error(path, "truncated or bad header: header length " + std::to_string(n) + " but only " +
                          std::to_string(file_size - 8) + " bytes follow the length field");
   std::string text(n, '\0');
-  in.read(text.data(), std::streamsize(n));
-  if (!in) file_error(path, "read error in the header");
+  read_at(8, text.data(), n, "read error in the header");
   const uint64_t data_size = file_size - 8 - n;
 
   nlohmann::json header;
@@ -153,9 +172,12 @@ SafeTensors load_safetensors(const std::string& path) {
     else if (dt == "F64") e.dtype = DType::f64;
     else file_error(path, where + "unsupported dtype " + dt + " (only F32 and F64 are read)");
     if (!v["shape"].is_array()) file_error(path, "bad header: " + where + "shape is not an array");
+    std::vector<uint64_t> dims;
+    std::string dims_text;  // as written, for messages (a dimension may not fit int64)
     for (auto& d : v["shape"]) {
       if (!d.is_number_unsigned()) file_error(path, "bad header: " + where + "shape has a non-integer or negative entry");
-      e.shape.push_back(int64_t(d.get<uint64_t>()));
+      dims.push_back(d.get<uint64_t>());
+      dims_text += (dims_text.empty() ? "" : ", ") + std::to_string(dims.back());
     }
     const auto& off = v["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
@@ -164,7 +186,11 @@ SafeTensors load_safetensors(const std::string& path) {
     e.end = off[1].get<uint64_t>();
     if (e.end < e.begin)
       file_error(path, where + "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "] end before they begin");
-    const uint64_t want = uint64_t(shape_numel(e.shape)) * dtype_size(e.dtype);
+    bool overflow = false;
+    const uint64_t want = tensor_bytes(dims, e.dtype, &overflow);
+    if (overflow)
+      file_error(path, where + "shape (" + dims_text + ") " + dt + " needs 2^64 bytes or more: a corrupt header");
+    for (uint64_t d : dims) e.shape.push_back(int64_t(d));
     if (e.end - e.begin != want)
       file_error(path, where + "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "] hold " +
                            std::to_string(e.end - e.begin) + " bytes but shape " + shape_str(e.shape) + " " + dt +
@@ -184,14 +210,42 @@ SafeTensors load_safetensors(const std::string& path) {
 
   for (auto& e : entries) {
     Tensor t = Tensor::empty(e.shape, e.dtype, Device::cpu);
-    if (t.nbytes() > 0) {
-      in.seekg(std::streamoff(8 + n + e.begin), std::ios::beg);
-      in.read(static_cast<char*>(t.raw()), std::streamsize(t.nbytes()));
-      if (!in) file_error(path, "truncated: read of tensor '" + e.name + "' failed");
-    }
+    if (t.nbytes() > 0) read_at(8 + n + e.begin, t.raw(), t.nbytes(), "truncated: read of tensor '" + e.name + "' failed");
+    // NaN or Inf weights would spread through every output: refuse them here, by name.
+    size_t first = 0;
+    const size_t bad = e.dtype == DType::f32 ? count_non_finite(t.data<float>(), size_t(t.numel()), &first)
+                                             : count_non_finite(t.data<double>(), size_t(t.numel()), &first);
+    if (bad > 0)
+      file_error(path, "tensor '" + e.name + "' holds " + std::to_string(bad) + " NaN or infinite value" +
+                           (bad > 1 ? "s" : "") + " (the first at flat index " + std::to_string(first) + ")");
     out.tensors.emplace_back(e.name, t);
   }
   return out;
+}
+
+}  // namespace
+
+SafeTensors load_safetensors(const std::string& path) {
+  if (!host_is_little_endian()) file_error(path, "reading needs a little-endian host");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) file_error(path, std::string("cannot open: ") + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const std::streamoff end = in.tellg();
+  if (end < 0) file_error(path, "cannot open: not a seekable regular file");
+  in.seekg(0, std::ios::beg);
+  return read_safetensors(path, uint64_t(end), [&](uint64_t offset, void* dst, size_t n, const std::string& what) {
+    in.seekg(std::streamoff(offset), std::ios::beg);
+    in.read(static_cast<char*>(dst), std::streamsize(n));
+    if (!in) file_error(path, what);
+  });
+}
+
+SafeTensors load_safetensors_from_memory(const uint8_t* bytes, size_t size, const std::string& name) {
+  if (!host_is_little_endian()) file_error(name, "reading needs a little-endian host");
+  return read_safetensors(name, size, [&](uint64_t offset, void* dst, size_t n, const std::string& what) {
+    if (offset > size || n > size - offset) file_error(name, what);
+    std::memcpy(dst, bytes + offset, n);
+  });
 }
 
 }  // namespace srgan

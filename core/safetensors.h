@@ -12,6 +12,7 @@
 // error never leaves a half-written file under the real name, and the old file survives any failure.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -40,6 +41,10 @@ void save_safetensors(const std::string& path, const TensorList& tensors, const 
 // problem: missing file, truncated file, header length or JSON that does not parse, an entry
 // without dtype/shape/data_offsets, offsets out of range or not matching the shape, overlapping
 // tensors, an unsupported dtype.
+// NaN or infinite values are refused, naming the tensor; so is a shape whose byte count
+// overflows 64 bits.
 SafeTensors load_safetensors(const std::string& path);
+// The same from bytes in memory (a fuzzing entry point); `name` stands for the file in errors.
+SafeTensors load_safetensors_from_memory(const uint8_t* bytes, size_t size, const std::string& name);
 
 }  // namespace srgan

@@ -1,6 +1,7 @@
 // Tensor storage, factories, copies, views and the autograd entry points.
 #include "core/tensor.h"
 
+#include <cstdint>
 #include <cstring>
 #include <sstream>
 
@@ -26,7 +27,8 @@ std::string shape_str(const Shape& s) {
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
-  for (auto d : s) n *= d;
+  for (auto d : s)
+    if (__builtin_mul_overflow(n, d, &n)) throw Error("shape " + shape_str(s) + " has more than 2^63 elements");
   return n;
 }
 
@@ -43,6 +45,8 @@ const TensorImpl& impl_of(const std::shared_ptr<TensorImpl>& p) {
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (auto d : shape)
     if (d < 0) throw Error("Tensor::empty: negative dimension in shape " + shape_str(shape));
+  if (shape_numel(shape) > INT64_MAX / int64_t(dtype_size(dtype)))  // the byte count must fit
+    throw Error("Tensor::empty: shape " + shape_str(shape) + " needs more than 2^63 bytes");
   if (device == Device::cuda && dtype != DType::f32)
     throw Error("Tensor::empty: CUDA tensors are f32 only, asked for " + std::string(dtype_name(dtype)));
   auto impl = std::make_shared<TensorImpl>();

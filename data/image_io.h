@@ -1,6 +1,7 @@
-// Reading images (PNG 8/16-bit, JPEG, BMP, and whatever else stb_image decodes) and writing PNG
-// atomically. Decoding is stb_image from Debian's libstb; PNG encoding is our streaming
-// PngEncoder (data/png_encoder.h) around zlib.
+// Reading images (PNG 8/16-bit, JPEG, BMP; nothing else) and writing PNG atomically. PNG and BMP
+// decode through stb_image from Debian's libstb, JPEG through libjpeg-turbo (data/jpeg_decode.h);
+// the first bytes choose, whatever the file's name. PNG encoding is our streaming PngEncoder
+// (data/png_encoder.h) around zlib.
 //
 // LAYOUT: images come back interleaved HWC (see data/image.h), rows top to bottom.
 //
@@ -22,8 +23,10 @@
 //
 // Errors are std::runtime_error with the file name and one of: "does not exist",
 // "is not a regular file", "cannot be opened (<errno text>)", "is empty (0 bytes)",
-// "is not an image stb_image can read (<reason>)", "has zero width or height",
-// "is too large: WxH = N pixels exceeds the limit of M", "is truncated or corrupt (<reason>)".
+// "is not an image: neither PNG, JPEG nor BMP (it starts with bytes ..)",
+// "is not an image stb_image can read (<reason>)", "is not a JPEG libjpeg can read (<reason>)",
+// "has zero width or height", "is too large: WxH = N pixels exceeds the limit of M" (from the
+// header, before decoding), "is truncated or corrupt (<reason>)".
 #pragma once
 #include <cstdint>
 #include <string>

@@ -2,6 +2,7 @@
 #include "models/checkpoint.h"
 
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "core/check.h"
@@ -134,6 +135,41 @@ SRResNetConfig srresnet_config_from_metadata(const Metadata& m, const std::strin
   c.blocks = get_int(m, path, "blocks");
   c.width = get_int(m, path, "width");
   return c;
+}
+
+void check_srresnet_config(const SafeTensors& file, const SRResNetConfig& cfg, const std::string& path) {
+  auto refuse = [&](const std::string& what) { throw Error("model file '" + path + "': " + what); };
+  const std::string says = "metadata says blocks=" + std::to_string(cfg.blocks) + " width=" + std::to_string(cfg.width);
+  if (cfg.blocks < 0 || cfg.width < 1) refuse(says + ": blocks must be >= 0 and width >= 1");
+  const std::string prefix = file.find("G.head.0.weight").defined() ? "G." : "";
+  std::map<std::string, Shape> shapes;
+  for (const auto& [name, t] : file.tensors) shapes[name] = t.shape();
+  auto expect_shape = [&](const std::string& name, const Shape& want) {
+    auto it = shapes.find(prefix + name);
+    if (it == shapes.end()) refuse(says + " but the file holds no " + prefix + name);
+    if (it->second != want)
+      refuse(says + " but " + prefix + name + " has shape " + shape_str(it->second) + ", not " + shape_str(want));
+  };
+  const int64_t w = cfg.width;
+  expect_shape("head.0.weight", {w, 9, 9, 3});
+  // The residual blocks in the file: the k of every name "<prefix>body.<k>.<...>". They must be
+  // 0 .. blocks-1, each with its first conv (w x 3 x 3 x w weights): the network then holds no
+  // more than about twice the weights the file does.
+  std::set<int64_t> ks;
+  const std::string body = prefix + "body.";
+  for (const auto& [name, shape] : shapes) {
+    if (name.compare(0, body.size(), body) != 0) continue;
+    const size_t dot = name.find('.', body.size());
+    const std::string k = name.substr(body.size(), dot == std::string::npos ? std::string::npos : dot - body.size());
+    if (k.empty() || k.size() > 9 || k.find_first_not_of("0123456789") != std::string::npos)
+      refuse("tensor '" + name + "' is not named like a residual block (" + body + "<number>.)");
+    ks.insert(std::stoll(k));
+  }
+  const int64_t blocks = ks.empty() ? 0 : *ks.rbegin() + 1;
+  if (blocks != cfg.blocks || int64_t(ks.size()) != blocks)
+    refuse(says + " but the file holds residual blocks " + (ks.empty() ? "none" : body + "0 to " + body + std::to_string(blocks - 1)) +
+           (int64_t(ks.size()) != blocks ? " with gaps" : ""));
+  for (int64_t k = 0; k < blocks; ++k) expect_shape("body." + std::to_string(k) + ".c1.weight", {w, 3, 3, w});
 }
 
 DiscriminatorConfig discriminator_config_from_metadata(const Metadata& m, const std::string& path) {

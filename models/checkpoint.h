@@ -48,6 +48,12 @@ Metadata discriminator_metadata(const DiscriminatorConfig& cfg);  // arch=srgan_
 Metadata vgg19_metadata(const VGG19Config& cfg);                // arch=vgg19_features, layer, after_relu, width_divisor
 // Read a config back; `path` only names the file in errors (missing key, wrong arch, bad number).
 SRResNetConfig srresnet_config_from_metadata(const Metadata& m, const std::string& path);
+// Before a generator is built from a file's metadata: `cfg` must agree with the file's tensors
+// (names plain or prefixed "G."): head.0.weight of shape (width, 9, 9, 3), residual blocks body.0
+// to body.<blocks - 1> and no more. So the network built is about as large as the weights the
+// file holds: a header edited to say width=4000 or blocks=2000000000 is refused before the
+// constructor would allocate gigabytes. Errors name the file.
+void check_srresnet_config(const SafeTensors& file, const SRResNetConfig& cfg, const std::string& path);
 DiscriminatorConfig discriminator_config_from_metadata(const Metadata& m, const std::string& path);
 VGG19Config vgg19_config_from_metadata(const Metadata& m, const std::string& path);
 

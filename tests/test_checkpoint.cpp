@@ -91,7 +91,7 @@ TEST_CASE("safetensors round trip is bit-exact, keeps order and metadata", "[che
   Tensor d = normal_tensor({7}, rng, 1e-30, DType::f64);  // tiny doubles: any rounding would show
   Tensor s = Tensor::scalar(-0.0);
   Tensor e = Tensor::zeros({0, 3});
-  std::vector<float> special = {INFINITY, -INFINITY, NAN, 1e-45f, -3.4e38f};
+  std::vector<float> special = {1e-45f, -3.4e38f, 3.4e38f, -1e-45f, 1.17549435e-38f};  // NaN/Inf: refused (below)
   Tensor sp = Tensor::from_vector(special, {5});
   Metadata meta = {{"arch", "test"}, {"note", "quotes \" and \\ and unicode \xc3\xa9"}};
   save_safetensors(path, {{"zeta", f}, {"alpha.d", d}, {"s", s}, {"empty", e}, {"special", sp}}, meta);
@@ -213,12 +213,43 @@ TEST_CASE("safetensors read errors name the file and the problem", "[checkpoint]
     write_all(bad, craft(R"({"__metadata__": {"step": 5}})", 0));
     CHECK(contains(error_of([&] { load_safetensors(bad); }), "'step' is not a string"));
   }
+  SECTION("a shape whose byte count overflows 64 bits") {
+    // 2^61 + 1 doubles wrap around to 8 bytes, 2^32 x 2^32 floats to 0 bytes, and a dimension of
+    // 2^63 does not fit int64: each was accepted (and the element count overflowed, UBSan).
+    for (const char* h : {R"({"x":{"dtype":"F64","shape":[2305843009213693953],"data_offsets":[0,8]}})",
+                          R"({"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})",
+                          R"({"x":{"dtype":"F32","shape":[9223372036854775808,0],"data_offsets":[0,0]}})"}) {
+      INFO(h);
+      write_all(bad, craft(h, 8));
+      std::string e = error_of([&] { load_safetensors(bad); });
+      CHECK(contains(e, bad));
+      CHECK(contains(e, "tensor 'x': shape ("));
+      CHECK(contains(e, "needs 2^64 bytes or more"));
+    }
+  }
+  SECTION("NaN and infinite values, named with their tensor") {
+    Tensor w = Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, NAN, 7, INFINITY}, {2, 4});
+    Tensor d = Tensor::from_vector(std::vector<double>{1, -INFINITY}, {2});
+    save_safetensors(bad, {{"ok", Tensor::zeros({3})}, {"w", w}});
+    CHECK(error_of([&] { load_safetensors(bad); }) ==
+          "safetensors file '" + bad + "': tensor 'w' holds 2 NaN or infinite values (the first at flat index 5)");
+    save_safetensors(bad, {{"d", d}});
+    CHECK(error_of([&] { load_safetensors(bad); }) ==
+          "safetensors file '" + bad + "': tensor 'd' holds 1 NaN or infinite value (the first at flat index 1)");
+  }
   SECTION("a file written by another tool with header padding and F64") {
     write_all(bad, craft(R"({"x":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}    )", 8));
     SafeTensors st = load_safetensors(bad);
     CHECK(st.find("x").dtype() == DType::f64);
     CHECK(st.find("x").item() == 0.0);
   }
+}
+
+TEST_CASE("an element count that overflows int64 is an error, not a wrapped number", "[checkpoint]") {
+  // core/tensor.cpp multiplied the dimensions unchecked (UBSan: signed overflow).
+  CHECK(shape_numel({int64_t(1) << 31, int64_t(1) << 31}) == int64_t(1) << 62);
+  CHECK(contains(error_of([] { shape_numel({int64_t(1) << 32, int64_t(1) << 32}); }), "more than 2^63 elements"));
+  CHECK(contains(error_of([] { Tensor::empty({int64_t(1) << 61, 2}); }), "needs more than 2^63 bytes"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // Test helpers shared by every Catch2 test: the Catch2 2.x / 3.x include switch, random fills,
-// and the tolerance check |a - b| <= atol + rtol * |ref| that reports the worst and first bad index.
+// temporary folders, error messages and file bytes, and the tolerance check
+// |a - b| <= atol + rtol * |ref| that reports the worst and first bad index.
 #pragma once
 #if __has_include(<catch2/catch_test_macros.hpp>)
 #include <catch2/catch_approx.hpp>
@@ -18,7 +19,11 @@ using Catch::Approx;
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
 #include <random>
+#include <stdexcept>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -64,6 +69,25 @@ struct TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 };
+
+// The message of the std::runtime_error (srgan::Error is one) that f throws; "" when none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A whole file's bytes, and a file holding exactly `bytes`.
+inline std::vector<uint8_t> file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+}
 
 struct CloseReport {
   bool ok = true;

@@ -50,7 +50,7 @@ note "nvcc: $($NVCC --version 2>/dev/null | tail -1)"
 # What the configure step needs besides CUDA (none of it can be installed there: no network).
 have() { if eval "$2" >/dev/null 2>&1; then echo "$1 yes"; else echo "$1 NO"; fi; }
 any_exists() { local f; for f in "$@"; do [ -e "$f" ] && return 0; done; return 1; }
-note "deps: $(have pkg-config 'command -v pkg-config'), $(have nlohmann_json 'any_exists /usr/include/nlohmann/json.hpp /usr/local/include/nlohmann/json.hpp'), $(have catch2 'any_exists /usr/include/catch2 /usr/local/include/catch2'), $(have openblas 'pkg-config --exists openblas'), $(have cudnn.h 'any_exists /usr/include/x86_64-linux-gnu/cudnn.h /usr/include/cudnn.h /usr/local/cuda/include/cudnn.h'), $(have zlib.h 'any_exists /usr/include/zlib.h')"
+note "deps: $(have pkg-config 'command -v pkg-config'), $(have nlohmann_json 'any_exists /usr/include/nlohmann/json.hpp /usr/local/include/nlohmann/json.hpp'), $(have catch2 'any_exists /usr/include/catch2 /usr/local/include/catch2'), $(have openblas 'pkg-config --exists openblas'), $(have cudnn.h 'any_exists /usr/include/x86_64-linux-gnu/cudnn.h /usr/include/cudnn.h /usr/local/cuda/include/cudnn.h'), $(have zlib.h 'any_exists /usr/include/zlib.h'), $(have jpeglib.h 'any_exists /usr/include/jpeglib.h /usr/include/x86_64-linux-gnu/jpeglib.h')"
 
 # ---- configure and build ------------------------------------------------------------------------
 if [ ! -f .carry/stb/stb_image.h ] || [ ! -d .carry/bench ]; then
@@ -69,9 +69,14 @@ if ! any_exists /usr/include/zlib.h && [ -f .carry/zlib/zlib.h ]; then
   zlib=(-DZLIB_INCLUDE_DIR="$PWD/.carry/zlib" -DZLIB_LIBRARY="$libz")
   note "zlib: using the carried headers in .carry/zlib with $libz"
 fi
+jpeg=()  # Debian's libjpeg-turbo, carried, only when the machine has no jpeglib.h (libjpeg-turbo8-dev)
+if ! any_exists /usr/include/jpeglib.h /usr/include/x86_64-linux-gnu/jpeglib.h && [ -f .carry/jpeg/include/jpeglib.h ]; then
+  jpeg=(-DJPEG_INCLUDE_DIR="$PWD/.carry/jpeg/include" -DJPEG_LIBRARY="$PWD/.carry/jpeg/lib/libjpeg.so.62")
+  note "jpeg: using the carried libjpeg-turbo in .carry/jpeg"
+fi
 run_stage configure 90 20 "$OUT/build.log" \
   cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$NVCC" \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DSRGAN_STB_DIR="$PWD/.carry/stb" -DSRGAN_CUDA_EMU=OFF "${json[@]}" "${zlib[@]}"
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DSRGAN_STB_DIR="$PWD/.carry/stb" -DSRGAN_CUDA_EMU=OFF "${json[@]}" "${zlib[@]}" "${jpeg[@]}"
 grep -E "^-- SRGAN" "$OUT/build.log" >&2
 [[ "${status[configure]:-}" == ok* ]] || tail -30 "$OUT/build.log" >&2  # the CMake error, in the reply's output tail
 # Without OpenBLAS the double-precision CPU references of the big test shapes fall back to plain

@@ -12,6 +12,7 @@ usage:
   /usr/bin/python3 tools/scripts/make_data_fixtures.py            # write tests/fixtures/data/*
   /usr/bin/python3 tools/scripts/make_data_fixtures.py --verify   # bit-exact check vs reference_LRx4 (all sets)
   /usr/bin/python3 tools/scripts/make_data_fixtures.py --baseline # bicubic PSNR/SSIM on Set5 and Set14
+  /usr/bin/python3 tools/scripts/make_data_fixtures.py --jpeg-only  # only the jpeg_* and io_adam7_* fixtures
 Options: --shared DIR (default ../shared next to the repository).
 """
 import argparse
@@ -265,6 +266,8 @@ def write_fixtures(shared):
             assert im.getexif().get(0x0112) == o
             ImageOps.exif_transpose(im).save(os.path.join(FIXTURES, "io_exif_o%d_display.png" % o))
 
+    write_jpeg_fixtures(butterfly, bridge)
+
     # 3) Metrics: HR = a 64x48 crop; pairs (HR, bicubic SR) and (HR, HR + seeded noise).
     hr = np.ascontiguousarray(butterfly[40:88, 120:184])  # (48, 64, 3)
     sr = imresize(imresize(hr, 0.25), 4.0)
@@ -291,12 +294,75 @@ def write_fixtures(shared):
     print("wrote", FIXTURES)
 
 
+def adam7_png(arr, depth, colour):
+    """An interlaced (Adam7) PNG of arr (H, W[, C]) built by hand (PIL cannot write one): each
+    pass's rows with filter byte 0, deflated by zlib, in chunks with their CRC."""
+    import struct
+    import zlib
+    h, w = arr.shape[:2]
+    raw = b""
+    for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)):
+        sub = arr[y0::dy, x0::dx]
+        if sub.shape[0] == 0 or sub.shape[1] == 0:
+            continue
+        for row in sub:
+            if depth < 8:
+                raw += b"\0" + np.packbits(row.reshape(-1).astype(np.uint8), bitorder="big").tobytes()
+            else:
+                raw += b"\0" + row.reshape(-1).astype(">u2" if depth == 16 else np.uint8).tobytes()
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, colour, 0, 0, 1)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def write_jpeg_fixtures(butterfly, bridge):
+    """5) JPEG kinds our libjpeg-turbo reader must take: gray, 4:2:0, progressive, restart markers,
+    CMYK (Adobe, inverted), each beside PIL's decode of it as PNG (CMYK converted to RGB by PIL);
+    and two interlaced PNGs."""
+    rgb = Image.fromarray(np.ascontiguousarray(butterfly[64:112, 64:128]))  # 64x48 RGB
+    gray = Image.fromarray(np.ascontiguousarray(bridge[200:240, 300:356, 0]))  # 56x40 gray
+    kinds = {
+        "gray": (gray, dict(quality=90)),
+        "420": (rgb, dict(quality=85, subsampling=2)),
+        "progressive": (rgb, dict(quality=85, progressive=True)),
+        "restart": (rgb, dict(quality=85, restart_marker_blocks=3)),
+        "cmyk": (rgb.convert("CMYK"), dict(quality=90)),
+    }
+    for kind, (im, opts) in kinds.items():
+        jpg = os.path.join(FIXTURES, "jpeg_%s.jpg" % kind)
+        im.save(jpg, **opts)
+        with Image.open(jpg) as back:
+            ref = back.convert("L" if back.mode == "L" else "RGB")
+            ref.save(os.path.join(FIXTURES, "jpeg_%s_pil.png" % kind))
+    # Interlaced PNGs (the PNG bounds check in data/png_check.cpp counts Adam7 pass sizes), with
+    # PIL's decode of each as a plain PNG: 13x9 RGB at 8 bits and 13x9 bilevel gray at 1 bit.
+    rgb13 = np.ascontiguousarray(butterfly[100:109, 90:103])
+    bits = (np.asarray(bridge[200:209, 300:313, 0]) > 128).astype(np.uint8)
+    for name, arr, depth, colour in (("rgb8", rgb13, 8, 2), ("gray1", bits, 1, 0)):
+        path = os.path.join(FIXTURES, "io_adam7_%s.png" % name)
+        with open(path, "wb") as f:
+            f.write(adam7_png(arr, depth, colour))
+        with Image.open(path) as back:
+            assert back.info.get("interlace") == 1
+            ref = np.asarray(back.convert("L" if colour == 0 else "RGB"))
+            assert np.array_equal(ref, arr * 255 if depth == 1 else arr)
+            Image.fromarray(ref).save(os.path.join(FIXTURES, "io_adam7_%s_pil.png" % name))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(REPO), "shared"))
     ap.add_argument("--verify", action="store_true")
     ap.add_argument("--baseline", action="store_true")
+    ap.add_argument("--jpeg-only", action="store_true", help="write only section 5: jpeg_* and io_adam7_*")
     a = ap.parse_args()
+    if a.jpeg_only:
+        write_jpeg_fixtures(load(os.path.join(a.shared, "data", "Set5", "butterfly.png")),
+                            load(os.path.join(a.shared, "data", "Set14", "bridge.png")))
+        return
     if a.verify:
         sys.exit(0 if verify(a.shared) else 1)
     if a.baseline:

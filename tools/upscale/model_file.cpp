@@ -17,6 +17,7 @@ std::unique_ptr<SRResNet> load_generator(const std::string& path, Device device)
   if (!std::filesystem::exists(path)) throw Error("model file " + path + " does not exist");
   SafeTensors st = load_safetensors(path);
   SRResNetConfig cfg = srresnet_config_from_metadata(st.metadata, path);
+  check_srresnet_config(st, cfg, path);  // before the constructor allocates what the metadata says
   Rng rng(0);
   auto g = std::make_unique<SRResNet>(cfg, rng);
   load_generator_weights(path, *g);

@@ -11,7 +11,8 @@ namespace srgan::app {
 // models/pretrained/srresnet_x4.safetensors in the source tree this binary was built from.
 std::string default_model_path();
 
-// Reads the file's metadata (arch=srresnet, blocks, width), builds the generator, loads every
+// Reads the file's metadata (arch=srresnet, blocks, width), checks it against the tensors'
+// shapes (models/checkpoint.h: check_srresnet_config), builds the generator, loads every
 // weight strictly (a wrong architecture lists every mismatched name), moves it to `device`,
 // and puts it in eval mode. Accepts G-only weights files and full training checkpoints ("G.").
 std::unique_ptr<SRResNet> load_generator(const std::string& path, Device device);
