@@ -32,14 +32,15 @@ Tensor discriminator_segment(const GanParts& m, const Tensor& low_res, const Ten
 
 void generator_segment(const GanParts& m, const Tensor& sr, const Tensor& high_res, LossTerms& out) {
   m.g_opt.zero_grad();
-  Tensor d_sr = m.d(sr);
-  GeneratorLoss gl = generator_loss(sr, high_res, m.vgg, d_sr, m.weights);
+  GeneratorLoss gl = generator_loss(sr, high_res, m.vgg, m.d, m.weights);  // D(sr); D(hr) for feature matching
   gl.total.backward();
   out.push_back({"g_total", gl.total.detach()});
   out.push_back({"content", gl.content.detach()});
   out.push_back({"pixel_mse", gl.pixel_mse.detach()});
   out.push_back({"adversarial", gl.adversarial.detach()});
   if (gl.vgg.defined()) out.push_back({"vgg", gl.vgg.detach()});
+  if (gl.gradient_l1.defined()) out.push_back({"gradient_l1", gl.gradient_l1.detach()});
+  if (gl.feature_match.defined()) out.push_back({"feature_match", gl.feature_match.detach()});
 }
 
 // ---- the steps ----
