@@ -39,7 +39,8 @@ double fixed_pattern_amplitude(const ImageD& hr_y, const ImageD& sr_y, int borde
   const char* what = "fixed_pattern_amplitude";
   check_pair(what, hr_y, sr_y);
   check_plane(what, hr_y);
-  if (period < 1) throw std::runtime_error("fixed_pattern_amplitude: period must be >= 1, got " + std::to_string(period));
+  if (period < 1)
+    throw std::runtime_error("fixed_pattern_amplitude: period must be >= 1, got " + std::to_string(period));
   check_region(what, hr_y.width, hr_y.height, border, period);  // every phase present
   const int P = period;
   std::vector<double> sum(size_t(P) * P, 0.0);  // (P, P): phase (y mod P, x mod P)

@@ -151,7 +151,8 @@ Quality evaluate_pair(const Image& hr, const Image& sr, int border, LumaMode mod
   q.psnr_y = psnr(yh, ys);
   q.ssim_y = ssim(yh, ys);
   q.psnr_rgb = psnr_rgb(hr, sr, border);
-  q.artifacts.fixed_pattern = fixed_pattern_amplitude(yh_full, ys_full, border, period);  // phases of the full image
+  // the full planes with the border: phases count from the image's origin, not the region's
+  q.artifacts.fixed_pattern = fixed_pattern_amplitude(yh_full, ys_full, border, period);
   q.artifacts.colour_shift = colour_shift(hr, sr, border);
   q.artifacts.sharpness = sharpness_ratio(yh_full, ys_full, border);
   return q;

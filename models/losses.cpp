@@ -42,7 +42,8 @@ const Tensor& sobel_filter(int C, DType dtype, Device device) {
     for (int c = 0; c < C; ++c)
       for (int r = 0; r < 3; ++r)
         for (int q = 0; q < 3; ++q) {
-          // conv2d correlates with pad 0: output (y, x) is centred on input (y+1, x+1), tap (r, q) reads (y+r, x+q)
+          // conv2d correlates, pad 0: output (y, x) is centred on input (y+1, x+1); tap (r, q)
+          // reads input (y+r, x+q), so (q - 1) and (r - 1) are the offsets from the centre
           w[((size_t(2 * c) * 3 + r) * 3 + q) * C + c] = (q - 1) * (r == 1 ? 2 : 1) / 8.0;
           w[((size_t(2 * c + 1) * 3 + r) * 3 + q) * C + c] = (r - 1) * (q == 1 ? 2 : 1) / 8.0;
         }
@@ -79,7 +80,8 @@ Tensor gradient_l1_loss(const Tensor& sr, const Tensor& hr) {
 Tensor feature_matching_loss(const std::vector<Tensor>& sr_features, const std::vector<Tensor>& hr_features) {
   if (sr_features.empty() || sr_features.size() != hr_features.size())
     fail("feature_matching_loss", "needs the same non-zero number of SR and HR feature maps, got " +
-                                      std::to_string(sr_features.size()) + " and " + std::to_string(hr_features.size()));
+                                      std::to_string(sr_features.size()) + " and " +
+                                      std::to_string(hr_features.size()));
   Tensor total = l1_loss(sr_features[0], hr_features[0]);
   for (size_t l = 1; l < sr_features.size(); ++l) total = add(total, l1_loss(sr_features[l], hr_features[l]));
   return scale(total, 1.0 / double(sr_features.size()));

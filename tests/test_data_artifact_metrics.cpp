@@ -72,8 +72,8 @@ TEST_CASE("artifacts: a 4-periodic pattern added to HR is measured as its own st
     Image sr = hr;
     for (auto& v : sr.data) v = uint8_t(v + 7);
     CHECK(evaluate_pair(hr, hr, 4).artifacts.fixed_pattern == 0.0);
-    CHECK(std::fabs(fixed_pattern_amplitude(luma_bt601(hr, LumaMode::Double), luma_bt601(sr, LumaMode::Double), 4, 4)) <=
-          1e-12);  // every phase mean is 7 * 219 / 255 up to rounding
+    const ImageD yh = luma_bt601(hr, LumaMode::Double), ys = luma_bt601(sr, LumaMode::Double);
+    CHECK(std::fabs(fixed_pattern_amplitude(yh, ys, 4, 4)) <= 1e-12);  // each phase mean is 7 * 219/255, rounded
   }
   SECTION("a 2x2 checkerboard of +-a has amplitude a at period 4 and period 2") {
     const Image hr = random_image(20, 20, 1, 20, 230, 4);

@@ -76,7 +76,7 @@ TEST_CASE("l1_loss is mean |a - b| and passes a gradient check", "[losses][textu
   CHECK_THROWS_AS(l1_loss(a, leaf({2, 3, 4, 4}, rng)), Error);
 }
 
-TEST_CASE("sobel_gradients of a ramp are its slopes; gradient check", "[losses][texture]") {
+TEST_CASE("sobel_gradients of a ramp are its slopes, and pass a gradient check", "[losses][texture]") {
   // channel 0: 3x + 2y, channel 1: -x + 0.5y, on a 5x6 image -> (1, 3, 4, 4) outputs
   std::vector<double> v;
   for (int y = 0; y < 5; ++y)

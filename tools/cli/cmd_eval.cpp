@@ -118,8 +118,8 @@ std::string quality_json(const data::Quality& q) {
 // The artefact columns of one line: FP, dR dG dB (a gray image's one shift thrice), sharp.
 void print_artifacts(const data::Artifacts& a) {
   const auto& c = a.colour_shift;
-  std::printf(" %6.3f %6.2f %6.2f %6.2f %6.3f", a.fixed_pattern, c[0], c[c.size() == 3 ? 1 : 0], c[c.size() == 3 ? 2 : 0],
-              a.sharpness);
+  const size_t g = c.size() == 3 ? 1 : 0, b = c.size() == 3 ? 2 : 0;
+  std::printf(" %6.3f %6.2f %6.2f %6.2f %6.3f", a.fixed_pattern, c[0], c[g], c[b], a.sharpness);
 }
 
 // `bicubic` (may be null): the baseline on the same images, written beside each image and the mean.
@@ -211,8 +211,8 @@ int run(const Args& args) {
   std::printf("%-28s %9s %9.4f %8.4f %9.4f", mean_label.c_str(), "", s.mean.psnr_y, s.mean.ssim_y, s.mean.psnr_rgb);
   print_artifacts(s.mean.artifacts);
   if (beside)
-    std::printf(" | %11.4f %11.4f %+8.4f %6.3f %9.3f", bic.mean.psnr_y, bic.mean.ssim_y, s.mean.psnr_y - bic.mean.psnr_y,
-                bic.mean.artifacts.fixed_pattern, bic.mean.artifacts.sharpness);
+    std::printf(" | %11.4f %11.4f %+8.4f %6.3f %9.3f", bic.mean.psnr_y, bic.mean.ssim_y,
+                s.mean.psnr_y - bic.mean.psnr_y, bic.mean.artifacts.fixed_pattern, bic.mean.artifacts.sharpness);
   std::printf("\n");
   if (args.has("json")) {
     const std::string path = args.get("json", "");
@@ -224,7 +224,7 @@ int run(const Args& args) {
 
 }  // namespace
 
-SRGAN_COMMAND(Command{"eval", "PSNR/SSIM and artefacts (fixed pattern, colour shift, sharpness) of bicubic or a model on HR images",
+SRGAN_COMMAND(Command{"eval", "PSNR/SSIM, fixed pattern, colour shift, sharpness of bicubic or a model on HR images",
                       kUsage, &run, {}});
 
 }  // namespace srgan::cli

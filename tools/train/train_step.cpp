@@ -15,6 +15,7 @@ void generator_pixel_segment(SRResNet& g, Adam& g_opt, const Tensor& low_res, co
   l.total.backward();
   out.push_back({"g_total", l.total.detach()});
   out.push_back({"pixel_mse", l.pixel_mse.detach()});
+  if (l.gradient_l1.defined()) out.push_back({"gradient_l1", l.gradient_l1.detach()});
 }
 
 Tensor discriminator_segment(const GanParts& m, const Tensor& low_res, const Tensor& high_res, LossTerms& out) {
