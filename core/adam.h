@@ -15,6 +15,7 @@ class Adam {
   double lr = 1e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   int64_t steps_taken() const { return step_; }
   void set_steps_taken(int64_t s) { step_ = s; }
+  const ParamArena& arena() const { return arena_; }
   Tensor& exp_avg() { return m_; }      // (arena size)
   Tensor& exp_avg_sq() { return v_; }   // (arena size)
 

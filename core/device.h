@@ -15,6 +15,8 @@ namespace srgan {
 bool cuda_available();      // built with CUDA and at least one device present
 bool cuda_compiled();       // built with CUDA
 void cuda_synchronize();    // no-op without CUDA
+int cuda_device_count();    // 0 without CUDA or without a GPU
+void set_cuda_device(int index);  // this thread's GPU from now on (cudaSetDevice); throws without CUDA
 
 struct CapturePool;  // below
 

@@ -70,6 +70,13 @@ bool cuda_available() {
   return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
 }
 
+int cuda_device_count() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+}
+
+void set_cuda_device(int index) { SRGAN_CUDA_RT_CHECK(cudaSetDevice(index)); }
+
 void cuda_synchronize() {
   if (cuda_available()) SRGAN_CUDA_RT_CHECK(cudaDeviceSynchronize());
 }

@@ -16,6 +16,8 @@ CapturePool::~CapturePool() = default;
 bool cuda_compiled() { return false; }
 bool cuda_available() { return false; }
 void cuda_synchronize() {}
+int cuda_device_count() { return 0; }
+void set_cuda_device(int) { no_cuda(); }
 
 namespace detail {
 void* cuda_alloc(size_t, size_t*, std::shared_ptr<CapturePool>*) { no_cuda(); }

@@ -24,6 +24,18 @@ void axpy_(Tensor& y, double alpha, const Tensor& x) {
   });
 }
 
+void scale_(Tensor& y, double s) {
+  check_defined("scale_", y, "destination");
+  if (y.is_cuda()) {
+    SRGAN_CUDA_ONLY("scale_", scale_cuda(y.numel(), fptr(y), float(s), fptr(y), current_stream()));
+    return;
+  }
+  dispatch_cpu(y.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    scale_cpu<T>(y.numel(), y.data<T>(), s, y.data<T>());
+  });
+}
+
 void fill_(Tensor& y, double v) {
   check_defined("fill_", y, "destination");
   if (y.is_cuda()) {

@@ -2,6 +2,8 @@
 #include "core/autograd.h"
 #include "core/backend.h"
 #include "core/dispatch.h"
+#include "core/distributed.h"
+#include "core/op_batchnorm_sync.h"
 #include "core/ops.h"
 #include "kernels/batchnorm.h"
 
@@ -55,6 +57,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
       return {dx, dg, db};
     });
   }
+  if (ProcessGroup* group = batch_norm_group()) return batch_norm_synced(x, gamma, beta, rm, rv, p, *group);
   Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
   Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
   const BatchNormAlgo algo = backend().bn_algo;  // chosen once: the backward pass uses the same

@@ -20,6 +20,7 @@ Tensor channel_affine(const Tensor& x, const Tensor& scale, const Tensor& shift)
 // ---- in place, never recorded (gradient accumulation, optimizer, initialisation) ----
 void add_(Tensor& y, const Tensor& x);               // y += x
 void axpy_(Tensor& y, double alpha, const Tensor& x);  // y += alpha * x
+void scale_(Tensor& y, double s);                    // y *= s
 void fill_(Tensor& y, double v);                     // y = v
 
 // ---- neural-network ops ----

@@ -14,10 +14,19 @@ PatchLoader::PatchLoader(std::shared_ptr<const PatchDataset> dataset, LoaderOpti
   if (opt_.batch < 1) throw std::runtime_error("PatchLoader: batch must be >= 1, got " + std::to_string(opt_.batch));
   if (opt_.workers < 0) throw std::runtime_error("PatchLoader: workers must be >= 0");
   if (opt_.prefetch < 1) opt_.prefetch = 1;
+  if (opt_.shares < 1 || opt_.share < 0 || opt_.share >= opt_.shares || opt_.run < 1)
+    throw std::runtime_error("PatchLoader: share " + std::to_string(opt_.share) + " of " + std::to_string(opt_.shares) +
+                             " with runs of " + std::to_string(opt_.run) + " is not a valid dealing");
   start();
 }
 
 PatchLoader::~PatchLoader() { stop(); }
+
+// The stream position (in batches from base_) of this loader's batch b under the dealing.
+uint64_t PatchLoader::stream_batch(uint64_t b) const {
+  const uint64_t run = uint64_t(opt_.run), shares = uint64_t(opt_.shares);
+  return (b / run) * shares * run + uint64_t(opt_.share) * run + b % run;
+}
 
 Batch PatchLoader::make_batch(uint64_t b) const {
   Batch out;
@@ -25,7 +34,7 @@ Batch PatchLoader::make_batch(uint64_t b) const {
   out.hr_size = ds_->patch();
   out.lr_size = ds_->lr_patch();
   out.channels = ds_->channels();
-  out.first_sample = base_.next_sample + b * uint64_t(opt_.batch);
+  out.first_sample = base_.next_sample + stream_batch(b) * uint64_t(opt_.batch);
   const size_t hn = ds_->hr_floats(), ln = ds_->lr_floats();
   out.hr.resize(hn * out.n);
   out.lr.resize(ln * out.n);
@@ -103,7 +112,10 @@ void PatchLoader::next(float* hr, float* lr) {
 
 LoaderState PatchLoader::state() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return LoaderState{base_.seed, base_.next_sample + consumed_ * uint64_t(opt_.batch)};
+  if (opt_.shares > 1 && consumed_ % uint64_t(opt_.run) != 0)
+    throw std::runtime_error("PatchLoader::state: in the middle of a run of dealt batches");
+  const uint64_t batches = opt_.shares > 1 ? consumed_ / opt_.run * opt_.run * opt_.shares : consumed_;
+  return LoaderState{base_.seed, base_.next_sample + batches * uint64_t(opt_.batch)};
 }
 
 void PatchLoader::restore(LoaderState s) {

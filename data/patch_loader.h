@@ -32,6 +32,12 @@ struct LoaderOptions {
   int batch = 16;
   int workers = 2;   // threads making batches; 0 = make them in next()
   int prefetch = 4;  // batches made ahead, at most
+  // Dealing the stream to the ranks of data-parallel training: the stream's batches, in order,
+  // go in runs of `run` to `shares` consumers in turn, and this loader hands out consumer
+  // `share`'s. With run = micro-batches per step and shares = ranks, rank r of N sees, at every
+  // step, batches r*K .. r*K+K-1 of the N*K the step consumes: exactly the micro-batches one
+  // process with --accum N*K would run (1, 0, 1: the whole stream).
+  int shares = 1, share = 0, run = 1;
 };
 
 struct LoaderState {
@@ -60,7 +66,8 @@ class PatchLoader {
   Batch next();
   // Copies the next batch into hr (batch * dataset.hr_floats()) and lr (batch * lr_floats()).
   void next(float* hr, float* lr);
-  // The state to save: restoring it yields the batch that next() would return now.
+  // The state to save: restoring it yields the batch that next() would return now. With dealing
+  // (shares > 1) only between runs, i.e. at a step boundary.
   LoaderState state() const;
   // Drops prefetched batches and continues from `s`.
   void restore(LoaderState s);
@@ -69,7 +76,8 @@ class PatchLoader {
   const LoaderOptions& options() const { return opt_; }
 
  private:
-  Batch make_batch(uint64_t b) const;  // batch number b from base_
+  uint64_t stream_batch(uint64_t b) const;  // where batch b lies in the stream, under the dealing
+  Batch make_batch(uint64_t b) const;       // batch number b from base_
   void start();
   void stop();
   void worker();

@@ -24,6 +24,7 @@
 #include "tests/test_common.h"
 
 using namespace srgan::data;
+using srgan::test::Contains;
 namespace fs = std::filesystem;
 
 namespace {
@@ -218,6 +219,35 @@ TEST_CASE("dataset: a saved loader state resumes with exactly the next batches",
   a.restore(saved);  // in place
   CHECK(a.next().lr == a4.lr);
   CHECK(a.state() == LoaderState{11, 20});
+}
+
+TEST_CASE("dataset: ranks dealt runs of batches see what one loader hands out, in the same order", "[data][dataset]") {
+  TempDir tmp("deal");
+  make_folder(tmp.path, 3);
+  auto ds = std::make_shared<const PatchDataset>(tmp.path.string(), small_options());
+  // One process with 2 micro-batches per step for 2 ranks: 4 batches a step, in stream order.
+  PatchLoader whole(ds, {2, 1, 4}, {7, 0});
+  std::vector<Batch> stream;
+  for (int i = 0; i < 12; ++i) stream.push_back(whole.next());
+  for (int workers : {0, 2}) {
+    LoaderOptions r0{2, workers, 4, 2, 0, 2}, r1{2, workers, 4, 2, 1, 2};  // runs of 2, share 0 / 1 of 2
+    PatchLoader a(ds, r0, {7, 0}), b(ds, r1, {7, 0});
+    for (int step = 0; step < 3; ++step)
+      for (int j = 0; j < 2; ++j) {
+        INFO("workers " << workers << ", step " << step << ", micro-batch " << j);
+        const Batch ba = a.next(), bb = b.next();
+        CHECK(ba.first_sample == stream[size_t(step * 4 + j)].first_sample);
+        CHECK(ba.hr == stream[size_t(step * 4 + j)].hr);
+        CHECK(bb.first_sample == stream[size_t(step * 4 + 2 + j)].first_sample);
+        CHECK(bb.lr == stream[size_t(step * 4 + 2 + j)].lr);
+      }
+    // At a step boundary the state is the stream position after all ranks' batches.
+    CHECK(a.state() == LoaderState{7, 3 * 4 * 2});
+    CHECK(b.state() == a.state());
+    a.next();
+    CHECK_THROWS_WITH(a.state(), Contains("middle of a run"));
+  }
+  CHECK_THROWS_WITH(PatchLoader(ds, LoaderOptions{2, 0, 4, 2, 2, 1}, {7, 0}), Contains("dealing"));
 }
 
 TEST_CASE("dataset: DIV2K layout uses the LR files at the matching place", "[data][dataset]") {

@@ -231,3 +231,37 @@ TEST_CASE("bad numbers are refused: corrupt checkpoint metadata, --steps behind 
   bad.weights.adversarial = -1;
   CHECK_THROWS_WITH(train(bad, nullptr), Contains("--adv-weight"));
 }
+
+// The GAN phase keeps an average of G's weights (decay 0.999 by default): it resumes bit-exactly,
+// and best.safetensors holds the average, not the last weights.
+TEST_CASE("the weight average of the GAN phase resumes exactly and is what best.safetensors holds",
+          "[train][resume][ema]") {
+  const std::string data = make_image_folder("ema", 2);
+  auto run = [&](const std::string& name, std::vector<int64_t> stops) {
+    TrainOptions o = tiny(data, out_dir(name));
+    o.phase = "gan";
+    o.d_width = 4;
+    o.ema = 0.9;  // short runs: a decay whose average moves visibly in a few steps
+    for (size_t i = 0; i < stops.size(); ++i) {
+      o.steps = stops[i];
+      o.resume = i > 0;
+      REQUIRE(train(o, nullptr) == TrainResult::finished);
+    }
+    return load_safetensors((fs::path(o.out) / "last.safetensors").string());
+  };
+  const SafeTensors straight = run("ema_full", {4}), resumed = run("ema_part", {2, 4});
+  int averaged = 0;
+  for (const auto& [name, t] : straight.tensors) {
+    if (name.rfind("EMA.", 0) != 0) continue;
+    ++averaged;
+    INFO(name);
+    CHECK(t.to_vector() == resumed.find(name).to_vector());  // bit for bit
+  }
+  CHECK(averaged > 0);
+  // The average differs from the last weights (they moved), and best.safetensors holds the average.
+  const SafeTensors best = load_safetensors((fs::path(out_dir("ema_full")) / "best.safetensors").string());
+  CHECK(best.metadata.at("ema") == "0.9");
+  const std::string w = "tail.weight";
+  CHECK(best.find(w).to_vector() == straight.find("EMA." + w).to_vector());
+  CHECK(best.find(w).to_vector() != straight.find("G." + w).to_vector());
+}

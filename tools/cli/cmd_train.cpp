@@ -1,9 +1,11 @@
 // `srgan train`: parses the options into TrainOptions and runs tools/train/trainer.cpp's loop.
-// Ctrl-C asks the loop to stop after the current step and write a checkpoint.
+// Ctrl-C (or SIGTERM, which mpirun sends its ranks) asks the loop to stop after the current step
+// and write a checkpoint. Under mpirun an error on any rank ends every rank of the job, naming it.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 
+#include "core/distributed.h"
 #include "tools/cli/command.h"
 #include "tools/train/trainer.h"
 
@@ -15,7 +17,7 @@ extern "C" void on_sigint(int) { g_interrupted.store(true); }
 int run(const srgan::cli::Args& a) {
   a.allow_only({"data", "val", "phase", "init", "vgg", "steps", "batch", "crop", "lr", "lr-halve-at", "device", "seed",
                 "out", "resume", "blocks", "width", "d-width", "log-every", "val-every", "workers", "threads",
-                "adv-weight", "mse-weight", "cache-mb", "patches-per-visit", "cuda-graph"});
+                "adv-weight", "mse-weight", "cache-mb", "patches-per-visit", "cuda-graph", "accum", "sync-bn", "ema", "d-lr"});
   srgan::app::TrainOptions o;
   o.data = a.get("data", "");
   if (o.data.empty()) throw std::runtime_error("--data DIR is required (a DIV2K folder or any folder of images)");
@@ -44,9 +46,19 @@ int run(const srgan::cli::Args& a) {
   o.cuda_graph = a.get("cuda-graph", o.cuda_graph);
   o.weights.adversarial = a.get_double("adv-weight", o.weights.adversarial);
   o.weights.mse_with_vgg = a.get_double("mse-weight", o.weights.mse_with_vgg);
+  o.accum = a.get_int32("accum", o.accum);
+  o.sync_bn = a.has("sync-bn");
+  o.ema = a.get_double("ema", o.ema);
+  o.d_learning_rate = a.get_double("d-lr", o.d_learning_rate);
   std::signal(SIGINT, on_sigint);
-  auto r = srgan::app::train(o, nullptr, &g_interrupted);
-  return int(r);
+  std::signal(SIGTERM, on_sigint);
+  srgan::ProcessGroup& group = srgan::process_group();  // joins the job's ranks under mpirun
+  try {
+    return int(srgan::app::train(o, nullptr, &g_interrupted));
+  } catch (const std::exception& e) {
+    if (!group.launched()) throw;
+    group.abort(std::string("error: ") + e.what());  // the others would wait for this rank forever
+  }
 }
 
 SRGAN_COMMAND(srgan::cli::Command{
@@ -61,6 +73,7 @@ SRGAN_COMMAND(srgan::cli::Command{
     "  --steps N           total steps (default 1000)     --batch N     (default 16)\n"
     "  --crop N            HR crop side (default 96)      --lr X        Adam learning rate (1e-4)\n"
     "  --lr-halve-at N     halve the learning rate after N steps (step N+1 on)\n"
+    "  --d-lr X            D's learning rate (default: --lr; 0 freezes D), halved with G's\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
     "  --cuda-graph M      auto | on | off: replay each step as CUDA graphs after 2 eager steps\n"
     "                      (auto: fall back to eager steps if capture fails; default auto)\n"
@@ -72,8 +85,13 @@ SRGAN_COMMAND(srgan::cli::Command{
     "  --workers N         data-loading threads (2)           --threads N  CPU GEMM threads (all)\n"
     "  --adv-weight X      adversarial weight (1e-3)          --mse-weight X  pixel MSE beside VGG (0)\n"
     "  --cache-mb N        decoded-image cache (1024; full DIV2K train needs ~7000)\n"
+    "  --accum K           K micro-batches of --batch per optimizer step (gradients summed, then averaged)\n"
+    "  --sync-bn           under mpirun: batch-norm statistics over all ranks (default: per rank)\n"
+    "  --ema D             validate and save an average of G's weights, decay D (GAN phase: 0.999;\n"
+    "                      pretraining: 0, none)\n"
+    "data parallel: mpirun -np N srgan train ... (each rank a share of every step; docs/distributed.md)\n"
     "  --patches-per-visit N  crops per image decode when the cache is too small (1)\n"
     "exit status: 0 done, 3 stopped on a NaN/Inf loss, 130 interrupted (checkpoint written)",
-    &run, {"resume"}});
+    &run, {"resume", "sync-bn"}});
 
 }  // namespace

@@ -118,6 +118,16 @@ else
   status[anchor]="skipped (.carry/bench/anchor_gpu.py missing)"
 fi
 
+# ---- data parallelism: the NCCL all-reduce with one rank (NCCL cannot put two ranks on one GPU) ----
+if built && command -v mpirun >/dev/null && grep -q "NCCL ON" "$OUT/build.log"; then
+  mkdir -p "$BUILD/nccl_data" && cp tests/fixtures/data/metrics_hr.png "$BUILD/nccl_data/" && rm -rf "$BUILD/nccl_run"
+  run_stage nccl_one_rank 40 15 "$OUT/ctest_cuda.log" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    mpirun -np 1 "$BUILD/tools/srgan" train --data "$BUILD/nccl_data" --device cuda --phase gan --blocks 2 --width 16 \
+    --d-width 8 --batch 2 --crop 32 --steps 6 --accum 2 --log-every 1 --val-every 0 --out "$BUILD/nccl_run"
+else
+  status[nccl_one_rank]="skipped (no mpirun, or the build found no MPI/NCCL)"
+fi
+
 # ---- the rest of the test suite --------------------------------------------------------------------
 if built; then
   run_stage build_all 120 40 "$OUT/build.log" cmake --build "$BUILD" -j"$JOBS"

@@ -3,6 +3,7 @@
 // detection, validation, sample grids and checkpoints.
 #include "tools/train/trainer.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -18,6 +19,7 @@
 #include "core/backend.h"
 #include "core/check.h"
 #include "core/device.h"
+#include "core/distributed.h"
 #include "core/ops.h"
 #include "core/param_arena.h"
 #include "data/atomic_file.h"
@@ -31,6 +33,8 @@
 #include "models/srresnet.h"
 #include "models/vgg19.h"
 #include "tools/upscale/model_file.h"
+#include "tools/train/data_parallel.h"
+#include "tools/train/ema.h"
 #include "tools/train/step_runner.h"
 #include "tools/upscale/tensor_image.h"
 #include "tools/train/train_step.h"
@@ -94,7 +98,7 @@ void truncate_log_after(const std::string& path, int64_t step) {
 class Trainer {
  public:
   Trainer(const TrainOptions& o, std::vector<StepRecord>* history, const std::atomic<bool>* stop)
-      : opt_(o), history_(history), stop_(stop) {}
+      : opt_(o), history_(history), stop_(stop), dp_(process_group(), o.accum) {}
   TrainResult run();
 
  private:
@@ -111,13 +115,20 @@ class Trainer {
   TensorList checkpoint_tensors();
   void write_sample_grid(const data::Image& hr_img);
   double learning_rate_at(int64_t step) const;  // the rate step `step` (1-based) runs with
-  void log(const std::string& line) const {
-    if (!opt_.quiet) std::fprintf(stderr, "%s\n", line.c_str());
+  std::vector<Tensor> checked_state();           // what must be identical on every rank
+  void log(const std::string& line) const {  // progress: rank 0 only
+    if (!opt_.quiet && dp_.writer()) std::fprintf(stderr, "%s\n", line.c_str());
   }
+  int64_t samples_per_step() const { return int64_t(opt_.batch) * opt_.accum * dp_.ranks(); }
 
   TrainOptions opt_;
   std::vector<StepRecord>* history_;
   const std::atomic<bool>* stop_;
+  DataParallel dp_;
+  std::vector<Tensor> buffers_;  // G's and D's batch-norm running statistics
+  double ema_decay_ = 0;         // 0: no weight average
+  std::unique_ptr<WeightAverage> ema_;
+  SRResNet& eval_model();        // what validation, samples and best.safetensors use
   bool gan_ = false;
   Device device_ = Device::cpu;
   Rng rng_{0};
@@ -137,9 +148,21 @@ class Trainer {
   std::string bad_message_;
   std::map<std::string, double> last_terms_;  // the most recent step read back (progress line)
   int64_t last_checkpoint_step_ = -1;
+  int64_t steps_at_start_ = 0;  // step_ when this run began (after --resume)
 };
 
 // Halved from --lr-halve-at on: step `lr_halve_at + 1` is the first with the halved rate.
+// Every rank must hold bit-identical models and optimizer states; compared every kCheckEvery
+// steps (a checksum each, all-gathered) and when the run ends.
+constexpr int64_t kCheckEvery = 200;
+
+std::vector<Tensor> Trainer::checked_state() {
+  std::vector<Tensor> s{g_arena_.values(), g_opt_->exp_avg(), g_opt_->exp_avg_sq()};
+  if (gan_) s.insert(s.end(), {d_arena_.values(), d_opt_->exp_avg(), d_opt_->exp_avg_sq()});
+  s.insert(s.end(), buffers_.begin(), buffers_.end());
+  return s;
+}
+
 double Trainer::learning_rate_at(int64_t step) const {
   const bool halved = opt_.lr_halve_at >= 0 && step - 1 >= opt_.lr_halve_at;
   return halved ? opt_.learning_rate * 0.5 : opt_.learning_rate;
@@ -156,6 +179,7 @@ void Trainer::setup() {
   if (opt_.log_every < 1) throw Error("--log-every must be >= 1, got " + std::to_string(opt_.log_every));
   if (!std::isfinite(opt_.learning_rate) || opt_.learning_rate <= 0)
     throw Error("--lr must be a positive number, got " + fmt(opt_.learning_rate));
+  if (!std::isfinite(opt_.d_learning_rate)) throw Error("--d-lr must be a number >= 0, got " + fmt(opt_.d_learning_rate));
   if (!std::isfinite(opt_.weights.adversarial) || opt_.weights.adversarial < 0 ||
       !std::isfinite(opt_.weights.mse_with_vgg) || opt_.weights.mse_with_vgg < 0)
     throw Error("--adv-weight and --mse-weight must be numbers >= 0, got " + fmt(opt_.weights.adversarial) + " and " +
@@ -165,17 +189,41 @@ void Trainer::setup() {
   if (!opt_.resume && fs::exists(fs::path(opt_.out) / "last.safetensors"))
     throw Error(opt_.out + " already holds a training run (last.safetensors): continue it with --resume, or give "
                 "another --out (or delete that folder) to start afresh");
+  if (opt_.accum < 1) throw Error("--accum must be >= 1, got " + std::to_string(opt_.accum));
   device_ = parse_device(opt_.device);
   if (parse_graph_mode(opt_.cuda_graph) == GraphMode::on && device_ != Device::cuda)
     throw Error("--cuda-graph on needs a CUDA device, but training runs on the " + std::string(device_name(device_)));
-  const int threads = set_cpu_threads(opt_.threads);
+  const ProcessGroup& group = process_group();
+  if (device_ == Device::cuda && group.launched()) set_cuda_device(group.local_rank() % cuda_device_count());
+  // The ranks on one machine share its cores.
+  const int cores = set_cpu_threads(0);
+  const int share = std::max(1, cores / group.local_size());
+  const int threads = set_cpu_threads(opt_.threads > 0 ? opt_.threads : share);
   if (opt_.threads > threads)
     log("--threads " + std::to_string(opt_.threads) + " is more than this machine's " + std::to_string(threads) +
         " cores: using " + std::to_string(threads));
-  fs::create_directories(opt_.out);
-  // A run killed while it wrote a checkpoint, log or sample left a temporary file of full size.
-  if (int n = data::remove_stale_temp_files_in(opt_.out))
-    log("removed " + std::to_string(n) + " temporary file(s) of an earlier run that was killed while writing");
+  if (group.distributed())
+    log(std::to_string(group.size()) + " ranks (" + std::to_string(group.local_size()) + " on this machine, " +
+        std::to_string(threads) + " CPU threads each), " + std::to_string(opt_.accum) + " micro-batch(es) of " +
+        std::to_string(opt_.batch) + " per rank: " + std::to_string(samples_per_step()) + " samples a step; " +
+        (opt_.sync_bn ? "batch norm synchronised over the ranks" : "batch norm per rank and micro-batch"));
+  set_batch_norm_group(opt_.sync_bn ? &process_group() : nullptr);
+  {  // every rank must run the same training (paths may differ between machines)
+    std::ostringstream os;
+    os << opt_.phase << ' ' << opt_.steps << ' ' << opt_.batch << ' ' << opt_.crop << ' ' << opt_.learning_rate << ' '
+       << opt_.lr_halve_at << ' ' << opt_.d_learning_rate << ' ' << opt_.seed << ' ' << opt_.resume << ' '
+       << opt_.blocks << ' ' << opt_.width << ' '
+       << opt_.d_width << ' ' << opt_.accum << ' ' << opt_.sync_bn << ' ' << opt_.patches_per_visit << ' '
+       << opt_.weights.adversarial << ' ' << opt_.weights.mse_with_vgg << ' ' << opt_.vgg.empty() << ' '
+       << opt_.log_every << ' ' << opt_.val_every;
+    dp_.check_same_options(os.str());
+  }
+  if (dp_.writer()) {
+    fs::create_directories(opt_.out);
+    // A run killed while it wrote a checkpoint, log or sample left a temporary file of full size.
+    if (int n = data::remove_stale_temp_files_in(opt_.out))
+      log("removed " + std::to_string(n) + " temporary file(s) of an earlier run that was killed while writing");
+  }
 
   rng_ = Rng(opt_.seed * 0x9E3779B97F4A7C15ull + 1);
   g_ = std::make_unique<SRResNet>(SRResNetConfig{opt_.blocks, opt_.width}, rng_);
@@ -195,15 +243,25 @@ void Trainer::setup() {
     }
   }
   if (!opt_.init.empty() && !opt_.resume) load_init_weights();
+  ema_decay_ = opt_.ema < 0 ? (gan_ ? 0.999 : 0.0) : opt_.ema;
+  if (!(ema_decay_ >= 0 && ema_decay_ < 1)) throw Error("--ema must be in [0, 1), got " + fmt(opt_.ema));
 
   g_->to(device_);
   g_arena_.adopt(g_->parameters(), device_);
+  if (ema_decay_ > 0) {
+    ema_ = std::make_unique<WeightAverage>(*g_, device_);
+    log("validation and best.safetensors use an average of G's weights (decay " + fmt(ema_decay_) + ")");
+  }
   g_opt_ = std::make_unique<Adam>(g_arena_, opt_.learning_rate, 0.9, 0.999, 1e-8);
   if (gan_) {
     d_->to(device_);
     d_arena_.adopt(d_->parameters(), device_);
     d_opt_ = std::make_unique<Adam>(d_arena_, opt_.learning_rate, 0.9, 0.999, 1e-8);
   }
+
+  for (auto& [name, b] : g_->named_buffers()) buffers_.push_back(b);
+  if (gan_)
+    for (auto& [name, b] : d_->named_buffers()) buffers_.push_back(b);
 
   data::DatasetOptions dopt;
   dopt.scale = SRResNet::scale;
@@ -213,23 +271,30 @@ void Trainer::setup() {
   dataset_ = std::make_shared<data::PatchDataset>(opt_.data, dopt);
   data::LoaderState start{opt_.seed, 0};
   if (opt_.resume) resume_from_checkpoint();
-  if (opt_.resume) start.next_sample = uint64_t(step_) * uint64_t(opt_.batch);
+  if (opt_.resume) start.next_sample = uint64_t(step_) * uint64_t(samples_per_step());
   data::LoaderOptions lopt;
   lopt.batch = opt_.batch;
   lopt.workers = opt_.workers;
+  lopt.shares = dp_.ranks();  // each rank takes its runs of `accum` batches of every step
+  lopt.share = dp_.rank();
+  lopt.run = opt_.accum;
   loader_ = std::make_unique<data::PatchLoader>(dataset_, lopt, start);
 
-  const int low_res_side = opt_.crop / 4;
-  runner_ = std::make_unique<StepRunner>(device_, Shape{opt_.batch, low_res_side, low_res_side, 3},
-                                         Shape{opt_.batch, opt_.crop, opt_.crop, 3}, parse_graph_mode(opt_.cuda_graph));
+  // The step's inputs hold all its micro-batches: (accum * batch, ...).
+  const int low_res_side = opt_.crop / 4, rows = opt_.accum * opt_.batch;
+  runner_ = std::make_unique<StepRunner>(device_, Shape{rows, low_res_side, low_res_side, 3},
+                                         Shape{rows, opt_.crop, opt_.crop, 3}, parse_graph_mode(opt_.cuda_graph));
   const Tensor &low_res = runner_->low_res(), &high_res = runner_->high_res();
-  if (gan_) runner_->set_plan(gan_plan({*g_, *d_, vgg_.get(), *g_opt_, *d_opt_, opt_.weights}, low_res, high_res));
-  else runner_->set_plan(pretrain_plan(*g_, *g_opt_, low_res, high_res, opt_.weights));
+  const Accumulation acc = dp_.accumulation();
+  if (gan_) runner_->set_plan(gan_plan({*g_, *d_, vgg_.get(), *g_opt_, *d_opt_, opt_.weights, acc}, low_res, high_res));
+  else runner_->set_plan(pretrain_plan(*g_, *g_opt_, low_res, high_res, opt_.weights, acc));
 
-  const fs::path log_path = fs::path(opt_.out) / "train_log.jsonl";
-  if (opt_.resume) truncate_log_after(log_path.string(), step_);
-  jsonl_.open(log_path, opt_.resume ? std::ios::app : std::ios::trunc);
-  if (!jsonl_) throw Error("cannot write " + (fs::path(opt_.out) / "train_log.jsonl").string());
+  if (dp_.writer()) {
+    const fs::path log_path = fs::path(opt_.out) / "train_log.jsonl";
+    if (opt_.resume) truncate_log_after(log_path.string(), step_);
+    jsonl_.open(log_path, opt_.resume ? std::ios::app : std::ios::trunc);
+    if (!jsonl_) throw Error("cannot write " + (fs::path(opt_.out) / "train_log.jsonl").string());
+  }
   log("training " + opt_.phase + " on " + device_name(device_) + ": SRResNet " + std::to_string(opt_.blocks) +
       " blocks x " + std::to_string(opt_.width) + " (" + std::to_string(g_->parameter_count()) + " parameters), batch " +
       std::to_string(opt_.batch) + ", crop " + std::to_string(opt_.crop) + ", " + std::to_string(dataset_->num_images()) +
@@ -247,6 +312,8 @@ void Trainer::load_init_weights() {
 // the Adam moments. Saving writes these tensors; resuming loads into the very same ones.
 TensorList Trainer::checkpoint_tensors() {
   TensorList t = module_state(*g_, "G.");
+  if (ema_)
+    for (auto& e : module_state(ema_->model_as_is(), "EMA.")) t.push_back(e);
   t.push_back({"optG.exp_avg", g_opt_->exp_avg()});
   t.push_back({"optG.exp_avg_sq", g_opt_->exp_avg_sq()});
   if (gan_) {
@@ -258,6 +325,8 @@ TensorList Trainer::checkpoint_tensors() {
 }
 
 void Trainer::save_checkpoint() {
+  last_checkpoint_step_ = step_;
+  if (!dp_.writer()) return;  // every rank holds the same state; rank 0 writes it
   TensorList t = checkpoint_tensors();
   Metadata m = srresnet_metadata(g_->config());
   m["phase"] = opt_.phase;
@@ -267,12 +336,14 @@ void Trainer::save_checkpoint() {
   m["crop"] = std::to_string(opt_.crop);
   m["d_width"] = std::to_string(opt_.d_width);
   m["patches_per_visit"] = std::to_string(opt_.patches_per_visit);
+  m["ranks"] = std::to_string(dp_.ranks());
+  m["accum"] = std::to_string(opt_.accum);
   m["optG_steps"] = std::to_string(g_opt_->steps_taken());
   m["optD_steps"] = gan_ ? std::to_string(d_opt_->steps_taken()) : "0";
   m["best_psnr"] = fmt(best_psnr_, 10);
   m["best_step"] = std::to_string(best_step_);
+  m["ema"] = fmt(ema_decay_, 10);
   save_tensors((fs::path(opt_.out) / "last.safetensors").string(), t, m);
-  last_checkpoint_step_ = step_;
 }
 
 void Trainer::resume_from_checkpoint() {
@@ -300,7 +371,32 @@ void Trainer::resume_from_checkpoint() {
     throw Error(path + ": checkpoint was written with patches_per_visit=1 but this run has patches_per_visit=" +
                 std::to_string(opt_.patches_per_visit));
   if (gan_) expect("d_width", std::to_string(opt_.d_width));
-  load_tensors(path, checkpoint_tensors(), true);
+  // The data order depends on how each step's samples were split: resume with the same split.
+  for (const char* key : {"ranks", "accum"}) {
+    const std::string ours = std::to_string(std::string(key) == "ranks" ? dp_.ranks() : opt_.accum);
+    const std::string theirs = st.metadata.count(key) ? st.metadata.at(key) : "1";  // older checkpoints: one rank
+    if (theirs != ours)
+      throw Error(path + ": checkpoint was written with " + key + "=" + theirs + " but this run has " + key + "=" + ours +
+                  " (resume with the same number of ranks and --accum: the data order depends on them)");
+  }
+  bool file_has_ema = false;
+  for (auto& [name, t] : st.tensors) file_has_ema |= name.rfind("EMA.", 0) == 0;
+  if (ema_ && !file_has_ema) {  // a checkpoint from before the average was kept: start it from G
+    TensorList t = checkpoint_tensors();
+    t.erase(std::remove_if(t.begin(), t.end(), [](const auto& e) { return e.first.rfind("EMA.", 0) == 0; }), t.end());
+    load_tensors(path, t, true);
+    ema_ = std::make_unique<WeightAverage>(*g_, device_);
+    log(path + " holds no weight average: it starts from the checkpoint's G");
+  } else if (!ema_ && file_has_ema) {  // the average is left out (--ema 0); everything else must match
+    const LoadReport r = load_tensors(path, checkpoint_tensors(), false);
+    std::string problems;
+    for (auto& n : r.missing) problems += " missing " + n;
+    for (auto& n : r.unexpected)
+      if (n.rfind("EMA.", 0) != 0) problems += " unexpected " + n;
+    if (!problems.empty()) throw Error(path + ": checkpoint does not match this run:" + problems);
+  } else {
+    load_tensors(path, checkpoint_tensors(), true);
+  }
   step_ = meta_int(path, "step", meta("step"));
   g_opt_->set_steps_taken(meta_int(path, "optG_steps", meta("optG_steps")));
   if (gan_) d_opt_->set_steps_taken(meta_int(path, "optD_steps", meta("optD_steps")));
@@ -319,11 +415,18 @@ void Trainer::resume_from_checkpoint() {
 }
 
 bool Trainer::flush_pending() {
+  // One small device->host copy per term, once per log interval; with several ranks the terms are
+  // averaged over them (every rank reads the same means, so a NaN on any rank stops them all).
+  std::vector<double> values;
+  for (auto& p : pending_)
+    for (auto& [name, t] : p.terms) values.push_back(t.item());
+  dp_.mean_over_ranks(values);
+  size_t next = 0;
   for (auto& p : pending_) {
     StepRecord r;
     r.step = p.step;
     for (auto& [name, t] : p.terms) {
-      double v = t.item();  // one small device->host copy per term, once per log interval
+      const double v = values[next++];
       r.terms[name] = v;
       if (!std::isfinite(v) && bad_message_.empty())
         bad_message_ = "non-finite " + name + " (" + fmt(v) + ") at step " + std::to_string(p.step);
@@ -333,12 +436,12 @@ bool Trainer::flush_pending() {
        << ",\"time_s\":" << fmt(p.time_s, 8);
     for (auto& [k, v] : r.terms) js << ",\"" << k << "\":" << (std::isfinite(v) ? fmt(v, 9) : "null");
     js << "}\n";
-    jsonl_ << js.str();
+    if (dp_.writer()) jsonl_ << js.str();
     last_terms_ = r.terms;
     if (history_) history_->push_back(r);
     if (!bad_message_.empty()) break;
   }
-  jsonl_.flush();
+  if (dp_.writer()) jsonl_.flush();
   pending_.clear();
   return bad_message_.empty();
 }
@@ -349,7 +452,7 @@ void Trainer::write_sample_grid(const data::Image& hr_full) {
   if (hr.channels == 1) hr = data::gray_to_rgb(hr);
   data::Image lr = data::downscale_bicubic(hr, 4);
   data::Image bic = data::upscale_bicubic(lr, 4);
-  data::Image sr = upscale_whole(*g_, lr, device_);
+  data::Image sr = upscale_whole(eval_model(), lr, device_);
   data::Image grid(hr.width * 3, hr.height, 3);
   for (int y = 0; y < hr.height; ++y)
     for (int k = 0; k < 3; ++k) {
@@ -362,8 +465,10 @@ void Trainer::write_sample_grid(const data::Image& hr_full) {
 // best.safetensors is written after the checkpoint that records it (best_step, best_psnr), so a
 // run killed while writing best.safetensors leaves a best older than the checkpoint says. The
 // generator of that checkpoint is the better one: write it again from there.
+SRResNet& Trainer::eval_model() { return ema_ ? ema_->model(*g_) : *g_; }
+
 void Trainer::recover_best() {
-  if (best_step_ < 0 || best_step_ != step_) return;  // the checkpoint's G is not the recorded best
+  if (!dp_.writer() || best_step_ < 0 || best_step_ != step_) return;  // the checkpoint's G is not the recorded best
   const std::string path = (fs::path(opt_.out) / "best.safetensors").string();
   int64_t on_disk = -1;
   if (fs::exists(path)) {
@@ -382,11 +487,13 @@ void Trainer::recover_best() {
 }
 
 void Trainer::save_best(const Metadata& extra) {
+  if (!dp_.writer()) return;
   Metadata m = srresnet_metadata(g_->config());
   m["step"] = std::to_string(step_);
   m["phase"] = opt_.phase;
   for (auto& [k, v] : extra) m[k] = v;
-  save_module((fs::path(opt_.out) / "best.safetensors").string(), *g_, m);
+  if (ema_) m["ema"] = fmt(ema_decay_, 10);  // the weights are the average's
+  save_module((fs::path(opt_.out) / "best.safetensors").string(), eval_model(), m);
 }
 
 // A finite loss does not guarantee finite weights (an overflowing gradient turns them into NaN in
@@ -403,9 +510,10 @@ bool Trainer::checkpoint_and_validate(bool final_checkpoint) {
     return false;
   }
   save_checkpoint();  // first: a failing validation must not lose the steps since the last one
-  if (!opt_.val.empty()) {
+  if (!opt_.val.empty() && dp_.writer()) {  // the other ranks go on and wait in the next step's reduction
     auto t0 = Clock::now();
-    data::Upscaler up = [this](const data::Image& lr) { return upscale_whole(*g_, lr, device_); };
+    SRResNet& g = eval_model();
+    data::Upscaler up = [this, &g](const data::Image& lr) { return upscale_whole(g, lr, device_); };
     data::EvalSummary s = data::evaluate_folder(opt_.val, 4, up);
     std::ostringstream js;
     js << "{\"step\":" << step_ << ",\"val_psnr\":" << fmt(s.mean.psnr_y, 8) << ",\"val_ssim\":" << fmt(s.mean.ssim_y, 8)
@@ -443,16 +551,24 @@ TrainResult Trainer::run() {
   if (device_ == Device::cuda) log("steps: " + graph_status);
   auto t_start = Clock::now(), t_log = Clock::now();
   int64_t log_from = step_;
+  steps_at_start_ = step_;
   g_->train();
   if (gan_) d_->train();
   while (step_ < opt_.steps) {
-    loader_->next(runner_->high_res_host(), runner_->low_res_host());  // (N, H, W, 3), (N, h, w, 3) floats
+    {  // this rank's micro-batches of the step, one after the other in the input buffers
+      float *hr = runner_->high_res_host(), *lr = runner_->low_res_host();  // (K*N, H, W, 3), (K*N, h, w, 3)
+      const size_t hr_n = size_t(opt_.batch) * dataset_->hr_floats(), lr_n = size_t(opt_.batch) * dataset_->lr_floats();
+      for (int j = 0; j < opt_.accum; ++j) loader_->next(hr + j * hr_n, lr + j * lr_n);
+    }
     PendingStep rec;
     rec.step = step_ + 1;
     rec.learning_rate = learning_rate_at(rec.step);
     g_opt_->lr = rec.learning_rate;
-    if (gan_) d_opt_->lr = rec.learning_rate;
+    if (gan_) d_opt_->lr = opt_.d_learning_rate < 0 ? rec.learning_rate
+                                                    : rec.learning_rate / opt_.learning_rate * opt_.d_learning_rate;
     rec.terms = runner_->step();
+    dp_.average(buffers_);
+    if (ema_) ema_->update(g_arena_, ema_decay_);
     if (runner_->graph_status() != graph_status) {
       graph_status = runner_->graph_status();
       log("steps: " + graph_status);
@@ -463,7 +579,8 @@ TrainResult Trainer::run() {
 
     const bool at_log = step_ % opt_.log_every == 0 || step_ == opt_.steps;
     const bool at_val = opt_.val_every > 0 && step_ % opt_.val_every == 0;
-    const bool stopping = stop_ && stop_->load();
+    const bool stopping = dp_.any(stop_ && stop_->load());  // all ranks stop at the same step
+    if (step_ % kCheckEvery == 0) dp_.check_identical(step_, checked_state());
     if (at_log || at_val || stopping) {
       if (!flush_pending()) return stop_non_finite();
       if (at_log && !opt_.quiet) {
@@ -493,8 +610,13 @@ TrainResult Trainer::run() {
   }
   // The final checkpoint (and best.safetensors without --val), unless the last step just wrote it.
   if ((last_checkpoint_step_ != step_ || opt_.val.empty()) && !checkpoint_and_validate(true)) return stop_non_finite();
-  log("done: " + std::to_string(step_) + " steps in " + fmt(seconds_since(t_start), 4) + " s; checkpoint " +
+  dp_.check_identical(step_, checked_state());
+  const double total = seconds_since(t_start);
+  log("done: " + std::to_string(step_) + " steps in " + fmt(total, 4) + " s; checkpoint " +
       (fs::path(opt_.out) / "last.safetensors").string());
+  if (dp_.ranks() > 1 && step_ > steps_at_start_)
+    log("gradient all-reduce: " + fmt(1e3 * dp_.reduce_seconds() / double(step_ - steps_at_start_), 4) +
+        " ms a step on rank 0, " + fmt(100.0 * dp_.reduce_seconds() / total, 3) + "% of the run's time");
   return TrainResult::finished;
 }
 

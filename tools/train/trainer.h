@@ -11,6 +11,9 @@
 // holds the generator with the best validation PSNR. --resume continues bit-exactly on the CPU.
 // Steps run through tools/train/step_runner.h: batches uploaded from pinned memory, and on CUDA the step
 // captured into CUDA graphs after two eager warm-up steps (--cuda-graph).
+// Under mpirun each rank runs this loop on its share of every step's samples; gradients are
+// averaged over ranks before each optimizer step, rank 0 alone writes (tools/train/data_parallel.h,
+// docs/distributed.md). --accum K runs K micro-batches of --batch per step.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -33,7 +36,8 @@ struct TrainOptions {
   int64_t steps = 1000;
   int batch = 16;
   int crop = 96;
-  double learning_rate = 1e-4;     // --lr, for G and D (Adam)
+  double learning_rate = 1e-4;     // --lr, for G (and D unless d_learning_rate >= 0) (Adam)
+  double d_learning_rate = -1;      // --d-lr: D's own rate (0 freezes D); < 0: the same as G's
   int64_t lr_halve_at = -1;         // after this many steps the learning rate is halved (-1: never)
   uint64_t seed = 0;
   bool resume = false;
@@ -44,7 +48,11 @@ struct TrainOptions {
   int workers = 2;                  // data-loading threads
   int64_t cache_mb = 1024;          // decoded-image cache (DIV2K train needs ~7000 to fit whole)
   int patches_per_visit = 1;        // crops per image visit (fewer decodes when the cache is small)
-  int threads = 0;                  // CPU GEMM threads (0 = all cores)
+  int threads = 0;                  // CPU GEMM threads (0 = all cores, shared among the ranks of a machine)
+  int accum = 1;                    // micro-batches of `batch` per optimizer step (gradient accumulation)
+  bool sync_bn = false;             // batch-norm statistics over all ranks (default: per rank, per micro-batch)
+  double ema = -1;                  // decay of G's weight average (tools/train/ema.h); 0: none; < 0: 0.999 in
+                                    // the GAN phase, none in pretraining
   std::string cuda_graph = "auto";  // auto | on | off: replay the step as CUDA graphs (CUDA only)
   LossWeights weights;
   bool quiet = false;               // no progress lines (tests)
