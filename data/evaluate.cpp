@@ -23,6 +23,27 @@ std::vector<std::string> evaluation_files(const std::string& dir) {
   return files;
 }
 
+Artifacts mean_artifacts(const std::vector<ImageScore>& images) {
+  Artifacts m;
+  if (images.empty()) return m;
+  bool any_colour = false;
+  for (const auto& sc : images) any_colour |= sc.q.artifacts.colour_shift.size() == 3;
+  m.colour_shift.assign(any_colour ? 3 : 1, 0.0);
+  for (const auto& sc : images) {
+    const Artifacts& a = sc.q.artifacts;
+    m.fixed_pattern += a.fixed_pattern;
+    m.sharpness += a.sharpness;
+    // A gray image's one shift counts for each of R, G and B (its R = G = B).
+    for (size_t c = 0; c < m.colour_shift.size(); ++c)
+      m.colour_shift[c] += a.colour_shift[a.colour_shift.size() == 1 ? 0 : c];
+  }
+  const double n = double(images.size());
+  m.fixed_pattern /= n;
+  m.sharpness /= n;
+  for (double& v : m.colour_shift) v /= n;
+  return m;
+}
+
 EvalSummary evaluate_folder(const std::string& dir, int scale, const Upscaler& upscale, LumaMode luma,
                             const std::function<void(const ImageScore&, size_t, size_t)>& progress) {
   if (scale < 1) throw std::runtime_error("evaluate: scale must be >= 1, got " + std::to_string(scale));
@@ -49,7 +70,7 @@ EvalSummary evaluate_folder(const std::string& dir, int scale, const Upscaler& u
     sc.width = hr.width;
     sc.height = hr.height;
     sc.channels = hr.channels;
-    sc.q = evaluate_pair(hr, sr, scale, luma);
+    sc.q = evaluate_pair(hr, sr, scale, luma, scale);
     s.images.push_back(sc);
     if (progress) progress(sc, i, files.size());
   }
@@ -62,6 +83,7 @@ EvalSummary evaluate_folder(const std::string& dir, int scale, const Upscaler& u
   s.mean.psnr_y /= n;
   s.mean.ssim_y /= n;
   s.mean.psnr_rgb /= n;
+  s.mean.artifacts = mean_artifacts(s.images);
   return s;
 }
 

@@ -1,7 +1,8 @@
 // The evaluation protocol of super-resolution papers, as a library call (`srgan eval` prints it):
 // for every image of a folder (sorted by name): modcrop to the scale, make the LR by
 // MATLAB-exact bicubic downscaling (data/resize.h), upscale it with the method under test, and
-// score the result against the HR with data/metrics.h (Y channel, border = scale).
+// score the result against the HR with data/metrics.h (Y channel, border = scale; the fixed
+// pattern over scale x scale phases).
 //
 // Images are read with ChannelMode::GrayOrRgb: a gray file stays 1 channel (its own Y), RGBA
 // loses alpha. An upscaler receives the LR in that same layout and must return an image of
@@ -37,6 +38,10 @@ struct EvalSummary {
   std::vector<ImageScore> images;
   Quality mean;  // arithmetic mean of the per-image numbers (PSNR averaged in dB, as papers do)
 };
+
+// The mean of the images' artefact metrics. Colour shift: R, G, B when any image has colour, a
+// gray image's one value counting for each channel; one value when all are gray.
+Artifacts mean_artifacts(const std::vector<ImageScore>& images);
 
 // The images evaluate_folder will score: the files of `dir`, or of dir/DIV2K_valid_HR when dir
 // is an unpacked DIV2K folder. Throws naming the folder when it is missing, unreadable or empty.

@@ -143,13 +143,18 @@ double psnr_rgb(const Image& hr, const Image& sr, int border) {
   return 10.0 * std::log10(255.0 * 255.0 / (se / double(n)));
 }
 
-Quality evaluate_pair(const Image& hr, const Image& sr, int border, LumaMode mode) {
+Quality evaluate_pair(const Image& hr, const Image& sr, int border, LumaMode mode, int period) {
   check_same("evaluate_pair", hr.width, hr.height, hr.channels, sr.width, sr.height, sr.channels);
   Quality q;
-  const ImageD yh = shave(luma_bt601(hr, mode), border), ys = shave(luma_bt601(sr, mode), border);
+  const ImageD yh_full = luma_bt601(hr, mode), ys_full = luma_bt601(sr, mode);
+  const ImageD yh = shave(yh_full, border), ys = shave(ys_full, border);
   q.psnr_y = psnr(yh, ys);
   q.ssim_y = ssim(yh, ys);
   q.psnr_rgb = psnr_rgb(hr, sr, border);
+  // the full planes with the border: phases count from the image's origin, not the region's
+  q.artifacts.fixed_pattern = fixed_pattern_amplitude(yh_full, ys_full, border, period);
+  q.artifacts.colour_shift = colour_shift(hr, sr, border);
+  q.artifacts.sharpness = sharpness_ratio(yh_full, ys_full, border);
   return q;
 }
 

@@ -11,9 +11,13 @@
 // SSIM is Wang et al.'s ssim_index.m: 11x11 Gaussian window (sigma 1.5, normalised to sum 1),
 // filter2 'valid', K1 = 0.01, K2 = 0.03, L = 255, mean of the SSIM map; no downsampling.
 //
+// evaluate_pair() also gives the artefact metrics of data/artifact_metrics.h (fixed pattern,
+// colour shift, sharpness ratio) from the same Y planes and region: one call scores a pair.
+//
 // LAYOUT: images are HWC uint8 (data/image.h); a Y plane is an ImageD with channels == 1,
 // shape (H, W, 1). HR and SR must have the same size and channel count.
 #pragma once
+#include "data/artifact_metrics.h"
 #include "data/image.h"
 
 namespace srgan::data {
@@ -34,10 +38,13 @@ struct Quality {
   double psnr_y = 0.0;    // dB, Y channel, border removed
   double ssim_y = 0.0;    // Y channel, border removed
   double psnr_rgb = 0.0;  // dB, all channels of the uint8 images, border removed
+  Artifacts artifacts;    // fixed pattern, colour shift, sharpness ratio; same Y and region
 };
 
-// All three numbers for one HR / SR pair with `border` (= the scale) pixels removed.
-Quality evaluate_pair(const Image& hr, const Image& sr, int border, LumaMode mode = LumaMode::Uint8);
+// Every number for one HR / SR pair (uint8, same size and channels) with `border` (= the scale)
+// pixels removed; the fixed pattern over `period` x `period` phases (the upsampler's: 4 at x4).
+// This is the call for training validation as well as `srgan eval`.
+Quality evaluate_pair(const Image& hr, const Image& sr, int border, LumaMode mode = LumaMode::Uint8, int period = 4);
 // PSNR over every channel of two uint8 images with `border` pixels removed.
 double psnr_rgb(const Image& hr, const Image& sr, int border);
 

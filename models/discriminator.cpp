@@ -14,16 +14,20 @@ Discriminator::Discriminator(const DiscriminatorConfig& cfg, Rng& rng) : cfg_(cf
                 " dense " + std::to_string(cfg.dense));
   const int w = cfg.width;
   f_ = register_module("f", std::make_shared<Sequential>());
-  f_->add(std::make_shared<Conv2d>(3, w, 3, 1, 1, rng));
-  f_->add(std::make_shared<LeakyReLU>(cfg.slope));
+  auto add_f = [this](std::shared_ptr<Module> m, bool tap) {
+    f_layers_.push_back(f_->add(std::move(m)));
+    f_tap_.push_back(tap);
+  };
+  add_f(std::make_shared<Conv2d>(3, w, 3, 1, 1, rng), false);
+  add_f(std::make_shared<LeakyReLU>(cfg.slope), true);
   const int mult[7] = {1, 2, 2, 4, 4, 8, 8};
   const int stride[7] = {2, 1, 2, 1, 2, 1, 2};
   int cin = w;
   for (int i = 0; i < 7; ++i) {
     const int cout = mult[i] * w;
-    f_->add(std::make_shared<Conv2d>(cin, cout, 3, stride[i], 1, rng));
-    f_->add(std::make_shared<BatchNorm2d>(cout));
-    f_->add(std::make_shared<LeakyReLU>(cfg.slope));
+    add_f(std::make_shared<Conv2d>(cin, cout, 3, stride[i], 1, rng), false);
+    add_f(std::make_shared<BatchNorm2d>(cout), false);
+    add_f(std::make_shared<LeakyReLU>(cfg.slope), true);
     cin = cout;
   }
   h_ = register_module("h", std::make_shared<Sequential>());
@@ -38,11 +42,18 @@ int64_t Discriminator::flat_features() const {
   return int64_t(8) * cfg_.width * s * s;
 }
 
-Tensor Discriminator::forward(const Tensor& x) {
+Tensor Discriminator::forward(const Tensor& x) { return forward_features(x, nullptr); }
+
+Tensor Discriminator::forward_features(const Tensor& x, std::vector<Tensor>* features) {
   if (x.ndim() != 4 || x.dim(1) != cfg_.crop || x.dim(2) != cfg_.crop || x.dim(3) != 3)
     fail("Discriminator", "input must be (N, " + std::to_string(cfg_.crop) + ", " + std::to_string(cfg_.crop) +
                               ", 3) for crop " + std::to_string(cfg_.crop) + ", got shape " + shape_str(x.shape()));
-  return (*h_)((*f_)(x));  // (N, crop/16, crop/16, 8w) -> (N, 1)
+  Tensor h = x;  // f's layers one by one (what (*f_)(x) does), keeping the tapped activations
+  for (size_t i = 0; i < f_layers_.size(); ++i) {
+    h = (*f_layers_[i])(h);
+    if (features && f_tap_[i]) features->push_back(h);
+  }
+  return (*h_)(h);  // (N, crop/16, crop/16, 8w) -> (N, 1)
 }
 
 }  // namespace srgan

@@ -9,8 +9,11 @@
 // input columns of h.1.weight must therefore be permuted on conversion: ours[:, (y*W + x)*C + c] =
 // torch[:, c*H*W + y*W + x] (tools/scripts/convert_srgan.py does it both ways). The crop must be a multiple
 // of 16 (four stride-2 convolutions), and D only accepts inputs of exactly that crop size.
+// forward_features() also hands out the intermediate activations, after each of the eight
+// LeakyReLUs of f (f.1, f.4, ..., f.22), for the feature-matching loss (models/losses.h).
 #pragma once
 #include <memory>
+#include <vector>
 
 #include "layers/layers.h"
 
@@ -29,6 +32,11 @@ class Discriminator : public Module {
   std::string type_name() const override { return "Discriminator"; }
   const DiscriminatorConfig& config() const { return cfg_; }
   int64_t flat_features() const;  // 8w * (crop/16)^2, the first Linear's input size
+  static constexpr int feature_layers = 8;  // activations forward_features() hands out
+  // The logits (N, 1), and when `features` is given, the eight activations after f's LeakyReLUs
+  // appended to it in order: (N, crop, crop, w), (N, crop/2, crop/2, w), (crop/2, 2w),
+  // (crop/4, 2w), (crop/4, 4w), (crop/8, 4w), (crop/8, 8w), (crop/16, 8w). One forward either way.
+  Tensor forward_features(const Tensor& x, std::vector<Tensor>* features);
 
  protected:
   Tensor forward(const Tensor& x) override;  // (N, crop, crop, 3) -> logits (N, 1)
@@ -36,6 +44,8 @@ class Discriminator : public Module {
  private:
   DiscriminatorConfig cfg_;
   std::shared_ptr<Sequential> f_, h_;
+  std::vector<std::shared_ptr<Module>> f_layers_;  // f's children in order, to tap activations
+  std::vector<bool> f_tap_;                         // true after each LeakyReLU of f
 };
 
 }  // namespace srgan

@@ -1,5 +1,10 @@
-// SRGAN losses: pixel MSE, rescaled VGG feature MSE, adversarial BCE terms for G and D.
+// SRGAN losses: pixel MSE, rescaled VGG feature MSE, adversarial BCE terms for G and D, and the
+// texture terms (Sobel gradient L1, D feature matching), composed from core/ops.h.
 #include "models/losses.h"
+
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "core/autograd.h"
 #include "core/check.h"
@@ -19,6 +24,67 @@ Tensor vgg_feature_loss(VGG19Features& vgg, const Tensor& sr, const Tensor& hr, 
   Tensor feat = vgg(sr);  // (N, H/s, W/s, C), attached to sr's graph
   // (s*a - s*b)^2 = s^2 (a - b)^2: the rescaling of the features, applied to the loss.
   return scale(mse_loss(feat, target), feature_scale * feature_scale);
+}
+
+namespace {
+
+// The Sobel / 8 weights for C channels, KRSC (2C, 3, 3, C): output 2c is d/dx of channel c,
+// 2c+1 d/dy. Made once per (C, dtype, device) and kept for the life of the process: the first
+// use is in an eager step, and later ones (inside a CUDA-graph capture) must not copy from the
+// host. Never destroyed, so no device memory is freed after the CUDA runtime has shut down.
+const Tensor& sobel_filter(int C, DType dtype, Device device) {
+  static std::mutex mutex;
+  static auto* cache = new std::map<std::tuple<int, DType, Device>, Tensor>();
+  std::lock_guard<std::mutex> lock(mutex);
+  Tensor& t = (*cache)[{C, dtype, device}];
+  if (!t.defined()) {
+    std::vector<double> w(size_t(2 * C) * 9 * size_t(C), 0.0);  // (2C, 3, 3, C)
+    for (int c = 0; c < C; ++c)
+      for (int r = 0; r < 3; ++r)
+        for (int q = 0; q < 3; ++q) {
+          // conv2d correlates, pad 0: output (y, x) is centred on input (y+1, x+1); tap (r, q)
+          // reads input (y+r, x+q), so (q - 1) and (r - 1) are the offsets from the centre
+          w[((size_t(2 * c) * 3 + r) * 3 + q) * C + c] = (q - 1) * (r == 1 ? 2 : 1) / 8.0;
+          w[((size_t(2 * c + 1) * 3 + r) * 3 + q) * C + c] = (r - 1) * (q == 1 ? 2 : 1) / 8.0;
+        }
+    Tensor host = Tensor::from_vector(w, {2 * C, 3, 3, C});
+    t = (dtype == DType::f64 ? host : host.to(dtype)).to(device);
+  }
+  return t;
+}
+
+}  // namespace
+
+Tensor l1_loss(const Tensor& a, const Tensor& b) {
+  check_same_shape("l1_loss", a, b, "a", "b");
+  Tensor d = add(a, scale(b, -1.0));
+  return mean(add(relu(d), relu(scale(d, -1.0))));  // |d| = relu(d) + relu(-d)
+}
+
+Tensor sobel_gradients(const Tensor& x) {
+  if (x.ndim() != 4 || x.dim(1) < 3 || x.dim(2) < 3)
+    fail("sobel_gradients", "input must be (N, H, W, C) with H, W >= 3, got shape " + shape_str(x.shape()));
+  return conv2d(x, sobel_filter(int(x.dim(3)), x.dtype(), x.device()), Tensor(), 1, 0);
+}
+
+Tensor gradient_l1_loss(const Tensor& sr, const Tensor& hr) {
+  check_same_shape("gradient_l1_loss", sr, hr, "SR", "HR");
+  Tensor target;  // (N, H-2, W-2, 2C), a constant
+  {
+    NoGradGuard ng;
+    target = sobel_gradients(hr.detach());
+  }
+  return l1_loss(sobel_gradients(sr), target);
+}
+
+Tensor feature_matching_loss(const std::vector<Tensor>& sr_features, const std::vector<Tensor>& hr_features) {
+  if (sr_features.empty() || sr_features.size() != hr_features.size())
+    fail("feature_matching_loss", "needs the same non-zero number of SR and HR feature maps, got " +
+                                      std::to_string(sr_features.size()) + " and " +
+                                      std::to_string(hr_features.size()));
+  Tensor total = l1_loss(sr_features[0], hr_features[0]);
+  for (size_t l = 1; l < sr_features.size(); ++l) total = add(total, l1_loss(sr_features[l], hr_features[l]));
+  return scale(total, 1.0 / double(sr_features.size()));
 }
 
 Tensor bce_logits_vs(const Tensor& logits, bool target_real) {
@@ -48,6 +114,10 @@ GeneratorLoss content_loss(const Tensor& sr, const Tensor& hr, VGG19Features* vg
       out.pixel_mse = pixel_mse_loss(sr.detach(), hr.detach());
     }
   }
+  if (w.gradient_l1 > 0.0) {
+    out.gradient_l1 = gradient_l1_loss(sr, hr);
+    out.content = add(out.content, scale(out.gradient_l1, w.gradient_l1));
+  }
   out.total = out.content;
   return out;
 }
@@ -59,6 +129,23 @@ GeneratorLoss generator_loss(const Tensor& sr, const Tensor& hr, VGG19Features* 
     out.adversarial = bce_logits_vs(d_sr_logits, true);
     out.d_sr_prob = mean_probability(d_sr_logits);
     out.total = add(out.content, scale(out.adversarial, w.adversarial));
+  }
+  return out;
+}
+
+GeneratorLoss generator_loss(const Tensor& sr, const Tensor& hr, VGG19Features* vgg, Discriminator& d,
+                             const LossWeights& w) {
+  const bool matching = w.feature_match > 0.0;
+  std::vector<Tensor> sr_features, hr_features;  // D's eight tapped activations of each
+  Tensor logits = d.forward_features(sr, matching ? &sr_features : nullptr);
+  GeneratorLoss out = generator_loss(sr, hr, vgg, logits, w);
+  if (matching) {
+    {
+      NoGradGuard ng;  // HR's activations are the target
+      d.forward_features(hr.detach(), &hr_features);
+    }
+    out.feature_match = feature_matching_loss(sr_features, hr_features);
+    out.total = add(out.total, scale(out.feature_match, w.feature_match));
   }
   return out;
 }

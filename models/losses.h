@@ -12,8 +12,24 @@
 //                    forwards (so batch norm uses per-call batch statistics, as PyTorch code that
 //                    calls D twice does), and no gradient reaches G.
 // Content loss: the VGG term when a VGG is given, else the pixel MSE (the paper's SRGAN-MSE).
+//
+// Texture terms that need no pretrained weights, each off (weight 0) unless asked for:
+//   gradient L1      mean |S(SR) - S(HR)| with S the per-channel Sobel derivatives (d/dx, d/dy,
+//                    normalised by 1/8 so a ramp's slope comes out) at the 'valid' positions: a
+//                    fixed high-pass that weighs edges and fine texture, which the pixel MSE
+//                    averages away. Part of the content loss (pretraining can use it too).
+//   feature matching pix2pixHD (Wang et al. 2018): the mean over D's eight tapped layers
+//                    (models/discriminator.h) of mean |D_l(SR) - D_l(HR)|, D_l(HR) without a
+//                    graph. It asks G for HR's statistics as D sees them, not just D's verdict.
+//                    Cost: one more D forward (on HR, no graph, train mode like D(SR), so its
+//                    batch norm also moves the running statistics once more) per G step, about
+//                    1/3 of D's forward+backward, plus the L1 over the activations.
+// |x| is composed as relu(x) + relu(-x), so both terms run on every device with existing ops.
 #pragma once
+#include <vector>
+
 #include "layers/module.h"
+#include "models/discriminator.h"
 #include "models/vgg19.h"
 
 namespace srgan {
@@ -24,16 +40,21 @@ struct LossWeights {
   double mse_with_vgg = 0.0;   // pixel MSE added beside the VGG term (0 = the paper)
   double adversarial = 1e-3;   // weight of the generator's adversarial term
   double vgg_feature_scale = 1.0 / 12.75;  // s: features are compared as s*phi (loss times s^2)
+  double gradient_l1 = 0.0;    // weight of the Sobel gradient L1, added to the content loss
+  double feature_match = 0.0;  // weight of D's feature matching in the generator's total (GAN step)
 };
 
 // Individual terms, all shape {} (undefined where a term does not apply). Unweighted terms are
 // given for logging; `total` is what backward() runs on.
 struct GeneratorLoss {
   Tensor total;        // weighted sum of the terms below
-  Tensor content;      // weighted content part of total (vgg*VGG [+ mse_with_vgg*MSE], or mse*MSE)
+  Tensor content;      // weighted content part of total (vgg*VGG [+ mse_with_vgg*MSE], or mse*MSE;
+                       // + gradient_l1*gradient term when that weight is > 0)
   Tensor pixel_mse;    // pixel MSE, always computed (detached when it is not part of total)
   Tensor vgg;          // rescaled VGG feature MSE; undefined without a VGG
   Tensor adversarial;  // BCE(D(SR), 1); undefined without discriminator logits
+  Tensor gradient_l1;  // Sobel gradient L1; undefined when its weight is 0
+  Tensor feature_match;  // D feature matching; undefined when its weight is 0 or there is no D
   Tensor d_sr_prob;    // mean sigmoid(D(SR)), detached; undefined without logits
   bool uses_vgg = false;
 };
@@ -56,6 +77,16 @@ Tensor vgg_feature_loss(VGG19Features& vgg, const Tensor& sr, const Tensor& hr, 
 Tensor bce_logits_vs(const Tensor& logits, bool target_real);
 // mean(sigmoid(logits)), without a graph: the "D(x)" figure of GAN logs.
 Tensor mean_probability(const Tensor& logits);
+// mean |a - b| over all elements (same shapes), as mean(relu(a - b) + relu(b - a)); the gradient
+// at a == b is 0.
+Tensor l1_loss(const Tensor& a, const Tensor& b);
+// x (N, H, W, C) -> (N, H-2, W-2, 2C): channel 2c is d/dx of x's channel c, 2c+1 d/dy, both
+// Sobel / 8 ('valid' 3x3 convolution with fixed weights; H, W >= 3).
+Tensor sobel_gradients(const Tensor& x);
+// l1_loss(sobel_gradients(sr), sobel_gradients(hr)); hr's side runs without a graph.
+Tensor gradient_l1_loss(const Tensor& sr, const Tensor& hr);
+// The mean over layers of l1_loss(sr_features[l], hr_features[l]); same count and shapes.
+Tensor feature_matching_loss(const std::vector<Tensor>& sr_features, const std::vector<Tensor>& hr_features);
 
 // ---- what the training loop calls ----
 // Content loss only (pretraining, or the content half of the GAN step): VGG if `vgg` is non-null,
@@ -64,6 +95,12 @@ GeneratorLoss content_loss(const Tensor& sr, const Tensor& hr, VGG19Features* vg
 // Content loss plus w.adversarial * BCE(d_sr_logits, 1). d_sr_logits = D(SR) with SR attached to
 // the generator's graph (D's parameters get gradients too; the loop zeroes them before D's step).
 GeneratorLoss generator_loss(const Tensor& sr, const Tensor& hr, VGG19Features* vgg, const Tensor& d_sr_logits,
+                             const LossWeights& w = {});
+// The G step's loss with D itself: runs D on sr (one forward, tapping its activations when
+// w.feature_match > 0, and then D on hr without a graph), and returns the above plus
+// w.feature_match * feature matching. With w.feature_match == 0 it is generator_loss(sr, hr,
+// vgg, d(sr), w).
+GeneratorLoss generator_loss(const Tensor& sr, const Tensor& hr, VGG19Features* vgg, Discriminator& d,
                              const LossWeights& w = {});
 // Runs D on hr and on sr.detach() (two forwards) and returns BCE(D(HR),1) + BCE(D(SR),0).
 DiscriminatorLoss discriminator_loss(Module& d, const Tensor& hr, const Tensor& sr);

@@ -1,10 +1,36 @@
 // SRResNet generator: construction with PyTorch-style names, and the forward pass.
 #include "models/srresnet.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "core/check.h"
 #include "core/ops.h"
 
 namespace srgan {
+
+namespace {
+
+// Rows g*r2 + 1 .. g*r2 + r2-1 of t (viewed as (K, rest)) become copies of row g*r2.
+void replicate_groups(Tensor& t, int r2) {
+  const int64_t K = t.dim(0), row = t.numel() / K;
+  std::vector<double> v = t.to_vector_f64();  // (K, row)
+  for (int64_t k = 0; k < K; ++k)
+    if (k % r2 != 0) std::copy_n(v.begin() + (k - k % r2) * row, row, v.begin() + k * row);
+  Tensor host = Tensor::from_vector(v, t.shape());  // f64 on the CPU
+  t.copy_from(t.dtype() == DType::f64 ? host : host.to(t.dtype()));
+}
+
+}  // namespace
+
+void icnr_init(Conv2d& conv, int r) {
+  const int r2 = r * r;
+  if (r < 1 || conv.out_channels % r2 != 0)
+    throw Error("icnr_init: " + std::to_string(conv.out_channels) + " output channels are not a multiple of r*r = " +
+                std::to_string(r2));
+  replicate_groups(conv.weight, r2);  // (K, R, S, C): row k is output channel k
+  if (conv.bias.defined()) replicate_groups(conv.bias, r2);
+}
 
 ResidualBlock::ResidualBlock(int f, Rng& rng) {
   c1 = register_module("c1", std::make_shared<Conv2d>(f, f, 3, 1, 1, rng));
@@ -32,7 +58,8 @@ SRResNet::SRResNet(const SRResNetConfig& cfg, Rng& rng) : cfg_(cfg) {
   mid_->add(std::make_shared<BatchNorm2d>(f));
   up_ = register_module("up", std::make_shared<Sequential>());
   for (int i = 0; i < 2; ++i) {
-    up_->add(std::make_shared<Conv2d>(f, 4 * f, 3, 1, 1, rng));
+    auto conv = up_->add(std::make_shared<Conv2d>(f, 4 * f, 3, 1, 1, rng));
+    if (cfg.icnr) icnr_init(*conv, 2);
     up_->add(std::make_shared<PixelShuffle>(2));
     up_->add(std::make_shared<PReLU>());
   }

@@ -4,6 +4,12 @@
 //   mid:  conv3x3-BN, added to the head output (long skip)
 //   up:   twice (conv3x3 F->4F, pixel shuffle x2, PReLU)
 //   tail: conv 9x9 F->3
+// The upsampler convolutions start ICNR-initialised (Aitken et al. 2017, "Checkerboard artifact
+// free sub-pixel convolution"): pixel shuffle sends output channels 4c..4c+3 of a conv to the
+// 2x2 block of output channel c (kernels/pixel_shuffle.h: channel c*r*r + i*r + j -> offset
+// (i, j)), so those four channels start with equal weights and biases, and a new generator's
+// upsampler output is constant within every 2x2 block: no checkerboard before training. Only
+// initial values change; loading a weights file overwrites them, and nothing is written to files.
 // Parameter names follow ../shared/bench/srgan_torch.py (head.0.weight, body.3.c1.weight, ...),
 // so a PyTorch state dict converts one-to-one (weights permuted KCRS -> KRSC).
 #pragma once
@@ -16,7 +22,14 @@ namespace srgan {
 struct SRResNetConfig {
   int blocks = 16;
   int width = 64;
+  bool icnr = true;  // ICNR initialisation of the upsampler convolutions (not saved: init only)
 };
+
+// ICNR (Aitken et al. 2017) for a convolution followed by pixel_shuffle(r): every group of r*r
+// consecutive output channels takes the weights and bias of the group's first channel, which
+// keeps the layer's default distribution (its bound depends only on the fan-in). In place, any
+// device and dtype. The output channels must be a multiple of r*r.
+void icnr_init(Conv2d& conv, int r);
 
 class ResidualBlock : public Module {
  public:

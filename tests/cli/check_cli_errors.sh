@@ -47,6 +47,8 @@ mkdir -p "$work/eval"
 cp "$fixtures/metrics_hr.png" "$work/eval/"
 expect "--json /dev/stdout prints the JSON" 0 '"mean"' -- \
   "$srgan" eval --data "$work/eval" --method bicubic --json /dev/stdout
+expect "the JSON carries the artefact metrics" 0 '"colour_shift": [' -- \
+  "$srgan" eval --data "$work/eval" --method bicubic --json /dev/stdout
 leftovers=$(find "$work" -name '.*.tmp.*' | wc -l)
 [ "$leftovers" = 0 ] || { echo "FAILED: $leftovers temporary files left"; failures=$((failures + 1)); }
 

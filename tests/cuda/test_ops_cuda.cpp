@@ -3,13 +3,15 @@
 // for every conv / GEMM / batch-norm algorithm that core/backend.h can select. This checks core's
 // CUDA dispatch (argument order, shapes handed to the kernels, saved tensors, gradient routing),
 // which the kernel tests cannot see; also gradient accumulation on the device, in-place ops and
-// the Tensor basics (copies, views, factories) on CUDA. Tolerances are the kernel tests' formulas.
+// the Tensor basics (copies, views, factories) on CUDA, and the texture losses of models/losses.h
+// composed of these ops. Tolerances are the kernel tests' formulas.
 #include <functional>
 #include <sstream>
 
 #include "core/autograd.h"
 #include "core/backend.h"
 #include "core/ops.h"
+#include "models/losses.h"
 #include "tests/cuda/cuda_test_util.h"
 
 using namespace srgan;
@@ -258,4 +260,21 @@ TEST_CASE("linear and loss ops on CUDA match float64 CPU", "[cuda][ops]") {
            [](auto& t) { return mse_loss(t[0], t[1]); }, ts, {tg});
   check_op("bce_with_logits", {input({4, 1}, 77, true, -30, 30), input({4, 1}, 78, false, 0, 1)},
            [](auto& t) { return bce_with_logits(t[0], t[1]); }, Tol{4 * 30 * 0x1p-53 + 0x1p-149, 2 * u}, {tg});
+}
+
+TEST_CASE("texture losses (models/losses.h) on CUDA match float64 CPU", "[cuda][ops][losses]") {
+  // Composed of add, scale, relu, mean and conv2d (the default fp32 algorithm), with the Sobel
+  // filter cached on the device. |d| in float: up to two roundings of values < 2, averaged.
+  const Tol tl1{8 * u, 4 * u}, tgrad{0x1p-149, 2 * u};  // gradients: +-g/n, rounded once or twice
+  check_op("l1_loss", {input({2, 5, 4, 3}, 90), input({2, 5, 4, 3}, 91)}, [](auto& t) { return l1_loss(t[0], t[1]); },
+           tl1, {tgrad, tgrad});
+  check_op("feature_matching_loss", {input({2, 4, 4, 3}, 92), input({2, 4, 4, 3}, 93, false), input({2, 2, 2, 5}, 94),
+                                     input({2, 2, 2, 5}, 95, false)},
+           [](auto& t) { return feature_matching_loss({t[0], t[2]}, {t[1], t[3]}); }, Tol{16 * u, 4 * u},
+           {tgrad, tgrad, tgrad, tgrad});
+  // Sobel maps: sums of 6 products of values in [0, 1] with weights k/8 (exact in float), then
+  // the L1 above (seen in the emulator: 4e-9); the gradient sums up to 18 terms +-w * g/n of
+  // ~3e-4 each, a few roundings of each (seen: 3e-11).
+  check_op("gradient_l1_loss", {input({2, 8, 7, 3}, 96, true, 0, 1), input({2, 8, 7, 3}, 97, false, 0, 1)},
+           [](auto& t) { return gradient_l1_loss(t[0], t[1]); }, Tol{16 * u, 4 * u}, {Tol{1e-9, 1e-5}});
 }

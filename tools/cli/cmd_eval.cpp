@@ -1,6 +1,7 @@
 // `srgan eval`: the field's evaluation protocol on a folder of HR images (data/evaluate.h):
 // modcrop, MATLAB-exact bicubic LR, upscale with the chosen method, PSNR/SSIM on Y with a border
-// of `scale` pixels, per-image lines and the mean on stdout, optionally the same as JSON
+// of `scale` pixels and the artefact metrics (fixed pattern, colour shift, sharpness ratio;
+// data/artifact_metrics.h), per-image lines and the mean on stdout, optionally the same as JSON
 // (written atomically). Methods: bicubic now; --model FILE is a hook for the generator.
 #include <chrono>
 #include <cmath>
@@ -34,7 +35,11 @@ const char* kUsage =
     "sorted by name) is cropped to a multiple of the scale, downscaled by MATLAB-exact bicubic\n"
     "(imresize, antialiased), upscaled by the method, and compared with the HR on the Y channel\n"
     "(BT.601) with <scale> pixels removed at each border: PSNR (dB), SSIM (Wang et al.), and PSNR\n"
-    "over RGB. Gray images are their own Y.\n"
+    "over RGB. Gray images are their own Y. Beside them, over the same region (docs/data.md):\n"
+    "  FP        fixed pattern: std of the mean Y residual SR - HR over the <scale>^2 pixel phases\n"
+    "            (y mod scale, x mod scale), in 8-bit levels (a checkerboard of the upsampler)\n"
+    "  dR dG dB  colour shift: mean(SR - HR) per channel, in levels (gray: its one value thrice)\n"
+    "  sharp     mean Sobel gradient magnitude of SR's Y over HR's (1: as much detail as HR)\n"
     "\n"
     "options:\n"
     "  --data DIR        folder of HR images (e.g. ../shared/data/Set5, DIV2K_valid_HR, or the\n"
@@ -102,8 +107,19 @@ std::string json_number(double v, int digits) {
 }
 
 std::string quality_json(const data::Quality& q) {
+  const data::Artifacts& a = q.artifacts;
+  std::string shift;
+  for (size_t c = 0; c < a.colour_shift.size(); ++c) shift += (c ? ", " : "") + json_number(a.colour_shift[c], 6);
   return "\"psnr_y\": " + json_number(q.psnr_y, 6) + ", \"ssim_y\": " + json_number(q.ssim_y, 8) +
-         ", \"psnr_rgb\": " + json_number(q.psnr_rgb, 6);
+         ", \"psnr_rgb\": " + json_number(q.psnr_rgb, 6) + ", \"fixed_pattern\": " + json_number(a.fixed_pattern, 6) +
+         ", \"colour_shift\": [" + shift + "], \"sharpness\": " + json_number(a.sharpness, 6);
+}
+
+// The artefact columns of one line: FP, dR dG dB (a gray image's one shift thrice), sharp.
+void print_artifacts(const data::Artifacts& a) {
+  const auto& c = a.colour_shift;
+  const size_t g = c.size() == 3 ? 1 : 0, b = c.size() == 3 ? 2 : 0;
+  std::printf(" %6.3f %6.2f %6.2f %6.2f %6.3f", a.fixed_pattern, c[0], c[g], c[b], a.sharpness);
 }
 
 // `bicubic` (may be null): the baseline on the same images, written beside each image and the mean.
@@ -161,8 +177,9 @@ int run(const Args& args) {
   if (beside) bic = data::evaluate_folder(dir, scale, data::bicubic_upscaler(scale), mode);
   std::printf("# srgan eval: %s x%d on %s (Y: BT.601, %s; border %d)\n", label.c_str(), scale, dir.c_str(),
               luma == "uint8" ? "rounded to uint8" : "double", scale);
-  std::printf("%-28s %9s %9s %8s %9s", "image", "size", "PSNR_Y", "SSIM_Y", "PSNR_RGB");
-  if (beside) std::printf(" | %11s %11s %8s", "bicubic_PSNR", "bicubic_SSIM", "gain_dB");
+  std::printf("%-28s %9s %9s %8s %9s %6s %6s %6s %6s %6s", "image", "size", "PSNR_Y", "SSIM_Y", "PSNR_RGB", "FP", "dR",
+              "dG", "dB", "sharp");
+  if (beside) std::printf(" | %11s %11s %8s %6s %9s", "bicubic_PSNR", "bicubic_SSIM", "gain_dB", "bic_FP", "bic_sharp");
   std::printf("\n");
   std::fflush(stdout);
   const bool tty = ::isatty(2);
@@ -173,11 +190,13 @@ int run(const Args& args) {
         const std::string size = std::to_string(sc.width) + "x" + std::to_string(sc.height);
         std::printf("%-28s %9s %9.4f %8.4f %9.4f", sc.name.c_str(), size.c_str(), sc.q.psnr_y, sc.q.ssim_y,
                     sc.q.psnr_rgb);
+        print_artifacts(sc.q.artifacts);
         if (beside) {
           if (i >= bic.images.size() || bic.images[i].name != sc.name)
             throw std::runtime_error("the files of " + dir + " changed during the evaluation (" + sc.name + ")");
           const data::Quality& b = bic.images[i].q;
-          std::printf(" | %11.4f %11.4f %+8.4f", b.psnr_y, b.ssim_y, sc.q.psnr_y - b.psnr_y);
+          std::printf(" | %11.4f %11.4f %+8.4f %6.3f %9.3f", b.psnr_y, b.ssim_y, sc.q.psnr_y - b.psnr_y,
+                      b.artifacts.fixed_pattern, b.artifacts.sharpness);
         }
         std::printf("\n");
         std::fflush(stdout);
@@ -190,8 +209,10 @@ int run(const Args& args) {
       });
   const std::string mean_label = "mean (" + std::to_string(s.images.size()) + " images)";
   std::printf("%-28s %9s %9.4f %8.4f %9.4f", mean_label.c_str(), "", s.mean.psnr_y, s.mean.ssim_y, s.mean.psnr_rgb);
+  print_artifacts(s.mean.artifacts);
   if (beside)
-    std::printf(" | %11.4f %11.4f %+8.4f", bic.mean.psnr_y, bic.mean.ssim_y, s.mean.psnr_y - bic.mean.psnr_y);
+    std::printf(" | %11.4f %11.4f %+8.4f %6.3f %9.3f", bic.mean.psnr_y, bic.mean.ssim_y,
+                s.mean.psnr_y - bic.mean.psnr_y, bic.mean.artifacts.fixed_pattern, bic.mean.artifacts.sharpness);
   std::printf("\n");
   if (args.has("json")) {
     const std::string path = args.get("json", "");
@@ -203,7 +224,7 @@ int run(const Args& args) {
 
 }  // namespace
 
-SRGAN_COMMAND(Command{"eval", "PSNR/SSIM on Y of bicubic or a model on a folder of HR images (Set5, Set14, ...)",
+SRGAN_COMMAND(Command{"eval", "PSNR/SSIM, fixed pattern, colour shift, sharpness of bicubic or a model on HR images",
                       kUsage, &run, {}});
 
 }  // namespace srgan::cli

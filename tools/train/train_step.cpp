@@ -70,7 +70,9 @@ void generator_pixel_segment(SRResNet& g, Adam& g_opt, const Tensor& low_res, co
     Tensor sr = g(micro_batch(low_res, acc, j));
     GeneratorLoss l = content_loss(sr, micro_batch(high_res, acc, j), nullptr, w);
     backward_micro(g_opt, j, [&] { l.total.backward(); });
-    add_terms(out, first, {{"g_total", l.total.detach()}, {"pixel_mse", l.pixel_mse.detach()}}, j);
+    LossTerms terms{{"g_total", l.total.detach()}, {"pixel_mse", l.pixel_mse.detach()}};
+    if (l.gradient_l1.defined()) terms.push_back({"gradient_l1", l.gradient_l1.detach()});
+    add_terms(out, first, terms, j);
   }
   finish_terms(out, first, acc);
   finish_gradients(g_opt, acc);
@@ -97,12 +99,14 @@ void generator_segment(const GanParts& m, const std::vector<Tensor>& sr, const T
   m.g_opt.zero_grad();
   const size_t first = out.size();
   for (int j = 0; j < m.acc.micro; ++j) {
-    Tensor d_sr = m.d(sr[size_t(j)]);
-    GeneratorLoss gl = generator_loss(sr[size_t(j)], micro_batch(high_res, m.acc, j), m.vgg, d_sr, m.weights);
+    // D(sr), and D(hr) when feature matching is on
+    GeneratorLoss gl = generator_loss(sr[size_t(j)], micro_batch(high_res, m.acc, j), m.vgg, m.d, m.weights);
     backward_micro(m.g_opt, j, [&] { gl.total.backward(); });
     LossTerms terms{{"g_total", gl.total.detach()}, {"content", gl.content.detach()},
                     {"pixel_mse", gl.pixel_mse.detach()}, {"adversarial", gl.adversarial.detach()}};
     if (gl.vgg.defined()) terms.push_back({"vgg", gl.vgg.detach()});
+    if (gl.gradient_l1.defined()) terms.push_back({"gradient_l1", gl.gradient_l1.detach()});
+    if (gl.feature_match.defined()) terms.push_back({"feature_match", gl.feature_match.detach()});
     add_terms(out, first, terms, j);
   }
   finish_terms(out, first, m.acc);
