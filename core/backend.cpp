@@ -19,4 +19,5 @@ int set_cpu_threads(int n) {
   return used;
 }
 std::string cpu_gemm_library() { return kern::gemm_cpu_library(); }
+std::string cpu_gemm_better_core() { return kern::gemm_cpu_better_core(); }
 }  // namespace srgan

@@ -24,5 +24,7 @@ BackendConfig& backend();
 int set_cpu_threads(int n);
 // The CPU GEMM library and kernel set in use, e.g. "OpenBLAS (Cooperlake kernels)".
 std::string cpu_gemm_library();
+// kern::gemm_cpu_better_core(): an OPENBLAS_CORETYPE for a CPU that OpenBLAS did not recognise, or "".
+std::string cpu_gemm_better_core();
 
 }  // namespace srgan

@@ -36,4 +36,8 @@ void gemm_cpu_set_threads(int n);
 // What runs the CPU GEMM, e.g. "OpenBLAS (Cooperlake kernels)". OpenBLAS picks its kernels for the
 // CPU when it loads, unless the environment variable OPENBLAS_CORETYPE names them.
 std::string gemm_cpu_library();
+// The OPENBLAS_CORETYPE that suits this CPU better than the kernels OpenBLAS chose, or "" when its
+// choice is right: a generic one (Prescott and such) on a CPU with AVX2 or AVX-512, which happens
+// when OpenBLAS does not recognise the CPU's model. Only takes effect in a process started with it.
+std::string gemm_cpu_better_core();
 }  // namespace srgan::kern

@@ -150,11 +150,17 @@ GeneratorLoss generator_loss(const Tensor& sr, const Tensor& hr, VGG19Features* 
   return out;
 }
 
-DiscriminatorLoss discriminator_loss_from_logits(const Tensor& real_logits, const Tensor& fake_logits) {
+DiscriminatorLoss discriminator_loss_from_logits(const Tensor& real_logits, const Tensor& fake_logits,
+                                                 double real_label) {
+  if (!(real_label > 0.5 && real_label <= 1.0))
+    fail("discriminator_loss", "the real label must be in (0.5, 1], got " + std::to_string(real_label));
   DiscriminatorLoss out;
   out.hr_logits = real_logits;
   out.sr_logits = fake_logits;
-  out.real = bce_logits_vs(real_logits, true);
+  out.real = real_label == 1.0
+                 ? bce_logits_vs(real_logits, true)
+                 : bce_with_logits(real_logits, Tensor::full(real_logits.shape(), real_label, real_logits.dtype(),
+                                                             real_logits.device()));
   out.fake = bce_logits_vs(fake_logits, false);
   out.total = add(out.real, out.fake);
   out.d_hr_prob = mean_probability(real_logits);
@@ -162,10 +168,10 @@ DiscriminatorLoss discriminator_loss_from_logits(const Tensor& real_logits, cons
   return out;
 }
 
-DiscriminatorLoss discriminator_loss(Module& d, const Tensor& hr, const Tensor& sr) {
+DiscriminatorLoss discriminator_loss(Module& d, const Tensor& hr, const Tensor& sr, double real_label) {
   Tensor real = d(hr);
   Tensor fake = d(sr.detach());  // no gradient reaches the generator
-  return discriminator_loss_from_logits(real, fake);
+  return discriminator_loss_from_logits(real, fake, real_label);
 }
 
 }  // namespace srgan

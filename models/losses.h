@@ -42,6 +42,7 @@ struct LossWeights {
   double vgg_feature_scale = 1.0 / 12.75;  // s: features are compared as s*phi (loss times s^2)
   double gradient_l1 = 0.0;    // weight of the Sobel gradient L1, added to the content loss
   double feature_match = 0.0;  // weight of D's feature matching in the generator's total (GAN step)
+  double real_label = 1.0;     // D's target for HR; 0.9 = one-sided label smoothing (Salimans et al. 2016)
 };
 
 // Individual terms, all shape {} (undefined where a term does not apply). Unweighted terms are
@@ -61,7 +62,7 @@ struct GeneratorLoss {
 
 struct DiscriminatorLoss {
   Tensor total;      // real + fake
-  Tensor real;       // BCE(D(HR), 1)
+  Tensor real;       // BCE(D(HR), real_label)
   Tensor fake;       // BCE(D(SR.detach()), 0)
   Tensor hr_logits;  // (N, 1) D(HR)
   Tensor sr_logits;  // (N, 1) D(SR.detach())
@@ -102,9 +103,11 @@ GeneratorLoss generator_loss(const Tensor& sr, const Tensor& hr, VGG19Features* 
 // vgg, d(sr), w).
 GeneratorLoss generator_loss(const Tensor& sr, const Tensor& hr, VGG19Features* vgg, Discriminator& d,
                              const LossWeights& w = {});
-// Runs D on hr and on sr.detach() (two forwards) and returns BCE(D(HR),1) + BCE(D(SR),0).
-DiscriminatorLoss discriminator_loss(Module& d, const Tensor& hr, const Tensor& sr);
+// Runs D on hr and on sr.detach() (two forwards) and returns BCE(D(HR), real_label) + BCE(D(SR), 0);
+// real_label < 1 is one-sided label smoothing (fakes keep the target 0).
+DiscriminatorLoss discriminator_loss(Module& d, const Tensor& hr, const Tensor& sr, double real_label = 1.0);
 // The same from logits already computed (real_logits = D(HR), fake_logits = D(SR.detach())).
-DiscriminatorLoss discriminator_loss_from_logits(const Tensor& real_logits, const Tensor& fake_logits);
+DiscriminatorLoss discriminator_loss_from_logits(const Tensor& real_logits, const Tensor& fake_logits,
+                                                 double real_label = 1.0);
 
 }  // namespace srgan

@@ -270,6 +270,22 @@ TEST_CASE("generator loss adds 1e-3 adversarial BCE, discriminator loss stops at
   for (auto& [n, t] : g.named_parameters()) CHECK(t.grad().defined());
 }
 
+TEST_CASE("one-sided label smoothing: D's loss on HR is BCE against the smoothed target", "[models][losses]") {
+  // BCE(x, t) = t log(1 + e^-x) + (1 - t) log(1 + e^x), summed by hand in double
+  Tensor real = Tensor::from_vector(std::vector<double>{-2.0, -0.3, 0.0, 0.7, 3.5}, {5, 1}).to(DType::f32);
+  Tensor fake = Tensor::from_vector(std::vector<double>{1.5, -1.0, 0.2, -4.0, 0.0}, {5, 1}).to(DType::f32);
+  for (double t : {1.0, 0.9, 0.75}) {
+    DiscriminatorLoss dl = discriminator_loss_from_logits(real, fake, t);
+    double want_real = 0, want_fake = 0;
+    for (double x : real.to_vector_f64()) want_real += t * std::log1p(std::exp(-x)) + (1 - t) * std::log1p(std::exp(x));
+    for (double x : fake.to_vector_f64()) want_fake += std::log1p(std::exp(x));  // fakes keep the target 0
+    CHECK(dl.real.item() == Approx(want_real / 5).epsilon(1e-6));
+    CHECK(dl.fake.item() == Approx(want_fake / 5).epsilon(1e-6));
+    CHECK(dl.total.item() == Approx((want_real + want_fake) / 5).epsilon(1e-6));
+  }
+  CHECK_THROWS_WITH(discriminator_loss_from_logits(real, fake, 0.4), srgan::test::Contains("(0.5, 1]"));
+}
+
 TEST_CASE("architecture metadata round trips and names the file on errors", "[models][checkpoint]") {
   SRResNetConfig g{5, 12};
   auto g2 = srresnet_config_from_metadata(srresnet_metadata(g), "x");

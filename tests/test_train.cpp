@@ -2,6 +2,7 @@
 // --resume reproduces an uninterrupted run's loss sequence exactly (CPU), a NaN/Inf stops
 // training naming the step and term while keeping the last good checkpoint, and resuming with
 // a different architecture is refused.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -184,6 +185,26 @@ TEST_CASE("resume rewrites a best.safetensors that a kill left behind the checkp
   const SafeTensors mended = load_safetensors(best.string());
   CHECK(mended.metadata.at("step") == "2");
   CHECK(mended.metadata.at("val_psnr") == good.metadata.at("val_psnr"));
+  {  // the validation line of the log carries the artefact metrics beside PSNR (docs/data.md)
+    std::ifstream log(fs::path(o.out) / "train_log.jsonl");
+    std::string line, val;
+    while (std::getline(log, line))
+      if (line.find("\"val_psnr\"") != std::string::npos) val = line;
+    INFO(val);
+    REQUIRE_FALSE(val.empty());
+    auto number_after = [&](const std::string& key) {
+      const size_t at = val.find("\"" + key + "\":");
+      REQUIRE(at != std::string::npos);
+      return std::stod(val.substr(at + key.size() + 3));
+    };
+    CHECK(number_after("val_fixed_pattern") >= 0);
+    CHECK(number_after("val_sharpness") > 0);
+    const size_t shift = val.find("\"val_colour_shift\":[");
+    REQUIRE(shift != std::string::npos);
+    const std::string list = val.substr(shift, val.find(']', shift) - shift);
+    CHECK(std::count(list.begin(), list.end(), ',') == 2);  // R, G, B
+    CHECK(std::stod(good.metadata.at("val_psnr")) == Approx(number_after("val_psnr")).epsilon(1e-6));
+  }
   const SafeTensors ckpt = load_safetensors(last.string());
   for (const auto& [name, t] : mended.tensors) {
     INFO(name);
@@ -230,6 +251,15 @@ TEST_CASE("bad numbers are refused: corrupt checkpoint metadata, --steps behind 
   bad.learning_rate = 1e-3;
   bad.weights.adversarial = -1;
   CHECK_THROWS_WITH(train(bad, nullptr), Contains("--adv-weight"));
+  bad.weights.adversarial = 1e-3;
+  bad.weights.gradient_l1 = std::nan("");
+  CHECK_THROWS_WITH(train(bad, nullptr), Contains("--grad-weight"));
+  bad.weights.gradient_l1 = 0;
+  bad.weights.feature_match = -1;
+  CHECK_THROWS_WITH(train(bad, nullptr), Contains("--fm-weight"));
+  bad.weights.feature_match = 0;
+  bad.weights.real_label = 0.4;  // --label-smooth 0.6
+  CHECK_THROWS_WITH(train(bad, nullptr), Contains("--label-smooth"));
 }
 
 // The GAN phase keeps an average of G's weights (decay 0.999 by default): it resumes bit-exactly,

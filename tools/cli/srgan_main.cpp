@@ -111,17 +111,29 @@ static void print_help() {
   std::printf("\n`srgan <command> --help` describes a command's options.\n");
 }
 
-// OpenBLAS reads its settings once, when the library loads. Its worker threads spin for up to
-// 2^28 cycles after each GEMM before they sleep; srgan's CPU path alternates GEMMs with its own
-// threaded loops (kernels/cpu_parallel.h), which those spinning threads then slow down (CPU
-// inference and training steps about 17% slower on 2 cores, docs/performance.md). When
-// OPENBLAS_THREAD_TIMEOUT is unset, set it to 2^4 cycles and start this same program again.
-// Setting the variable yourself, or SRGAN_NO_REEXEC=1, skips this.
+// OpenBLAS reads its settings once, when the library loads, so they are set here and this same
+// program started again (once: the second start finds them set):
+// - Its worker threads spin for up to 2^28 cycles after each GEMM before they sleep; srgan's CPU
+//   path alternates GEMMs with its own threaded loops (kernels/cpu_parallel.h), which those
+//   spinning threads then slow down (CPU inference and training steps about 17% slower on 2
+//   cores, docs/performance.md). When OPENBLAS_THREAD_TIMEOUT is unset, it becomes 2^4 cycles.
+// - On a CPU whose model OpenBLAS does not know it falls back to SSE3 kernels (Prescott), 2.7x
+//   slower here than its AVX-512 ones; when OPENBLAS_CORETYPE is unset, the kernels the CPU's
+//   instruction sets allow are named (kern::gemm_cpu_better_core).
+// Setting the variables yourself, or SRGAN_NO_REEXEC=1, skips this.
 static void reexec_with_openblas_settings(char** argv) {
-  if (std::getenv("OPENBLAS_THREAD_TIMEOUT") || std::getenv("GOTO_THREAD_TIMEOUT") || std::getenv("SRGAN_NO_REEXEC"))
-    return;
-  if (srgan::cpu_gemm_library().rfind("OpenBLAS", 0) != 0) return;
-  setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+  if (std::getenv("SRGAN_NO_REEXEC") || srgan::cpu_gemm_library().rfind("OpenBLAS", 0) != 0) return;
+  bool again = false;
+  if (!std::getenv("OPENBLAS_THREAD_TIMEOUT") && !std::getenv("GOTO_THREAD_TIMEOUT")) {
+    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+    again = true;
+  }
+  const std::string core = srgan::cpu_gemm_better_core();
+  if (!std::getenv("OPENBLAS_CORETYPE") && !core.empty()) {
+    setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+    again = true;
+  }
+  if (!again) return;
   execv("/proc/self/exe", argv);  // returns only on failure: carry on with OpenBLAS as loaded
 }
 

@@ -85,7 +85,8 @@ std::vector<Tensor> discriminator_segment(const GanParts& m, const Tensor& low_r
   std::vector<Tensor> sr;
   for (int j = 0; j < m.acc.micro; ++j) {
     sr.push_back(m.g(micro_batch(low_res, m.acc, j)));
-    DiscriminatorLoss dl = discriminator_loss(m.d, micro_batch(high_res, m.acc, j), sr.back());  // sr detached inside
+    DiscriminatorLoss dl =  // sr detached inside; real_label < 1: one-sided label smoothing
+        discriminator_loss(m.d, micro_batch(high_res, m.acc, j), sr.back(), m.weights.real_label);
     backward_micro(m.d_opt, j, [&] { dl.total.backward(); });
     add_terms(out, first, {{"d_total", dl.total.detach()}, {"d_real", dl.real.detach()}, {"d_fake", dl.fake.detach()},
                            {"d_hr", dl.d_hr_prob.detach()}, {"d_sr", dl.d_sr_prob.detach()}}, j);

@@ -79,6 +79,9 @@ std::string fmt(double v, int prec = 5) {
   return os.str();
 }
 
+// JSON has no NaN: a metric that is undefined (sharpness of a flat image) is written as null.
+std::string json_number(double v) { return std::isfinite(v) ? fmt(v, 6) : "null"; }
+
 // On resume, drops log lines of steps after the checkpoint (a crashed run may have logged
 // steps it never checkpointed; they are about to be run again).
 void truncate_log_after(const std::string& path, int64_t step) {
@@ -184,6 +187,12 @@ void Trainer::setup() {
       !std::isfinite(opt_.weights.mse_with_vgg) || opt_.weights.mse_with_vgg < 0)
     throw Error("--adv-weight and --mse-weight must be numbers >= 0, got " + fmt(opt_.weights.adversarial) + " and " +
                 fmt(opt_.weights.mse_with_vgg));
+  if (!std::isfinite(opt_.weights.gradient_l1) || opt_.weights.gradient_l1 < 0 ||
+      !std::isfinite(opt_.weights.feature_match) || opt_.weights.feature_match < 0)
+    throw Error("--grad-weight and --fm-weight must be numbers >= 0, got " + fmt(opt_.weights.gradient_l1) + " and " +
+                fmt(opt_.weights.feature_match));
+  if (!(opt_.weights.real_label > 0.5 && opt_.weights.real_label <= 1.0))
+    throw Error("--label-smooth must be in [0, 0.5), got " + fmt(1.0 - opt_.weights.real_label));
   if (opt_.val_every < 0) throw Error("--val-every must be >= 0 (0: only at the end), got " + std::to_string(opt_.val_every));
   if (!opt_.val.empty()) data::evaluation_files(opt_.val);  // a bad --val folder fails now, not after hours
   if (!opt_.resume && fs::exists(fs::path(opt_.out) / "last.safetensors"))
@@ -214,7 +223,8 @@ void Trainer::setup() {
        << opt_.lr_halve_at << ' ' << opt_.d_learning_rate << ' ' << opt_.seed << ' ' << opt_.resume << ' '
        << opt_.blocks << ' ' << opt_.width << ' '
        << opt_.d_width << ' ' << opt_.accum << ' ' << opt_.sync_bn << ' ' << opt_.patches_per_visit << ' '
-       << opt_.weights.adversarial << ' ' << opt_.weights.mse_with_vgg << ' ' << opt_.vgg.empty() << ' '
+       << opt_.weights.adversarial << ' ' << opt_.weights.mse_with_vgg << ' ' << opt_.weights.gradient_l1 << ' '
+       << opt_.weights.feature_match << ' ' << opt_.weights.real_label << ' ' << opt_.vgg.empty() << ' '
        << opt_.log_every << ' ' << opt_.val_every;
     dp_.check_same_options(os.str());
   }
@@ -516,12 +526,19 @@ bool Trainer::checkpoint_and_validate(bool final_checkpoint) {
     data::Upscaler up = [this, &g](const data::Image& lr) { return upscale_whole(g, lr, device_); };
     data::EvalSummary s = data::evaluate_folder(opt_.val, 4, up);
     std::ostringstream js;
+    const data::Artifacts& a = s.mean.artifacts;  // docs/data.md: fixed pattern, colour shift, sharpness
+    std::string shift;  // "R/G/B" or the one gray value, levels
+    for (size_t c = 0; c < a.colour_shift.size(); ++c) shift += (c ? "/" : "") + fmt(a.colour_shift[c], 3);
     js << "{\"step\":" << step_ << ",\"val_psnr\":" << fmt(s.mean.psnr_y, 8) << ",\"val_ssim\":" << fmt(s.mean.ssim_y, 8)
-       << ",\"val_images\":" << s.images.size() << "}\n";
+       << ",\"val_fixed_pattern\":" << json_number(a.fixed_pattern) << ",\"val_colour_shift\":[";
+    for (size_t c = 0; c < a.colour_shift.size(); ++c) js << (c ? "," : "") << json_number(a.colour_shift[c]);
+    js << "],\"val_sharpness\":" << json_number(a.sharpness) << ",\"val_images\":" << s.images.size() << "}\n";
     jsonl_ << js.str();
     jsonl_.flush();
     log("validation at step " + std::to_string(step_) + ": PSNR " + fmt(s.mean.psnr_y, 5) + " dB, SSIM " +
-        fmt(s.mean.ssim_y, 4) + " on " + std::to_string(s.images.size()) + " images (" + fmt(seconds_since(t0), 3) + " s)");
+        fmt(s.mean.ssim_y, 4) + ", fixed pattern " + fmt(a.fixed_pattern, 3) + ", colour shift " + shift +
+        ", sharpness " + fmt(a.sharpness, 3) + " on " + std::to_string(s.images.size()) + " images (" +
+        fmt(seconds_since(t0), 3) + " s)");
     if (s.mean.psnr_y > best_psnr_) {
       best_psnr_ = s.mean.psnr_y;
       best_step_ = step_;
