@@ -1,5 +1,6 @@
 // SRGAN losses: pixel MSE, rescaled VGG feature MSE, adversarial BCE terms for G and D, and the
-// texture terms (Sobel gradient L1, D feature matching), composed from core/ops.h.
+// texture terms (Sobel gradient L1, D feature matching) and the colour term (block-mean L1),
+// composed from core/ops.h.
 #include "models/losses.h"
 
 #include <map>
@@ -28,32 +29,68 @@ Tensor vgg_feature_loss(VGG19Features& vgg, const Tensor& sr, const Tensor& hr, 
 
 namespace {
 
-// The Sobel / 8 weights for C channels, KRSC (2C, 3, 3, C): output 2c is d/dx of channel c,
-// 2c+1 d/dy. Made once per (C, dtype, device) and kept for the life of the process: the first
-// use is in an eager step, and later ones (inside a CUDA-graph capture) must not copy from the
-// host. Never destroyed, so no device memory is freed after the CUDA runtime has shut down.
-const Tensor& sobel_filter(int C, DType dtype, Device device) {
-  static std::mutex mutex;
-  static auto* cache = new std::map<std::tuple<int, DType, Device>, Tensor>();
-  std::lock_guard<std::mutex> lock(mutex);
-  Tensor& t = (*cache)[{C, dtype, device}];
-  if (!t.defined()) {
-    std::vector<double> w(size_t(2 * C) * 9 * size_t(C), 0.0);  // (2C, 3, 3, C)
+enum class FixedFilter { sobel, box4 };
+
+// The weights of a fixed filter for C channels, KRSC, as doubles:
+//   sobel (2C, 3, 3, C): output 2c is d/dx of channel c, 2c+1 d/dy, Sobel / 8;
+//   box4  (C, 4, 4, C):  output c is the mean of channel c over a 4x4 block (used with stride 4).
+Tensor fixed_filter_weights(FixedFilter f, int C) {
+  if (f == FixedFilter::box4) {
+    std::vector<double> w(size_t(C) * 16 * size_t(C), 0.0);  // (C, 4, 4, C)
     for (int c = 0; c < C; ++c)
-      for (int r = 0; r < 3; ++r)
-        for (int q = 0; q < 3; ++q) {
-          // conv2d correlates, pad 0: output (y, x) is centred on input (y+1, x+1); tap (r, q)
-          // reads input (y+r, x+q), so (q - 1) and (r - 1) are the offsets from the centre
-          w[((size_t(2 * c) * 3 + r) * 3 + q) * C + c] = (q - 1) * (r == 1 ? 2 : 1) / 8.0;
-          w[((size_t(2 * c + 1) * 3 + r) * 3 + q) * C + c] = (r - 1) * (q == 1 ? 2 : 1) / 8.0;
-        }
-    Tensor host = Tensor::from_vector(w, {2 * C, 3, 3, C});
+      for (int rq = 0; rq < 16; ++rq) w[(size_t(c) * 16 + size_t(rq)) * size_t(C) + size_t(c)] = 1.0 / 16.0;
+    return Tensor::from_vector(w, {C, 4, 4, C});
+  }
+  std::vector<double> w(size_t(2 * C) * 9 * size_t(C), 0.0);  // (2C, 3, 3, C)
+  for (int c = 0; c < C; ++c)
+    for (int r = 0; r < 3; ++r)
+      for (int q = 0; q < 3; ++q) {
+        // conv2d correlates, pad 0: output (y, x) is centred on input (y+1, x+1); tap (r, q)
+        // reads input (y+r, x+q), so (q - 1) and (r - 1) are the offsets from the centre
+        w[((size_t(2 * c) * 3 + r) * 3 + q) * C + c] = (q - 1) * (r == 1 ? 2 : 1) / 8.0;
+        w[((size_t(2 * c + 1) * 3 + r) * 3 + q) * C + c] = (r - 1) * (q == 1 ? 2 : 1) / 8.0;
+      }
+  return Tensor::from_vector(w, {2 * C, 3, 3, C});
+}
+
+// fixed_filter_weights made once per (filter, C, dtype, device) and kept for the life of the
+// process: the first use is in an eager step, and later ones (inside a CUDA-graph capture) must
+// not copy from the host. Never destroyed, so no device memory is freed after the CUDA runtime
+// has shut down.
+const Tensor& fixed_filter(FixedFilter f, int C, DType dtype, Device device) {
+  static std::mutex mutex;
+  static auto* cache = new std::map<std::tuple<FixedFilter, int, DType, Device>, Tensor>();
+  std::lock_guard<std::mutex> lock(mutex);
+  Tensor& t = (*cache)[{f, C, dtype, device}];
+  if (!t.defined()) {
+    Tensor host = fixed_filter_weights(f, C);
     t = (dtype == DType::f64 ? host : host.to(dtype)).to(device);
   }
   return t;
 }
 
+// l1_loss(f(sr), f(hr)) with f(hr) a constant target (no graph).
+Tensor l1_of_filtered(const char* who, const Tensor& sr, const Tensor& hr, Tensor (*f)(const Tensor&)) {
+  check_same_shape(who, sr, hr, "SR", "HR");
+  Tensor target;
+  {
+    NoGradGuard ng;
+    target = f(hr.detach());
+  }
+  return l1_loss(f(sr), target);
+}
+
 }  // namespace
+
+Tensor block_means4(const Tensor& x) {
+  if (x.ndim() != 4 || x.dim(1) < 4 || x.dim(2) < 4)
+    fail("block_means4", "input must be (N, H, W, C) with H, W >= 4, got shape " + shape_str(x.shape()));
+  return conv2d(x, fixed_filter(FixedFilter::box4, int(x.dim(3)), x.dtype(), x.device()), Tensor(), 4, 0);
+}
+
+Tensor low_frequency_l1_loss(const Tensor& sr, const Tensor& hr) {
+  return l1_of_filtered("low_frequency_l1_loss", sr, hr, block_means4);  // (N, H/4, W/4, C)
+}
 
 Tensor l1_loss(const Tensor& a, const Tensor& b) {
   check_same_shape("l1_loss", a, b, "a", "b");
@@ -64,17 +101,11 @@ Tensor l1_loss(const Tensor& a, const Tensor& b) {
 Tensor sobel_gradients(const Tensor& x) {
   if (x.ndim() != 4 || x.dim(1) < 3 || x.dim(2) < 3)
     fail("sobel_gradients", "input must be (N, H, W, C) with H, W >= 3, got shape " + shape_str(x.shape()));
-  return conv2d(x, sobel_filter(int(x.dim(3)), x.dtype(), x.device()), Tensor(), 1, 0);
+  return conv2d(x, fixed_filter(FixedFilter::sobel, int(x.dim(3)), x.dtype(), x.device()), Tensor(), 1, 0);
 }
 
 Tensor gradient_l1_loss(const Tensor& sr, const Tensor& hr) {
-  check_same_shape("gradient_l1_loss", sr, hr, "SR", "HR");
-  Tensor target;  // (N, H-2, W-2, 2C), a constant
-  {
-    NoGradGuard ng;
-    target = sobel_gradients(hr.detach());
-  }
-  return l1_loss(sobel_gradients(sr), target);
+  return l1_of_filtered("gradient_l1_loss", sr, hr, sobel_gradients);  // (N, H-2, W-2, 2C)
 }
 
 Tensor feature_matching_loss(const std::vector<Tensor>& sr_features, const std::vector<Tensor>& hr_features) {
@@ -117,6 +148,10 @@ GeneratorLoss content_loss(const Tensor& sr, const Tensor& hr, VGG19Features* vg
   if (w.gradient_l1 > 0.0) {
     out.gradient_l1 = gradient_l1_loss(sr, hr);
     out.content = add(out.content, scale(out.gradient_l1, w.gradient_l1));
+  }
+  if (w.low_frequency_l1 > 0.0) {
+    out.low_frequency_l1 = low_frequency_l1_loss(sr, hr);
+    out.content = add(out.content, scale(out.low_frequency_l1, w.low_frequency_l1));
   }
   out.total = out.content;
   return out;

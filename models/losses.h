@@ -24,7 +24,14 @@
 //                    Cost: one more D forward (on HR, no graph, train mode like D(SR), so its
 //                    batch norm also moves the running statistics once more) per G step, about
 //                    1/3 of D's forward+backward, plus the L1 over the activations.
-// |x| is composed as relu(x) + relu(-x), so both terms run on every device with existing ops.
+// A colour term, off unless asked for:
+//   low-frequency L1 mean |B(SR) - B(HR)| with B the mean of each 4x4 block per channel (one LR
+//                    pixel's footprint): it ties SR's local colour and brightness to HR's, and
+//                    unlike the MSE its pull does not fade as the offset shrinks, so a small cast
+//                    that the adversarial term keeps pushing towards is pulled back (docs/data.md).
+//                    It cannot see a pattern that averages out over 4x4 blocks (the fixed
+//                    pattern of the pixel shuffle), nor texture.
+// |x| is composed as relu(x) + relu(-x), so all these terms run on every device with existing ops.
 #pragma once
 #include <vector>
 
@@ -42,6 +49,7 @@ struct LossWeights {
   double vgg_feature_scale = 1.0 / 12.75;  // s: features are compared as s*phi (loss times s^2)
   double gradient_l1 = 0.0;    // weight of the Sobel gradient L1, added to the content loss
   double feature_match = 0.0;  // weight of D's feature matching in the generator's total (GAN step)
+  double low_frequency_l1 = 0.0;  // weight of the 4x4 block-mean L1, added to the content loss
   double real_label = 1.0;     // D's target for HR; 0.9 = one-sided label smoothing (Salimans et al. 2016)
 };
 
@@ -50,11 +58,13 @@ struct LossWeights {
 struct GeneratorLoss {
   Tensor total;        // weighted sum of the terms below
   Tensor content;      // weighted content part of total (vgg*VGG [+ mse_with_vgg*MSE], or mse*MSE;
-                       // + gradient_l1*gradient term when that weight is > 0)
+                       // + gradient_l1*gradient term and low_frequency_l1*block-mean term when
+                       // those weights are > 0)
   Tensor pixel_mse;    // pixel MSE, always computed (detached when it is not part of total)
   Tensor vgg;          // rescaled VGG feature MSE; undefined without a VGG
   Tensor adversarial;  // BCE(D(SR), 1); undefined without discriminator logits
   Tensor gradient_l1;  // Sobel gradient L1; undefined when its weight is 0
+  Tensor low_frequency_l1;  // 4x4 block-mean L1; undefined when its weight is 0
   Tensor feature_match;  // D feature matching; undefined when its weight is 0 or there is no D
   Tensor d_sr_prob;    // mean sigmoid(D(SR)), detached; undefined without logits
   bool uses_vgg = false;
@@ -86,6 +96,11 @@ Tensor l1_loss(const Tensor& a, const Tensor& b);
 Tensor sobel_gradients(const Tensor& x);
 // l1_loss(sobel_gradients(sr), sobel_gradients(hr)); hr's side runs without a graph.
 Tensor gradient_l1_loss(const Tensor& sr, const Tensor& hr);
+// x (N, H, W, C) -> (N, H/4, W/4, C): the mean of each 4x4 block per channel (H, W >= 4; rows and
+// columns past the last whole block are left out).
+Tensor block_means4(const Tensor& x);
+// l1_loss(block_means4(sr), block_means4(hr)); hr's side runs without a graph.
+Tensor low_frequency_l1_loss(const Tensor& sr, const Tensor& hr);
 // The mean over layers of l1_loss(sr_features[l], hr_features[l]); same count and shapes.
 Tensor feature_matching_loss(const std::vector<Tensor>& sr_features, const std::vector<Tensor>& hr_features);
 

@@ -107,6 +107,45 @@ TEST_CASE("gradient_l1_loss: zero for the image itself, gradient check through S
   CHECK_FALSE(hr_leaf.grad().defined());  // HR is a constant target
 }
 
+TEST_CASE("low_frequency_l1_loss: 4x4 block means, a colour offset counts fully, a 4-periodic pattern not at all",
+          "[losses][colour]") {
+  // block_means4 against a plain loop in double, on 9x10 (rows 8 and columns 8-9 fall outside a block)
+  Tensor x = image_f64({2, 9, 10, 3}, 5, false);
+  Tensor m = block_means4(x);
+  REQUIRE(m.shape() == Shape{2, 2, 2, 3});
+  const auto vx = x.to_vector_f64(), vm = m.to_vector_f64();
+  for (int n = 0; n < 2; ++n)
+    for (int by = 0; by < 2; ++by)
+      for (int bx = 0; bx < 2; ++bx)
+        for (int c = 0; c < 3; ++c) {
+          double want = 0;
+          for (int y = 4 * by; y < 4 * by + 4; ++y)
+            for (int q = 4 * bx; q < 4 * bx + 4; ++q) want += vx[((size_t(n) * 9 + y) * 10 + q) * 3 + c] / 16.0;
+          CHECK(std::fabs(vm[((size_t(n) * 2 + by) * 2 + bx) * 3 + c] - want) <= 1e-15);
+        }
+  Tensor hr = image_f64({2, 8, 12, 3}, 6, false);
+  CHECK(low_frequency_l1_loss(hr, hr).item() == 0.0);
+  // a cast of -0.01 on every pixel of channel 2 only: mean |.| over 3 channels = 0.01 / 3
+  std::vector<double> cast(size_t(2 * 8 * 12 * 3), 0.0);
+  for (size_t i = 2; i < cast.size(); i += 3) cast[i] = -0.01;
+  Tensor shifted = add(hr, Tensor::from_vector(cast, hr.shape()));
+  CHECK(std::fabs(low_frequency_l1_loss(shifted, hr).item() - 0.01 / 3) <= 1e-15);
+  // a zero-mean pattern of period 4 (the pixel shuffle's fixed pattern) averages out in each block
+  std::vector<double> pattern(cast.size());
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const size_t px = i / 3, col = px % 12, row = (px / 12) % 8;
+    pattern[i] = 0.02 * ((row % 4) * 4 + col % 4 - 7.5);
+  }
+  CHECK(std::fabs(low_frequency_l1_loss(add(hr, Tensor::from_vector(pattern, hr.shape())), hr).item()) <= 1e-15);
+  Tensor sr = image_f64({2, 8, 12, 3}, 7, true);
+  SRGAN_REQUIRE_GRADCHECK(
+      gradcheck([hr](const std::vector<Tensor>& t) { return low_frequency_l1_loss(t[0], hr); }, {sr}));
+  Tensor hr_leaf = image_f64({2, 8, 12, 3}, 6, true);
+  low_frequency_l1_loss(sr, hr_leaf).backward();
+  CHECK_FALSE(hr_leaf.grad().defined());  // HR is a constant target
+  CHECK_THROWS_AS(block_means4(Tensor::zeros({1, 3, 8, 3}, DType::f64)), Error);
+}
+
 TEST_CASE("the discriminator hands out its eight LeakyReLU activations in one forward", "[losses][texture]") {
   auto dp = small_d(32, 5);
   Discriminator& d = *dp;
