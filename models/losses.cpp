@@ -1,5 +1,6 @@
 // SRGAN losses: pixel MSE, rescaled VGG feature MSE, adversarial BCE terms for G and D, and the
-// texture terms (Sobel gradient L1, D feature matching) and the colour term (block-mean L1),
+// texture terms (Sobel gradient L1, D feature matching) and the colour and pattern terms (L1 of
+// block means and of phase means),
 // composed from core/ops.h.
 #include "models/losses.h"
 
@@ -29,12 +30,23 @@ Tensor vgg_feature_loss(VGG19Features& vgg, const Tensor& sr, const Tensor& hr, 
 
 namespace {
 
-enum class FixedFilter { sobel, box4 };
+enum class FixedFilter { sobel, box4, phase_means };
 
 // The weights of a fixed filter for C channels, KRSC, as doubles:
 //   sobel (2C, 3, 3, C): output 2c is d/dx of channel c, 2c+1 d/dy, Sobel / 8;
-//   box4  (C, 4, 4, C):  output c is the mean of channel c over a 4x4 block (used with stride 4).
-Tensor fixed_filter_weights(FixedFilter f, int C) {
+//   box4  (C, 4, 4, C):  output c is the mean of channel c over a 4x4 block (used with stride 4);
+//   phase_means (16C, H, W, C): output 16c + 4a + b is the mean of channel c over the pixels with
+//         (y mod 4, x mod 4) = (a, b) of a whole H x W image (H, W multiples of 4).
+Tensor fixed_filter_weights(FixedFilter f, int C, int H, int W) {
+  if (f == FixedFilter::phase_means) {
+    std::vector<double> w(size_t(16 * C) * size_t(H) * size_t(W) * size_t(C), 0.0);  // (16C, H, W, C)
+    const double inv = 16.0 / (double(H) * double(W));
+    for (int c = 0; c < C; ++c)
+      for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x)
+          w[((size_t(16 * c + 4 * (y % 4) + x % 4) * H + y) * W + x) * C + c] = inv;
+    return Tensor::from_vector(w, {16 * C, H, W, C});
+  }
   if (f == FixedFilter::box4) {
     std::vector<double> w(size_t(C) * 16 * size_t(C), 0.0);  // (C, 4, 4, C)
     for (int c = 0; c < C; ++c)
@@ -53,17 +65,17 @@ Tensor fixed_filter_weights(FixedFilter f, int C) {
   return Tensor::from_vector(w, {2 * C, 3, 3, C});
 }
 
-// fixed_filter_weights made once per (filter, C, dtype, device) and kept for the life of the
+// fixed_filter_weights made once per (filter, C, H, W, dtype, device) and kept for the life of the
 // process: the first use is in an eager step, and later ones (inside a CUDA-graph capture) must
 // not copy from the host. Never destroyed, so no device memory is freed after the CUDA runtime
 // has shut down.
-const Tensor& fixed_filter(FixedFilter f, int C, DType dtype, Device device) {
+const Tensor& fixed_filter(FixedFilter f, int C, DType dtype, Device device, int H = 0, int W = 0) {
   static std::mutex mutex;
-  static auto* cache = new std::map<std::tuple<FixedFilter, int, DType, Device>, Tensor>();
+  static auto* cache = new std::map<std::tuple<FixedFilter, int, int, int, DType, Device>, Tensor>();
   std::lock_guard<std::mutex> lock(mutex);
-  Tensor& t = (*cache)[{f, C, dtype, device}];
+  Tensor& t = (*cache)[{f, C, H, W, dtype, device}];
   if (!t.defined()) {
-    Tensor host = fixed_filter_weights(f, C);
+    Tensor host = fixed_filter_weights(f, C, H, W);
     t = (dtype == DType::f64 ? host : host.to(dtype)).to(device);
   }
   return t;
@@ -86,6 +98,17 @@ Tensor block_means4(const Tensor& x) {
   if (x.ndim() != 4 || x.dim(1) < 4 || x.dim(2) < 4)
     fail("block_means4", "input must be (N, H, W, C) with H, W >= 4, got shape " + shape_str(x.shape()));
   return conv2d(x, fixed_filter(FixedFilter::box4, int(x.dim(3)), x.dtype(), x.device()), Tensor(), 4, 0);
+}
+
+Tensor phase_means4(const Tensor& x) {
+  if (x.ndim() != 4 || x.dim(1) < 4 || x.dim(2) < 4 || x.dim(1) % 4 || x.dim(2) % 4)
+    fail("phase_means4", "input must be (N, H, W, C) with H, W multiples of 4, got shape " + shape_str(x.shape()));
+  const int H = int(x.dim(1)), W = int(x.dim(2));
+  return conv2d(x, fixed_filter(FixedFilter::phase_means, int(x.dim(3)), x.dtype(), x.device(), H, W), Tensor(), H, 0);
+}
+
+Tensor phase_mean_l1_loss(const Tensor& sr, const Tensor& hr) {
+  return l1_of_filtered("phase_mean_l1_loss", sr, hr, phase_means4);  // (N, 1, 1, 16C)
 }
 
 Tensor low_frequency_l1_loss(const Tensor& sr, const Tensor& hr) {
@@ -152,6 +175,10 @@ GeneratorLoss content_loss(const Tensor& sr, const Tensor& hr, VGG19Features* vg
   if (w.low_frequency_l1 > 0.0) {
     out.low_frequency_l1 = low_frequency_l1_loss(sr, hr);
     out.content = add(out.content, scale(out.low_frequency_l1, w.low_frequency_l1));
+  }
+  if (w.phase_mean_l1 > 0.0) {
+    out.phase_mean_l1 = phase_mean_l1_loss(sr, hr);
+    out.content = add(out.content, scale(out.phase_mean_l1, w.phase_mean_l1));
   }
   out.total = out.content;
   return out;

@@ -31,6 +31,14 @@
 //                    that the adversarial term keeps pushing towards is pulled back (docs/data.md).
 //                    It cannot see a pattern that averages out over 4x4 blocks (the fixed
 //                    pattern of the pixel shuffle), nor texture.
+//   phase-mean L1    mean over images, the 16 phases (y mod 4, x mod 4) and channels of
+//                    |mean of SR's phase - mean of HR's phase|: each image's fixed pattern and
+//                    colour cast (docs/data.md's metrics, measured on the training crops). Adam
+//                    moves every parameter by about the learning rate whatever the size of its
+//                    gradient, so the biases that set those means (the sub-pixel convolutions',
+//                    the last layer's), which the MSE barely holds near its optimum, random-walk
+//                    under the adversarial gradient; an L1 term pulls them back with a constant
+//                    force. The mean is over the whole crop: no texture is constrained.
 // |x| is composed as relu(x) + relu(-x), so all these terms run on every device with existing ops.
 #pragma once
 #include <vector>
@@ -50,6 +58,7 @@ struct LossWeights {
   double gradient_l1 = 0.0;    // weight of the Sobel gradient L1, added to the content loss
   double feature_match = 0.0;  // weight of D's feature matching in the generator's total (GAN step)
   double low_frequency_l1 = 0.0;  // weight of the 4x4 block-mean L1, added to the content loss
+  double phase_mean_l1 = 0.0;  // weight of the phase-mean L1, added to the content loss
   double real_label = 1.0;     // D's target for HR; 0.9 = one-sided label smoothing (Salimans et al. 2016)
 };
 
@@ -58,13 +67,13 @@ struct LossWeights {
 struct GeneratorLoss {
   Tensor total;        // weighted sum of the terms below
   Tensor content;      // weighted content part of total (vgg*VGG [+ mse_with_vgg*MSE], or mse*MSE;
-                       // + gradient_l1*gradient term and low_frequency_l1*block-mean term when
-                       // those weights are > 0)
+                       // + the gradient, block-mean and phase-mean terms whose weights are > 0)
   Tensor pixel_mse;    // pixel MSE, always computed (detached when it is not part of total)
   Tensor vgg;          // rescaled VGG feature MSE; undefined without a VGG
   Tensor adversarial;  // BCE(D(SR), 1); undefined without discriminator logits
   Tensor gradient_l1;  // Sobel gradient L1; undefined when its weight is 0
   Tensor low_frequency_l1;  // 4x4 block-mean L1; undefined when its weight is 0
+  Tensor phase_mean_l1;     // phase-mean L1; undefined when its weight is 0
   Tensor feature_match;  // D feature matching; undefined when its weight is 0 or there is no D
   Tensor d_sr_prob;    // mean sigmoid(D(SR)), detached; undefined without logits
   bool uses_vgg = false;
@@ -101,6 +110,11 @@ Tensor gradient_l1_loss(const Tensor& sr, const Tensor& hr);
 Tensor block_means4(const Tensor& x);
 // l1_loss(block_means4(sr), block_means4(hr)); hr's side runs without a graph.
 Tensor low_frequency_l1_loss(const Tensor& sr, const Tensor& hr);
+// x (N, H, W, C) -> (N, 1, 1, 16C): channel 16c + 4a + b is the mean of x's channel c over the
+// pixels with (y mod 4, x mod 4) = (a, b) (H, W multiples of 4).
+Tensor phase_means4(const Tensor& x);
+// l1_loss(phase_means4(sr), phase_means4(hr)); hr's side runs without a graph.
+Tensor phase_mean_l1_loss(const Tensor& sr, const Tensor& hr);
 // The mean over layers of l1_loss(sr_features[l], hr_features[l]); same count and shapes.
 Tensor feature_matching_loss(const std::vector<Tensor>& sr_features, const std::vector<Tensor>& hr_features);
 

@@ -146,6 +146,44 @@ TEST_CASE("low_frequency_l1_loss: 4x4 block means, a colour offset counts fully,
   CHECK_THROWS_AS(block_means4(Tensor::zeros({1, 3, 8, 3}, DType::f64)), Error);
 }
 
+TEST_CASE("phase_mean_l1_loss: each image's 16 phase means per channel; a 4-periodic pattern counts fully",
+          "[losses][colour]") {
+  Tensor x = image_f64({2, 8, 12, 3}, 8, false);
+  Tensor m = phase_means4(x);
+  REQUIRE(m.shape() == Shape{2, 1, 1, 48});
+  const auto vx = x.to_vector_f64(), vm = m.to_vector_f64();
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 3; ++c)
+      for (int a = 0; a < 4; ++a)
+        for (int b = 0; b < 4; ++b) {
+          double want = 0;
+          for (int y = a; y < 8; y += 4)
+            for (int q = b; q < 12; q += 4) want += vx[((size_t(n) * 8 + y) * 12 + q) * 3 + c] / 6.0;
+          CHECK(std::fabs(vm[size_t(n) * 48 + size_t(16 * c + 4 * a + b)] - want) <= 1e-15);
+        }
+  Tensor hr = image_f64({2, 8, 12, 3}, 9, false);
+  CHECK(phase_mean_l1_loss(hr, hr).item() == 0.0);
+  // a 4-periodic pattern p(a, b) = 0.02 (4a + b - 7.5) on every channel: mean |p| = 0.02 * 4 = 0.08
+  std::vector<double> pattern(size_t(2 * 8 * 12 * 3));
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const size_t px = i / 3, col = px % 12, row = (px / 12) % 8;
+    pattern[i] = 0.02 * ((row % 4) * 4 + col % 4 - 7.5);
+  }
+  CHECK(std::fabs(phase_mean_l1_loss(add(hr, Tensor::from_vector(pattern, hr.shape())), hr).item() - 0.08) <= 1e-15);
+  // zero-mean noise within each phase cannot be seen: it is texture, not a pattern
+  std::vector<double> texture(pattern.size(), 0.0);
+  for (size_t i = 0; i < texture.size(); ++i) {
+    const size_t px = i / 3, row = (px / 12) % 8;
+    texture[i] = row < 4 ? 0.03 : -0.03;  // rows 0-3 and 4-7 share each phase, equally often
+  }
+  CHECK(std::fabs(phase_mean_l1_loss(add(hr, Tensor::from_vector(texture, hr.shape())), hr).item()) <= 1e-15);
+  Tensor sr = image_f64({1, 8, 8, 2}, 10, true);
+  Tensor hr2 = image_f64({1, 8, 8, 2}, 11, false);
+  SRGAN_REQUIRE_GRADCHECK(
+      gradcheck([hr2](const std::vector<Tensor>& t) { return phase_mean_l1_loss(t[0], hr2); }, {sr}));
+  CHECK_THROWS_AS(phase_means4(Tensor::zeros({1, 8, 10, 3}, DType::f64)), Error);
+}
+
 TEST_CASE("the discriminator hands out its eight LeakyReLU activations in one forward", "[losses][texture]") {
   auto dp = small_d(32, 5);
   Discriminator& d = *dp;

@@ -18,7 +18,8 @@ int run(const srgan::cli::Args& a) {
   a.allow_only({"data", "val", "phase", "init", "vgg", "steps", "batch", "crop", "lr", "lr-halve-at", "device", "seed",
                 "out", "resume", "blocks", "width", "d-width", "log-every", "val-every", "workers", "threads",
                 "adv-weight", "mse-weight", "cache-mb", "patches-per-visit", "cuda-graph", "accum", "sync-bn", "ema", "d-lr",
-                "grad-weight", "fm-weight", "label-smooth", "lowfreq-weight"});
+                "grad-weight", "fm-weight", "label-smooth", "lowfreq-weight",
+                "pattern-weight"});
   srgan::app::TrainOptions o;
   o.data = a.get("data", "");
   if (o.data.empty()) throw std::runtime_error("--data DIR is required (a DIV2K folder or any folder of images)");
@@ -54,6 +55,7 @@ int run(const srgan::cli::Args& a) {
   o.weights.gradient_l1 = a.get_double("grad-weight", o.weights.gradient_l1);
   o.weights.feature_match = a.get_double("fm-weight", o.weights.feature_match);
   o.weights.low_frequency_l1 = a.get_double("lowfreq-weight", o.weights.low_frequency_l1);
+  o.weights.phase_mean_l1 = a.get_double("pattern-weight", o.weights.phase_mean_l1);
   o.weights.real_label = 1.0 - a.get_double("label-smooth", 1.0 - o.weights.real_label);
   std::signal(SIGINT, on_sigint);
   std::signal(SIGTERM, on_sigint);
@@ -92,6 +94,7 @@ SRGAN_COMMAND(srgan::cli::Command{
     "  --grad-weight X     Sobel gradient L1 in the content loss (0)   --fm-weight X  D feature\n"
     "                      matching in G's loss (0)   --label-smooth S  D's target for HR is 1-S (0)\n"
     "  --lowfreq-weight X  L1 of 4x4 block means in the content loss: holds colour (0)\n"
+    "  --pattern-weight X  L1 of each crop's 16 phase means (y, x mod 4): no checkerboard, no cast (0)\n"
     "  --cache-mb N        decoded-image cache (1024; full DIV2K train needs ~7000)\n"
     "  --accum K           K micro-batches of --batch per optimizer step (gradients summed, then averaged)\n"
     "  --sync-bn           under mpirun: batch-norm statistics over all ranks (default: per rank)\n"

@@ -73,6 +73,7 @@ void generator_pixel_segment(SRResNet& g, Adam& g_opt, const Tensor& low_res, co
     LossTerms terms{{"g_total", l.total.detach()}, {"pixel_mse", l.pixel_mse.detach()}};
     if (l.gradient_l1.defined()) terms.push_back({"gradient_l1", l.gradient_l1.detach()});
     if (l.low_frequency_l1.defined()) terms.push_back({"low_frequency_l1", l.low_frequency_l1.detach()});
+    if (l.phase_mean_l1.defined()) terms.push_back({"phase_mean_l1", l.phase_mean_l1.detach()});
     add_terms(out, first, terms, j);
   }
   finish_terms(out, first, acc);
@@ -109,6 +110,7 @@ void generator_segment(const GanParts& m, const std::vector<Tensor>& sr, const T
     if (gl.vgg.defined()) terms.push_back({"vgg", gl.vgg.detach()});
     if (gl.gradient_l1.defined()) terms.push_back({"gradient_l1", gl.gradient_l1.detach()});
     if (gl.low_frequency_l1.defined()) terms.push_back({"low_frequency_l1", gl.low_frequency_l1.detach()});
+    if (gl.phase_mean_l1.defined()) terms.push_back({"phase_mean_l1", gl.phase_mean_l1.detach()});
     if (gl.feature_match.defined()) terms.push_back({"feature_match", gl.feature_match.detach()});
     add_terms(out, first, terms, j);
   }

@@ -189,10 +189,11 @@ void Trainer::setup() {
                 fmt(opt_.weights.mse_with_vgg));
   if (!std::isfinite(opt_.weights.gradient_l1) || opt_.weights.gradient_l1 < 0 ||
       !std::isfinite(opt_.weights.feature_match) || opt_.weights.feature_match < 0 ||
-      !std::isfinite(opt_.weights.low_frequency_l1) || opt_.weights.low_frequency_l1 < 0)
-    throw Error("--grad-weight, --fm-weight and --lowfreq-weight must be numbers >= 0, got " +
-                fmt(opt_.weights.gradient_l1) + ", " + fmt(opt_.weights.feature_match) + " and " +
-                fmt(opt_.weights.low_frequency_l1));
+      !std::isfinite(opt_.weights.low_frequency_l1) || opt_.weights.low_frequency_l1 < 0 ||
+      !std::isfinite(opt_.weights.phase_mean_l1) || opt_.weights.phase_mean_l1 < 0)
+    throw Error("--grad-weight, --fm-weight, --lowfreq-weight and --pattern-weight must be numbers >= 0, got " +
+                fmt(opt_.weights.gradient_l1) + ", " + fmt(opt_.weights.feature_match) + ", " +
+                fmt(opt_.weights.low_frequency_l1) + " and " + fmt(opt_.weights.phase_mean_l1));
   if (!(opt_.weights.real_label > 0.5 && opt_.weights.real_label <= 1.0))
     throw Error("--label-smooth must be in [0, 0.5), got " + fmt(1.0 - opt_.weights.real_label));
   if (opt_.val_every < 0) throw Error("--val-every must be >= 0 (0: only at the end), got " + std::to_string(opt_.val_every));
@@ -226,7 +227,8 @@ void Trainer::setup() {
        << opt_.blocks << ' ' << opt_.width << ' '
        << opt_.d_width << ' ' << opt_.accum << ' ' << opt_.sync_bn << ' ' << opt_.patches_per_visit << ' '
        << opt_.weights.adversarial << ' ' << opt_.weights.mse_with_vgg << ' ' << opt_.weights.gradient_l1 << ' '
-       << opt_.weights.feature_match << ' ' << opt_.weights.low_frequency_l1 << ' ' << opt_.weights.real_label << ' '
+       << opt_.weights.feature_match << ' ' << opt_.weights.low_frequency_l1 << ' ' << opt_.weights.phase_mean_l1 << ' '
+       << opt_.weights.real_label << ' '
        << opt_.vgg.empty() << ' '
        << opt_.log_every << ' ' << opt_.val_every;
     dp_.check_same_options(os.str());
