@@ -58,7 +58,8 @@ def main():
     fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4))
     x = [r["step"] for r in steps]
     ax = axes[0]
-    for key in ["pixel_mse", "content", "vgg", "gradient_l1", "feature_match", "adversarial", "g_total"]:
+    for key in ["pixel_mse", "content", "vgg", "gradient_l1", "low_frequency_l1", "phase_mean_l1", "feature_match",
+                "adversarial", "g_total"]:
         ys = [r.get(key) for r in steps]
         if all(v is not None for v in ys) and (key != "g_total" or gan):
             ax.plot(x, moving_average(ys, a.smooth), label=key)
