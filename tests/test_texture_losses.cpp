@@ -160,7 +160,7 @@ TEST_CASE("low_frequency_l1_loss: 4x4 block means, a colour offset counts fully,
   CHECK_THROWS_AS(block_means4(Tensor::zeros({1, 3, 8, 3}, DType::f64)), Error);
 }
 
-TEST_CASE("phase_mean_l1_loss: each image's 16 phase means per channel; a 4-periodic pattern counts fully",
+TEST_CASE("phase_mean_l1_loss: each image's 16 phase means per channel, a 4-periodic pattern counts fully",
           "[losses][colour]") {
   Tensor x = image_f64({2, 8, 12, 3}, 8, false);
   Tensor m = phase_means4(x);
