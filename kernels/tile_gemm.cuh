@@ -177,12 +177,7 @@ tile_gemm_tf32_kernel(int M, int N, int Kred, int kt_per_split, OpA a, OpB b, Ep
   const int wm0 = (warp / WARPS_N) * kWarpM, wn0 = (warp % WARPS_N) * kWarpN;
 
   float acc[MI][NI][4];
-#pragma unroll
-  for (int i = 0; i < MI; ++i)
-#pragma unroll
-    for (int j = 0; j < NI; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+  zero_accumulators(acc);
 
   if (kt0 < kt1) {
     load_tile_any<OpA, BM, BK, NT>(a, actx, As[0], kt0 * BK);

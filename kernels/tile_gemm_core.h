@@ -270,6 +270,17 @@ SRGAN_HD int mma_b_n(int lane) { return lane >> 2; }
 SRGAN_HD int mma_c_row(int lane, int r) { return (lane >> 2) + (r >= 2 ? 8 : 0); }
 SRGAN_HD int mma_c_col(int lane, int r) { return 2 * (lane & 3) + (r & 1); }
 
+// A warp's MI x NJ mma accumulators (c0..c3 each) set to zero before the k loop.
+template <int MI, int NJ>
+SRGAN_HD void zero_accumulators(float (&acc)[MI][NJ][4]) {
+#pragma unroll
+  for (int i = 0; i < MI; ++i)
+#pragma unroll
+    for (int j = 0; j < NJ; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+}
+
 // TF32 warp tiling shared by the kernel and its emulation: warps of 32x32, 2x4 mma tiles each.
 constexpr int kWarpM = 32, kWarpN = 32;
 

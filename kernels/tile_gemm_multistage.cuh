@@ -213,6 +213,24 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], 
 #endif
 }
 
+// The pipeline's prologue, shared by both kernels: k-steps kt0 .. kt0 + STAGES - 2 put in flight
+// into stages 0 .. STAGES - 2 (a_stage / b_stage floats apart), one cp.async group each (an empty
+// group past kt1, so the main loop's wait counts stay fixed).
+template <int STAGES, class IA, class IB>
+__device__ __forceinline__ void fill_pipeline(IA& ia, float* As, int a_stage, IB& ib, float* Bs, int b_stage, int kt0,
+                                              int kt1) {
+#pragma unroll
+  for (int st = 0; st < STAGES - 1; ++st) {
+    if (kt0 + st < kt1) {
+      ia.load(As + st * a_stage);
+      ib.load(Bs + st * b_stage);
+      ia.next();
+      ib.next();
+    }
+    cp_async_commit();
+  }
+}
+
 template <int BM, int BN>
 constexpr int threads_of() { return (BM / kWarpM) * (BN / kWarpN) * 32; }
 template <int BM, int BN>
@@ -241,24 +259,9 @@ tile_gemm_tf32_multistage_kernel(int M, int N, int Kred, int kt_per_split, PA pa
   const float* b_frag = Bs + (wn0 + (lane >> 4) * 8 + (lane & 7)) * kLd + ((lane >> 3) & 1) * 4;
 
   float acc[MI][NJ][4];
-#pragma unroll
-  for (int i = 0; i < MI; ++i)
-#pragma unroll
-    for (int j = 0; j < NJ; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+  tg::zero_accumulators(acc);
 
-  // Prologue: steps kt0 .. kt0 + kStages - 2 in flight, one group each (empty past the end).
-#pragma unroll
-  for (int st = 0; st < kStages - 1; ++st) {
-    if (kt0 + st < kt1) {
-      ia.load(As + st * BM * kLd);
-      ib.load(Bs + st * BN * kLd);
-      ia.next();
-      ib.next();
-    }
-    cp_async_commit();
-  }
+  fill_pipeline<kStages>(ia, As, BM * kLd, ib, Bs, BN * kLd, kt0, kt1);
   // The main loop, unrolled by the stage count so every stage address is a constant offset:
   // sub-step st reads stage st and refills stage st - 1 (mod kStages), the one step kt - 1 read.
   for (int kt = kt0; kt < kt1; kt += kStages) {
@@ -494,23 +497,9 @@ tile_gemm_tf32_multistage_mn_kernel(int M, int N, int Kred, int kt_per_split, PA
   const int b_off = 4 * ((wn0 / 4 + g) ^ swz_b(t));
 
   float acc[MI][NJ][4];
-#pragma unroll
-  for (int i = 0; i < MI; ++i)
-#pragma unroll
-    for (int j = 0; j < NJ; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+  tg::zero_accumulators(acc);
 
-#pragma unroll
-  for (int stg = 0; stg < kStages - 1; ++stg) {
-    if (kt0 + stg < kt1) {
-      ia.load(As + stg * kBK * BM);
-      ib.load(Bs + stg * kBK * BN);
-      ia.next();
-      ib.next();
-    }
-    cp_async_commit();
-  }
+  fill_pipeline<kStages>(ia, As, kBK * BM, ib, Bs, kBK * BN, kt0, kt1);
   for (int kt = kt0; kt < kt1; kt += kStages) {
 #pragma unroll
     for (int st = 0; st < kStages; ++st) {
