@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/check.h"
 #include "kernels/cpu_parallel.h"
 
 namespace srgan {
@@ -17,6 +18,21 @@ int set_cpu_threads(int n) {
   kern::gemm_cpu_set_threads(used);
   kern::cpu_set_threads(used);
   return used;
+}
+void check_precision_name(const std::string& name) {
+  if (name != "fp32" && name != "tf32")
+    throw Error("--precision must be fp32 or tf32, got '" + name + "'" +
+                (name == "bf16" ? " (bf16 kernels are not written yet)" : ""));
+}
+void set_cuda_precision(const std::string& name) {
+  check_precision_name(name);
+  if (name == "fp32") {
+    backend().conv_algo = kern::default_conv_algo(false);
+    backend().gemm_algo = kern::GemmAlgo::v1_smem_tiled;
+  } else {
+    backend().conv_algo = kern::default_conv_algo(true);
+    backend().gemm_algo = kern::GemmAlgo::v2_tf32_mma;
+  }
 }
 std::string cpu_gemm_library() { return kern::gemm_cpu_library(); }
 std::string cpu_gemm_better_core() { return kern::gemm_cpu_better_core(); }

@@ -18,6 +18,13 @@ struct BackendConfig {
 };
 
 BackendConfig& backend();
+// The CUDA kernels behind a precision name (`--precision` of train, upscale and bench steps):
+// "fp32" = our smem-tiled conv and fp32 GEMM on the CUDA cores (the default, as PyTorch's fp32);
+// "tf32" = the TF32 tensor-core conv that is fastest by the H100 estimate of `srgan bench counters`
+// (kern::default_conv_algo(true), v4) and the TF32 mma GEMM. The CPU path always computes in fp32.
+void set_cuda_precision(const std::string& name);
+// Throws, naming the choices, unless `name` is a precision set_cuda_precision knows.
+void check_precision_name(const std::string& name);
 // Threads for the CPU path's GEMMs and its other loops (n <= 0: all cores). More threads than
 // cores only slow the work down (thousands fail to start), so n is capped at the core count;
 // returns the number in use (callers say so when it is less than asked for).

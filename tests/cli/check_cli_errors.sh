@@ -43,6 +43,11 @@ expect "an existing output needs --overwrite" 1 "--overwrite" -- \
 expect "-o /dev/null writes through the device" 0 "/dev/null" -- \
   "$srgan" upscale "$work/a.png" -o /dev/null --tile 16
 [ -c /dev/null ] || { echo "FAILED: /dev/null is no longer a device"; failures=$((failures + 1)); }
+expect "--precision tf32 on the CPU is refused" 1 "computes in fp32 only" -- \
+  "$srgan" upscale "$work/a.png" -o "$work/tf32.png" --device cpu --precision tf32
+expect "--precision bf16 names the choices" 1 "must be fp32 or tf32" -- \
+  "$srgan" train --data "$work" --device cpu --precision bf16 --steps 1 --out "$work/run_bf16"
+[ ! -e "$work/tf32.png" ] || { echo "FAILED: a refused run wrote its output"; failures=$((failures + 1)); }
 mkdir -p "$work/eval"
 cp "$fixtures/metrics_hr.png" "$work/eval/"
 expect "--json /dev/stdout prints the JSON" 0 '"mean"' -- \

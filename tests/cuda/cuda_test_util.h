@@ -56,18 +56,6 @@ inline bool small_only() {
   return e && *e && *e != '0';
 }
 
-// The CUDA emulator (tests/cuda_emu) runs a kernel some 10^4 times slower than a GPU, so there
-// the largest shapes (over this many flops) are left to the GPU run; every other shape runs at
-// its full size.
-inline bool too_big_for_emulator(double flops) {
-#ifdef SRGAN_CUDA_EMU
-  return flops > 1e9;
-#else
-  (void)flops;
-  return false;
-#endif
-}
-
 inline std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
 // cuDNN and cuBLAS run only on a real GPU: the CUDA emulator (tests/cuda_emu) has neither.

@@ -50,11 +50,15 @@ count_lines("${WORK}/pre/train_log.jsonl" "\"phase\"" steps)
 if(NOT steps EQUAL 6)
   message(FATAL_ERROR "after --resume to step 6 the log has ${steps} step lines")
 endif()
-# The GAN phase from the pretrained generator (D step then G step, SRGAN-MSE: no VGG weights).
+# The GAN phase from the pretrained generator (D step then G step, SRGAN-MSE: no VGG weights), on
+# the TF32 kernels (--precision tf32: conv v4, the TF32 GEMM).
 srgan(train ${common} --phase gan --init "${WORK}/pre/best.safetensors" --d-width 8 --steps 3 --val-every 3
-      --out "${WORK}/gan")
+      --precision tf32 --out "${WORK}/gan")
 require_files("${WORK}/gan/last.safetensors" "${WORK}/gan/best.safetensors")
 # Upscaling in 8-pixel LR tiles (overlap 2), three kinds of input, into a folder.
 srgan(upscale "${WORK}/data/io_rgba.png" "${FIXTURES}/io_gray16.png" "${WORK}/data/metrics_hr.png"
       -o "${WORK}/up" --model "${WORK}/pre/best.safetensors" --device cuda --tile 8 --tile-overlap 2)
 require_files("${WORK}/up/io_rgba_x4.png" "${WORK}/up/io_gray16_x4.png" "${WORK}/up/metrics_hr_x4.png")
+srgan(upscale "${WORK}/data/metrics_hr.png" -o "${WORK}/up_tf32.png" --model "${WORK}/pre/best.safetensors"
+      --device cuda --precision tf32 --tile 8 --tile-overlap 2)
+require_files("${WORK}/up_tf32.png")

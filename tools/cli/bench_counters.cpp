@@ -222,6 +222,50 @@ double sector_efficiency(const emu::LaunchCounts& c) {
   return ratio(u, 32.0 * s);
 }
 
+// A network row's estimate by kernel: launches and estimated ms of each kernel, largest first.
+struct KernelShare {
+  std::string kernel;
+  int launches = 0;
+  double ms = 0;
+};
+std::vector<KernelShare> by_kernel(const Row& r, const std::vector<LaunchEstimate>& est) {
+  std::map<std::string, KernelShare> m;
+  for (size_t i = 0; i < r.launches.size(); ++i) {
+    const auto& c = r.launches[i];
+    const std::string name = c.mangled.empty() ? c.kernel : short_name(demangle(c.mangled));
+    KernelShare& k = m[name];
+    k.kernel = name;
+    ++k.launches;
+    k.ms += est[i].ms;
+  }
+  std::vector<KernelShare> v;
+  for (auto& [name, k] : m) v.push_back(k);
+  std::sort(v.begin(), v.end(), [](const KernelShare& a, const KernelShare& b) { return a.ms > b.ms; });
+  return v;
+}
+
+Json by_kernel_json(const Row& r, const std::vector<LaunchEstimate>& est) {
+  Json j = Json::array();
+  for (const KernelShare& k : by_kernel(r, est)) j.push_back({{"kernel", k.kernel}, {"launches", k.launches}, {"ms", k.ms}});
+  return j;
+}
+
+void print_by_kernel(const std::vector<Row>& rows, const SassIndex& ix) {
+  for (const Row& r : rows) {
+    if (!r.error.empty()) continue;
+    std::vector<LaunchEstimate> est;
+    for (const auto& c : r.launches) est.push_back(estimate_launch(c, ix.find(c.mangled)));
+    double total = 0;
+    for (const auto& e : est) total += e.ms;
+    std::printf("\n# %s %s %s: %zu launches, %.3f ms ESTIMATED; the kernels with the most of it:\n", r.op.c_str(),
+                r.shape.c_str(), r.variant.c_str(), r.launches.size(), total);
+    const auto v = by_kernel(r, est);
+    for (size_t i = 0; i < v.size() && i < 12; ++i)
+      std::printf("  %8.3f ms %5.1f%% %5d x  %.90s\n", v[i].ms, 100 * ratio(v[i].ms, total), v[i].launches,
+                  v[i].kernel.c_str());
+  }
+}
+
 int print_static_only(const SassIndex& ix, const std::string& why) {
   std::printf("# %s\n# %s\n", ix.status.c_str(), why.c_str());
   std::printf("%-70s %5s %7s %5s %7s %6s %6s %5s\n", "kernel (sm_90)", "regs", "smem", "occ", "loop", "mma",
@@ -242,7 +286,7 @@ int bench_counters(const CounterOptions& opt) {
   std::vector<Row> rows;
   try {
 #ifdef SRGAN_WITH_CUDA
-    rows = collect_counter_rows(opt);
+    rows = opt.network ? collect_network_rows(opt) : collect_counter_rows(opt);
 #else
     throw std::runtime_error("this build has no CUDA kernels (nvcc was not found or -DSRGAN_CUDA=OFF)");
 #endif
@@ -294,6 +338,7 @@ int bench_counters(const CounterOptions& opt) {
     jr["l2_bytes"] = t.l2;
     jr["dram_bytes"] = t.dram;
     jr["launches"] = jl;
+    if (opt.network) jr["by_kernel"] = by_kernel_json(r, est);
     jrows.push_back(jr);
 
     char use[16] = "-", macpi[16] = "-", intp[16] = "-", secr[16] = "-", wf[24] = "-", seff[16] = "-";
@@ -325,6 +370,7 @@ int bench_counters(const CounterOptions& opt) {
               "estimate; mac/i and int%%: multiply-adds per issued instruction and integer share of its main loop (SASS);\n"
               "sec/req: 32-byte sectors per global load request (LDG and LDGSTS); wf/req: shared-load wavefronts per request /\n"
               "conflict-free value; sector: distinct bytes / sector bytes of its global loads.\n");
+  if (opt.network) print_by_kernel(rows, ix);
   out["rows"] = jrows;
   if (!opt.json.empty()) {
     data::write_file_atomic(opt.json, out.dump(1) + "\n");

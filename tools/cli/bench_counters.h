@@ -21,6 +21,8 @@ struct CounterOptions {
   bool quick = false;    // the goal shapes only
   bool tiny = false;     // every shape cut down (the emulator's smoke test)
   int64_t max_blocks = 48;  // blocks counted per launch (evenly spaced, scaled up); 0: all
+  bool network = false;  // whole networks (training steps, inference) instead of the kernel rows
+  std::string precision = "tf32";  // --network: the CUDA kernels of this precision (fp32 | tf32)
 };
 
 int bench_counters(const CounterOptions& opt);
@@ -28,5 +30,8 @@ int bench_counters(const CounterOptions& opt);
 // The rows with their launches' counts (bench_counters_cuda.cu); throws where the build has no
 // emulator.
 std::vector<Row> collect_counter_rows(const CounterOptions& opt);
+// --network: the SRResNet MSE step, the SRGAN step and 510->2040 inference, each a row of all its
+// launches (bench_counters_network.cpp); throws where the build has no emulator.
+std::vector<Row> collect_network_rows(const CounterOptions& opt);
 
 }  // namespace srgan::app

@@ -37,41 +37,78 @@ double median_ms(const std::function<void()>& f, int warmup, int repeats) {
   return t[t.size() / 2];
 }
 
-// Median time of a training step through `r` (the batch upload included). The first two steps
-// fill both host buffer pairs with random data, which later steps upload again. Graph runners get
-// at least three warm-up steps, so the capture happens before the clock starts.
-double time_steps(StepRunner& r, Rng& rng, const StepBenchOptions& o) {
-  const size_t lr_n = size_t(r.low_res().numel()), hr_n = size_t(r.high_res().numel());
-  int filled = 0;
-  auto step = [&] {
-    if (filled < 2) {
-      std::vector<float> lr = uniform_tensor(r.low_res().shape(), rng, 0, 1).to_vector();
-      std::vector<float> hr = uniform_tensor(r.high_res().shape(), rng, 0, 1).to_vector();
-      std::copy(lr.begin(), lr.begin() + long(lr_n), r.low_res_host());
-      std::copy(hr.begin(), hr.begin() + long(hr_n), r.high_res_host());
-      ++filled;
-    }
-    r.step();
-  };
-  return median_ms(step, std::max(o.warmup, 3), o.repeats);
+// Median time of a benchmark step (the batch upload included). Graph runners get at least three
+// warm-up steps, so the capture happens before the clock starts; eager ones o.step_warmup (none
+// in a --tiny smoke run, where each emulated GAN step costs a minute).
+double time_steps(BenchStep& b, GraphMode mode, Rng& rng, const StepBenchOptions& o) {
+  return median_ms([&] { b.step(rng); }, mode == GraphMode::off ? o.step_warmup : std::max(o.step_warmup, 3),
+                   o.repeats);
 }
+
+struct MseBenchStep : BenchStep {  // SRResNet MSE step
+  SRResNet g;
+  ParamArena arena;
+  std::unique_ptr<Adam> opt;
+  std::unique_ptr<StepRunner> r;
+  MseBenchStep(Device dev, const Shape& lr, const Shape& hr, GraphMode mode, Rng& rng) : g({16, 64}, rng) {
+    g.to(dev);
+    arena.adopt(g.parameters(), dev);
+    opt = std::make_unique<Adam>(arena, 1e-4);
+    r = std::make_unique<StepRunner>(dev, lr, hr, mode);
+    r->set_plan(pretrain_plan(g, *opt, r->low_res(), r->high_res(), LossWeights{}));
+  }
+  StepRunner& runner() override { return *r; }
+};
+
+struct GanBenchStep : BenchStep {  // SRGAN step: D update, then G update with VGG54 + 1e-3 adversarial
+  SRResNet g;
+  Discriminator d;
+  VGG19Features vgg;
+  ParamArena ga, da;
+  std::unique_ptr<Adam> og, od;
+  std::unique_ptr<StepRunner> r;
+  static DiscriminatorConfig d_config(int crop) {
+    DiscriminatorConfig dc;
+    dc.crop = crop;
+    return dc;
+  }
+  GanBenchStep(Device dev, const Shape& lr, const Shape& hr, GraphMode mode, Rng& rng)
+      : g({16, 64}, rng), d(d_config(int(hr[1])), rng), vgg(VGG19Config::phi54(), rng) {
+    vgg.freeze();
+    g.to(dev);
+    d.to(dev);
+    vgg.to(dev);
+    ga.adopt(g.parameters(), dev);
+    da.adopt(d.parameters(), dev);
+    og = std::make_unique<Adam>(ga, 1e-4);
+    od = std::make_unique<Adam>(da, 1e-4);
+    r = std::make_unique<StepRunner>(dev, lr, hr, mode);
+    r->set_plan(gan_plan({g, d, &vgg, *og, *od, LossWeights{}}, r->low_res(), r->high_res()));
+  }
+  StepRunner& runner() override { return *r; }
+};
 
 }  // namespace
 
-// The kernels behind a precision name: fp32 = our smem-tiled conv and fp32 GEMM (CUDA cores);
-// tf32 = our TF32 mma implicit-GEMM conv (v3) and TF32 GEMM (tensor cores). The CPU has one path.
-// (kern::default_conv_algo(true), v4, is faster by the counters' estimate; it stays off here until
-// the emulated step smoke test's time with it is measured on an idle machine.)
-void select_precision(const std::string& name) {
-  if (name == "fp32") {
-    backend().conv_algo = kern::ConvAlgo::v2_smem_tiled;
-    backend().gemm_algo = kern::GemmAlgo::v1_smem_tiled;
-  } else if (name == "tf32") {
-    backend().conv_algo = kern::ConvAlgo::v3_implicit_gemm_tf32;
-    backend().gemm_algo = kern::GemmAlgo::v2_tf32_mma;
-  } else {
-    throw Error("bench steps: precision must be fp32 or tf32, got '" + name + "'");
+// The first two steps fill both host buffer pairs with random data, which later steps upload again.
+void BenchStep::step(Rng& rng) {
+  StepRunner& r = runner();
+  if (filled_ < 2) {
+    const size_t lr_n = size_t(r.low_res().numel()), hr_n = size_t(r.high_res().numel());
+    std::vector<float> lr = uniform_tensor(r.low_res().shape(), rng, 0, 1).to_vector();
+    std::vector<float> hr = uniform_tensor(r.high_res().shape(), rng, 0, 1).to_vector();
+    std::copy(lr.begin(), lr.begin() + long(lr_n), r.low_res_host());
+    std::copy(hr.begin(), hr.begin() + long(hr_n), r.high_res_host());
+    ++filled_;
   }
+  r.step();
+}
+
+std::unique_ptr<BenchStep> make_bench_step(bool gan, Device dev, const StepBenchOptions& o, GraphMode mode, Rng& rng) {
+  const int lr_side = o.hr / 4;
+  const Shape lr{o.batch, lr_side, lr_side, 3}, hr{o.batch, o.hr, o.hr, 3};
+  if (gan) return std::make_unique<GanBenchStep>(dev, lr, hr, mode, rng);
+  return std::make_unique<MseBenchStep>(dev, lr, hr, mode, rng);
 }
 
 std::vector<StepBenchRow> bench_steps(const StepBenchOptions& o, const std::function<void(const StepBenchRow&)>& on_row) {
@@ -91,42 +128,15 @@ std::vector<StepBenchRow> bench_steps(const StepBenchOptions& o, const std::func
   Rng rng(1);
   const Device dev = o.device;
   const int lr_side = o.hr / 4;
-  const Shape lr_shape{o.batch, lr_side, lr_side, 3}, hr_shape{o.batch, o.hr, o.hr, 3};
   const BackendConfig saved = backend();
   std::vector<std::string> precisions = dev == Device::cuda ? o.precisions : std::vector<std::string>{""};
   // Eager steps, and on CUDA the same steps replayed as CUDA graphs.
   std::vector<std::pair<GraphMode, std::string>> modes = {{GraphMode::off, ""}};
   if (dev == Device::cuda) modes.push_back({GraphMode::on, "_graph"});
-  auto mse_step_ms = [&](GraphMode mode) {  // SRResNet MSE step
-    SRResNet g({16, 64}, rng);
-    g.to(dev);
-    ParamArena arena;
-    arena.adopt(g.parameters(), dev);
-    Adam opt(arena, 1e-4);
-    StepRunner r(dev, lr_shape, hr_shape, mode);
-    r.set_plan(pretrain_plan(g, opt, r.low_res(), r.high_res(), LossWeights{}));
-    return time_steps(r, rng, o);
-  };
-  auto gan_step_ms = [&](GraphMode mode) {  // SRGAN step: D update, then G update with VGG54 + 1e-3 adversarial
-    SRResNet g({16, 64}, rng);
-    DiscriminatorConfig dc;
-    dc.crop = o.hr;
-    Discriminator d(dc, rng);
-    VGG19Features vgg(VGG19Config::phi54(), rng);
-    vgg.freeze();
-    g.to(dev);
-    d.to(dev);
-    vgg.to(dev);
-    ParamArena ga, da;
-    ga.adopt(g.parameters(), dev);
-    da.adopt(d.parameters(), dev);
-    Adam og(ga, 1e-4), od(da, 1e-4);
-    StepRunner r(dev, lr_shape, hr_shape, mode);
-    r.set_plan(gan_plan({g, d, &vgg, og, od, LossWeights{}}, r.low_res(), r.high_res()));
-    return time_steps(r, rng, o);
-  };
+  auto mse_step_ms = [&](GraphMode mode) { return time_steps(*make_bench_step(false, dev, o, mode, rng), mode, rng, o); };
+  auto gan_step_ms = [&](GraphMode mode) { return time_steps(*make_bench_step(true, dev, o, mode, rng), mode, rng, o); };
   for (const std::string& prec : precisions) {
-    if (!prec.empty()) select_precision(prec);
+    if (!prec.empty()) set_cuda_precision(prec);
     const std::string tag = prec.empty() ? "" : "_" + prec;
     for (auto& [mode, suffix] : modes)
       measure("srresnet_mse_step_b" + std::to_string(o.batch) + "_" + std::to_string(lr_side) + "to" +

@@ -7,10 +7,13 @@
 // GEMM), and training steps both eager and replayed as CUDA graphs (rows ending in _graph).
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/random.h"
 #include "core/tensor.h"
+#include "tools/train/step_runner.h"
 
 namespace srgan::app {
 
@@ -19,7 +22,8 @@ struct StepBenchOptions {
   int batch = 4;        // training batch (anchor_cpu.py: 4; anchor_gpu.py: 16)
   int hr = 96;          // HR crop; LR is hr / 4
   int repeats = 5;
-  int warmup = 1;
+  int warmup = 1;        // untimed inference runs
+  int step_warmup = 3;   // untimed training steps of an eager row (graph rows: at least 3)
   bool gan = false;     // also time the SRGAN step (needs a lot more work on a CPU)
   std::vector<int> infer_sizes = {64, 128};  // LR sides for inference
   std::vector<std::string> precisions = {"fp32"};  // CUDA: "fp32" and/or "tf32"
@@ -30,6 +34,22 @@ struct StepBenchRow {
   double ms = 0.0;    // median (-1 when the row failed)
   std::string error;  // why the row failed, or empty
 };
+
+// One benchmark training step, ready to run: the networks with random weights, their optimizers
+// and the step runner (batch o.batch, HR o.hr, LR o.hr / 4). gan: the SRGAN step (D update, then G
+// update with VGG54 + 1e-3 adversarial); otherwise the SRResNet MSE step. step() fills the host
+// batch with random data on its first two calls and runs one step. Also walked by
+// `srgan bench counters --network` (bench_counters_network.cpp).
+class BenchStep {
+ public:
+  virtual ~BenchStep() = default;
+  virtual StepRunner& runner() = 0;
+  void step(Rng& rng);
+
+ private:
+  int filled_ = 0;
+};
+std::unique_ptr<BenchStep> make_bench_step(bool gan, Device dev, const StepBenchOptions& o, GraphMode mode, Rng& rng);
 
 // Runs the benchmarks in priority order (training steps, then inference, largest first) and
 // hands each row to `on_row` as soon as it is measured; returns them all.

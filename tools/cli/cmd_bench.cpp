@@ -34,6 +34,7 @@ int run_steps(const cli::Args& a) {
     o.hr = 16;
     o.repeats = 1;
     o.warmup = 0;
+    o.step_warmup = 0;
     o.infer_sizes = {8};
   }
   const std::string prec = a.get("precision", "both");
@@ -69,7 +70,7 @@ int run_steps(const cli::Args& a) {
 
 int run(const cli::Args& a) {
   a.allow_only({"json", "quick", "tiny", "filter", "device", "batch", "repeats", "gan", "threads", "precision",
-                "cpu-conv", "plot", "blocks", "sass-dir", "shape"});
+                "cpu-conv", "plot", "blocks", "sass-dir", "shape", "network"});
   if (a.positional().empty()) {
     std::fprintf(stderr, "srgan bench: say what to benchmark, e.g. `srgan bench kernels` (see --help)\n");
     return 2;
@@ -100,7 +101,10 @@ int run(const cli::Args& a) {
     opt.sass_dir = a.get("sass-dir", "");
     opt.quick = a.has("quick");
     opt.tiny = a.has("tiny");
-    opt.max_blocks = a.get_int32("blocks", 48);
+    opt.network = a.has("network");
+    opt.precision = a.get("precision", "tf32");
+    check_precision_name(opt.precision);
+    opt.max_blocks = a.get_int32("blocks", opt.network ? 8 : 48);
     if (opt.max_blocks < 0) {
       std::fprintf(stderr, "srgan bench counters: --blocks must be 0 (every block) or more\n");
       return 2;
@@ -115,7 +119,7 @@ SRGAN_COMMAND(cli::Command{
     "bench", "benchmarks: CUDA kernels against cuDNN/cuBLAS; whole training steps and inference",
     "usage: srgan bench kernels [--json FILE] [--quick] [--filter TEXT] [--tiny]\n"
     "       srgan bench counters [--json FILE] [--plot FILE.png] [--filter TEXT] [--shape TEXT] [--quick]\n"
-    "                            [--blocks N] [--tiny]\n"
+    "                            [--blocks N] [--tiny] [--network [--precision fp32|tf32]]\n"
     "       srgan bench steps [--device auto|cpu|cuda] [--batch N] [--repeats N] [--gan] [--json FILE]\n"
     "                         [--precision fp32|tf32|both] [--cpu-conv im2col|winograd2|winograd4] [--tiny]\n"
     "\n"
@@ -150,10 +154,14 @@ SRGAN_COMMAND(cli::Command{
     "  --shape TEXT   only rows whose shape contains TEXT (e.g. 9x9->3)\n"
     "  --plot FILE    roofline picture (PNG, tools/scripts/plot_roofline.py, python3-matplotlib)\n"
     "  --sass-dir D   folder holding kernels_sm90.sass / .res (default: the build's)\n"
+    "  --network      whole networks instead of kernel rows: the SRResNet MSE step and the SRGAN\n"
+    "                 step (VGG54; batch 16, 24->96, eager) and 510->2040 inference, each the sum\n"
+    "                 of its launches' estimates, with the kernels that weigh most (--blocks: 8)\n"
+    "  --precision P  with --network: the fp32 or tf32 kernels (default tf32)\n"
     "\n"
     "--tiny (both): every shape cut down (batch 1 or 2, small sides) and one timed run per row, to\n"
     "  check that every row's code runs (it is how the CUDA emulator tests this command); the\n"
     "  figures mean nothing.",
-    &run, {"quick", "gan", "tiny"}});
+    &run, {"quick", "gan", "tiny", "network"}});
 
 }  // namespace

@@ -19,7 +19,7 @@ int run(const srgan::cli::Args& a) {
                 "out", "resume", "blocks", "width", "d-width", "log-every", "val-every", "workers", "threads",
                 "adv-weight", "mse-weight", "cache-mb", "patches-per-visit", "cuda-graph", "accum", "sync-bn", "ema", "d-lr",
                 "grad-weight", "fm-weight", "label-smooth", "lowfreq-weight",
-                "pattern-weight"});
+                "pattern-weight", "precision"});
   srgan::app::TrainOptions o;
   o.data = a.get("data", "");
   if (o.data.empty()) throw std::runtime_error("--data DIR is required (a DIV2K folder or any folder of images)");
@@ -33,6 +33,7 @@ int run(const srgan::cli::Args& a) {
   o.learning_rate = a.get_double("lr", o.learning_rate);
   o.lr_halve_at = a.get_int("lr-halve-at", o.lr_halve_at);
   o.device = a.get("device", o.device);
+  o.precision = a.get("precision", o.precision);
   o.seed = uint64_t(a.get_int("seed", 0));
   o.out = a.get("out", o.out);
   o.resume = a.has("resume");
@@ -82,6 +83,7 @@ SRGAN_COMMAND(srgan::cli::Command{
     "  --lr-halve-at N     halve the learning rate after N steps (step N+1 on)\n"
     "  --d-lr X            D's learning rate (default: --lr; 0 freezes D), halved with G's\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
+    "  --precision P       fp32 | tf32: CUDA conv and GEMM kernels (default fp32; the CPU is fp32)\n"
     "  --cuda-graph M      auto | on | off: replay each step as CUDA graphs after 2 eager steps\n"
     "                      (auto: fall back to eager steps if capture fails; default auto)\n"
     "  --seed S            data order and initialisation (default 0)\n"

@@ -19,7 +19,7 @@ using namespace srgan;
 namespace {
 
 int run(const cli::Args& a) {
-  a.allow_only({"o", "model", "tile", "tile-overlap", "device", "threads", "overwrite", "memory-mb"});
+  a.allow_only({"o", "model", "tile", "tile-overlap", "device", "threads", "overwrite", "memory-mb", "precision"});
   if (a.positional().empty()) throw Error("no input given (usage: srgan upscale INPUT... -o OUT)");
   const std::string out = a.get("o", "");
   if (out.empty()) throw Error("-o OUT is required (an output file, or a folder for several inputs)");
@@ -33,6 +33,7 @@ int run(const cli::Args& a) {
   topt.memory_budget = memory_mb << 20;
   cli::apply_threads_option(a);
   const Device dev = app::parse_device(a.get("device", "auto"));
+  app::apply_precision(dev, a.get("precision", "fp32"));
   const std::string model_path = a.get("model", app::default_model_path());
   std::unique_ptr<SRResNet> g = app::load_generator(model_path, dev);
 
@@ -69,6 +70,7 @@ SRGAN_COMMAND(cli::Command{
     "                    an image that cannot fit is refused before any work, with the MB it needs\n"
     "  --tile-overlap N  LR pixels shared by neighbouring tiles, blended (default 32)\n"
     "  --device D        auto | cpu | cuda (default auto)\n"
+    "  --precision P     fp32 | tf32: CUDA conv and GEMM kernels (default fp32; the CPU is fp32)\n"
     "  --threads N       CPU threads for the GEMMs (default: all cores)\n"
     "  --overwrite       replace output files that exist (never an input: that is always refused)\n"
     "Gray stays gray; alpha is upscaled with bicubic and kept; 16-bit PNG stays 16-bit.\n"

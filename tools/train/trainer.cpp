@@ -203,6 +203,7 @@ void Trainer::setup() {
                 "another --out (or delete that folder) to start afresh");
   if (opt_.accum < 1) throw Error("--accum must be >= 1, got " + std::to_string(opt_.accum));
   device_ = parse_device(opt_.device);
+  apply_precision(device_, opt_.precision);
   if (parse_graph_mode(opt_.cuda_graph) == GraphMode::on && device_ != Device::cuda)
     throw Error("--cuda-graph on needs a CUDA device, but training runs on the " + std::string(device_name(device_)));
   const ProcessGroup& group = process_group();

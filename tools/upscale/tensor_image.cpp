@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "core/autograd.h"
+#include "core/backend.h"
 #include "core/check.h"
 #include "core/device.h"
 
@@ -60,6 +61,13 @@ Device parse_device(const std::string& name) {
   }
   if (name == "auto") return cuda_available() ? Device::cuda : Device::cpu;
   throw Error("--device must be auto, cpu or cuda, got '" + name + "'");
+}
+
+void apply_precision(Device device, const std::string& name) {
+  check_precision_name(name);
+  if (device == Device::cuda) return set_cuda_precision(name);
+  if (name != "fp32")
+    throw Error("--precision " + name + ": the CPU path computes in fp32 only (tf32 is for --device cuda)");
 }
 
 }  // namespace srgan::app
