@@ -184,16 +184,18 @@ tg4::ImplicitA::Params bwd_data_a(const Conv2dParams& p, const float* dy) {
 }
 
 // 16-byte copies, at least one k-step of channels (one wrap per step), filters of at most
-// 15 x 15 (the iterators' validity masks).
-bool v4_forward_applies(const Conv2dParams& p, const float* x, const float* w) {
-  return p.C % 4 == 0 && p.C >= 32 && p.R <= 15 && p.S <= 15 && tg::is_aligned16(x) && tg::is_aligned16(w);
+// 15 x 15 (the iterators' validity masks). The weights need not be 16-byte aligned: a model's
+// parameters sit back to back in one arena (core/param_arena.h), so most of them are not, and
+// forward_impl copies such weights to the (aligned) workspace first.
+bool v4_forward_applies(const Conv2dParams& p, const float* x) {
+  return p.C % 4 == 0 && p.C >= 32 && p.R <= 15 && p.S <= 15 && tg::is_aligned16(x);
 }
 bool v4_backward_weight_applies(const Conv2dParams& p, const float* x, const float* dy) {
   return p.K % 4 == 0 && p.C % 4 == 0 && tg::is_aligned16(x) && tg::is_aligned16(dy);
 }
-bool v4_backward_data_applies(const Conv2dParams& p, const float* dy, const float* w) {
-  return p.K % 4 == 0 && p.K >= 32 && p.stride == 1 && p.R <= 15 && p.S <= 15 && tg::is_aligned16(dy) &&
-         tg::is_aligned16(w);
+// (Its B operand is the transposed copy of the weights in the workspace, always aligned.)
+bool v4_backward_data_applies(const Conv2dParams& p, const float* dy) {
+  return p.K % 4 == 0 && p.K >= 32 && p.stride == 1 && p.R <= 15 && p.S <= 15 && tg::is_aligned16(dy);
 }
 
 // The narrow-N forward (conv2d_narrow_n_cuda.cuh): at most 4 output channels.
@@ -256,11 +258,20 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const f
     return;
   }
   if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_narrow_n_applies(p)) return run_narrow_n(p, x, w, epi, s);
-  if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_forward_applies(p, x, w)) {
+  if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_forward_applies(p, x)) {
     const int M = p.N * p.P() * p.Q(), Kred = p.R * p.S * p.C;
     const tg::SplitPlan sp = v4_plan(M, p.K, Kred);
-    float* part = sp.splits > 1 ? static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sp.splits) * M * p.K, s))
-                                : nullptr;
+    // One workspace call: an aligned copy of misaligned weights (K, R, S, C), then the split-K
+    // partials (splits, M, K).
+    const bool copy_w = !tg::is_aligned16(w);
+    const size_t w_bytes = copy_w ? cuda::align256(sizeof(float) * size_t(p.K) * Kred) : 0;
+    const size_t part_bytes = sp.splits > 1 ? sizeof(float) * size_t(sp.splits) * M * p.K : 0;
+    char* ws = w_bytes + part_bytes ? static_cast<char*>(cuda::workspace(w_bytes + part_bytes, s)) : nullptr;
+    if (copy_w) {
+      CUDA_CHECK(cudaMemcpyAsync(ws, w, sizeof(float) * size_t(p.K) * Kred, cudaMemcpyDeviceToDevice, s));
+      w = reinterpret_cast<const float*>(ws);
+    }
+    float* part = sp.splits > 1 ? reinterpret_cast<float*>(ws + w_bytes) : nullptr;
     return run_v4(M, p.K, Kred, sp, fwd_a(p, x), w, epi, part, s);
   }
   const auto pr = tg::conv_fwd_problem(p, x, w);
@@ -314,7 +325,7 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
     return;
   }
   const int64_t wsize = int64_t(p.K) * p.R * p.S * p.C;
-  const bool v4 = algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_backward_data_applies(p, dy, w);
+  const bool v4 = algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_backward_data_applies(p, dy);
   const int M = p.N * p.H * p.W, Kred = p.R * p.S * p.K;
   const tg::SplitPlan sp4 = v4 ? v4_plan(M, p.C, Kred) : tg::SplitPlan{};
   // One workspace call for both: wT (C, R, S, K), then the split-K partials (splits, M, C).

@@ -360,3 +360,38 @@ TEST_CASE("conv2d is deterministic run to run", "[cuda][conv2d]") {
     SRGAN_CHECK_CLOSE(bitwise_equal(db.download(), db1));
   }
 }
+
+// A model's parameters sit back to back in one arena (core/param_arena.h), so a convolution's
+// weights are rarely 16-byte aligned while its activations are. v4 must still run (not fall back
+// to v3): the forward copies such weights to the workspace, backward-data reads its transposed
+// copy. The results must equal v4's with aligned weights bit for bit (v3 rounds to TF32 where
+// v4 truncates, so a fallback would show) and the reference within tolerance.
+TEST_CASE("conv2d v4 with weights off 16-byte alignment stays on v4", "[cuda][conv2d][v4]") {
+  const Shape s{"arena weights", 2, 10, 10, 32, 32, 3, 3, 1, 1};
+  Data d = make(s, 93);
+  const Conv2dParams& p = d.p;
+  std::vector<float> w_shifted(d.nw + 1, 0.f);
+  std::copy(d.w.begin(), d.w.end(), w_shifted.begin() + 1);
+  DevBuf x(d.x), w(d.w), w1(w_shifted), b(d.b), dy(d.dy), y(d.ny), dx(d.nx);
+  const ConvAlgo a = ConvAlgo::v4_implicit_gemm_tf32_multistage;
+  y.poison();
+  conv2d_forward_cuda(p, x, w, b, y, a, nullptr);
+  const auto y_aligned = y.download();
+  y.poison();
+  conv2d_forward_cuda(p, x, w1.get() + 1, b, y, a, nullptr);
+  const auto y_shifted = y.download();
+  SRGAN_CHECK_CLOSE(compare(y_shifted, d.y_ref, tol_for(a, double(p.R) * p.S * p.C)));
+  CHECK(y_shifted == y_aligned);
+  dx.poison();
+  conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
+  const auto dx_aligned = dx.download();
+  dx.poison();
+  conv2d_backward_data_cuda(p, dy, w1.get() + 1, dx, a, nullptr);
+  const auto dx_shifted = dx.download();
+  SRGAN_CHECK_CLOSE(compare(dx_shifted, d.dx_ref, tol_for(a, double(p.R) * p.S * p.K)));
+  CHECK(dx_shifted == dx_aligned);
+  // And v3 on the same input gives other bits (so the equality above can tell the paths apart).
+  y.poison();
+  conv2d_forward_cuda(p, x, w, b, y, ConvAlgo::v3_implicit_gemm_tf32, nullptr);
+  CHECK(y.download() != y_aligned);
+}

@@ -21,8 +21,9 @@
 //   * cp.async fills its destination with NaN at issue and lands the data only at
 //     cp.async.wait_group, so reading a tile before its wait, or refilling a tile that other
 //     threads still read, gives NaN (on the GPU it would give a wrong value some of the time);
-//   * between barriers the fibers run in thread order or reversed, alternating launch by launch
-//     (SRGAN_EMU_ORDER=forward|reverse|alternate|mixed), so a shared-memory race shows up as a
+//   * between barriers the fibers run in thread order or reversed, each kernel's launches
+//     alternating (SRGAN_EMU_ORDER=mixed, the default; forward|reverse|alternate fix one; ctest
+//     -L emu_orders runs every emulated test forward and reversed), so a shared-memory race shows up as a
 //     wrong result in one of the two orders; blocks are taken last-first on reversed launches,
 //     so a race between blocks shows up the same way;
 //   * device memory is inaccessible to host code except while device work runs

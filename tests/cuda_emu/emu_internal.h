@@ -45,9 +45,10 @@ class DeviceAccess {
 // ---- scheduler (emu_scheduler.cpp) ----
 // Runs every block of the grid (each thread calls body) with `smem` bytes of dynamic shared
 // memory; returns "" or the first fault. max_blocks > 0: only that many blocks, evenly spaced
-// and including the last (counting runs, emu_counters.h).
+// and including the last (counting runs, emu_counters.h). `kernel` names the kernel: in the
+// default block order (mixed) its launches alternate between forward and reverse.
 std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, size_t smem = 0,
-                     int64_t max_blocks = 0);
+                     int64_t max_blocks = 0, const std::string& kernel = "");
 // cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes), by the kernel's
 // mangled name; a launch asking for more than 48 KiB checks it when its first thread starts.
 void set_max_dynamic_smem(const std::string& mangled, int bytes);

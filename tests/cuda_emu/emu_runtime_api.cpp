@@ -170,7 +170,7 @@ namespace {
 void run_kernel(const std::string& kernel, dim3 grid, dim3 block, size_t smem, const std::function<void()>& body) {
   if (sticky() != cudaSuccess) return;
   const int64_t max_blocks = counters_launch_begin(kernel, grid, block, smem);
-  const std::string fault = run_grid(body, grid, block, smem, max_blocks);
+  const std::string fault = run_grid(body, grid, block, smem, max_blocks, kernel);
   counters_launch_end();
   if (!fault.empty()) set_fault(kernel + ": " + fault);
 }

@@ -80,9 +80,12 @@ struct Fiber {
 constexpr size_t kStackBytes = 256 * 1024;
 constexpr size_t kSlotBytes = kWarpSlotBytes;
 
-// The order in which a block's threads run between two barriers. `mixed` (the default) runs
-// even-numbered launches forward and odd-numbered ones reversed, so over a test's many launches
-// a kernel meets both; `alternate` flips the order at every barrier of a block.
+// The order in which a block's threads run between two barriers. `mixed` (the default) runs each
+// kernel's launches forward and reversed in turn (its 1st, 3rd, ... launch forward, its 2nd, 4th,
+// ... reversed; counted per kernel, so a kernel that a test always launches at an even position
+// among all launches still meets both), and every kernel launched twice meets both orders;
+// `alternate` flips the order at every barrier of a block. forward / reverse fix one order for
+// the whole run (ctest label emu_orders runs every emulated test in each).
 enum class Order { forward, reverse, alternate, mixed };
 
 Order order_from_env() {
@@ -353,11 +356,12 @@ class BlockPool {
   }
 
   // Runs every block of the grid; returns "" or the first fault.
-  std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, size_t smem, int64_t max_blocks) {
+  std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, size_t smem, int64_t max_blocks,
+                       const std::string& kernel) {
     std::lock_guard<std::mutex> one_launch(launch_mu_);  // launches run one at a time
     const int64_t total = int64_t(grid.x) * grid.y * grid.z;
     job_ = Job{&body, grid, block, total,
-               order_ != Order::mixed ? order_ : (launches_++ % 2 ? Order::reverse : Order::forward), smem,
+               order_ != Order::mixed ? order_ : (launches_[kernel]++ % 2 ? Order::reverse : Order::forward), smem,
                max_blocks > 0 && max_blocks < total ? max_blocks : total};
     next_.store(0);
     failed_.store(false);
@@ -454,7 +458,7 @@ class BlockPool {
   int busy_ = 0;
   bool stop_ = false;
   Order order_ = Order::mixed;
-  uint64_t launches_ = 0;
+  std::unordered_map<std::string, uint64_t> launches_;  // launches of each kernel (Order::mixed)
   Job job_;
   std::atomic<int64_t> next_{0};
   std::atomic<bool> failed_{false};
@@ -463,8 +467,9 @@ class BlockPool {
 
 }  // namespace
 
-std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, size_t smem, int64_t max_blocks) {
-  return BlockPool::get().run_grid(body, grid, block, smem, max_blocks);
+std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, size_t smem, int64_t max_blocks,
+                     const std::string& kernel) {
+  return BlockPool::get().run_grid(body, grid, block, smem, max_blocks, kernel);
 }
 
 // ---- collectives and PTX ---------------------------------------------------------------------
