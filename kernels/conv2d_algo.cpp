@@ -21,8 +21,9 @@ const std::vector<ConvVariant>& conv_variants() {
       {ConvAlgo::v3_implicit_gemm_tf32, "v3_implicit_gemm_tf32", true, false, "every shape"},
       {ConvAlgo::v4_implicit_gemm_tf32_multistage, "v4_implicit_gemm_tf32_multistage", true, false,
        "forward with C % 4 == 0 and C >= 32, backward-data with K % 4 == 0, K >= 32 and stride 1 (filters up to "
-       "15 x 15, 16-byte aligned tensors), backward-weight with C % 4 == 0 and K % 4 == 0; "
-       "forward with K <= 4, stride 1, C % 8 == 0 and S <= 9 in fp32 FMA (narrow-N); the rest run v3"},
+       "15 x 15, 16-byte aligned activations), backward-weight with C % 4 == 0 and K % 4 == 0; "
+       "forward with K <= 4, stride 1, C % 8 == 0 and S <= 9, and backward-weight with K <= 4, in fp32 FMA "
+       "(narrow-N); the rest run v3"},
       {ConvAlgo::cudnn, "cudnn", false, true, "every shape cuDNN supports"},
   };
   return v;

@@ -17,7 +17,8 @@
 //                          stride 1, backward-weight with C % 4 == 0 and K % 4 == 0 (its own
 //                          kernel: tiles stored along the rows, LDS.128 fragments); forward with
 //                          at most 4 output channels (the 9x9 64->3 tail) in fp32 FMA without
-//                          padded work (conv2d_narrow_n_cuda.cuh); the rest run v3
+//                          padded work (conv2d_narrow_n_cuda.cuh), and their weight gradient
+//                          likewise (conv2d_narrow_n_wgrad_cuda.cuh); the rest run v3
 //                          (conv_variants() in conv2d.h says so).
 //   cudnn                  baseline, conv2d_cudnn.cu.
 //
@@ -46,6 +47,7 @@
 #include "kernels/tile_gemm.cuh"
 #include "kernels/tile_gemm_multistage.cuh"
 #include "kernels/conv2d_narrow_n_cuda.cuh"
+#include "kernels/conv2d_narrow_n_wgrad_cuda.cuh"
 
 namespace srgan::kern {
 namespace {
@@ -202,6 +204,28 @@ bool v4_backward_data_applies(const Conv2dParams& p, const float* dy) {
 bool v4_narrow_n_applies(const Conv2dParams& p) {
   return p.K <= 4 && p.stride == 1 && p.C % cuda::narrow::kCC == 0 && p.S <= cuda::narrow::kMaxS && p.N <= 65535;
 }
+// dW (K, R*S*C) for K <= 4 (conv2d_narrow_n_wgrad_cuda.cuh): pixel-split partials in the
+// workspace, added in split order.
+template <int KN>
+void launch_narrow_n_wgrad(const Conv2dParams& p, const float* x, const float* dy, float* dw, cudaStream_t s) {
+  namespace nr = cuda::narrow;
+  const int rsc = p.R * p.S * p.C;
+  const int splits = nr::wgrad_splits(rsc, int64_t(p.N) * p.P() * p.Q());
+  float* part = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(splits) * KN * rsc, s));
+  const dim3 grid(unsigned((rsc + nr::kWgradThreads - 1) / nr::kWgradThreads), unsigned(splits));
+  nr::conv2d_backward_weight_kernel_v4_narrow_n<KN><<<grid, nr::kWgradThreads, 0, s>>>(geom(p), x, dy, part, splits);
+  SRGAN_LAUNCH_CHECK(s);
+  tg::launch_splitk_reduce(KN, rsc, splits, part, tg::BiasActEpi{dw, rsc, nullptr, nullptr, 0, nullptr}, s);
+}
+void run_narrow_n_wgrad(const Conv2dParams& p, const float* x, const float* dy, float* dw, cudaStream_t s) {
+  switch (p.K) {
+    case 1: return launch_narrow_n_wgrad<1>(p, x, dy, dw, s);
+    case 2: return launch_narrow_n_wgrad<2>(p, x, dy, dw, s);
+    case 3: return launch_narrow_n_wgrad<3>(p, x, dy, dw, s);
+    default: return launch_narrow_n_wgrad<4>(p, x, dy, dw, s);
+  }
+}
+
 template <int KN>
 void launch_narrow_n(const Conv2dParams& p, const float* x, const float* w, const tg::BiasActEpi& epi, cudaStream_t s) {
   namespace nr = cuda::narrow;
@@ -358,6 +382,11 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
   const tg::ConvGeom g = geom(p);
   const int npix = p.N * p.P() * p.Q();
   const int RSC = p.R * p.S * p.C;
+  if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && p.K <= 4) {
+    run_narrow_n_wgrad(p, x, dy, dw, s);
+    if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
+    return;
+  }
   if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_backward_weight_applies(p, x, dy)) {
     // dW (K, R*S*C) = dy^T (K, pixels) * im2col(x) (pixels, R*S*C), split over the pixels.
     const tg::SplitPlan sp = tg4::plan_splits(p.K, RSC, npix, tg4::block_m_mn_for(p.K), 128, 64);
