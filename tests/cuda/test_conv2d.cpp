@@ -63,7 +63,12 @@ std::vector<ConvAlgo> all_variants() {
 }
 const std::vector<ConvAlgo> kAlgos = all_variants();
 
-Conv2dParams params(const Shape& s);
+Conv2dParams params(const Shape& s) {
+  Conv2dParams p;
+  p.N = s.N; p.H = s.H; p.W = s.W; p.C = s.C; p.K = s.K; p.R = s.R; p.S = s.S;
+  p.stride = s.stride; p.pad = s.pad;
+  return p;
+}
 
 // The CUDA emulator runs a kernel some 10^4 times slower than a GPU: there a shape over 5e7 flops
 // runs at batch 1, and one still over 2e8 flops is left to the GPU run (false). Batch only adds
@@ -78,13 +83,6 @@ bool fit_to_machine(Shape& s) {
 #else
   return true;
 #endif
-}
-
-Conv2dParams params(const Shape& s) {
-  Conv2dParams p;
-  p.N = s.N; p.H = s.H; p.W = s.W; p.C = s.C; p.K = s.K; p.R = s.R; p.S = s.S;
-  p.stride = s.stride; p.pad = s.pad;
-  return p;
 }
 
 std::string describe(const Shape& s) {

@@ -5,13 +5,19 @@
 # launch found its kernel there. The cuDNN/cuBLAS rows must be marked as not counted.
 # Variables: SRGAN (the binary), JSON (where the run writes its rows).
 cmake_minimum_required(VERSION 3.24)
-file(REMOVE "${JSON}")
-set(args bench counters --tiny --blocks 2 --json "${JSON}")
-execute_process(COMMAND "${SRGAN}" ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE table)
-if(NOT rc EQUAL 0 OR NOT EXISTS "${JSON}")
-  message(FATAL_ERROR "srgan ${args} exited with ${rc}:\n${table}")
-endif()
-file(READ "${JSON}" doc)
+
+# Runs `srgan bench counters ARGN --json json` and reads what it wrote into `doc`.
+function(run_counters json)
+  file(REMOVE "${json}")
+  execute_process(COMMAND "${SRGAN}" bench counters ${ARGN} --json "${json}" RESULT_VARIABLE rc OUTPUT_VARIABLE table)
+  if(NOT rc EQUAL 0 OR NOT EXISTS "${json}")
+    message(FATAL_ERROR "srgan bench counters ${ARGN} exited with ${rc}:\n${table}")
+  endif()
+  file(READ "${json}" text)
+  set(doc "${text}" PARENT_SCOPE)
+endfunction()
+
+run_counters("${JSON}" --tiny --blocks 2)
 string(JSON sass GET "${doc}" sass)
 set(with_sass TRUE)
 if(sass MATCHES "unavailable")
@@ -76,14 +82,7 @@ message(STATUS "${n} rows, ${launches} launches counted")
 # --network --tiny: the MSE step, the SRGAN step and inference, each a row of all its launches
 # (hundreds for a step), launches named, the row's estimate positive and its largest kernel's
 # share no more than the whole; the GAN step (D, G and VGG) must weigh more than the MSE step.
-set(NET_JSON "${JSON}.network.json")
-file(REMOVE "${NET_JSON}")
-set(args bench counters --network --tiny --blocks 1 --json "${NET_JSON}")
-execute_process(COMMAND "${SRGAN}" ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE table)
-if(NOT rc EQUAL 0 OR NOT EXISTS "${NET_JSON}")
-  message(FATAL_ERROR "srgan ${args} exited with ${rc}:\n${table}")
-endif()
-file(READ "${NET_JSON}" doc)
+run_counters("${JSON}.network.json" --network --tiny --blocks 1)
 string(JSON n LENGTH "${doc}" rows)
 if(NOT n EQUAL 3)
   message(FATAL_ERROR "--network: ${n} rows (expected the MSE step, the SRGAN step and inference)")

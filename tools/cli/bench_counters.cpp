@@ -244,26 +244,24 @@ std::vector<KernelShare> by_kernel(const Row& r, const std::vector<LaunchEstimat
   return v;
 }
 
-Json by_kernel_json(const Row& r, const std::vector<LaunchEstimate>& est) {
+Json by_kernel_json(const std::vector<KernelShare>& shares) {
   Json j = Json::array();
-  for (const KernelShare& k : by_kernel(r, est)) j.push_back({{"kernel", k.kernel}, {"launches", k.launches}, {"ms", k.ms}});
+  for (const KernelShare& k : shares) j.push_back({{"kernel", k.kernel}, {"launches", k.launches}, {"ms", k.ms}});
   return j;
 }
 
-void print_by_kernel(const std::vector<Row>& rows, const SassIndex& ix) {
-  for (const Row& r : rows) {
-    if (!r.error.empty()) continue;
-    std::vector<LaunchEstimate> est;
-    for (const auto& c : r.launches) est.push_back(estimate_launch(c, ix.find(c.mangled)));
-    double total = 0;
-    for (const auto& e : est) total += e.ms;
-    std::printf("\n# %s %s %s: %zu launches, %.3f ms ESTIMATED; the kernels with the most of it:\n", r.op.c_str(),
-                r.shape.c_str(), r.variant.c_str(), r.launches.size(), total);
-    const auto v = by_kernel(r, est);
-    for (size_t i = 0; i < v.size() && i < 12; ++i)
-      std::printf("  %8.3f ms %5.1f%% %5d x  %.90s\n", v[i].ms, 100 * ratio(v[i].ms, total), v[i].launches,
-                  v[i].kernel.c_str());
+// The twelve kernels with the most of a network row's estimate (`total` ms).
+std::string by_kernel_text(const Row& r, const std::vector<KernelShare>& v, double total) {
+  char line[256];
+  std::snprintf(line, sizeof line, "\n# %s %s %s: %zu launches, %.3f ms ESTIMATED; the kernels with the most of it:\n",
+                r.op.c_str(), r.shape.c_str(), r.variant.c_str(), r.launches.size(), total);
+  std::string s = line;
+  for (size_t i = 0; i < v.size() && i < 12; ++i) {
+    std::snprintf(line, sizeof line, "  %8.3f ms %5.1f%% %5d x  %.90s\n", v[i].ms, 100 * ratio(v[i].ms, total),
+                  v[i].launches, v[i].kernel.c_str());
+    s += line;
   }
+  return s;
 }
 
 int print_static_only(const SassIndex& ix, const std::string& why) {
@@ -308,6 +306,7 @@ int bench_counters(const CounterOptions& opt) {
                      {"dram_bytes_per_s", H100::kDramBps}, {"l2_bytes_per_s_assumed", H100::kL2Bps},
                      {"sms", H100::kSms}, {"clock_hz_assumed", H100::kClockHz}};
   Json jrows = Json::array();
+  std::string network_text;  // --network: each row's kernels, printed after the table
 
   std::printf("# srgan bench counters: H100 time ESTIMATES (no GPU), %s\n", ix.status.c_str());
   std::printf("%-22s %-24s %-22s %9s %-5s %7s | %-34s %6s %5s %7s %9s %6s\n", "op", "shape", "variant",
@@ -338,7 +337,11 @@ int bench_counters(const CounterOptions& opt) {
     jr["l2_bytes"] = t.l2;
     jr["dram_bytes"] = t.dram;
     jr["launches"] = jl;
-    if (opt.network) jr["by_kernel"] = by_kernel_json(r, est);
+    if (opt.network) {
+      const std::vector<KernelShare> shares = by_kernel(r, est);
+      jr["by_kernel"] = by_kernel_json(shares);
+      network_text += by_kernel_text(r, shares, t.ms);
+    }
     jrows.push_back(jr);
 
     char use[16] = "-", macpi[16] = "-", intp[16] = "-", secr[16] = "-", wf[24] = "-", seff[16] = "-";
@@ -370,7 +373,7 @@ int bench_counters(const CounterOptions& opt) {
               "estimate; mac/i and int%%: multiply-adds per issued instruction and integer share of its main loop (SASS);\n"
               "sec/req: 32-byte sectors per global load request (LDG and LDGSTS); wf/req: shared-load wavefronts per request /\n"
               "conflict-free value; sector: distinct bytes / sector bytes of its global loads.\n");
-  if (opt.network) print_by_kernel(rows, ix);
+  std::fputs(network_text.c_str(), stdout);
   out["rows"] = jrows;
   if (!opt.json.empty()) {
     data::write_file_atomic(opt.json, out.dump(1) + "\n");

@@ -33,5 +33,9 @@ std::vector<Row> collect_counter_rows(const CounterOptions& opt);
 // --network: the SRResNet MSE step, the SRGAN step and 510->2040 inference, each a row of all its
 // launches (bench_counters_network.cpp); throws where the build has no emulator.
 std::vector<Row> collect_network_rows(const CounterOptions& opt);
+// Emulated build only (bench_counters_cuda.cu): runs `run` with the emulator's counters on (at
+// most max_blocks blocks per launch, 0: all) and keeps its launches in row.launches, or the
+// failure in row.error.
+void count_row(Row& row, const std::function<void()>& run, int64_t max_blocks);
 
 }  // namespace srgan::app

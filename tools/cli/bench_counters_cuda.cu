@@ -10,6 +10,26 @@
 
 namespace srgan::app {
 
+#ifdef SRGAN_CUDA_EMU
+void count_row(Row& row, const std::function<void()>& run, int64_t max_blocks) {
+  std::fprintf(stderr, "  %-22s %-28s %-22s ...", row.op.c_str(), row.shape.c_str(), row.variant.c_str());
+  std::fflush(stderr);
+  emu::CountOptions co;
+  co.max_blocks = max_blocks;
+  emu::counters_begin(co);
+  try {
+    run();
+    cudaDeviceSynchronize();  // queued work runs here (the emulator defers it); errors: below
+  } catch (const std::exception& e) {
+    row.error = e.what();
+  }
+  row.launches = emu::counters_end();
+  const cudaError_t err = cudaGetLastError();
+  if (row.error.empty() && err != cudaSuccess) row.error = cudaGetErrorString(err);
+  std::fprintf(stderr, " %zu launch(es)%s\n", row.launches.size(), row.error.empty() ? "" : " FAILED");
+}
+#endif
+
 std::vector<Row> collect_counter_rows(const CounterOptions& opt) {
 #ifndef SRGAN_CUDA_EMU
   (void)opt;
@@ -29,21 +49,8 @@ std::vector<Row> collect_counter_rows(const CounterOptions& opt) {
       r.rows.push_back(std::move(row));
       return;
     }
-    std::fprintf(stderr, "  %-22s %-28s %-22s ...", row.op.c_str(), row.shape.c_str(), row.variant.c_str());
-    std::fflush(stderr);
-    emu::CountOptions co;
-    co.max_blocks = opt.max_blocks;
-    emu::counters_begin(co);
-    try {
-      run(0);
-    } catch (const std::exception& e) {
-      row.error = e.what();
-    }
-    row.launches = emu::counters_end();
-    const cudaError_t err = cudaGetLastError();
-    if (row.error.empty() && err != cudaSuccess) row.error = cudaGetErrorString(err);
+    count_row(row, [&] { run(0); }, opt.max_blocks);
     if (!row.error.empty()) ++r.failures;
-    std::fprintf(stderr, " %zu launch(es)%s\n", row.launches.size(), row.error.empty() ? "" : " FAILED");
     r.rows.push_back(std::move(row));
   };
   add_kernel_rows(rep, opt.quick);

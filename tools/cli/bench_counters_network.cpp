@@ -7,12 +7,10 @@
 // overlap of kernels are not in it. The first step is the one counted (no warm-up: the emulator
 // would run every block of it); its launches are those of every later eager step but for the
 // optimizers' first use of their state.
-#include <cstdio>
 #include <stdexcept>
 
 #include "core/autograd.h"
 #include "core/backend.h"
-#include "core/device.h"
 #include "core/ops.h"
 #include "core/random.h"
 #include "models/srresnet.h"
@@ -32,25 +30,13 @@ std::vector<Row> collect_network_rows(const CounterOptions& opt) {
   const BackendConfig saved = backend();
   set_cuda_precision(opt.precision);
   auto count = [&](const std::string& op, const std::string& shape, const std::function<void()>& run) {
+    if (!opt.filter.empty() && op.find(opt.filter) == std::string::npos) return;
     Row r;
     r.op = op;
     r.shape = shape;
     r.variant = opt.precision + " (" + kern::conv_algo_name(backend().conv_algo) + ")";
     r.peak = opt.precision == "tf32" ? Peak::tf32 : Peak::fp32;
-    if (!opt.filter.empty() && op.find(opt.filter) == std::string::npos) return;
-    std::fprintf(stderr, "  %-22s %-24s %-22s ...", op.c_str(), shape.c_str(), r.variant.c_str());
-    std::fflush(stderr);
-    emu::CountOptions co;
-    co.max_blocks = opt.max_blocks;
-    emu::counters_begin(co);
-    try {
-      run();
-      cuda_synchronize();
-    } catch (const std::exception& e) {
-      r.error = e.what();
-    }
-    r.launches = emu::counters_end();
-    std::fprintf(stderr, " %zu launch(es)%s\n", r.launches.size(), r.error.empty() ? "" : " FAILED");
+    count_row(r, run, opt.max_blocks);
     rows.push_back(std::move(r));
   };
   Rng rng(1);
