@@ -2,7 +2,9 @@
 # emulated srgan and checks its JSON. Variables: SRGAN (the binary), MODE (kernels | steps),
 # JSON (where the run writes its rows).
 #   kernels: every row of our own variants has a time and no error; the cuDNN/cuBLAS baselines,
-#            absent in the emulator, must have failed (and nothing else may fail).
+#            absent in the emulator, must have failed (and nothing else may fail). Every row of
+#            an op with several variants (conv, conv+prelu, batchnorm+prelu, linear, gemm) was
+#            checked against its group's reference (here the first of ours that ran) or is it.
 #   steps:   every row has a time: the MSE and SRGAN steps, eager and as CUDA graphs, and
 #            inference, with TF32 (fp32 differs only in which kernels the engine picks, and
 #            doubles the run time).
@@ -25,6 +27,7 @@ if(MODE STREQUAL "kernels")
     message(FATAL_ERROR "only ${n} rows (expected every op and shape of the full list)")
   endif()
   set(ours 0)
+  set(checked 0)
   math(EXPR last "${n} - 1")
   foreach(i RANGE ${last})
     string(JSON op GET "${doc}" rows ${i} op)
@@ -44,12 +47,33 @@ if(MODE STREQUAL "kernels")
         message(FATAL_ERROR "${row}: no positive time (${ms})")
       endif()
       math(EXPR ours "${ours} + 1")
+      string(JSON is_ref ERROR_VARIABLE no_ref GET "${doc}" rows ${i} reference)
+      string(JSON err_v ERROR_VARIABLE no_err_v GET "${doc}" rows ${i} max_err)
+      if(NOT no_err_v)
+        math(EXPR checked "${checked} + 1")
+      endif()
+      if(op MATCHES "^(conv2d|batchnorm\\+prelu|linear|gemm)" AND no_ref AND no_err_v)
+        message(FATAL_ERROR "${row}: neither checked against a reference nor the reference")
+      endif()
     endif()
   endforeach()
   if(NOT rc EQUAL 3)  # 3: some measurements failed (the baselines)
     message(FATAL_ERROR "srgan bench kernels exited with ${rc}, expected 3 (baseline rows failed)")
   endif()
-  message(STATUS "${ours} rows of our kernels timed, ${n} rows in all")
+  if(checked LESS 30)
+    message(FATAL_ERROR "only ${checked} rows checked against a reference")
+  endif()
+  message(STATUS "${ours} rows of our kernels timed (${checked} checked against a reference), ${n} rows in all")
+  # --once (for ncu and compute-sanitizer on a GPU): one call per row, still checked.
+  file(REMOVE "${JSON}")
+  execute_process(COMMAND "${SRGAN}" bench kernels --tiny --once --filter gemm --json "${JSON}" RESULT_VARIABLE rc)
+  file(READ "${JSON}" doc)
+  string(JSON once GET "${doc}" once)
+  string(JSON v2_err GET "${doc}" rows 3 max_err)  # gemm: cublas, cublas_tf32, v1 (the reference here), v2
+  string(JSON v2_name GET "${doc}" rows 3 variant)
+  if(NOT once OR NOT v2_name STREQUAL "v2_tf32_mma" OR NOT v2_err LESS 0.01)
+    message(FATAL_ERROR "bench kernels --once: once=${once}, row 3 ${v2_name} err ${v2_err}")
+  endif()
 else()
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "srgan ${args} exited with ${rc}")

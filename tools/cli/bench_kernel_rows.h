@@ -6,9 +6,11 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/cuda_emu/emu_counters.h"
+#include "tools/cli/bench_output_check.h"
 
 namespace srgan::app {
 
@@ -16,6 +18,7 @@ struct Env {
   bool quick = false;
   bool tiny = false;      // --tiny: shapes cut down by tiny_batch / tiny_side, one call per row
   bool counting = false;  // bench counters: one input set, buffers left unfilled (NaN)
+  bool once = false;      // bench kernels --once: one call per row, one input set
   size_t l2_bytes = 50u << 20;
   double copy_GBps = 0, fp32_TFLOPs = 0, tf32_TFLOPs = 0;
   std::string device;
@@ -30,6 +33,12 @@ struct Row {
   double base_ms = 0;       // baseline of the same op and shape (0: none)
   double anchor_ms = 0;     // PyTorch anchor from GUIDE.md (0: none)
   std::string error;
+  // bench kernels' result check (bench_output_check.h): max |diff| / max |ref| of the row's
+  // outputs against the group's reference variant (checked_vs); -1: not checked (no outputs
+  // named, or the row is the reference itself).
+  double max_err = -1;
+  std::string checked_vs;
+  bool is_reference = false;
   std::vector<emu::LaunchCounts> launches;  // bench counters: what the row launched
 };
 
@@ -43,6 +52,9 @@ struct Report {
   int failures = 0;
   std::string filter;
   RowSink sink;
+  // Outputs of the current group's timed rows (row index, outputs after the first timed call),
+  // compared when the group closes (set_baseline in cmd_bench_cuda.cu).
+  std::vector<std::pair<size_t, std::vector<NamedOutput>>> pending_outputs;
   bool wanted(const std::string& op) const { return filter.empty() || op.find(filter) != std::string::npos; }
 };
 

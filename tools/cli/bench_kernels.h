@@ -11,6 +11,8 @@ struct KernelBenchOptions {
   bool quick = false;  // fewer shapes and repetitions (a smoke run)
   bool tiny = false;   // every shape cut down, one timed call per row: checks that every variant
                        // runs (the CUDA emulator's smoke test); the figures mean nothing
+  bool once = false;   // each row called once at its real shape, no warm-up or repeats: for
+                       // profilers and sanitizers (ncu, compute-sanitizer); ms is one cold call
   std::string filter;  // only ops whose name contains this (empty: all)
 };
 

@@ -69,7 +69,7 @@ int run_steps(const cli::Args& a) {
 }
 
 int run(const cli::Args& a) {
-  a.allow_only({"json", "quick", "tiny", "filter", "device", "batch", "repeats", "gan", "threads", "precision",
+  a.allow_only({"json", "quick", "tiny", "once", "filter", "device", "batch", "repeats", "gan", "threads", "precision",
                 "cpu-conv", "plot", "blocks", "sass-dir", "shape", "network"});
   if (a.positional().empty()) {
     std::fprintf(stderr, "srgan bench: say what to benchmark, e.g. `srgan bench kernels` (see --help)\n");
@@ -82,6 +82,7 @@ int run(const cli::Args& a) {
     opt.json = a.get("json", "");
     opt.quick = a.has("quick");
     opt.tiny = a.has("tiny");
+    opt.once = a.has("once");
     opt.filter = a.get("filter", "");
     return app::bench_kernels_cuda(opt);
 #else
@@ -117,7 +118,7 @@ int run(const cli::Args& a) {
 
 SRGAN_COMMAND(cli::Command{
     "bench", "benchmarks: CUDA kernels against cuDNN/cuBLAS; whole training steps and inference",
-    "usage: srgan bench kernels [--json FILE] [--quick] [--filter TEXT] [--tiny]\n"
+    "usage: srgan bench kernels [--json FILE] [--quick] [--filter TEXT] [--tiny] [--once]\n"
     "       srgan bench counters [--json FILE] [--plot FILE.png] [--filter TEXT] [--shape TEXT] [--quick]\n"
     "                            [--blocks N] [--tiny] [--network [--precision fp32|tf32]]\n"
     "       srgan bench steps [--device auto|cpu|cuda] [--batch N] [--repeats N] [--gan] [--json FILE]\n"
@@ -136,10 +137,14 @@ SRGAN_COMMAND(cli::Command{
     "  Adam, ...) and its cuDNN/cuBLAS baseline on SRGAN's shapes with CUDA events: warm-up,\n"
     "  then the median of many runs, inputs rotated so caches do not flatter. Prints ms,\n"
     "  TFLOP/s or GB/s, the share of the card's measured peak (cuBLAS 8192^3 GEMM, 1 GiB\n"
-    "  device-to-device copy) and the speed-up over the baseline.\n"
+    "  device-to-device copy) and the speed-up over the baseline. Before a row's time counts, its\n"
+    "  outputs are checked against the baseline's (or, without one, the first variant's): max |diff|\n"
+    "  / max |ref| over 1e-3 (1e-2 with TF32) fails the row (the err column).\n"
     "  --json FILE    also write every row (and the peaks) as JSON\n"
     "  --quick        fewer shapes and repetitions (a smoke run)\n"
     "  --filter TEXT  only ops whose name contains TEXT (e.g. conv, batchnorm)\n"
+    "  --once         one call per row at its real shape, no warm-up or repeats: for ncu and\n"
+    "                 compute-sanitizer (ms is then one cold call)\n"
     "Needs a CUDA build and a GPU.\n"
     "\n"
     "counters (no GPU needed):\n"
@@ -162,6 +167,6 @@ SRGAN_COMMAND(cli::Command{
     "--tiny (both): every shape cut down (batch 1 or 2, small sides) and one timed run per row, to\n"
     "  check that every row's code runs (it is how the CUDA emulator tests this command); the\n"
     "  figures mean nothing.",
-    &run, {"quick", "gan", "tiny", "network"}});
+    &run, {"quick", "gan", "tiny", "network", "once"}});
 
 }  // namespace

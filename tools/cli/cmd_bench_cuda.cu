@@ -100,7 +100,9 @@ double median(std::vector<double> v) {
 }
 
 // Median ms of fn(rotation) over adaptive repetitions, each bracketed by CUDA events.
-double time_ms(const Env& env, const std::function<void(int)>& fn) {
+// after_probe (optional) runs once the first timed call has finished (rotation `warm`, the same
+// for every variant), to read its outputs.
+double time_ms(const Env& env, const std::function<void(int)>& fn, const std::function<void()>& after_probe = {}) {
   cudaEvent_t a, b;
   CUDA_CHECK(cudaEventCreate(&a));
   CUDA_CHECK(cudaEventCreate(&b));
@@ -115,16 +117,18 @@ double time_ms(const Env& env, const std::function<void(int)>& fn) {
   };
   double result = 0.0;
   try {
-    const int warm = env.tiny ? 0 : env.quick ? 1 : 3;
+    const int warm = env.tiny || env.once ? 0 : env.quick ? 1 : 3;
     for (int i = 0; i < warm; ++i) fn(i);
     CUDA_CHECK(cudaDeviceSynchronize());
     const double probe = once(warm);
+    if (after_probe) after_probe();
     int iters = env.quick ? 5 : int(std::clamp(400.0 / std::max(probe, 1e-3), 10.0, 50.0));
     if (probe > 50.0) iters = 3;  // very slow variants (v1 at large shapes)
     if (env.tiny) iters = 1;
+    if (env.once) iters = 0;  // the probe is the one call
     std::vector<double> t;
     for (int i = 0; i < iters; ++i) t.push_back(once(warm + 1 + i));
-    result = median(t);
+    result = t.empty() ? probe : median(t);
   } catch (...) {
     (void)cudaEventDestroy(a);
     (void)cudaEventDestroy(b);
@@ -137,7 +141,7 @@ double time_ms(const Env& env, const std::function<void(int)>& fn) {
 
 // Enough rotating input sets that together they exceed twice the L2 cache (2..6 sets).
 int rotations(const Env& env, double set_bytes) {
-  if (env.counting) return 1;
+  if (env.counting || env.once) return 1;
   const double want = std::ceil(2.0 * double(env.l2_bytes) / std::max(set_bytes, 1.0));
   return int(std::clamp(want, 2.0, 6.0));
 }
@@ -155,17 +159,38 @@ double pct(const Env& e, const Row& r) {
   return 0;
 }
 
+// A tensor a row writes, read back after one call for the result check (bench_output_check.h).
+struct OutBuf {
+  const char* name;
+  const float* p;
+  size_t n;
+};
+
+std::vector<NamedOutput> download(const std::vector<OutBuf>& outs) {
+  std::vector<NamedOutput> got;
+  for (const OutBuf& o : outs) {
+    NamedOutput d{o.name, std::vector<float>(o.n)};
+    CUDA_CHECK(cudaMemcpy(d.values.data(), o.p, o.n * sizeof(float), cudaMemcpyDeviceToHost));
+    got.push_back(std::move(d));
+  }
+  return got;
+}
+
 // Times `fn` as a row; a failure (e.g. an unsupported cuDNN configuration) is recorded, not fatal.
-void add(Report& rep, Row r, const std::function<void(int)>& fn) {
+// `outs`: what the row writes, checked against the group's reference when the group closes
+// (set_baseline); rows without outputs are timed unchecked (single-variant ops, in-place updates).
+void add(Report& rep, Row r, const std::function<void(int)>& fn, const std::vector<OutBuf>& outs = {}) {
   if (rep.env.tiny) r.anchor_ms = 0;  // the anchors are for the real shapes
   if (rep.sink) {
     rep.sink(rep, std::move(r), fn);
     return;
   }
   std::fprintf(stderr, "  %-22s %-28s %-22s ...", r.op.c_str(), r.shape.c_str(), r.variant.c_str());
+  std::vector<NamedOutput> got;
   try {
-    r.ms = time_ms(rep.env, fn);
+    r.ms = time_ms(rep.env, fn, [&] { got = download(outs); });
     std::fprintf(stderr, " %.4f ms\n", r.ms);
+    if (!outs.empty()) rep.pending_outputs.emplace_back(rep.rows.size(), std::move(got));
   } catch (const std::exception& e) {
     r.error = e.what();
     ++rep.failures;
@@ -175,11 +200,40 @@ void add(Report& rep, Row r, const std::function<void(int)>& fn) {
   rep.rows.push_back(r);
 }
 
+// Closes a group of rows (one op, one shape): their speed-up over base_variant, and each row's
+// outputs against the reference: base_variant's, or where it did not run (the emulator has no
+// cuDNN / cuBLAS) the first row's that did. A row outside the tolerance becomes a failure.
 void set_baseline(Report& rep, size_t first, const std::string& base_variant) {
   double base = 0;
   for (size_t i = first; i < rep.rows.size(); ++i)
     if (rep.rows[i].variant == base_variant && rep.rows[i].error.empty()) base = rep.rows[i].ms;
   for (size_t i = first; i < rep.rows.size(); ++i) rep.rows[i].base_ms = base;
+
+  auto& pend = rep.pending_outputs;
+  size_t ref = 0;
+  for (size_t k = 0; k < pend.size(); ++k)
+    if (rep.rows[pend[k].first].variant == base_variant) ref = k;
+  if (!pend.empty()) {
+    Row& rr = rep.rows[pend[ref].first];
+    rr.is_reference = true;
+    for (size_t k = 0; k < pend.size(); ++k) {
+      if (k == ref) continue;
+      Row& r = rep.rows[pend[k].first];
+      const bool tf32 = r.peak == Peak::tf32 || rr.peak == Peak::tf32;
+      const OutputComparison c = compare_outputs(pend[k].second, pend[ref].second, output_tolerance(tf32));
+      r.max_err = c.max_err;
+      r.checked_vs = rr.variant;
+      if (!c.ok) {
+        std::ostringstream os;
+        os << "wrong result: " << c.worst << " differs from " << rr.variant << " by " << c.max_err
+           << " of its largest value (tolerance " << output_tolerance(tf32) << ")";
+        r.error = os.str();
+        ++rep.failures;
+        std::fprintf(stderr, "  %s %s %s: %s\n", r.op.c_str(), r.shape.c_str(), r.variant.c_str(), r.error.c_str());
+      }
+    }
+  }
+  pend.clear();
 }
 
 std::string conv_shape(const Conv2dParams& p) {
@@ -265,13 +319,15 @@ void bench_conv(Report& rep, const Conv2dParams& p, bool with_v1, double anchor_
       r.work = (pass == 0 ? 1.0 : 3.0) * p.flops();
       r.peak = v.peak;
       r.anchor_ms = pass == 0 ? anchor_fwd : anchor_fb;
+      std::vector<OutBuf> outs = {{"y", y, ny}};
+      if (pass == 1) outs.insert(outs.end(), {{"dx", dx, nx}, {"dw", dw, nw}, {"db", db, size_t(p.K)}});
       add(rep, r, [&](int i) {
         conv2d_forward_cuda(p, x[i], w, b, y, v.algo, nullptr);
         if (pass == 1) {
           conv2d_backward_data_cuda(p, dy[i], w, dx, v.algo, nullptr);
           conv2d_backward_weight_cuda(p, x[i], dy[i], dw, db, v.algo, nullptr);
         }
-      });
+      }, outs);
     }
     conv2d_cudnn_set_allow_tf32(false);
     set_baseline(rep, first, "cudnn");
@@ -297,21 +353,22 @@ void bench_conv_prelu(Report& rep, const Conv2dParams& p) {
   r.work = p.flops();
   r.peak = Peak::fp32;
   r.variant = "cudnn + prelu";
-  add(rep, r, [&](int i) { conv2d_bias_prelu_forward_cuda(p, x[i], w, b, a, false, y, z, ConvAlgo::cudnn, nullptr); });
+  const std::vector<OutBuf> outs = {{"y", y, ny}, {"pre", z, ny}};
+  add(rep, r, [&](int i) { conv2d_bias_prelu_forward_cuda(p, x[i], w, b, a, false, y, z, ConvAlgo::cudnn, nullptr); }, outs);
   r.peak = Peak::tf32;
   r.variant = "v3 + prelu (unfused)";
   add(rep, r, [&](int i) {
     conv2d_forward_cuda(p, x[i], w, b, z, ConvAlgo::v3_implicit_gemm_tf32, nullptr);
     prelu_forward_cuda(pp, z, a, y, nullptr);
-  });
+  }, outs);
   r.variant = "v3 fused epilogue";
   add(rep, r, [&](int i) {
     conv2d_bias_prelu_forward_cuda(p, x[i], w, b, a, false, y, z, ConvAlgo::v3_implicit_gemm_tf32, nullptr);
-  });
+  }, outs);
   r.variant = "v4 fused epilogue";
   add(rep, r, [&](int i) {
     conv2d_bias_prelu_forward_cuda(p, x[i], w, b, a, false, y, z, ConvAlgo::v4_implicit_gemm_tf32_multistage, nullptr);
-  });
+  }, outs);
   set_baseline(rep, first, "cudnn + prelu");
 }
 
@@ -344,10 +401,14 @@ void bench_batchnorm(Report& rep, int N, int H, int W, int C, double anchor_fwd,
       r.work = (pass == 0 ? 2.0 : 5.0) * n * sizeof(float);
       r.peak = Peak::mem;
       r.anchor_ms = pass == 0 ? anchor_fwd : anchor_fb;
+      // The saved statistics are each algorithm's own business (cuDNN's layout may differ); the
+      // running statistics accumulate over calls. What the layer computes is compared.
+      std::vector<OutBuf> outs = {{"y", y, n}};
+      if (pass == 1) outs.insert(outs.end(), {{"dx", dx, n}, {"dgamma", dg, size_t(C)}, {"dbeta", db, size_t(C)}});
       add(rep, r, [&](int i) {
         batchnorm_forward_train_cuda(p, x[i], g, be, y, mean, istd, rm, rv, algo, nullptr);
         if (pass == 1) batchnorm_backward_train_cuda(p, x[i], dy[i], g, mean, istd, dx, dg, db, algo, nullptr);
-      });
+      }, outs);
     }
     set_baseline(rep, first, "cudnn");
   }
@@ -365,19 +426,20 @@ void bench_batchnorm(Report& rep, int N, int H, int W, int C, double anchor_fwd,
     r.work = 2.0 * n * sizeof(float);
     r.peak = Peak::mem;
     r.variant = "cudnn + prelu";
+    const std::vector<OutBuf> outs = {{"y", y, n}, {"pre", z, n}};
     add(rep, r, [&](int i) {
       batchnorm_forward_train_cuda(p, x[i], g, be, z, mean, istd, rm, rv, BatchNormAlgo::cudnn, nullptr);
       prelu_forward_cuda(pp, z, a, y, nullptr);
-    });
+    }, outs);
     r.variant = "v1 + prelu (unfused)";
     add(rep, r, [&](int i) {
       batchnorm_forward_train_cuda(p, x[i], g, be, z, mean, istd, rm, rv, BatchNormAlgo::v1_two_pass, nullptr);
       prelu_forward_cuda(pp, z, a, y, nullptr);
-    });
+    }, outs);
     r.variant = "v1 fused";
     add(rep, r, [&](int i) {
       batchnorm_prelu_forward_train_cuda(p, x[i], g, be, a, false, y, z, mean, istd, rm, rv, nullptr);
-    });
+    }, outs);
     set_baseline(rep, first, "cudnn + prelu");
   }
   Row r;
@@ -563,13 +625,15 @@ void bench_linear(Report& rep, int M, int In, int Out) {
       r.variant = v.name;
       r.work = (pass == 0 ? 2.0 : 6.0) * double(M) * In * Out;
       r.peak = v.peak;
+      std::vector<OutBuf> outs = {{"y", y, y.n}};
+      if (pass == 1) outs.insert(outs.end(), {{"dx", dx, dx.n}, {"dw", dw, dw.n}, {"db", db, db.n}});
       add(rep, r, [&](int i) {
         linear_forward_cuda(p, x[i], w[i], b, y, v.algo, nullptr);
         if (pass == 1) {
           linear_backward_data_cuda(p, dy, w[i], dx, v.algo, nullptr);
           linear_backward_weight_cuda(p, x[i], dy, dw, db, v.algo, nullptr);
         }
-      });
+      }, outs);
     }
     gemm_cublas_set_allow_tf32(false);
     set_baseline(rep, first, "cublas");
@@ -597,7 +661,7 @@ void bench_gemm_square(Report& rep, int n) {
     r.variant = v.name;
     r.work = 2.0 * double(n) * n * n;
     r.peak = v.peak;
-    add(rep, r, [&](int) { gemm_cuda(g, A, B, C, v.algo, nullptr); });
+    add(rep, r, [&](int) { gemm_cuda(g, A, B, C, v.algo, nullptr); }, {{"C", C, C.n}});
   }
   gemm_cublas_set_allow_tf32(false);
   set_baseline(rep, first, "cublas");
@@ -609,26 +673,31 @@ void print_table(const Report& rep) {
   const Env& e = rep.env;
   std::printf("\n%s | copy %.0f GB/s | cuBLAS fp32 %.1f TFLOP/s | TF32 %.1f TFLOP/s\n", e.device.c_str(),
               e.copy_GBps, e.fp32_TFLOPs, e.tf32_TFLOPs);
-  std::printf("%-24s %-26s %-22s %9s %12s %7s %8s %9s\n", "op", "shape", "variant", "ms", "rate", "%peak",
-              "speedup", "torch ms");
+  std::printf("%-24s %-26s %-22s %9s %12s %7s %8s %9s %8s\n", "op", "shape", "variant", "ms", "rate", "%peak",
+              "speedup", "torch ms", "err");
   for (const Row& r : rep.rows) {
     if (!r.error.empty()) {
       std::printf("%-24s %-26s %-22s FAILED: %s\n", r.op.c_str(), r.shape.c_str(), r.variant.c_str(), r.error.c_str());
       continue;
     }
-    char rate_s[32], speed[16], anchor[16];
+    char rate_s[32], speed[16], anchor[16], err[16];
     if (r.peak == Peak::mem) std::snprintf(rate_s, sizeof rate_s, "%.0f GB/s", rate(r) / 1e9);
     else std::snprintf(rate_s, sizeof rate_s, "%.1f TF/s", rate(r) / 1e12);
     if (r.base_ms > 0) std::snprintf(speed, sizeof speed, "%.2fx", r.base_ms / r.ms);
     else std::snprintf(speed, sizeof speed, "-");
     if (r.anchor_ms > 0) std::snprintf(anchor, sizeof anchor, "%.3f", r.anchor_ms);
     else std::snprintf(anchor, sizeof anchor, "-");
-    std::printf("%-24s %-26s %-22s %9.4f %12s %6.1f%% %8s %9s\n", r.op.c_str(), r.shape.c_str(), r.variant.c_str(),
-                r.ms, rate_s, pct(e, r), speed, anchor);
+    if (r.is_reference) std::snprintf(err, sizeof err, "ref");
+    else if (r.max_err >= 0) std::snprintf(err, sizeof err, "%.1e", r.max_err);
+    else std::snprintf(err, sizeof err, "-");
+    std::printf("%-24s %-26s %-22s %9.4f %12s %6.1f%% %8s %9s %8s\n", r.op.c_str(), r.shape.c_str(), r.variant.c_str(),
+                r.ms, rate_s, pct(e, r), speed, anchor, err);
   }
   std::printf("rate: TFLOP/s (conv, linear, gemm) or GB/s of minimal traffic; %%peak against the measured\n"
               "peak above (TF32 peak for TF32 variants); speedup = baseline ms / ms (baseline: cudnn, cublas\n"
-              "or cudnn + prelu); torch ms: PyTorch fp32 anchor from GUIDE.md (H100, 2026-11-26).\n");
+              "or cudnn + prelu); torch ms: PyTorch fp32 anchor from GUIDE.md (H100, 2026-11-26);\n"
+              "err: max |diff| / max |ref| of the row's outputs after one call against the reference row\n"
+              "(ref: the baseline, or the first that ran); over 1e-3 (1e-2 with TF32) fails the row.\n");
 }
 
 std::string json_str(const std::string& s) {
@@ -653,7 +722,8 @@ void write_json(const Report& rep, const std::string& path) {
   std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   f << "{\n  \"device\": " << json_str(e.device) << ",\n  \"date\": " << json_str(date)
     << ",\n  \"quick\": " << (e.quick ? "true" : "false")
-    << ",\n  \"tiny\": " << (e.tiny ? "true" : "false") << ",\n  \"peaks\": {\"copy_GBps\": " << e.copy_GBps
+    << ",\n  \"tiny\": " << (e.tiny ? "true" : "false") << ",\n  \"once\": " << (e.once ? "true" : "false")
+    << ",\n  \"peaks\": {\"copy_GBps\": " << e.copy_GBps
     << ", \"cublas_fp32_TFLOPs\": " << e.fp32_TFLOPs << ", \"cublas_tf32_TFLOPs\": " << e.tf32_TFLOPs
     << "},\n  \"rows\": [\n";
   for (size_t i = 0; i < rep.rows.size(); ++i) {
@@ -669,6 +739,8 @@ void write_json(const Report& rep, const std::string& path) {
         << (r.peak == Peak::mem ? "\"copy\"" : r.peak == Peak::tf32 ? "\"tf32\"" : "\"fp32\"");
       if (r.base_ms > 0) f << ", \"baseline_ms\": " << r.base_ms << ", \"speedup\": " << r.base_ms / r.ms;
       if (r.anchor_ms > 0) f << ", \"torch_anchor_ms\": " << r.anchor_ms;
+      if (r.is_reference) f << ", \"reference\": true";
+      if (r.max_err >= 0) f << ", \"max_err\": " << r.max_err << ", \"checked_vs\": " << json_str(r.checked_vs);
       f << "}";
     }
     f << (i + 1 < rep.rows.size() ? ",\n" : "\n");
@@ -694,6 +766,7 @@ int bench_kernels_cuda(const KernelBenchOptions& opt) {
   Report rep;
   rep.env.quick = opt.quick;
   rep.env.tiny = opt.tiny;
+  rep.env.once = opt.once;
   rep.filter = opt.filter;
   cudaDeviceProp prop{};
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));

@@ -3,14 +3,18 @@
 # sm_90, runs the CUDA tests, the kernel benchmark and the PyTorch anchors in one call, writes
 # logs under $OUT and prints a short table last. Every stage is time-boxed and the whole script
 # keeps to DEADLINE_S (default 400 s, under 7 minutes); stages that no longer fit are skipped
-# and say so. Priority order: build, CUDA tests, kernel benchmark (goal shapes), PyTorch
-# anchors, the full test suite, the full benchmark, a compute-sanitizer pass.
+# and say so. Priority order: build, CUDA tests (a CUDA test that reports skipped on a machine
+# with a GPU is a failure), kernel benchmark at the goal shapes (each variant's result checked
+# against cuDNN / cuBLAS before its time counts), the PyTorch anchors, whole steps, Nsight
+# Compute sections of the conv kernels (one call each, beside `bench counters`' estimates), a
+# short compute-sanitizer memcheck + racecheck of the conv and GEMM tests at small shapes, the
+# NCCL path, the full test suite, the full benchmark, memcheck of the other CUDA tests.
 #
 # Before the call, on the development machine:  tools/scripts/prepare_gpu_carry.sh
 # Then the device tool:  run(command="bash tools/scripts/gpu_check.sh", carry=[".carry"], timeout_s=540)
 #
-# Files under $OUT (8 at most come back): build.log ctest_cuda.log ctest_all.log bench.log
-# bench.json anchor.log anchors.json summary.txt. (The step benchmark's table is in bench.log.)
+# Files under $OUT (8 at most come back): summary.txt build.log tests.log (ctest, the NCCL run,
+# the sanitizers) bench.log (kernels and steps) bench.json anchor.log anchors.json ncu.log.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/out}
@@ -97,19 +101,23 @@ built() { ok build_cuda; }
 
 # ---- CUDA tests ---------------------------------------------------------------------------------
 if built; then
-  run_stage ctest_cuda 120 30 "$OUT/ctest_cuda.log" "${cuda_test_env[@]}" ctest --test-dir "$BUILD" -L cuda --output-on-failure -j8
-  tail -25 "$OUT/ctest_cuda.log" >&2
+  run_stage ctest_cuda 120 30 "$OUT/tests.log" "${cuda_test_env[@]}" ctest --test-dir "$BUILD" -L cuda --output-on-failure -j8
+  tail -25 "$OUT/tests.log" >&2
+  # A CUDA test skips (exit code 4) when it finds no GPU: here that would hide a broken driver,
+  # a build without CUDA or a test that never ran, so with a GPU present it fails the stage.
+  skipped=$(grep -c '\*\*\*Skipped' "$OUT/tests.log")
+  if nvidia-smi -L 2>/dev/null | grep -q '^GPU' && [ "$skipped" -gt 0 ]; then
+    status[ctest_cuda]="FAILED: $skipped CUDA test(s) reported skipped on a machine with a GPU"
+    note "ctest_cuda: ${status[ctest_cuda]}"
+  fi
 fi
 
 # ---- kernel benchmark, goal shapes ----------------------------------------------------------------
 if built; then
   run_stage bench_quick 70 30 "$OUT/bench.log" "$BUILD/tools/srgan" bench kernels --quick --json "$OUT/bench.json"
-  # Whole steps (SRResNet MSE, SRGAN with VGG54, inference 510->2040): the anchors' work, ours.
-  # fp32 and TF32, eager and CUDA-graph rows; printed as measured, so a time-out keeps what finished.
-  run_stage bench_steps 90 25 "$OUT/bench.log" "$BUILD/tools/srgan" bench steps --device cuda --repeats 10
 fi
 
-# ---- PyTorch anchors (same card, same call) ------------------------------------------------------
+# ---- PyTorch anchors (same card, same call, before the long stages) ------------------------------------------------------
 if [ -f .carry/bench/anchor_gpu.py ]; then
   t=$(budget 150 60)
   if [ "$t" -gt 0 ]; then
@@ -123,10 +131,42 @@ else
   status[anchor]="skipped (.carry/bench/anchor_gpu.py missing)"
 fi
 
+# ---- whole steps -----------------------------------------------------------------------------------
+if built; then
+  # Whole steps (SRResNet MSE, SRGAN with VGG54, inference 510->2040): the anchors' work, ours.
+  # fp32 and TF32, eager and CUDA-graph rows; printed as measured, so a time-out keeps what finished.
+  run_stage bench_steps 90 25 "$OUT/bench.log" "$BUILD/tools/srgan" bench steps --device cuda --repeats 10
+fi
+
+
+# ---- Nsight Compute: one call of every tile-GEMM conv kernel at the goal shapes ----------------------
+# The hardware's own counts (duration, throughputs, sectors per request, shared wavefronts, pipe
+# use, occupancy) for the kernels whose estimates docs/performance.md gives (`srgan bench
+# counters`, same definitions). --once: each row called once, so each kernel is profiled a few
+# times, not 50. Clocks left alone (METHOD.md).
+if built && command -v ncu >/dev/null; then
+  run_stage ncu_conv 100 40 "$OUT/ncu.log" ncu --clock-control none -k 'regex:tile_gemm|narrow_n|splitk_reduce' \
+    --section SpeedOfLight --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables \
+    --section ComputeWorkloadAnalysis --section InstructionStats --section Occupancy --section LaunchStats \
+    "$BUILD/tools/srgan" bench kernels --quick --once --filter conv2d
+else
+  status[ncu_conv]="skipped (no ncu, or the build failed)"
+fi
+
+# ---- compute-sanitizer, short: memcheck and racecheck of the conv and GEMM tests (small shapes) -----
+sanitize() {  # sanitize TOOL TEST: one time-boxed stage
+  run_stage "$1_$2" 45 20 "$OUT/tests.log" \
+    env SRGAN_TEST_SMALL=1 compute-sanitizer --tool "$1" --error-exitcode 9 "$BUILD/tests/$2"
+}
+first_sanitized="cuda_test_conv2d cuda_test_gemm"
+if built && command -v compute-sanitizer >/dev/null; then
+  for t in $first_sanitized; do sanitize memcheck "$t"; sanitize racecheck "$t"; done
+fi
+
 # ---- data parallelism: the NCCL all-reduce with one rank (NCCL cannot put two ranks on one GPU) ----
 if built && command -v mpirun >/dev/null && grep -q "NCCL ON" "$OUT/build.log"; then
   mkdir -p "$BUILD/nccl_data" && cp tests/fixtures/data/metrics_hr.png "$BUILD/nccl_data/" && rm -rf "$BUILD/nccl_run"
-  run_stage nccl_one_rank 40 15 "$OUT/ctest_cuda.log" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+  run_stage nccl_one_rank 40 15 "$OUT/tests.log" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     mpirun -np 1 "$BUILD/tools/srgan" train --data "$BUILD/nccl_data" --device cuda --phase gan --blocks 2 --width 16 \
     --d-width 8 --batch 2 --crop 32 --steps 6 --accum 2 --log-every 1 --val-every 0 --out "$BUILD/nccl_run"
 else
@@ -137,8 +177,8 @@ fi
 if built; then
   run_stage build_all 120 40 "$OUT/build.log" cmake --build "$BUILD" -j"$JOBS"
   if ok build_all; then
-    run_stage ctest_all 90 20 "$OUT/ctest_all.log" ctest --test-dir "$BUILD" -LE "cuda|emu_orders" --output-on-failure -j"$JOBS" --timeout 60
-    tail -5 "$OUT/ctest_all.log" >&2
+    run_stage ctest_all 90 20 "$OUT/tests.log" ctest --test-dir "$BUILD" -LE "cuda|emu_orders" --output-on-failure -j"$JOBS" --timeout 60
+    tail -5 "$OUT/tests.log" >&2
   fi
 fi
 
@@ -149,24 +189,22 @@ if built; then
   fi
 fi
 
-# ---- compute-sanitizer on the small test shapes, if time remains ------------------------------------
-memcheck_tests="cuda_test_conv2d cuda_test_gemm cuda_test_prelu cuda_test_pixel_shuffle cuda_test_maxpool cuda_test_adam cuda_test_reduce cuda_test_linear"
+# ---- memcheck of the other CUDA tests on their small shapes, if time remains ------------------------
+memcheck_tests="cuda_test_prelu cuda_test_batchnorm cuda_test_pixel_shuffle cuda_test_maxpool cuda_test_adam cuda_test_reduce cuda_test_linear"
 if built && command -v compute-sanitizer >/dev/null; then
-  for t in $memcheck_tests; do
-    run_stage "memcheck_$t" 40 20 "$OUT/ctest_cuda.log" \
-      env SRGAN_TEST_SMALL=1 compute-sanitizer --tool memcheck --error-exitcode 9 "$BUILD/tests/$t"
-  done
+  for t in $memcheck_tests; do sanitize memcheck "$t"; done
 fi
 
 # ---- short table -------------------------------------------------------------------------------------
 {
   echo
   echo "==== gpu_check summary ($(date -u +%Y-%m-%dT%H:%MZ), ${SECONDS}s) ===="
-  for k in configure build_cuda ctest_cuda bench_quick bench_steps anchor build_all ctest_all bench_full \
-           $(printf 'memcheck_%s ' $memcheck_tests); do
+  for k in configure build_cuda ctest_cuda bench_quick anchor bench_steps ncu_conv \
+           $(for t in $first_sanitized; do printf 'memcheck_%s racecheck_%s ' "$t" "$t"; done) nccl_one_rank build_all ctest_all \
+           bench_full $(printf 'memcheck_%s ' $memcheck_tests); do
     printf '  %-34s %s\n' "$k" "${status[$k]:-not run}"
   done
-  grep -E "tests passed|tests failed|Failed|\(Failed\)|\(Skipped\)" "$OUT/ctest_cuda.log" 2>/dev/null | head -15 | sed 's/^/  /'
+  grep -E "tests passed|tests failed|Failed|\(Failed\)|\(Skipped\)|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/tests.log" 2>/dev/null | head -25 | sed 's/^/  /'
   echo "  whole steps and inference (srgan bench steps, ms):"
   grep -E "^(srresnet_mse_step|srgan_step|infer_)" "$OUT/bench.log" 2>/dev/null | sed 's/^/    /'
   python3 - "$OUT/bench.json" "$OUT/anchors.json" <<'PY' 2>&1 || true
@@ -181,7 +219,7 @@ b, a = load(sys.argv[1]), load(sys.argv[2])
 if b:
     pk = b.get("peaks", {})
     print(f"  {b.get('device')}: copy {pk.get('copy_GBps', 0):.0f} GB/s, cuBLAS fp32 {pk.get('cublas_fp32_TFLOPs', 0):.1f} / TF32 {pk.get('cublas_tf32_TFLOPs', 0):.1f} TFLOP/s")
-    print(f"  {'op':24} {'shape':24} {'variant':22} {'ms':>8} {'%peak':>6} {'speedup':>7} {'torch':>7}")
+    print(f"  {'op':24} {'shape':24} {'variant':22} {'ms':>8} {'%peak':>6} {'speedup':>7} {'torch':>7} {'err':>8}")
     goal_shapes = {"16x24x24x64 3x3->64", "16x96x96x64 3x3->64", "16x96x96x64", "16x96x96x256 r2"}
     for r in b.get("rows", []):
         if r["shape"] not in goal_shapes or r["op"].startswith(("batchnorm eval", "leaky", "maxpool", "add", "sum")):
@@ -191,7 +229,8 @@ if b:
             continue
         sp = f"{r['speedup']:.2f}x" if "speedup" in r else "-"
         an = f"{r['torch_anchor_ms']:.3f}" if "torch_anchor_ms" in r else "-"
-        print(f"  {r['op']:24} {r['shape']:24} {r['variant']:22} {r['ms']:8.4f} {r['pct_peak']:5.1f}% {sp:>7} {an:>7}")
+        err = "ref" if r.get("reference") else (f"{r['max_err']:.1e}" if "max_err" in r else "-")
+        print(f"  {r['op']:24} {r['shape']:24} {r['variant']:22} {r['ms']:8.4f} {r['pct_peak']:5.1f}% {sp:>7} {an:>7} {err:>8}")
 if a:
     print("  PyTorch anchors (same card):", {k: round(v, 1) for k, v in a.items() if k.startswith("ceil")})
     for m, row in a.get("steps", {}).items():
