@@ -20,8 +20,9 @@ const std::vector<ConvVariant>& conv_variants() {
       {ConvAlgo::v2_smem_tiled, "v2_smem_tiled", false, false, "every shape"},
       {ConvAlgo::v3_implicit_gemm_tf32, "v3_implicit_gemm_tf32", true, false, "every shape"},
       {ConvAlgo::v4_implicit_gemm_tf32_multistage, "v4_implicit_gemm_tf32_multistage", true, false,
-       "forward with C % 4 == 0 and C >= 32, backward-data with K % 4 == 0, K >= 32 and stride 1 (filters up to "
-       "15 x 15, 16-byte aligned activations), backward-weight with C % 4 == 0 and K % 4 == 0; "
+       "forward with C % 4 == 0 and C >= 32, backward-data with K % 4 == 0, K >= 32 (filters up to "
+       "15 x 15 and, when strided, at least as wide as the stride: stride^2 stride-1 phases; 16-byte aligned "
+       "activations), backward-weight with C % 4 == 0 and K % 4 == 0; "
        "forward with K <= 4, stride 1, C % 8 == 0 and S <= 9, and backward-weight with K <= 4, in fp32 FMA "
        "(narrow-N); the rest run v3"},
       {ConvAlgo::cudnn, "cudnn", false, true, "every shape cuDNN supports"},

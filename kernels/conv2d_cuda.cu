@@ -13,8 +13,9 @@
 //                          128x128 / 128x64 tiles of 64x32 warps, ldmatrix fragments, 3-stage
 //                          cp.async pipeline with one barrier per k-step, division-free operand
 //                          iterators, TF32 by truncation, deterministic split-K. Forward with
-//                          C % 4 == 0 and C >= 32, backward-data with K % 4 == 0, K >= 32 and
-//                          stride 1, backward-weight with C % 4 == 0 and K % 4 == 0 (its own
+//                          C % 4 == 0 and C >= 32, backward-data with K % 4 == 0, K >= 32
+//                          (strided: stride^2 stride-1 phases, conv2d_strided_dgrad_cuda.cuh,
+//                          for filters at least as wide as the stride), backward-weight with C % 4 == 0 and K % 4 == 0 (its own
 //                          kernel: tiles stored along the rows, LDS.128 fragments); forward with
 //                          at most 4 output channels (the 9x9 64->3 tail) in fp32 FMA without
 //                          padded work (conv2d_narrow_n_cuda.cuh), and their weight gradient
@@ -32,8 +33,10 @@
 // The bias gradient db[k] = sum over pixels of dy[., k] is a two-stage column reduction
 // (column_sum_cuda).
 // Nothing here uses floating-point atomics: every result is bitwise reproducible.
+#include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "kernels/column_sum.h"
 #include "kernels/conv2d.h"
@@ -48,6 +51,7 @@
 #include "kernels/tile_gemm_multistage.cuh"
 #include "kernels/conv2d_narrow_n_cuda.cuh"
 #include "kernels/conv2d_narrow_n_wgrad_cuda.cuh"
+#include "kernels/conv2d_strided_dgrad_cuda.cuh"
 
 namespace srgan::kern {
 namespace {
@@ -153,15 +157,17 @@ __global__ void conv2d_backward_weight_kernel_v1_direct(tg::ConvGeom g, const fl
   }
 }
 
-// wT[c][r][s][k] = w[k][r][s][c] (for the backward-data GEMM, whose B operand wants k innermost).
-__global__ void conv2d_transpose_weight_kernel(tg::ConvGeom g, const float* __restrict__ w,
+// wT[c][t][u][k] = w[k][r0 + step*t][s0 + step*u][c] over the taps' (t, u) (for the backward-data
+// GEMM, whose B operand wants k innermost; all taps: wT[c][r][s][k] = w[k][r][s][c]).
+__global__ void conv2d_transpose_weight_kernel(tg::ConvGeom g, cuda::dgrad::Taps taps, const float* __restrict__ w,
                                                float* __restrict__ wT) {
-  const int64_t total = int64_t(g.K) * g.R * g.S * g.C;
+  const int64_t total = int64_t(g.K) * taps.R * taps.S * g.C;
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
     const int k = int(i % g.K);
-    const int64_t rsc = i / g.K;  // (c, r, s) in wT order: i = ((c*R + r)*S + s)*K + k
-    const int s = int(rsc % g.S), r = int((rsc / g.S) % g.R), c = int(rsc / (int64_t(g.S) * g.R));
+    const int64_t tuc = i / g.K;  // (c, t, u) in wT order: i = ((c*Rt + t)*Su + u)*K + k
+    const int u = int(tuc % taps.S), t = int((tuc / taps.S) % taps.R), c = int(tuc / (int64_t(taps.S) * taps.R));
+    const int r = taps.r0 + taps.step * t, s = taps.s0 + taps.step * u;
     wT[i] = w[((int64_t(k) * g.R + r) * g.S + s) * g.C + c];
   }
 }
@@ -178,11 +184,11 @@ namespace tg4 = cuda::tg4;
 
 // The implicit-GEMM A operand of the forward pass (rows: output pixels).
 tg4::ImplicitA::Params fwd_a(const Conv2dParams& p, const float* x) {
-  return {x, p.N * p.P() * p.Q(), p.H, p.W, p.C, p.R, p.S, p.P(), p.Q(), p.stride, p.pad, +1};
+  return {x, p.N * p.P() * p.Q(), p.H, p.W, p.C, p.R, p.S, p.P(), p.Q(), p.stride, p.pad, p.pad, +1};
 }
 // ... of backward-data, stride 1 (rows: input pixels; gathers dy).
 tg4::ImplicitA::Params bwd_data_a(const Conv2dParams& p, const float* dy) {
-  return {dy, p.N * p.H * p.W, p.P(), p.Q(), p.K, p.R, p.S, p.H, p.W, 1, p.pad, -1};
+  return {dy, p.N * p.H * p.W, p.P(), p.Q(), p.K, p.R, p.S, p.H, p.W, 1, p.pad, p.pad, -1};
 }
 
 // 16-byte copies, at least one k-step of channels (one wrap per step), filters of at most
@@ -195,9 +201,12 @@ bool v4_forward_applies(const Conv2dParams& p, const float* x) {
 bool v4_backward_weight_applies(const Conv2dParams& p, const float* x, const float* dy) {
   return p.K % 4 == 0 && p.C % 4 == 0 && tg::is_aligned16(x) && tg::is_aligned16(dy);
 }
-// (Its B operand is the transposed copy of the weights in the workspace, always aligned.)
+// (Its B operand is the transposed copy of the weights in the workspace, always aligned.) A
+// strided one runs as stride^2 stride-1 phases (conv2d_strided_dgrad_cuda.cuh), each with at
+// least one tap per direction.
 bool v4_backward_data_applies(const Conv2dParams& p, const float* dy) {
-  return p.K % 4 == 0 && p.K >= 32 && p.stride == 1 && p.R <= 15 && p.S <= 15 && tg::is_aligned16(dy);
+  return p.K % 4 == 0 && p.K >= 32 && p.R <= 15 && p.S <= 15 && p.R >= p.stride && p.S >= p.stride &&
+         tg::is_aligned16(dy);
 }
 
 // The narrow-N forward (conv2d_narrow_n_cuda.cuh): at most 4 output channels.
@@ -256,6 +265,47 @@ void run_v4(int M, int N, int Kred, const tg::SplitPlan& sp, const tg4::Implicit
   const tg::PartialEpi pe{part, N, int64_t(M) * N};
   tg4::launch_multistage(M, N, Kred, sp, a, bp, pe, s);
   tg::launch_splitk_reduce(M, N, sp.splits, part, out, s);
+}
+
+// v4 backward-data with stride > 1: each phase (a, b) of dx a stride-1 GEMM over its taps
+// (conv2d_strided_dgrad_cuda.cuh). One workspace call: every phase's transposed sub-filter
+// (C, Rt, Su, K), then split-K partials for the largest phase (phases run in stream order, so
+// they share them).
+void backward_data_v4_strided(const Conv2dParams& p, const float* dy, const float* w, float* dx, cudaStream_t s) {
+  namespace dg = cuda::dgrad;
+  struct Job {
+    dg::Phase ph;
+    int M, Kred;
+    tg::SplitPlan sp;
+    size_t wt_off;
+  };
+  std::vector<Job> jobs;
+  size_t wt_bytes = 0, part_bytes = 0;
+  for (int a = 0; a < p.stride; ++a)
+    for (int b = 0; b < p.stride; ++b) {
+      Job j;
+      j.ph = dg::phase_of(p, a, b);
+      if (j.ph.Hp == 0 || j.ph.Wp == 0) continue;  // an image smaller than the stride
+      j.M = p.N * j.ph.Hp * j.ph.Wp;
+      j.Kred = j.ph.taps.R * j.ph.taps.S * p.K;
+      j.sp = v4_plan(j.M, p.C, j.Kred);
+      j.wt_off = wt_bytes;
+      wt_bytes += cuda::align256(sizeof(float) * size_t(p.C) * j.Kred);
+      if (j.sp.splits > 1) part_bytes = std::max(part_bytes, sizeof(float) * size_t(j.sp.splits) * j.M * p.C);
+      jobs.push_back(j);
+    }
+  char* ws = static_cast<char*>(cuda::workspace(wt_bytes + part_bytes, s));
+  float* part = reinterpret_cast<float*>(ws + wt_bytes);
+  const tg::ConvGeom g = geom(p);
+  for (const Job& j : jobs) {
+    float* wT = reinterpret_cast<float*>(ws + j.wt_off);
+    conv2d_transpose_weight_kernel<<<cuda::grid_for(int64_t(p.C) * j.Kred), kThreads, 0, s>>>(g, j.ph.taps, w, wT);
+    SRGAN_LAUNCH_CHECK(s);
+    const tg4::ImplicitA::Params a{dy, j.M, p.P(), p.Q(), p.K, j.ph.taps.R, j.ph.taps.S, j.ph.Hp, j.ph.Wp,
+                                   1, j.ph.oh, j.ph.ow, -1};
+    const dg::PhaseScatterEpi epi{dx, p.C, p.H, p.W, p.stride, j.ph.a, j.ph.b, j.ph.Hp, j.ph.Wp};
+    run_v4(j.M, p.C, j.Kred, j.sp, a, wT, epi, part, s);
+  }
 }
 
 void check_algo(ConvAlgo algo, const char* who) {
@@ -350,6 +400,7 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
   }
   const int64_t wsize = int64_t(p.K) * p.R * p.S * p.C;
   const bool v4 = algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_backward_data_applies(p, dy);
+  if (v4 && p.stride > 1) return backward_data_v4_strided(p, dy, w, dx, s);
   const int M = p.N * p.H * p.W, Kred = p.R * p.S * p.K;
   const tg::SplitPlan sp4 = v4 ? v4_plan(M, p.C, Kred) : tg::SplitPlan{};
   // One workspace call for both: wT (C, R, S, K), then the split-K partials (splits, M, C).
@@ -357,7 +408,7 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
   const size_t part_bytes = sp4.splits > 1 ? sizeof(float) * size_t(sp4.splits) * M * p.C : 0;
   char* ws = static_cast<char*>(cuda::workspace(wt_bytes + part_bytes, s));
   float* wT = reinterpret_cast<float*>(ws);
-  conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, w, wT);
+  conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, cuda::dgrad::Taps{0, 0, 1, p.R, p.S}, w, wT);
   SRGAN_LAUNCH_CHECK(s);
   const tg::BiasActEpi epi{dx, p.C, nullptr, nullptr, 0, nullptr};
   if (v4) return run_v4(M, p.C, Kred, sp4, bwd_data_a(p, dy), wT, epi, reinterpret_cast<float*>(ws + wt_bytes), s);

@@ -67,9 +67,10 @@ struct TileRows {
 //               ([BMN][kLd]), zero-filling what lies outside the operand;
 //   next()      moves to the next k-step.
 
-// Implicit im2col of an NHWC tensor, forward or (stride 1) backward-data:
-//   forward:        rows m = (n, p, q), kk = (r, s, c): x[n, p*st - pad + r, q*st - pad + s, c]
-//   backward-data:  rows m = (n, h, w), kk = (r, s, k): dy[n, h + pad - r, w + pad - s, k]
+// Implicit im2col of an NHWC tensor, forward or backward-data (stride 1, or one phase of a
+// strided one: conv2d_strided_dgrad_cuda.cuh):
+//   forward:        rows m = (n, p, q), kk = (r, s, c): x[n, p*st - pad_h + r, q*st - pad_w + s, c]
+//   backward-data:  rows m = (n, h, w), kk = (r, s, k): dy[n, h + pad_h - r, w + pad_w - s, k]
 // Both are base + row_off + SIGN * (r * Win + s) * C + c with the row's pixel (h0 + SIGN r,
 // w0 + SIGN s) inside [0, Hin) x [0, Win); SIGN = +1 forward, -1 backward.
 // Validity without per-step arithmetic: each row keeps a mask with bit r set where h0 + SIGN r is
@@ -83,7 +84,8 @@ struct ImplicitA {
     int Hin, Win, C;     // the gathered tensor's H, W and channels
     int R, S;
     int Hout, Wout;      // the row index's spatial extent (P, Q forward; H, W backward)
-    int stride, pad;     // stride: forward only
+    int stride;          // forward only
+    int pad_h, pad_w;    // forward: the padding; backward-data: dy's row / column offset
     int sign;            // +1 forward, -1 backward-data
   };
 };
@@ -112,8 +114,8 @@ struct ImplicitAIter {
       if (m >= p.rows) continue;
       uint32_t mask = 0;
       const int n = m / HWo, hw = m - n * HWo, ho = hw / p.Wout, wo = hw - ho * p.Wout;
-      const int h0 = p.sign > 0 ? ho * p.stride - p.pad : ho + p.pad;
-      const int w0 = p.sign > 0 ? wo * p.stride - p.pad : wo + p.pad;
+      const int h0 = p.sign > 0 ? ho * p.stride - p.pad_h : ho + p.pad_h;
+      const int w0 = p.sign > 0 ? wo * p.stride - p.pad_w : wo + p.pad_w;
       row[i] = opaque(p.base + (n * p.Hin * p.Win + h0 * p.Win + w0) * C);
       for (int t = 0; t < p.R; ++t)
         if (unsigned(h0 + p.sign * t) < unsigned(p.Hin)) mask |= 1u << t;

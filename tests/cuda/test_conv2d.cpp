@@ -234,6 +234,50 @@ TEST_CASE("conv2d v4: tiles, edges, strides and split-K against the reference", 
   }
 }
 
+// Strided backward-data in v4 runs as stride^2 stride-1 phases (conv2d_strided_dgrad_cuda.cuh):
+// each phase's own taps, dy offset and pixel grid. Odd and even sides (phases of different
+// sizes), filters wider than the stride by 1, 2 or 3 taps, stride 3 (nine phases of one tap in
+// each direction), a split-K phase (K = 256 over 4 x 4 pixels), and a 1x1 stride-2 layer whose
+// odd phases have no tap (v3 runs it). Each against the double reference, twice with the same
+// bits, and (where v4 applies) not v3's bits (v3 rounds to TF32 where v4 truncates), so a
+// fallback would show.
+TEST_CASE("conv2d v4 strided backward-data: every phase against the reference", "[cuda][conv2d][v4]") {
+  struct Case {
+    Shape s;
+    bool v4;
+  };
+  const Case cases[] = {
+      {{"3x3 s2 odd sides", 2, 9, 10, 8, 32, 3, 3, 2, 1}, true},
+      {{"5x5 s2 pad 2", 1, 11, 8, 4, 36, 5, 5, 2, 2}, true},
+      {{"4x4 s2 pad 1", 1, 8, 9, 8, 32, 4, 4, 2, 1}, true},
+      {{"3x3 s3 nine phases", 1, 10, 11, 4, 32, 3, 3, 3, 1}, true},
+      {{"3x3 s2 split-K", 1, 8, 8, 8, 256, 3, 3, 2, 1}, true},
+      {{"1x1 s2 (v3: phases without taps)", 1, 7, 7, 8, 32, 1, 1, 2, 0}, false},
+  };
+  const ConvAlgo a = ConvAlgo::v4_implicit_gemm_tf32_multistage;
+  uint64_t seed = 7100;
+  for (const Case& c : cases) {
+    Shape sh = c.s;
+    if (!fit_to_machine(sh)) continue;
+    INFO(describe(sh));
+    Data d = make(sh, seed += 10);
+    const Conv2dParams& p = d.p;
+    DevBuf w(d.w), dy(d.dy), dx(d.nx);
+    std::vector<float> first;
+    for (int run = 0; run < 2; ++run) {
+      dx.poison();
+      conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
+      const auto got = dx.download();
+      SRGAN_CHECK_CLOSE(compare(got, d.dx_ref, tol_for(a, double(p.R) * p.S * p.K)));
+      if (run == 0) first = got;
+      else CHECK(got == first);
+    }
+    dx.poison();
+    conv2d_backward_data_cuda(p, dy, w, dx, ConvAlgo::v3_implicit_gemm_tf32, nullptr);
+    CHECK((dx.download() != first) == c.v4);
+  }
+}
+
 TEST_CASE("conv2d forward without bias", "[cuda][conv2d]") {
   const Shape s{"no bias", 2, 10, 9, 8, 12, 3, 3, 1, 1};
   Data d = make(s, 77);
