@@ -15,6 +15,10 @@ struct BackendConfig {
   kern::GemmAlgo gemm_algo = kern::GemmAlgo::v1_smem_tiled;
   kern::BatchNormAlgo bn_algo = kern::BatchNormAlgo::v1_two_pass;
   kern::CpuConvAlgo cpu_conv = kern::CpuConvAlgo::winograd_f4;
+  // Eval-mode models with autograd off run convolution [+ batch norm] [+ PReLU] [+ residual add]
+  // as one conv2d_fused_eval (core/ops.h), the batch norm folded into the convolution; off: layer
+  // by layer (tests compare the two).
+  bool fuse_inference = true;
 };
 
 BackendConfig& backend();

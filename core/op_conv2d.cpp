@@ -1,6 +1,7 @@
 // conv2d: NHWC input, KRSC weights, optional bias; forward and both backward passes.
 #include "core/autograd.h"
 #include "core/backend.h"
+#include "core/conv2d_params.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
 #include "kernels/conv2d.h"
@@ -32,8 +33,8 @@ template <typename T> void backward_weight_cpu(const Conv2dParams& p, const T* x
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
-  const char* op = "conv2d";
+Conv2dParams checked_conv2d_params(const char* op, const Tensor& x, const Tensor& w, const Tensor& b, int stride,
+                                   int pad) {
   check_ndim(op, x, 4, "input", "(N, H, W, C)");
   check_ndim(op, w, 4, "weight", "(K, R, S, C)");
   if (w.dim(3) != x.dim(3))
@@ -50,7 +51,12 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
   p.stride = stride; p.pad = pad;
   if (p.H + 2 * pad < p.R || p.W + 2 * pad < p.S)
     fail(op, "kernel " + shape_str(w.shape()) + " is larger than the padded input " + shape_str(x.shape()));
+  return p;
+}
 
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+  const char* op = "conv2d";
+  const Conv2dParams p = checked_conv2d_params(op, x, w, b, stride, pad);
   Tensor y = Tensor::empty({p.N, p.P(), p.Q(), p.K}, x.dtype(), x.device());
   // The algorithms are chosen once, here, and the backward passes use the same ones: a change of
   // backend() between forward and backward does not mix two algorithms in one step.

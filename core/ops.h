@@ -3,6 +3,8 @@
 // Each op checks its arguments (the error names the op and the shapes), runs the CPU or CUDA
 // kernel from kernels/, and records a backward function when autograd is on.
 #pragma once
+#include <utility>
+
 #include "core/tensor.h"
 
 namespace srgan {
@@ -41,6 +43,17 @@ Tensor pixel_shuffle(const Tensor& x, int r);
 Tensor max_pool2x2(const Tensor& x);
 // x (M, In), w (Out, In), b (Out) or undefined -> (M, Out)
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+
+// ---- inference only: never recorded; they fail if autograd is on and an input requires grad ----
+// An eval-mode batch norm after a convolution with bias conv_bias (may be undefined), folded
+// into one affine: batch_norm(v + conv_bias) = v * scale + shift, (scale, shift) each (C).
+std::pair<Tensor, Tensor> fold_batch_norm(const Tensor& conv_bias, const Tensor& gamma, const Tensor& beta,
+                                          const Tensor& running_mean, const Tensor& running_var, double eps = 1e-5);
+// y = PReLU(conv2d(x, w) * scale + shift; slope) + residual in one pass over the output (on a
+// GPU, in the convolution's own epilogue): x, w as conv2d; scale, shift (K) or undefined (1, 0);
+// slope (1) or (K), or undefined for no activation; residual like y, or undefined.
+Tensor conv2d_fused_eval(const Tensor& x, const Tensor& w, const Tensor& scale, const Tensor& shift,
+                         const Tensor& slope, const Tensor& residual, int stride, int pad);
 
 // ---- losses (mean over all elements, shape {}) ----
 Tensor mse_loss(const Tensor& pred, const Tensor& target);

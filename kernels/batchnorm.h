@@ -34,6 +34,14 @@ void batchnorm_backward_eval_cpu(const BatchNormParams& p, const T* x, const T* 
                                  const T* running_mean, const T* running_var, T* dx, T* dgamma,
                                  T* dbeta);
 
+// Eval-mode batch norm after a convolution with bias `bias` (nullptr: none), folded into one
+// per-channel affine for inference (conv2d_affine_act_forward_cuda): BN(v + bias) = v * scale +
+// shift with scale = gamma / sqrt(running_var + eps), shift = (bias - running_mean) * scale +
+// beta, computed in double. Everything (C); p.M is not used.
+template <typename T>
+void batchnorm_fold_eval_cpu(const BatchNormParams& p, const T* gamma, const T* beta, const T* running_mean,
+                             const T* running_var, const T* bias, T* scale, T* shift);
+
 enum class BatchNormAlgo { v1_two_pass = 1, cudnn = 100 };
 
 void batchnorm_forward_train_cuda(const BatchNormParams& p, const float* x, const float* gamma,
@@ -42,6 +50,9 @@ void batchnorm_forward_train_cuda(const BatchNormParams& p, const float* x, cons
 void batchnorm_forward_eval_cuda(const BatchNormParams& p, const float* x, const float* gamma,
                                  const float* beta, const float* running_mean,
                                  const float* running_var, float* y, Stream s);
+void batchnorm_fold_eval_cuda(const BatchNormParams& p, const float* gamma, const float* beta,
+                              const float* running_mean, const float* running_var, const float* bias,
+                              float* scale, float* shift, Stream s);
 void batchnorm_backward_train_cuda(const BatchNormParams& p, const float* x, const float* dy,
                                    const float* gamma, const float* save_mean,
                                    const float* save_invstd, float* dx, float* dgamma, float* dbeta,

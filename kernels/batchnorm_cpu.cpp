@@ -62,6 +62,16 @@ void batchnorm_forward_eval_cpu(const BatchNormParams& p, const T* x, const T* g
   });
 }
 
+template <typename T>
+void batchnorm_fold_eval_cpu(const BatchNormParams& p, const T* gamma, const T* beta, const T* running_mean,
+                             const T* running_var, const T* bias, T* scale, T* shift) {
+  for (int c = 0; c < p.C; ++c) {
+    const double a = double(gamma[c]) / std::sqrt(double(running_var[c]) + p.eps);
+    scale[c] = T(a);
+    shift[c] = T((double(bias ? bias[c] : T(0)) - double(running_mean[c])) * a + double(beta[c]));
+  }
+}
+
 // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), the standard closed form.
 template <typename T>
 void batchnorm_backward_train_cpu(const BatchNormParams& p, const T* x, const T* dy, const T* gamma,
@@ -119,6 +129,8 @@ void batchnorm_backward_eval_cpu(const BatchNormParams& p, const T* x, const T* 
                                                T*, T*, T*, T*);                                      \
   template void batchnorm_forward_eval_cpu<T>(const BatchNormParams&, const T*, const T*, const T*,     \
                                               const T*, const T*, T*);                               \
+  template void batchnorm_fold_eval_cpu<T>(const BatchNormParams&, const T*, const T*, const T*, const T*,      \
+                                           const T*, T*, T*);                                               \
   template void batchnorm_backward_train_cpu<T>(const BatchNormParams&, const T*, const T*, const T*,   \
                                                 const T*, const T*, T*, T*, T*);                     \
   template void batchnorm_backward_eval_cpu<T>(const BatchNormParams&, const T*, const T*, const T*,    \

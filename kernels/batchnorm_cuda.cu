@@ -309,6 +309,28 @@ void batchnorm_forward_eval_cuda(const BatchNormParams& p, const float* x, const
                    ApplyF{x, gamma, beta, running_mean, running_var, y, p.C, true, float(p.eps)}, s);
 }
 
+namespace {
+// One thread per channel, in double as the CPU version.
+__global__ void fold_eval_kernel(int C, double eps, const float* gamma, const float* beta, const float* mean,
+                                 const float* var, const float* bias, float* scale, float* shift) {
+  const int c = int(blockIdx.x) * blockDim.x + int(threadIdx.x);
+  if (c >= C) return;
+  const double a = double(gamma[c]) / sqrt(double(var[c]) + eps);
+  scale[c] = float(a);
+  shift[c] = float((double(bias ? bias[c] : 0.f) - double(mean[c])) * a + double(beta[c]));
+}
+}  // namespace
+
+void batchnorm_fold_eval_cuda(const BatchNormParams& p, const float* gamma, const float* beta,
+                              const float* running_mean, const float* running_var, const float* bias,
+                              float* scale, float* shift, Stream s) {
+  if (p.C < 0) throw std::invalid_argument("batchnorm_fold_eval_cuda: negative channel count");
+  if (p.C == 0) return;
+  fold_eval_kernel<<<(p.C + cuda::kThreads - 1) / cuda::kThreads, cuda::kThreads, 0, s>>>(
+      p.C, p.eps, gamma, beta, running_mean, running_var, bias, scale, shift);
+  SRGAN_LAUNCH_CHECK(s);
+}
+
 void batchnorm_backward_train_cuda(const BatchNormParams& p, const float* x, const float* dy,
                                    const float* gamma, const float* save_mean,
                                    const float* save_invstd, float* dx, float* dgamma, float* dbeta,

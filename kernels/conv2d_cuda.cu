@@ -319,12 +319,19 @@ void check_algo(ConvAlgo algo, const char* who) {
   throw std::invalid_argument(std::string(who) + ": unknown ConvAlgo " + std::to_string(int(algo)));
 }
 
-// Forward with an optional fused bias + PReLU epilogue (slope_mode 0: none).
-void forward_impl(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                  const float* slope, int slope_mode, float* y, float* pre, ConvAlgo algo,
+// The epilogue as its own pass over a finished convolution output, in place (each element read
+// and written by one thread): the cuDNN baseline of the fused forwards.
+__global__ void apply_epilogue_kernel(int64_t M, int N, tg::BiasActEpi epi) {
+  const int64_t total = M * N, step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step)
+    epi(int(i / N), int(i % N), epi.out[i], 0);
+}
+
+// Forward of our variants through an epilogue (bias, PReLU, the inference affine and residual:
+// tg::BiasActEpi), which every path applies where it stores the result.
+void forward_impl(const Conv2dParams& p, const float* x, const float* w, const tg::BiasActEpi& epi, ConvAlgo algo,
                   cudaStream_t s) {
   const tg::ConvGeom g = geom(p);
-  const tg::BiasActEpi epi{y, p.K, b, slope, slope_mode, pre};
   if (algo == ConvAlgo::v1_direct) {
     const int64_t total = int64_t(p.N) * p.P() * p.Q() * p.K;
     conv2d_forward_kernel_v1_direct<<<cuda::grid_for(total, kThreads, 65536), kThreads, 0, s>>>(g, x, w, epi);
@@ -361,7 +368,7 @@ void conv2d_forward_cuda(const Conv2dParams& p, const float* x, const float* w, 
   check_algo(algo, "conv2d_forward_cuda");
   if (p.N == 0) return;
   if (algo == ConvAlgo::cudnn) return conv2d_forward_cudnn(p, x, w, b, y, s);
-  forward_impl(p, x, w, b, nullptr, 0, y, nullptr, algo, s);
+  forward_impl(p, x, w, tg::BiasActEpi{y, p.K, b, nullptr, 0, nullptr}, algo, s);
 }
 
 void conv2d_bias_prelu_forward_cuda(const Conv2dParams& p, const float* x, const float* w,
@@ -382,7 +389,26 @@ void conv2d_bias_prelu_forward_cuda(const Conv2dParams& p, const float* x, const
     prelu_forward_cuda(pp, z, slope, y, s);
     return;
   }
-  forward_impl(p, x, w, b, slope, per_channel ? 2 : 1, y, pre, algo, s);
+  forward_impl(p, x, w, tg::BiasActEpi{y, p.K, b, slope, per_channel ? 2 : 1, pre}, algo, s);
+}
+
+void conv2d_affine_act_forward_cuda(const Conv2dParams& p, const float* x, const float* w, const float* scale,
+                                    const float* shift, const float* slope, bool per_channel,
+                                    const float* residual, float* y, ConvAlgo algo, Stream s) {
+  check_params(p, "conv2d_affine_act_forward_cuda");
+  check_algo(algo, "conv2d_affine_act_forward_cuda");
+  if (p.N == 0) return;
+  tg::BiasActEpi epi{y, p.K, shift, slope, slope ? (per_channel ? 2 : 1) : 0, nullptr};
+  epi.scale = scale;
+  epi.residual = residual;
+  if (algo == ConvAlgo::cudnn) {
+    conv2d_forward_cudnn(p, x, w, nullptr, y, s);
+    const int64_t M = int64_t(p.N) * p.P() * p.Q();
+    apply_epilogue_kernel<<<cuda::grid_for(M * p.K), kThreads, 0, s>>>(M, p.K, epi);
+    SRGAN_LAUNCH_CHECK(s);
+    return;
+  }
+  forward_impl(p, x, w, epi, algo, s);
 }
 
 void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const float* w, float* dx,

@@ -158,8 +158,11 @@ struct ConvBwdWeightB {
 // SRGAN_HD void operator()(int m, int n, float v, int split) const, called once per C
 // element with m < M, n < N.
 
-// out[m, n] = act(v + bias[n]); act = PReLU with slope[0] (slope_mode 1) or slope[n] (mode 2),
-// identity (mode 0). pre (optional) receives the value before the activation.
+// out[m, n] = act(v * scale[n] + bias[n]) + residual[m, n]; act = PReLU with slope[0]
+// (slope_mode 1) or slope[n] (mode 2), identity (mode 0). pre (optional) receives the value
+// before the activation. scale and residual are for inference (a convolution's bias and an
+// eval-mode batch norm folded into scale / bias, the residual block's skip added in the same
+// pass: conv2d_affine_act_forward_cuda); absent, they cost one predicated-off branch.
 struct BiasActEpi {
   float* out;
   int64_t ldc;
@@ -167,7 +170,10 @@ struct BiasActEpi {
   const float* slope;  // may be nullptr when slope_mode == 0
   int slope_mode;
   float* pre;          // may be nullptr
+  const float* scale = nullptr;     // may be nullptr (1)
+  const float* residual = nullptr;  // may be nullptr; (M, ldc) like out
   SRGAN_HD void operator()(int m, int n, float v, int) const {
+    if (scale) v *= scale[n];
     if (bias) v += bias[n];
     const int64_t i = int64_t(m) * ldc + n;
     if (pre) pre[i] = v;
@@ -175,6 +181,7 @@ struct BiasActEpi {
       const float a = slope_mode == 1 ? slope[0] : slope[n];
       v = leaky_f(v, a);
     }
+    if (residual) v += residual[i];
     out[i] = v;
   }
 };

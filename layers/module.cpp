@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/backend.h"
 #include "core/check.h"
 
 namespace srgan {
@@ -31,6 +32,10 @@ struct SummaryNames {
   }
   static bool is_leaf(const Module& m) { return m.children_.empty(); }
 };
+
+bool Module::fuse_for_inference() const {
+  return !training_ && !grad_enabled() && backend().fuse_inference && !g_recorder;
+}
 
 Tensor Module::operator()(const Tensor& x) {
   Tensor y = forward(x);

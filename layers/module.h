@@ -27,6 +27,10 @@ class Module {
   void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }
+  // Whether a forward may run its layers fused for inference (layers/fused_eval.h): eval mode,
+  // autograd off, backend().fuse_inference on, and no summary being recorded (which lists the
+  // layers one by one).
+  bool fuse_for_inference() const;
   void to(Device d);  // moves parameters and buffers in place (same Tensor identities)
 
   // Forward FLOPs (multiply-adds count 2) for an input of shape `in` producing `out`; leaf

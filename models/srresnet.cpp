@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "core/ops.h"
+#include "layers/fused_eval.h"
 
 namespace srgan {
 
@@ -41,6 +42,10 @@ ResidualBlock::ResidualBlock(int f, Rng& rng) {
 }
 
 Tensor ResidualBlock::forward(const Tensor& x) {
+  if (fuse_for_inference()) {
+    Tensor h = conv_bn_prelu_eval(x, *c1, b1.get(), p.get());
+    return conv_bn_prelu_eval(h, *c2, b2.get(), nullptr, x);  // x + b2(c2(h))
+  }
   Tensor h = (*p)((*b1)((*c1)(x)));
   return add(x, (*b2)((*c2)(h)));
 }
@@ -49,19 +54,19 @@ SRResNet::SRResNet(const SRResNetConfig& cfg, Rng& rng) : cfg_(cfg) {
   if (cfg.blocks < 0 || cfg.width < 1) throw Error("SRResNet: blocks must be >= 0 and width >= 1");
   const int f = cfg.width;
   head_ = register_module("head", std::make_shared<Sequential>());
-  head_->add(std::make_shared<Conv2d>(3, f, 9, 1, 4, rng));
-  head_->add(std::make_shared<PReLU>());
+  head_conv_ = head_->add(std::make_shared<Conv2d>(3, f, 9, 1, 4, rng));
+  head_act_ = head_->add(std::make_shared<PReLU>());
   body_ = register_module("body", std::make_shared<Sequential>());
   for (int i = 0; i < cfg.blocks; ++i) body_->add(std::make_shared<ResidualBlock>(f, rng));
   mid_ = register_module("mid", std::make_shared<Sequential>());
-  mid_->add(std::make_shared<Conv2d>(f, f, 3, 1, 1, rng));
-  mid_->add(std::make_shared<BatchNorm2d>(f));
+  mid_conv_ = mid_->add(std::make_shared<Conv2d>(f, f, 3, 1, 1, rng));
+  mid_bn_ = mid_->add(std::make_shared<BatchNorm2d>(f));
   up_ = register_module("up", std::make_shared<Sequential>());
   for (int i = 0; i < 2; ++i) {
-    auto conv = up_->add(std::make_shared<Conv2d>(f, 4 * f, 3, 1, 1, rng));
-    if (cfg.icnr) icnr_init(*conv, 2);
+    up_conv_[i] = up_->add(std::make_shared<Conv2d>(f, 4 * f, 3, 1, 1, rng));
+    if (cfg.icnr) icnr_init(*up_conv_[i], 2);
     up_->add(std::make_shared<PixelShuffle>(2));
-    up_->add(std::make_shared<PReLU>());
+    up_act_[i] = up_->add(std::make_shared<PReLU>());
   }
   tail_ = register_module("tail", std::make_shared<Conv2d>(f, 3, 9, 1, 4, rng));
 }
@@ -69,9 +74,21 @@ SRResNet::SRResNet(const SRResNetConfig& cfg, Rng& rng) : cfg_(cfg) {
 Tensor SRResNet::forward(const Tensor& x) {
   if (x.ndim() != 4 || x.dim(3) != 3)
     fail("SRResNet", "input must be (N, H, W, 3) RGB, got shape " + shape_str(x.shape()));
-  Tensor h = (*head_)(x);
-  Tensor b = (*mid_)((*body_)(h));
-  return (*tail_)((*up_)(add(h, b)));
+  if (!fuse_for_inference()) {
+    Tensor h = (*head_)(x);
+    Tensor b = (*mid_)((*body_)(h));
+    return (*tail_)((*up_)(add(h, b)));
+  }
+  Tensor h = conv_bn_prelu_eval(x, *head_conv_, nullptr, head_act_.get());
+  Tensor u = conv_bn_prelu_eval((*body_)(h), *mid_conv_, mid_bn_.get(), nullptr, h);  // h + mid(body(h))
+  for (int i = 0; i < 2; ++i) {
+    if (up_act_[i]->weight.numel() == 1) {  // one slope: PReLU commutes with the shuffle
+      u = pixel_shuffle(conv_bn_prelu_eval(u, *up_conv_[i], nullptr, up_act_[i].get()), 2);
+    } else {
+      u = (*up_act_[i])(pixel_shuffle((*up_conv_[i])(u), 2));
+    }
+  }
+  return (*tail_)(u);
 }
 
 }  // namespace srgan

@@ -12,6 +12,10 @@
 // initial values change; loading a weights file overwrites them, and nothing is written to files.
 // Parameter names follow ../shared/bench/srgan_torch.py (head.0.weight, body.3.c1.weight, ...),
 // so a PyTorch state dict converts one-to-one (weights permuted KCRS -> KRSC).
+// In eval mode with autograd off (Module::fuse_for_inference) the forward runs each convolution
+// with what follows it as one fused op (layers/fused_eval.h): batch norms folded in, PReLUs and
+// the skips' additions in the convolution's epilogue (the upsamplers' PReLU, one slope, before
+// the pixel shuffle, which it commutes with).
 #pragma once
 #include <memory>
 
@@ -57,6 +61,10 @@ class SRResNet : public Module {
   SRResNetConfig cfg_;
   std::shared_ptr<Sequential> head_, body_, mid_, up_;
   std::shared_ptr<Conv2d> tail_;
+  // The layers inside head_, mid_ and up_, for the fused inference forward (layers/fused_eval.h).
+  std::shared_ptr<Conv2d> head_conv_, mid_conv_, up_conv_[2];
+  std::shared_ptr<PReLU> head_act_, up_act_[2];
+  std::shared_ptr<BatchNorm2d> mid_bn_;
 };
 
 }  // namespace srgan

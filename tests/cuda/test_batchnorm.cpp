@@ -142,3 +142,29 @@ TEST_CASE("fused batchnorm + PReLU equals the unfused composition", "[cuda][batc
     }
   }
 }
+
+// The eval-mode fold for inference (batchnorm_fold_eval_cuda): scale = gamma / sqrt(var + eps),
+// shift = (bias - mean) * scale + beta, against the CPU version in double, with and without a
+// convolution bias; 70 channels (more than one warp, not a multiple of 32).
+TEST_CASE("batchnorm eval fold CUDA matches the CPU in double", "[cuda][batchnorm][fused]") {
+  const int C = 70;
+  BatchNormParams p;
+  p.C = C;
+  p.eps = 1e-3;
+  const auto g = random_vector<float>(C, 11, 0.5, 2.0), be = random_vector<float>(C, 12),
+             rm = random_vector<float>(C, 13), rv = random_vector<float>(C, 14, 0.0, 3.0),
+             b = random_vector<float>(C, 15);
+  DevBuf gd(g), bed(be), rmd(rm), rvd(rv), bd(b), scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
+  const auto g2 = to_double(g), be2 = to_double(be), rm2 = to_double(rm), rv2 = to_double(rv), b2 = to_double(b);
+  for (bool with_bias : {true, false}) {
+    INFO("conv bias " << with_bias);
+    std::vector<double> sc(C), sh(C);
+    batchnorm_fold_eval_cpu<double>(p, g2.data(), be2.data(), rm2.data(), rv2.data(), with_bias ? b2.data() : nullptr,
+                                    sc.data(), sh.data());
+    scale.poison();
+    shift.poison();
+    batchnorm_fold_eval_cuda(p, gd, bed, rmd, rvd, with_bias ? bd.get() : nullptr, scale, shift, nullptr);
+    SRGAN_CHECK_CLOSE(compare(scale.download(), sc, Tol{1e-7, 1e-6}));
+    SRGAN_CHECK_CLOSE(compare(shift.download(), sh, Tol{1e-7, 1e-6}));
+  }
+}

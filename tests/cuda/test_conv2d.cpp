@@ -376,6 +376,57 @@ TEST_CASE("fused conv + bias + PReLU equals the unfused composition", "[cuda][co
   }
 }
 
+// Inference epilogue (conv2d_affine_act_forward_cuda): y = act(conv * scale + shift) + residual,
+// the batch norm folded into scale / shift, in every variant's store: the v1 loop, v2/v3 tiles,
+// v4 (one split and split-K), v4's narrow-N tail, cuDNN + a second pass. Ground truth: the
+// double convolution without bias, then the CPU epilogue in double.
+TEST_CASE("inference epilogue: scale, shift, PReLU and residual in the convolution's store", "[cuda][conv2d][fused]") {
+  const Shape shapes[] = {
+      {"odd (v3 under v4)", 2, 9, 7, 5, 6, 3, 3, 1, 1},
+      {"G body 3x3 64->64 @12", 1, 12, 12, 64, 64, 3, 3, 1, 1},
+      {"split-K 256->64 @4", 1, 4, 4, 256, 64, 3, 3, 1, 1},
+      {"tail 9x9 16->3 (narrow-N)", 1, 13, 11, 16, 3, 9, 9, 1, 4},
+  };
+  struct Parts {
+    bool scale, shift, slope, per_channel, residual;
+  };
+  const Parts parts[] = {{true, true, true, false, true}, {false, true, true, true, false}, {true, false, false, false, true},
+                         {false, false, false, false, false}};
+  uint64_t seed = 8100;
+  for (Shape s : shapes) {
+    if (!fit_to_machine(s)) continue;
+    Data d = make(s, seed += 10);
+    const Conv2dParams& p = d.p;
+    INFO(describe(s));
+    const int64_t M = int64_t(p.N) * p.P() * p.Q();
+    std::vector<double> conv(d.ny);
+    const auto xd = to_double(d.x), wd = to_double(d.w);
+    conv2d_forward_cpu_ref<double>(p, xd.data(), wd.data(), nullptr, conv.data());
+    const auto scale_h = random_vector<float>(size_t(p.K), seed + 5, 0.5, 1.5);
+    const auto shift_h = random_vector<float>(size_t(p.K), seed + 6, -1.0, 1.0);
+    const auto slope_h = random_vector<float>(size_t(p.K), seed + 7, -0.5, 0.5);
+    const auto res_h = random_vector<float>(d.ny, seed + 8, -2.0, 2.0);
+    DevBuf x(d.x), w(d.w), scale(scale_h), shift(shift_h), slope(slope_h), res(res_h), y(d.ny);
+    for (const Parts& q : parts) {
+      INFO("scale " << q.scale << " shift " << q.shift << " slope " << q.slope << " per_channel " << q.per_channel
+                    << " residual " << q.residual);
+      std::vector<double> ref = conv;
+      const auto sc = to_double(scale_h), sh = to_double(shift_h), sl = to_double(slope_h), rs = to_double(res_h);
+      conv_epilogue_cpu<double>(M, p.K, q.scale ? sc.data() : nullptr, q.shift ? sh.data() : nullptr,
+                                q.slope ? sl.data() : nullptr, q.per_channel, q.residual ? rs.data() : nullptr,
+                                ref.data());
+      for (ConvAlgo a : kAlgos) {
+        INFO("algo " << conv_algo_name(a));
+        y.poison();
+        conv2d_affine_act_forward_cuda(p, x, w, q.scale ? scale.get() : nullptr, q.shift ? shift.get() : nullptr,
+                                       q.slope ? slope.get() : nullptr, q.per_channel,
+                                       q.residual ? res.get() : nullptr, y, a, nullptr);
+        SRGAN_CHECK_CLOSE(compare(y.download(), ref, tol_for(a, double(p.R) * p.S * p.C)));
+      }
+    }
+  }
+}
+
 TEST_CASE("conv2d rejects invalid shapes and algorithms", "[cuda][conv2d]") {
   Conv2dParams p;
   p.N = 1; p.H = 2; p.W = 2; p.C = 1; p.K = 1; p.R = 3; p.S = 3; p.stride = 1; p.pad = 0;  // P = 0
