@@ -219,10 +219,12 @@ template <int KN>
 void launch_narrow_n_wgrad(const Conv2dParams& p, const float* x, const float* dy, float* dw, cudaStream_t s) {
   namespace nr = cuda::narrow;
   const int rsc = p.R * p.S * p.C;
-  const int splits = nr::wgrad_splits(rsc, int64_t(p.N) * p.P() * p.Q());
+  const int64_t rows = int64_t(p.N) * p.P();
+  const int64_t rows_per = nr::wgrad_rows_per_split(rsc, rows, p.Q());
+  const int splits = int((rows + rows_per - 1) / rows_per);
   float* part = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(splits) * KN * rsc, s));
   const dim3 grid(unsigned((rsc + nr::kWgradThreads - 1) / nr::kWgradThreads), unsigned(splits));
-  nr::conv2d_backward_weight_kernel_v4_narrow_n<KN><<<grid, nr::kWgradThreads, 0, s>>>(geom(p), x, dy, part, splits);
+  nr::conv2d_backward_weight_kernel_v4_narrow_n<KN><<<grid, nr::kWgradThreads, 0, s>>>(geom(p), x, dy, part, rows_per);
   SRGAN_LAUNCH_CHECK(s);
   tg::launch_splitk_reduce(KN, rsc, splits, part, tg::BiasActEpi{dw, rsc, nullptr, nullptr, 0, nullptr}, s);
 }

@@ -204,6 +204,8 @@ TEST_CASE("conv2d v4: tiles, edges, strides and split-K against the reference", 
       {"v4 wgrad K128 s2", 2, 11, 11, 32, 128, 3, 3, 2, 1},
       {"v4 narrow-N 9x9 16->3", 2, 19, 37, 16, 3, 9, 9, 1, 4},  // blocks past both edges
       {"v4 narrow-N 5x5 8->1", 1, 7, 9, 8, 1, 5, 5, 1, 2},
+      {"v4 narrow-N wgrad rows over 256 pixels", 1, 3, 300, 4, 2, 3, 3, 1, 1},  // chunks of one row's pixels
+      {"v4 narrow-N wgrad s2", 2, 9, 11, 4, 3, 3, 3, 2, 1},
   };
   const ConvAlgo a = ConvAlgo::v4_implicit_gemm_tf32_multistage;
   uint64_t seed = 5000;
