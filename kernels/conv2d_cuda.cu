@@ -15,8 +15,9 @@
 //                          iterators, TF32 by truncation, deterministic split-K. Forward with
 //                          C % 4 == 0 and C >= 32, backward-data with K % 4 == 0, K >= 32
 //                          (strided: stride^2 stride-1 phases, conv2d_strided_dgrad_cuda.cuh,
-//                          for filters at least as wide as the stride), backward-weight with C % 4 == 0 and K % 4 == 0 (its own
-//                          kernel: tiles stored along the rows, LDS.128 fragments); forward with
+//                          for filters at least as wide as the stride), backward-weight with
+//                          C % 4 == 0 and K % 4 == 0 (its own kernel: tiles stored along the
+//                          rows, LDS.128 fragments); forward with
 //                          at most 4 output channels (the 9x9 64->3 tail) in fp32 FMA without
 //                          padded work (conv2d_narrow_n_cuda.cuh), and their weight gradient
 //                          likewise (conv2d_narrow_n_wgrad_cuda.cuh); the rest run v3
@@ -436,7 +437,8 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
   const size_t part_bytes = sp4.splits > 1 ? sizeof(float) * size_t(sp4.splits) * M * p.C : 0;
   char* ws = static_cast<char*>(cuda::workspace(wt_bytes + part_bytes, s));
   float* wT = reinterpret_cast<float*>(ws);
-  conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, cuda::dgrad::Taps{0, 0, 1, p.R, p.S}, w, wT);
+  const cuda::dgrad::Taps all_taps{0, 0, 1, p.R, p.S};
+  conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, all_taps, w, wT);
   SRGAN_LAUNCH_CHECK(s);
   const tg::BiasActEpi epi{dx, p.C, nullptr, nullptr, 0, nullptr};
   if (v4) return run_v4(M, p.C, Kred, sp4, bwd_data_a(p, dy), wT, epi, reinterpret_cast<float*>(ws + wt_bytes), s);

@@ -40,7 +40,9 @@ inline int64_t wgrad_rows_per_split(int64_t rsc, int64_t rows, int64_t Q) {
 }
 
 // First q >= 0 with q * st - pad + s >= 0, and one past the last with q * st - pad + s < W.
-__device__ __forceinline__ int first_q_inside(int pad, int s, int st) { return pad - s <= 0 ? 0 : (pad - s + st - 1) / st; }
+__device__ __forceinline__ int first_q_inside(int pad, int s, int st) {
+  return pad - s <= 0 ? 0 : (pad - s + st - 1) / st;
+}
 __device__ __forceinline__ int end_q_inside(int W, int pad, int s, int st) {
   const int num = W - 1 + pad - s;
   return num < 0 ? 0 : num / st + 1;

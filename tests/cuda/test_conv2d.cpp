@@ -392,7 +392,9 @@ TEST_CASE("inference epilogue: scale, shift, PReLU and residual in the convoluti
   struct Parts {
     bool scale, shift, slope, per_channel, residual;
   };
-  const Parts parts[] = {{true, true, true, false, true}, {false, true, true, true, false}, {true, false, false, false, true},
+  const Parts parts[] = {{true, true, true, false, true},
+                         {false, true, true, true, false},
+                         {true, false, false, false, true},
                          {false, false, false, false, false}};
   uint64_t seed = 8100;
   for (Shape s : shapes) {

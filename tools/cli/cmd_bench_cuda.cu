@@ -354,7 +354,9 @@ void bench_conv_prelu(Report& rep, const Conv2dParams& p) {
   r.peak = Peak::fp32;
   r.variant = "cudnn + prelu";
   const std::vector<OutBuf> outs = {{"y", y, ny}, {"pre", z, ny}};
-  add(rep, r, [&](int i) { conv2d_bias_prelu_forward_cuda(p, x[i], w, b, a, false, y, z, ConvAlgo::cudnn, nullptr); }, outs);
+  add(rep, r, [&](int i) {
+    conv2d_bias_prelu_forward_cuda(p, x[i], w, b, a, false, y, z, ConvAlgo::cudnn, nullptr);
+  }, outs);
   r.peak = Peak::tf32;
   r.variant = "v3 + prelu (unfused)";
   add(rep, r, [&](int i) {

@@ -117,7 +117,7 @@ if built; then
   run_stage bench_quick 70 30 "$OUT/bench.log" "$BUILD/tools/srgan" bench kernels --quick --json "$OUT/bench.json"
 fi
 
-# ---- PyTorch anchors (same card, same call, before the long stages) ------------------------------------------------------
+# ---- PyTorch anchors (same card, same call, before the long stages) -------------------------------
 if [ -f .carry/bench/anchor_gpu.py ]; then
   t=$(budget 150 60)
   if [ "$t" -gt 0 ]; then
