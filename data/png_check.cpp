@@ -81,16 +81,19 @@ std::string png_structure_problem(const uint8_t* b, size_t n) {
     return "";  // no IHDR first: stb refuses it with its own words
   const uint64_t expected = expected_data_bytes(b + 16);
   InflateCounter idat(expected);
-  for (size_t pos = 8; pos + 12 <= n;) {
+  // Every chunk whose length and type are there (stb reads a chunk from those 8 bytes on, so a
+  // truncated last chunk's length must be checked too: a 75-byte file ending in half a chunk
+  // made stb ask for 2 GB) must hold its data and CRC in the bytes that follow.
+  for (size_t pos = 8; pos + 8 <= n;) {
     const uint64_t len = be32(b + pos);
     const std::string type(reinterpret_cast<const char*>(b + pos + 4), 4);
-    const uint64_t left = n - pos - 12;  // after this chunk's length, type and CRC
-    if (len > left)
+    if (type == "IEND") break;  // stb stops here and reads no more
+    const uint64_t rest = n - pos - 8;  // after this chunk's length and type
+    if (len + 4 > rest)
       return "chunk '" + type + "' at byte " + std::to_string(pos) + " claims " + std::to_string(len) +
-             " bytes, but only " + std::to_string(left) + " follow";
+             " bytes and a 4-byte CRC, but only " + std::to_string(rest) + " bytes follow";
     if (type == "IDAT" && expected > 0 && !idat.feed(b + pos + 8, size_t(len)))
       return "its image data inflates to more than the " + std::to_string(expected) + " bytes its header needs";
-    if (type == "IEND") break;
     pos += 12 + size_t(len);
   }
   return "";

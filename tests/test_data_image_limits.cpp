@@ -105,13 +105,27 @@ TEST_CASE("image limits: a PNG cannot make the decoder allocate more than its he
   // A chunk length of 2^31 - 1 (found by the fuzzer: stb grew its buffer to 2 GB for it).
   std::vector<uint8_t> b = encode_png(Image(4, 3, 3, 128));
   REQUIRE(std::string(b.begin() + 37, b.begin() + 41) == "IDAT");  // after signature (8) and IHDR (25)
-  const size_t after = b.size() - 33 - 12;                          // bytes after the IDAT chunk's 12
+  const size_t after = b.size() - 33 - 8;                           // bytes after the IDAT's length and type
+  const std::vector<uint8_t> valid = b;
   put_be(b, 33, 0x7fffffff, 4);
   const std::string claims = tmp.file("claims.png");
   write_bytes(claims, b);
   CHECK(error_of([&] { read_image(claims); }) ==
-        "image file '" + claims + "' is truncated or corrupt (chunk 'IDAT' at byte 33 claims 2147483647 bytes, but only " +
-            std::to_string(after) + " follow)");
+        "image file '" + claims + "' is truncated or corrupt (chunk 'IDAT' at byte 33 claims 2147483647 bytes and a "
+        "4-byte CRC, but only " + std::to_string(after) + " bytes follow)");
+  // The same claim in a last chunk cut short after its length and type (found by the fuzzer: a
+  // 75-byte file whose 8 last bytes began a chunk; stb asked for 2 GB).
+  b.assign(valid.begin(), valid.end() - 12);  // without IEND
+  const size_t tail = b.size();
+  b.insert(b.end(), {0x40, 0, 0, 0, 'I', 'D', 'A', 'T', 1, 2});
+  const std::string cut = tmp.file("cut.png");
+  write_bytes(cut, b);
+  CHECK(error_of([&] { read_image(cut); }) ==
+        "image file '" + cut + "' is truncated or corrupt (chunk 'IDAT' at byte " + std::to_string(tail) +
+            " claims 1073741824 bytes and a 4-byte CRC, but only 2 bytes follow)");
+  // A valid file still reads.
+  write_bytes(tmp.file("valid.png"), valid);
+  CHECK(read_image(tmp.file("valid.png")).width == 4);
   // 2000x1000 zeros deflate to a few KB; the header then says 1x1 RGB: 1 + 3 bytes of data.
   b = encode_png(Image(2000, 1000, 3, 0));
   REQUIRE(b.size() < 100000);
