@@ -44,15 +44,29 @@ void batchnorm_forward_train_cpu(const BatchNormParams& p, const T* x, const T* 
   });
 }
 
+namespace {
+
+// The eval-mode affine in double: scale = gamma / sqrt(var + eps), shift = (bias - mean) * scale
+// + beta (bias nullptr: 0), stored as U. Used by the eval forward (U = double) and the fold for
+// inference (batchnorm_fold_eval_cpu, U = T).
+template <typename T, typename U>
+void fold_eval(const BatchNormParams& p, const T* gamma, const T* beta, const T* mean, const T* var, const T* bias,
+               U* scale, U* shift) {
+  for (int c = 0; c < p.C; ++c) {
+    const double a = double(gamma[c]) / std::sqrt(double(var[c]) + p.eps);
+    scale[c] = U(a);
+    shift[c] = U((double(bias ? bias[c] : T(0)) - double(mean[c])) * a + double(beta[c]));
+  }
+}
+
+}  // namespace
+
 template <typename T>
 void batchnorm_forward_eval_cpu(const BatchNormParams& p, const T* x, const T* gamma, const T* beta,
                                 const T* running_mean, const T* running_var, T* y) {
   // y = x * a + b per channel, a = gamma / sqrt(var + eps), b = beta - mean * a (computed once).
   std::vector<double> a(p.C), b(p.C);  // (C)
-  for (int c = 0; c < p.C; ++c) {
-    a[c] = double(gamma[c]) / std::sqrt(double(running_var[c]) + p.eps);
-    b[c] = double(beta[c]) - double(running_mean[c]) * a[c];
-  }
+  fold_eval(p, gamma, beta, running_mean, running_var, static_cast<const T*>(nullptr), a.data(), b.data());
   parallel_for(p.M, grain_rows(p.C), [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m)
       for (int c = 0; c < p.C; ++c) {
@@ -65,11 +79,7 @@ void batchnorm_forward_eval_cpu(const BatchNormParams& p, const T* x, const T* g
 template <typename T>
 void batchnorm_fold_eval_cpu(const BatchNormParams& p, const T* gamma, const T* beta, const T* running_mean,
                              const T* running_var, const T* bias, T* scale, T* shift) {
-  for (int c = 0; c < p.C; ++c) {
-    const double a = double(gamma[c]) / std::sqrt(double(running_var[c]) + p.eps);
-    scale[c] = T(a);
-    shift[c] = T((double(bias ? bias[c] : T(0)) - double(running_mean[c])) * a + double(beta[c]));
-  }
+  fold_eval(p, gamma, beta, running_mean, running_var, bias, scale, shift);
 }
 
 // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), the standard closed form.

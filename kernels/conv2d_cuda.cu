@@ -322,13 +322,16 @@ void check_algo(ConvAlgo algo, const char* who) {
   throw std::invalid_argument(std::string(who) + ": unknown ConvAlgo " + std::to_string(int(algo)));
 }
 
-// The epilogue as its own pass over a finished convolution output, in place (each element read
-// and written by one thread): the cuDNN baseline of the fused forwards.
-__global__ void apply_epilogue_kernel(int64_t M, int N, tg::BiasActEpi epi) {
-  const int64_t total = M * N, step = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step)
-    epi(int(i / N), int(i % N), epi.out[i], 0);
-}
+// The epilogue as its own elementwise pass over a finished convolution output, in place (each
+// element read and written by one thread): the cuDNN baseline of the fused forwards.
+struct ApplyEpilogueF {
+  tg::BiasActEpi epi;
+  int N;
+  __device__ void operator()(int64_t i) const { epi(int(i / N), int(i % N), epi.out[i], 0); }
+  __device__ void vec4(int64_t j) const {  // not used (launched scalar): map_kernel wants it
+    for (int64_t i = 4 * j; i < 4 * j + 4; ++i) (*this)(i);
+  }
+};
 
 // Forward of our variants through an epilogue (bias, PReLU, the inference affine and residual:
 // tg::BiasActEpi), which every path applies where it stores the result.
@@ -406,9 +409,7 @@ void conv2d_affine_act_forward_cuda(const Conv2dParams& p, const float* x, const
   epi.residual = residual;
   if (algo == ConvAlgo::cudnn) {
     conv2d_forward_cudnn(p, x, w, nullptr, y, s);
-    const int64_t M = int64_t(p.N) * p.P() * p.Q();
-    apply_epilogue_kernel<<<cuda::grid_for(M * p.K), kThreads, 0, s>>>(M, p.K, epi);
-    SRGAN_LAUNCH_CHECK(s);
+    cuda::launch_map(int64_t(p.N) * p.P() * p.Q() * p.K, false, ApplyEpilogueF{epi, p.K}, s);
     return;
   }
   forward_impl(p, x, w, epi, algo, s);
