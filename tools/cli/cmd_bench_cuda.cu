@@ -16,9 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <exception>
-#include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -41,6 +39,7 @@
 #include "kernels/prelu.h"
 #include "kernels/reduce.h"
 #include "tools/cli/bench_kernel_rows.h"
+#include "tools/cli/bench_kernels_report.h"
 #include "tools/cli/bench_kernels.h"
 
 namespace srgan::app {
@@ -147,17 +146,6 @@ int rotations(const Env& env, double set_bytes) {
 }
 
 // ---- rows --------------------------------------------------------------------------------------
-
-double rate(const Row& r) { return r.ms > 0 ? r.work / (r.ms * 1e-3) : 0.0; }  // per second
-double pct(const Env& e, const Row& r) {
-  const double v = rate(r);
-  switch (r.peak) {
-    case Peak::fp32: return e.fp32_TFLOPs > 0 ? 100.0 * v / (e.fp32_TFLOPs * 1e12) : 0;
-    case Peak::tf32: return e.tf32_TFLOPs > 0 ? 100.0 * v / (e.tf32_TFLOPs * 1e12) : 0;
-    case Peak::mem: return e.copy_GBps > 0 ? 100.0 * v / (e.copy_GBps * 1e9) : 0;
-  }
-  return 0;
-}
 
 // A tensor a row writes, read back after one call for the result check (bench_output_check.h).
 struct OutBuf {
@@ -669,87 +657,6 @@ void bench_gemm_square(Report& rep, int n) {
   set_baseline(rep, first, "cublas");
 }
 
-// ---- output ------------------------------------------------------------------------------------
-
-void print_table(const Report& rep) {
-  const Env& e = rep.env;
-  std::printf("\n%s | copy %.0f GB/s | cuBLAS fp32 %.1f TFLOP/s | TF32 %.1f TFLOP/s\n", e.device.c_str(),
-              e.copy_GBps, e.fp32_TFLOPs, e.tf32_TFLOPs);
-  std::printf("%-24s %-26s %-22s %9s %12s %7s %8s %9s %8s\n", "op", "shape", "variant", "ms", "rate", "%peak",
-              "speedup", "torch ms", "err");
-  for (const Row& r : rep.rows) {
-    if (!r.error.empty()) {
-      std::printf("%-24s %-26s %-22s FAILED: %s\n", r.op.c_str(), r.shape.c_str(), r.variant.c_str(), r.error.c_str());
-      continue;
-    }
-    char rate_s[32], speed[16], anchor[16], err[16];
-    if (r.peak == Peak::mem) std::snprintf(rate_s, sizeof rate_s, "%.0f GB/s", rate(r) / 1e9);
-    else std::snprintf(rate_s, sizeof rate_s, "%.1f TF/s", rate(r) / 1e12);
-    if (r.base_ms > 0) std::snprintf(speed, sizeof speed, "%.2fx", r.base_ms / r.ms);
-    else std::snprintf(speed, sizeof speed, "-");
-    if (r.anchor_ms > 0) std::snprintf(anchor, sizeof anchor, "%.3f", r.anchor_ms);
-    else std::snprintf(anchor, sizeof anchor, "-");
-    if (r.is_reference) std::snprintf(err, sizeof err, "ref");
-    else if (r.max_err >= 0) std::snprintf(err, sizeof err, "%.1e", r.max_err);
-    else std::snprintf(err, sizeof err, "-");
-    std::printf("%-24s %-26s %-22s %9.4f %12s %6.1f%% %8s %9s %8s\n", r.op.c_str(), r.shape.c_str(), r.variant.c_str(),
-                r.ms, rate_s, pct(e, r), speed, anchor, err);
-  }
-  std::printf("rate: TFLOP/s (conv, linear, gemm) or GB/s of minimal traffic; %%peak against the measured\n"
-              "peak above (TF32 peak for TF32 variants); speedup = baseline ms / ms (baseline: cudnn, cublas\n"
-              "or cudnn + prelu); torch ms: PyTorch fp32 anchor from GUIDE.md (H100, 2026-11-26);\n"
-              "err: max |diff| / max |ref| of the row's outputs after one call against the reference row\n"
-              "(ref: the baseline, or the first that ran); over 1e-3 (1e-2 with TF32) fails the row.\n");
-}
-
-std::string json_str(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') { o += '\\'; o += c; }
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      o += buf;
-    } else o += c;
-  }
-  return o + "\"";
-}
-
-void write_json(const Report& rep, const std::string& path) {
-  std::ofstream f(path);
-  if (!f) throw std::runtime_error("cannot write " + path);
-  const Env& e = rep.env;
-  std::time_t now = std::time(nullptr);
-  char date[32];
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  f << "{\n  \"device\": " << json_str(e.device) << ",\n  \"date\": " << json_str(date)
-    << ",\n  \"quick\": " << (e.quick ? "true" : "false")
-    << ",\n  \"tiny\": " << (e.tiny ? "true" : "false") << ",\n  \"once\": " << (e.once ? "true" : "false")
-    << ",\n  \"peaks\": {\"copy_GBps\": " << e.copy_GBps
-    << ", \"cublas_fp32_TFLOPs\": " << e.fp32_TFLOPs << ", \"cublas_tf32_TFLOPs\": " << e.tf32_TFLOPs
-    << "},\n  \"rows\": [\n";
-  for (size_t i = 0; i < rep.rows.size(); ++i) {
-    const Row& r = rep.rows[i];
-    f << "    {\"op\": " << json_str(r.op) << ", \"shape\": " << json_str(r.shape) << ", \"variant\": "
-      << json_str(r.variant);
-    if (!r.error.empty()) {
-      f << ", \"error\": " << json_str(r.error) << "}";
-    } else {
-      f << ", \"ms\": " << r.ms << ", \"unit\": " << (r.peak == Peak::mem ? "\"GB/s\"" : "\"TFLOP/s\"")
-        << ", \"rate\": " << (r.peak == Peak::mem ? rate(r) / 1e9 : rate(r) / 1e12)
-        << ", \"pct_peak\": " << pct(e, r) << ", \"peak\": "
-        << (r.peak == Peak::mem ? "\"copy\"" : r.peak == Peak::tf32 ? "\"tf32\"" : "\"fp32\"");
-      if (r.base_ms > 0) f << ", \"baseline_ms\": " << r.base_ms << ", \"speedup\": " << r.base_ms / r.ms;
-      if (r.anchor_ms > 0) f << ", \"torch_anchor_ms\": " << r.anchor_ms;
-      if (r.is_reference) f << ", \"reference\": true";
-      if (r.max_err >= 0) f << ", \"max_err\": " << r.max_err << ", \"checked_vs\": " << json_str(r.checked_vs);
-      f << "}";
-    }
-    f << (i + 1 < rep.rows.size() ? ",\n" : "\n");
-  }
-  f << "  ]\n}\n";
-}
-
 Conv2dParams conv(const Env& e, int N, int H, int C, int K, int R, int stride) {
   Conv2dParams p;
   p.N = tiny_batch(e, N); p.H = p.W = tiny_side(e, H);
@@ -776,9 +683,9 @@ int bench_kernels_cuda(const KernelBenchOptions& opt) {
   rep.env.l2_bytes = size_t(prop.l2CacheSize);
   measure_peaks(rep.env);
   add_kernel_rows(rep, opt.quick);
-  print_table(rep);
+  print_kernel_table(rep);
   if (!opt.json.empty()) {
-    write_json(rep, opt.json);
+    write_kernel_json(rep, opt.json);
     std::fprintf(stderr, "wrote %s\n", opt.json.c_str());
   }
   if (rep.failures) std::fprintf(stderr, "%d measurement(s) failed (see the table)\n", rep.failures);
