@@ -59,6 +59,7 @@ enum class ConvAlgo {
   v2_smem_tiled = 2,            // shared-memory tiles of input and weights
   v3_implicit_gemm_tf32 = 3,    // implicit GEMM on tensor cores (TF32 mma.sync), NHWC
   v4_implicit_gemm_tf32_multistage = 4,  // v3 rebuilt: 128-row tiles, ldmatrix, 3-stage cp.async, split-K
+  v5_implicit_gemm_bf16_multistage = 5,  // v4's engine with BF16 operands (mma.m16n8k16), fp32 in memory
   cudnn = 100,                  // baseline behind the same signature
 };
 const char* conv_algo_name(ConvAlgo a);
@@ -66,17 +67,23 @@ const char* conv_algo_name(ConvAlgo a);
 // The variant table: every CUDA convolution, in ladder order, with what it takes. The ops, the
 // CUDA tests and both benchmarks (bench kernels, bench counters) read it, so a new version is a
 // kernel file and one row here.
+// What a variant's multiply-adds take: fp32 on the CUDA cores, or each fp32 input rounded for
+// the tensor cores to TF32 (10 mantissa bits: results differ from fp32 by ~1e-3 relative) or to
+// BF16 (7 bits: ~1e-2). Accumulation is fp32 in every case; tensors stay fp32 in memory.
+enum class ConvMath { fp32, tf32, bf16 };
+const char* conv_math_name(ConvMath m);  // "fp32", "tf32", "bf16"
+
 struct ConvVariant {
   ConvAlgo algo;
   const char* name;
-  bool tf32;      // tensor cores (TF32): results differ from fp32 by ~1e-3 relative
+  ConvMath math;  // its main path's (its fallbacks may compute more precisely: `takes` says)
   bool library;   // a library baseline (cuDNN), not ours
   const char* takes;  // which shapes it runs itself; the rest fall back as said
 };
 const std::vector<ConvVariant>& conv_variants();
-// Ours, fastest by `srgan bench counters`' H100 estimate (docs/performance.md 3b), for fp32
-// (CUDA cores) or TF32 (tensor cores): v2_smem_tiled and v4_implicit_gemm_tf32_multistage.
-ConvAlgo default_conv_algo(bool tf32);
+// Ours, fastest by `srgan bench counters`' H100 estimate (docs/performance.md 3b), for each math:
+// v2_smem_tiled (fp32), v4_implicit_gemm_tf32_multistage (TF32), v5_implicit_gemm_bf16_multistage (BF16).
+ConvAlgo default_conv_algo(ConvMath math);
 
 void conv2d_forward_cuda(const Conv2dParams& p, const float* x, const float* w, const float* b,
                          float* y, ConvAlgo algo, Stream s);

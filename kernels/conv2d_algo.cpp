@@ -9,6 +9,7 @@ const char* conv_algo_name(ConvAlgo a) {
     case ConvAlgo::v2_smem_tiled: return "v2_smem_tiled";
     case ConvAlgo::v3_implicit_gemm_tf32: return "v3_implicit_gemm_tf32";
     case ConvAlgo::v4_implicit_gemm_tf32_multistage: return "v4_implicit_gemm_tf32_multistage";
+    case ConvAlgo::v5_implicit_gemm_bf16_multistage: return "v5_implicit_gemm_bf16_multistage";
     case ConvAlgo::cudnn: return "cudnn";
   }
   return "unknown";
@@ -16,22 +17,38 @@ const char* conv_algo_name(ConvAlgo a) {
 
 const std::vector<ConvVariant>& conv_variants() {
   static const std::vector<ConvVariant> v = {
-      {ConvAlgo::v1_direct, "v1_direct", false, false, "every shape"},
-      {ConvAlgo::v2_smem_tiled, "v2_smem_tiled", false, false, "every shape"},
-      {ConvAlgo::v3_implicit_gemm_tf32, "v3_implicit_gemm_tf32", true, false, "every shape"},
-      {ConvAlgo::v4_implicit_gemm_tf32_multistage, "v4_implicit_gemm_tf32_multistage", true, false,
+      {ConvAlgo::v1_direct, "v1_direct", ConvMath::fp32, false, "every shape"},
+      {ConvAlgo::v2_smem_tiled, "v2_smem_tiled", ConvMath::fp32, false, "every shape"},
+      {ConvAlgo::v3_implicit_gemm_tf32, "v3_implicit_gemm_tf32", ConvMath::tf32, false, "every shape"},
+      {ConvAlgo::v4_implicit_gemm_tf32_multistage, "v4_implicit_gemm_tf32_multistage", ConvMath::tf32, false,
        "forward with C % 4 == 0 and C >= 32, backward-data with K % 4 == 0, K >= 32 (filters up to "
        "15 x 15 and, when strided, at least as wide as the stride: stride^2 stride-1 phases; 16-byte aligned "
        "activations), backward-weight with C % 4 == 0 and K % 4 == 0; "
        "forward with K <= 4, stride 1, C % 8 == 0 and S <= 9, and backward-weight with K <= 4, in fp32 FMA "
        "(narrow-N); the rest run v3"},
-      {ConvAlgo::cudnn, "cudnn", false, true, "every shape cuDNN supports"},
+      {ConvAlgo::v5_implicit_gemm_bf16_multistage, "v5_implicit_gemm_bf16_multistage", ConvMath::bf16, false,
+       "v4's tile paths in BF16 (the same shapes); v4's narrow-N paths (fp32 FMA) and v3 (TF32) for the rest"},
+      {ConvAlgo::cudnn, "cudnn", ConvMath::fp32, true, "every shape cuDNN supports"},
   };
   return v;
 }
 
-ConvAlgo default_conv_algo(bool tf32) {
-  return tf32 ? ConvAlgo::v4_implicit_gemm_tf32_multistage : ConvAlgo::v2_smem_tiled;
+const char* conv_math_name(ConvMath m) {
+  switch (m) {
+    case ConvMath::fp32: return "fp32";
+    case ConvMath::tf32: return "tf32";
+    case ConvMath::bf16: return "bf16";
+  }
+  return "unknown";
+}
+
+ConvAlgo default_conv_algo(ConvMath math) {
+  switch (math) {
+    case ConvMath::tf32: return ConvAlgo::v4_implicit_gemm_tf32_multistage;
+    case ConvMath::bf16: return ConvAlgo::v5_implicit_gemm_bf16_multistage;
+    case ConvMath::fp32: break;
+  }
+  return ConvAlgo::v2_smem_tiled;
 }
 
 const char* cpu_conv_algo_name(CpuConvAlgo a) {

@@ -22,6 +22,11 @@
 //                          padded work (conv2d_narrow_n_cuda.cuh), and their weight gradient
 //                          likewise (conv2d_narrow_n_wgrad_cuda.cuh); the rest run v3
 //                          (conv_variants() in conv2d.h says so).
+//   v5_implicit_gemm_bf16_multistage  v4's engine and paths with BF16 operands: each fp32 value
+//                          rounded to bfloat16 as its fragment is formed, mma.sync.m16n8k16 (twice
+//                          the multiply-adds per instruction, twice the TF32 rate on Hopper), fp32
+//                          accumulation; tensors stay fp32 in memory. v4's narrow-N paths (fp32) and
+//                          v3 (TF32) run what the tile paths do not take.
 //   cudnn                  baseline, conv2d_cudnn.cu.
 //
 // The convolution as a GEMM (M x N, reduction Kred):
@@ -173,13 +178,17 @@ __global__ void conv2d_transpose_weight_kernel(tg::ConvGeom g, cuda::dgrad::Taps
   }
 }
 
-tg::Flavour flavour_of(ConvAlgo algo) {
-  return algo == ConvAlgo::v3_implicit_gemm_tf32 || algo == ConvAlgo::v4_implicit_gemm_tf32_multistage
-             ? tg::Flavour::tf32
-             : tg::Flavour::ffma;
+namespace tg4 = cuda::tg4;
+
+// v4 and v5: the multistage engine (the same paths), with TF32 or BF16 operands.
+bool multistage(ConvAlgo algo) {
+  return algo == ConvAlgo::v4_implicit_gemm_tf32_multistage || algo == ConvAlgo::v5_implicit_gemm_bf16_multistage;
 }
 
-namespace tg4 = cuda::tg4;
+// The tile_gemm.cuh flavour that runs a variant's other shapes: v3's TF32 for v3 to v5.
+tg::Flavour flavour_of(ConvAlgo algo) {
+  return algo == ConvAlgo::v3_implicit_gemm_tf32 || multistage(algo) ? tg::Flavour::tf32 : tg::Flavour::ffma;
+}
 
 // ---- v4: the multistage engine --------------------------------------------------------------
 
@@ -260,21 +269,30 @@ tg::SplitPlan v4_plan(int M, int N, int Kred) { return tg4::plan_splits(M, N, Kr
 
 // C = A * B^T (B row-major (N, Kred)) through out; with sp.splits > 1 the split-K partials
 // (splits, M, N) go to `part` and a second kernel adds them in split order (deterministic).
-template <class Epi>
-void run_v4(int M, int N, int Kred, const tg::SplitPlan& sp, const tg4::ImplicitA::Params& a, const float* b,
-            const Epi& out, float* part, cudaStream_t s) {
+template <tg4::Mma P, class Epi>
+void run_multistage(int M, int N, int Kred, const tg::SplitPlan& sp, const tg4::ImplicitA::Params& a, const float* b,
+                    const Epi& out, float* part, cudaStream_t s) {
   const tg4::RowMajorKA::Params bp{b, N, Kred, Kred};
-  if (sp.splits == 1) return tg4::launch_multistage(M, N, Kred, sp, a, bp, out, s);
+  if (sp.splits == 1) return tg4::launch_multistage<P>(M, N, Kred, sp, a, bp, out, s);
   const tg::PartialEpi pe{part, N, int64_t(M) * N};
-  tg4::launch_multistage(M, N, Kred, sp, a, bp, pe, s);
+  tg4::launch_multistage<P>(M, N, Kred, sp, a, bp, pe, s);
   tg::launch_splitk_reduce(M, N, sp.splits, part, out, s);
+}
+// ... for v4 (TF32) or v5 (BF16).
+template <class Epi>
+void run_v4(ConvAlgo algo, int M, int N, int Kred, const tg::SplitPlan& sp, const tg4::ImplicitA::Params& a,
+            const float* b, const Epi& out, float* part, cudaStream_t s) {
+  if (algo == ConvAlgo::v5_implicit_gemm_bf16_multistage)
+    return run_multistage<tg4::Mma::bf16>(M, N, Kred, sp, a, b, out, part, s);
+  run_multistage<tg4::Mma::tf32>(M, N, Kred, sp, a, b, out, part, s);
 }
 
 // v4 backward-data with stride > 1: each phase (a, b) of dx a stride-1 GEMM over its taps
 // (conv2d_strided_dgrad_cuda.cuh). One workspace call: every phase's transposed sub-filter
 // (C, Rt, Su, K), then split-K partials for the largest phase (phases run in stream order, so
 // they share them).
-void backward_data_v4_strided(const Conv2dParams& p, const float* dy, const float* w, float* dx, cudaStream_t s) {
+void backward_data_v4_strided(const Conv2dParams& p, const float* dy, const float* w, float* dx, ConvAlgo algo,
+                              cudaStream_t s) {
   namespace dg = cuda::dgrad;
   struct Job {
     dg::Phase ph;
@@ -307,7 +325,7 @@ void backward_data_v4_strided(const Conv2dParams& p, const float* dy, const floa
     const tg4::ImplicitA::Params a{dy, j.M, p.P(), p.Q(), p.K, j.ph.taps.R, j.ph.taps.S, j.ph.Hp, j.ph.Wp,
                                    1, j.ph.oh, j.ph.ow, -1};
     const dg::PhaseScatterEpi epi{dx, p.C, p.H, p.W, p.stride, j.ph.a, j.ph.b, j.ph.Hp, j.ph.Wp};
-    run_v4(j.M, p.C, j.Kred, j.sp, a, wT, epi, part, s);
+    run_v4(algo, j.M, p.C, j.Kred, j.sp, a, wT, epi, part, s);
   }
 }
 
@@ -317,6 +335,7 @@ void check_algo(ConvAlgo algo, const char* who) {
     case ConvAlgo::v2_smem_tiled:
     case ConvAlgo::v3_implicit_gemm_tf32:
     case ConvAlgo::v4_implicit_gemm_tf32_multistage:
+    case ConvAlgo::v5_implicit_gemm_bf16_multistage:
     case ConvAlgo::cudnn: return;
   }
   throw std::invalid_argument(std::string(who) + ": unknown ConvAlgo " + std::to_string(int(algo)));
@@ -344,8 +363,8 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const t
     SRGAN_LAUNCH_CHECK(s);
     return;
   }
-  if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_narrow_n_applies(p)) return run_narrow_n(p, x, w, epi, s);
-  if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_forward_applies(p, x)) {
+  if (multistage(algo) && v4_narrow_n_applies(p)) return run_narrow_n(p, x, w, epi, s);
+  if (multistage(algo) && v4_forward_applies(p, x)) {
     const int M = p.N * p.P() * p.Q(), Kred = p.R * p.S * p.C;
     const tg::SplitPlan sp = v4_plan(M, p.K, Kred);
     // One workspace call: an aligned copy of misaligned weights (K, R, S, C), then the split-K
@@ -359,7 +378,7 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const t
       w = reinterpret_cast<const float*>(ws);
     }
     float* part = sp.splits > 1 ? reinterpret_cast<float*>(ws + w_bytes) : nullptr;
-    return run_v4(M, p.K, Kred, sp, fwd_a(p, x), w, epi, part, s);
+    return run_v4(algo, M, p.K, Kred, sp, fwd_a(p, x), w, epi, part, s);
   }
   const auto pr = tg::conv_fwd_problem(p, x, w);
   const tg::Flavour f = flavour_of(algo);
@@ -429,8 +448,8 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
     return;
   }
   const int64_t wsize = int64_t(p.K) * p.R * p.S * p.C;
-  const bool v4 = algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_backward_data_applies(p, dy);
-  if (v4 && p.stride > 1) return backward_data_v4_strided(p, dy, w, dx, s);
+  const bool v4 = multistage(algo) && v4_backward_data_applies(p, dy);
+  if (v4 && p.stride > 1) return backward_data_v4_strided(p, dy, w, dx, algo, s);
   const int M = p.N * p.H * p.W, Kred = p.R * p.S * p.K;
   const tg::SplitPlan sp4 = v4 ? v4_plan(M, p.C, Kred) : tg::SplitPlan{};
   // One workspace call for both: wT (C, R, S, K), then the split-K partials (splits, M, C).
@@ -442,7 +461,7 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
   conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, all_taps, w, wT);
   SRGAN_LAUNCH_CHECK(s);
   const tg::BiasActEpi epi{dx, p.C, nullptr, nullptr, 0, nullptr};
-  if (v4) return run_v4(M, p.C, Kred, sp4, bwd_data_a(p, dy), wT, epi, reinterpret_cast<float*>(ws + wt_bytes), s);
+  if (v4) return run_v4(algo, M, p.C, Kred, sp4, bwd_data_a(p, dy), wT, epi, reinterpret_cast<float*>(ws + wt_bytes), s);
   const auto pr = tg::conv_bwd_data_problem(p, dy, wT);
   const tg::Flavour f = flavour_of(algo);
   tg::launch_tile_gemm(f, pr.M, pr.N, pr.Kred, tg::plan_splits(f, pr.M, pr.N, pr.Kred, 1), pr.a, pr.b, epi, s);
@@ -464,22 +483,27 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
   const tg::ConvGeom g = geom(p);
   const int npix = p.N * p.P() * p.Q();
   const int RSC = p.R * p.S * p.C;
-  if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && p.K <= 4) {
+  if (multistage(algo) && p.K <= 4) {
     run_narrow_n_wgrad(p, x, dy, dw, s);
     if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
     return;
   }
-  if (algo == ConvAlgo::v4_implicit_gemm_tf32_multistage && v4_backward_weight_applies(p, x, dy)) {
+  if (multistage(algo) && v4_backward_weight_applies(p, x, dy)) {
     // dW (K, R*S*C) = dy^T (K, pixels) * im2col(x) (pixels, R*S*C), split over the pixels.
     const tg::SplitPlan sp = tg4::plan_splits(p.K, RSC, npix, tg4::block_m_mn_for(p.K), 128, 64);
     const tg4::DyT::Params a{dy, p.K, npix};
     const tg4::XCol::Params b{x, p.N, p.H, p.W, p.C, p.R, p.S, p.P(), p.Q(), p.stride, p.pad};
     const tg::BiasActEpi out{dw, RSC, nullptr, nullptr, 0, nullptr};
+    auto launch = [&](const auto& epi) {
+      if (algo == ConvAlgo::v5_implicit_gemm_bf16_multistage)
+        return tg4::launch_multistage_mn<tg4::Mma::bf16>(p.K, RSC, npix, sp, a, b, epi, s);
+      tg4::launch_multistage_mn<tg4::Mma::tf32>(p.K, RSC, npix, sp, a, b, epi, s);
+    };
     if (sp.splits == 1) {
-      tg4::launch_multistage_mn(p.K, RSC, npix, sp, a, b, out, s);
+      launch(out);
     } else {
       float* part = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(sp.splits) * p.K * RSC, s));
-      tg4::launch_multistage_mn(p.K, RSC, npix, sp, a, b, tg::PartialEpi{part, RSC, int64_t(p.K) * RSC}, s);
+      launch(tg::PartialEpi{part, RSC, int64_t(p.K) * RSC});
       tg::launch_splitk_reduce(p.K, RSC, sp.splits, part, out, s);
     }
     if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials

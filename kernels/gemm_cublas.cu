@@ -22,4 +22,12 @@ void gemm_cublas(const GemmParams& p, const float* A, const float* B, float* C, 
                            p.N, p.M, p.K, &alpha, B, p.ldb, A, p.lda, &beta, C, p.ldc));
 }
 
+void gemm_cublas_bf16_square(int n, const void* A, const void* B, float* C, Stream s) {
+  cublasHandle_t h = cuda::cublas_handle(s);
+  CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+  const float alpha = 1.f, beta = 0.f;
+  CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, A, CUDA_R_16BF, n, B, CUDA_R_16BF, n, &beta,
+                            C, CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
 }  // namespace srgan::kern

@@ -11,4 +11,8 @@ bool gemm_cublas_allow_tf32();
 
 void gemm_cublas(const GemmParams& p, const float* A, const float* B, float* C, Stream s);
 
+// C (n x n, fp32) = A B with A and B (n x n) in bfloat16 (raw 16-bit values), fp32 accumulation
+// (cublasGemmEx): the BF16 tensor-core peak that `bench kernels` holds BF16 rows to.
+void gemm_cublas_bf16_square(int n, const void* A, const void* B, float* C, Stream s);
+
 }  // namespace srgan::kern

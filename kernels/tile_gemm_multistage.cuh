@@ -1,4 +1,4 @@
-// The multistage TF32 tensor-core GEMM behind conv2d v4 (internal to kernels/*.cu): the same
+// The multistage tensor-core GEMM behind conv2d v4 (TF32) and v5 (BF16; internal to kernels/*.cu): the same
 // implicit-GEMM view as tile_gemm.cuh (C[m, n] = sum_kk A[m, kk] * B[kk, n]), rebuilt for the
 // main loop's instruction count (docs/kernels.md, "v4"):
 //   * operand iterators without division: each thread computes its rows' base offsets once per
@@ -215,6 +215,59 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], 
 #endif
 }
 
+// The tensor cores' input type, a template parameter of both kernels (the same tiles, copies and
+// iterators): TF32 by truncation, mma.m16n8k8; or BF16, mma.m16n8k16 (twice the multiply-adds
+// per instruction, twice the rate on Hopper), each fp32 operand rounded to bfloat16 (8
+// significant bits, to nearest even) as the fragment is formed: cvt.rn.bf16x2 packs two.
+enum class Mma { tf32, bf16 };
+
+// fp32 (lo, hi) -> one register of two bf16, lo in the lower half (cvt.rn.bf16x2 puts its first
+// source in the upper half).
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
+#ifdef SRGAN_CUDA_EMU
+  return ::srgan::emu::cvt_rn_bf16x2(hi, lo);
+#else
+  uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+#endif
+}
+__device__ __forceinline__ uint32_t pack_bf16x2(uint32_t lo, uint32_t hi) {
+#ifdef SRGAN_CUDA_EMU
+  float l, h;
+  __builtin_memcpy(&l, &lo, 4);
+  __builtin_memcpy(&h, &hi, 4);
+  return pack_bf16x2(l, h);
+#else
+  return pack_bf16x2(__uint_as_float(lo), __uint_as_float(hi));
+#endif
+}
+
+__device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#ifdef SRGAN_CUDA_EMU
+  const uint32_t b[2] = {b0, b1};
+  ::srgan::emu::mma_m16n8k16_bf16(d, a, b);
+#else
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+// BF16 fragments from the TF32 ones of two k8 halves, by permuting the reduction (the sum does
+// not see the order, only that A and B agree): a TF32 fragment gives lane (g, t) the physical
+// columns t and t + 4 of each k8, and m16n8k16 wants logical columns (2t, 2t+1) and (2t+8, 2t+9)
+// in a lane; so logical 2t, 2t+1, 2t+8, 2t+9 are physical t, t+4, 8+t, 12+t of the k16 step.
+//   A: tf32 lo/hi = {(g, t), (g+8, t), (g, t+4), (g+8, t+4)} of k 0-7 / 8-15.
+__device__ __forceinline__ void bf16_a_frag(uint32_t (&af)[4], const uint32_t (&lo)[4], const uint32_t (&hi)[4]) {
+  af[0] = pack_bf16x2(lo[0], lo[2]);  // row g,     logical k 2t, 2t+1
+  af[1] = pack_bf16x2(lo[1], lo[3]);  // row g + 8
+  af[2] = pack_bf16x2(hi[0], hi[2]);  // row g,     logical k 2t+8, 2t+9
+  af[3] = pack_bf16x2(hi[1], hi[3]);  // row g + 8
+}
+
 // The pipeline's prologue, shared by both kernels: k-steps kt0 .. kt0 + STAGES - 2 put in flight
 // into stages 0 .. STAGES - 2 (a_stage / b_stage floats apart), one cp.async group each (an empty
 // group past kt1, so the main loop's wait counts stay fixed).
@@ -238,9 +291,9 @@ constexpr int threads_of() { return (BM / kWarpM) * (BN / kWarpN) * 32; }
 template <int BM, int BN>
 constexpr int smem_bytes_of() { return kStages * (BM + BN) * kLd * 4; }
 
-template <int BM, int BN, class PA, class PB, class Epi>
+template <Mma P, int BM, int BN, class PA, class PB, class Epi>
 __global__ void __launch_bounds__(threads_of<BM, BN>(), 1)
-tile_gemm_tf32_multistage_kernel(int M, int N, int Kred, int kt_per_split, PA pa, PB pb, Epi epi) {
+tile_gemm_multistage_kernel(int M, int N, int Kred, int kt_per_split, PA pa, PB pb, Epi epi) {
   constexpr int NT = threads_of<BM, BN>(), WARPS_N = BN / kWarpN;
   constexpr int MI = kWarpM / 16, NJ = kWarpN / 8;  // 4 x 4 mma tiles per warp
   extern __shared__ __align__(16) float smem[];
@@ -282,17 +335,49 @@ tile_gemm_tf32_multistage_kernel(int M, int N, int Kred, int kt_per_split, PA pa
       cp_async_commit();
       const float* as = a_frag + st * BM * kLd;
       const float* bs = b_frag + st * BN * kLd;
+      if constexpr (P == Mma::tf32) {
 #pragma unroll
-      for (int k8 = 0; k8 < kBK; k8 += 8) {
-        uint32_t af[MI][4], bf[NJ / 2][4];
+        for (int k8 = 0; k8 < kBK; k8 += 8) {
+          uint32_t af[MI][4], bf[NJ / 2][4];
 #pragma unroll
-        for (int i = 0; i < MI; ++i) ldmatrix<4>(af[i], as + i * 16 * kLd + k8);
+          for (int i = 0; i < MI; ++i) ldmatrix<4>(af[i], as + i * 16 * kLd + k8);
 #pragma unroll
-        for (int jj = 0; jj < NJ / 2; ++jj) ldmatrix<4>(bf[jj], bs + jj * 16 * kLd + k8);
+          for (int jj = 0; jj < NJ / 2; ++jj) ldmatrix<4>(bf[jj], bs + jj * 16 * kLd + k8);
 #pragma unroll
-        for (int i = 0; i < MI; ++i)
+          for (int i = 0; i < MI; ++i)
 #pragma unroll
-          for (int j = 0; j < NJ; ++j) mma_tf32(acc[i][j], af[i], bf[j / 2][(j & 1) * 2], bf[j / 2][(j & 1) * 2 + 1]);
+            for (int j = 0; j < NJ; ++j)
+              mma_tf32(acc[i][j], af[i], bf[j / 2][(j & 1) * 2], bf[j / 2][(j & 1) * 2 + 1]);
+        }
+      } else {
+        // BF16: the same ldmatrix reads for two k8 halves, packed (bf16_a_frag): 8 LDSM, 24
+        // conversions and 16 mma.m16n8k16 per 16 of reduction.
+#pragma unroll
+        for (int k16 = 0; k16 < kBK; k16 += 16) {
+          uint32_t af[MI][4], bf[NJ][2];
+#pragma unroll
+          for (int i = 0; i < MI; ++i) {
+            uint32_t lo[4], hi[4];
+            ldmatrix<4>(lo, as + i * 16 * kLd + k16);
+            ldmatrix<4>(hi, as + i * 16 * kLd + k16 + 8);
+            bf16_a_frag(af[i], lo, hi);
+          }
+#pragma unroll
+          for (int jj = 0; jj < NJ / 2; ++jj) {
+            uint32_t lo[4], hi[4];  // n tiles 2jj, 2jj + 1: {(t, g), (t+4, g)} each, of k 0-7 / 8-15
+            ldmatrix<4>(lo, bs + jj * 16 * kLd + k16);
+            ldmatrix<4>(hi, bs + jj * 16 * kLd + k16 + 8);
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+              bf[2 * jj + h][0] = pack_bf16x2(lo[2 * h], lo[2 * h + 1]);  // logical k 2t, 2t+1
+              bf[2 * jj + h][1] = pack_bf16x2(hi[2 * h], hi[2 * h + 1]);  // logical k 2t+8, 2t+9
+            }
+          }
+#pragma unroll
+          for (int i = 0; i < MI; ++i)
+#pragma unroll
+            for (int j = 0; j < NJ; ++j) mma_bf16(acc[i][j], af[i], bf[j][0], bf[j][1]);
+        }
       }
     }
   }
@@ -475,9 +560,9 @@ template <class P, int BMN, int NT, int SW> struct MnIterOf;
 template <int BMN, int NT, int SW> struct MnIterOf<DyT::Params, BMN, NT, SW> { using type = DyTIter<BMN, NT, SW>; };
 template <int BMN, int NT, int SW> struct MnIterOf<XCol::Params, BMN, NT, SW> { using type = XColIter<BMN, NT, SW>; };
 
-template <int BM, int BN, class PA, class PB, class Epi>
+template <Mma P, int BM, int BN, class PA, class PB, class Epi>
 __global__ void __launch_bounds__(threads_of<BM, BN>(), 1)
-tile_gemm_tf32_multistage_mn_kernel(int M, int N, int Kred, int kt_per_split, PA pa, PB pb, Epi epi) {
+tile_gemm_multistage_mn_kernel(int M, int N, int Kred, int kt_per_split, PA pa, PB pb, Epi epi) {
   constexpr int NT = threads_of<BM, BN>(), WARPS_N = BN / kWarpN;
   constexpr int MI = kWarpM / 16, NJ = kWarpN / 8;
   extern __shared__ __align__(16) float smem[];
@@ -518,24 +603,50 @@ tile_gemm_tf32_multistage_mn_kernel(int M, int N, int Kred, int kt_per_split, PA
       cp_async_commit();
       const float* as = As + st * kBK * BM;
       const float* bs = Bs + st * kBK * BN;
-#pragma unroll
-      for (int k8 = 0; k8 < kBK; k8 += 8) {
-        float4 a_lo[2], a_hi[2], b[2];  // [k = t, t + 4]: rows 8g..8g+3, 8g+4..8g+7; columns 4g..4g+3
+      // This lane's values of reduction rows k + t and k + t + 4 (h = 0, 1): A rows 8g..8g+7
+      // (natural order), B columns 4g..4g+3.
+      auto read = [&](int k, float (&av)[2][8], float (&bv)[2][4]) {
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-          const float* ar = as + (k8 + t + 4 * h) * BM;
-          a_lo[h] = lds128(ar + a_off0);
-          a_hi[h] = lds128(ar + a_off1);
-          b[h] = lds128(bs + (k8 + t + 4 * h) * BN + b_off);
+          const float* ar = as + (k + t + 4 * h) * BM;
+          const float4 lo = lds128(ar + a_off0), hi = lds128(ar + a_off1);
+          const float4 b = lds128(bs + (k + t + 4 * h) * BN + b_off);
+          av[h][0] = lo.x, av[h][1] = lo.y, av[h][2] = lo.z, av[h][3] = lo.w;
+          av[h][4] = hi.x, av[h][5] = hi.y, av[h][6] = hi.z, av[h][7] = hi.w;
+          bv[h][0] = b.x, bv[h][1] = b.y, bv[h][2] = b.z, bv[h][3] = b.w;
         }
-        const float av[2][8] = {{a_lo[0].x, a_lo[0].y, a_lo[0].z, a_lo[0].w, a_hi[0].x, a_hi[0].y, a_hi[0].z, a_hi[0].w},
-                                {a_lo[1].x, a_lo[1].y, a_lo[1].z, a_lo[1].w, a_hi[1].x, a_hi[1].y, a_hi[1].z, a_hi[1].w}};
-        const float bv[2][4] = {{b[0].x, b[0].y, b[0].z, b[0].w}, {b[1].x, b[1].y, b[1].z, b[1].w}};
+      };
+      if constexpr (P == Mma::tf32) {
 #pragma unroll
-        for (int i = 0; i < MI; ++i) {
-          const uint32_t af[4] = {bits(av[0][2 * i]), bits(av[0][2 * i + 1]), bits(av[1][2 * i]), bits(av[1][2 * i + 1])};
+        for (int k8 = 0; k8 < kBK; k8 += 8) {
+          float av[2][8], bv[2][4];
+          read(k8, av, bv);
 #pragma unroll
-          for (int j = 0; j < NJ; ++j) mma_tf32(acc[i][j], af, bits(bv[0][j]), bits(bv[1][j]));
+          for (int i = 0; i < MI; ++i) {
+            const uint32_t af[4] = {bits(av[0][2 * i]), bits(av[0][2 * i + 1]), bits(av[1][2 * i]),
+                                    bits(av[1][2 * i + 1])};
+#pragma unroll
+            for (int j = 0; j < NJ; ++j) mma_tf32(acc[i][j], af, bits(bv[0][j]), bits(bv[1][j]));
+          }
+        }
+      } else {
+        // BF16: two k8 halves packed as in bf16_a_frag (physical k t, t+4 of a half are logical
+        // 2t, 2t+1): 12 LDS.128, 24 conversions, 16 mma.m16n8k16 per 16 of reduction.
+#pragma unroll
+        for (int k16 = 0; k16 < kBK; k16 += 16) {
+          float alo[2][8], blo[2][4], ahi[2][8], bhi[2][4];
+          read(k16, alo, blo);
+          read(k16 + 8, ahi, bhi);
+          uint32_t bf[NJ][2];
+#pragma unroll
+          for (int j = 0; j < NJ; ++j) bf[j][0] = pack_bf16x2(blo[0][j], blo[1][j]), bf[j][1] = pack_bf16x2(bhi[0][j], bhi[1][j]);
+#pragma unroll
+          for (int i = 0; i < MI; ++i) {
+            const uint32_t af[4] = {pack_bf16x2(alo[0][2 * i], alo[1][2 * i]), pack_bf16x2(alo[0][2 * i + 1], alo[1][2 * i + 1]),
+                                    pack_bf16x2(ahi[0][2 * i], ahi[1][2 * i]), pack_bf16x2(ahi[0][2 * i + 1], ahi[1][2 * i + 1])};
+#pragma unroll
+            for (int j = 0; j < NJ; ++j) mma_bf16(acc[i][j], af, bf[j][0], bf[j][1]);
+          }
         }
       }
     }
@@ -573,13 +684,13 @@ inline tg::SplitPlan plan_splits(int M, int N, int Kred, int BM, int BN, int max
 // 128 x 128 tiles when N > 64, else 128 x 64.
 inline int block_n_for(int N) { return N > 64 ? 128 : 64; }
 
-template <int BM, int BN, class PA, class PB, class Epi>
+template <Mma P, int BM, int BN, class PA, class PB, class Epi>
 void launch_multistage_tile(int M, int N, int Kred, const tg::SplitPlan& sp, const PA& pa, const PB& pb,
                             const Epi& epi, cudaStream_t s) {
   constexpr int smem = smem_bytes_of<BM, BN>();
   // Over 48 KiB of dynamic shared memory needs the kernel's limit raised, once per process.
   static const bool raised = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&tile_gemm_tf32_multistage_kernel<BM, BN, PA, PB, Epi>),
+    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&tile_gemm_multistage_kernel<P, BM, BN, PA, PB, Epi>),
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     return true;
   }();
@@ -589,18 +700,18 @@ void launch_multistage_tile(int M, int N, int Kred, const tg::SplitPlan& sp, con
   if (gy > 65535 || sp.splits > 65535 || gx > 2147483647)
     throw std::invalid_argument("tile_gemm_multistage: problem too large for the grid");
   const dim3 grid(unsigned(gx), unsigned(gy), unsigned(sp.splits));
-  tile_gemm_tf32_multistage_kernel<BM, BN, PA, PB, Epi><<<grid, threads_of<BM, BN>(), smem, s>>>(
+  tile_gemm_multistage_kernel<P, BM, BN, PA, PB, Epi><<<grid, threads_of<BM, BN>(), smem, s>>>(
       M, N, Kred, sp.kt_per_split, pa, pb, epi);
   SRGAN_LAUNCH_CHECK(s);
 }
 
 // The backward-weight flavour: BM = 64 for M <= 64 (one warp row), else 128; BN = 128.
-template <int BM, int BN, class PA, class PB, class Epi>
+template <Mma P, int BM, int BN, class PA, class PB, class Epi>
 void launch_multistage_mn_tile(int M, int N, int Kred, const tg::SplitPlan& sp, const PA& pa, const PB& pb,
                                const Epi& epi, cudaStream_t s) {
   constexpr int smem = kStages * kBK * (BM + BN) * 4;
   static const bool raised = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&tile_gemm_tf32_multistage_mn_kernel<BM, BN, PA, PB, Epi>),
+    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&tile_gemm_multistage_mn_kernel<P, BM, BN, PA, PB, Epi>),
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     return true;
   }();
@@ -610,25 +721,25 @@ void launch_multistage_mn_tile(int M, int N, int Kred, const tg::SplitPlan& sp, 
   if (gy > 65535 || sp.splits > 65535 || gx > 2147483647)
     throw std::invalid_argument("tile_gemm_multistage: problem too large for the grid");
   const dim3 grid(unsigned(gx), unsigned(gy), unsigned(sp.splits));
-  tile_gemm_tf32_multistage_mn_kernel<BM, BN, PA, PB, Epi><<<grid, threads_of<BM, BN>(), smem, s>>>(
+  tile_gemm_multistage_mn_kernel<P, BM, BN, PA, PB, Epi><<<grid, threads_of<BM, BN>(), smem, s>>>(
       M, N, Kred, sp.kt_per_split, pa, pb, epi);
   SRGAN_LAUNCH_CHECK(s);
 }
 inline int block_m_mn_for(int M) { return M > 64 ? 128 : 64; }
-template <class PA, class PB, class Epi>
+template <Mma P, class PA, class PB, class Epi>
 void launch_multistage_mn(int M, int N, int Kred, const tg::SplitPlan& sp, const PA& pa, const PB& pb, const Epi& epi,
                           cudaStream_t s) {
-  if (block_m_mn_for(M) == 128) launch_multistage_mn_tile<128, 128>(M, N, Kred, sp, pa, pb, epi, s);
-  else launch_multistage_mn_tile<64, 128>(M, N, Kred, sp, pa, pb, epi, s);
+  if (block_m_mn_for(M) == 128) launch_multistage_mn_tile<P, 128, 128>(M, N, Kred, sp, pa, pb, epi, s);
+  else launch_multistage_mn_tile<P, 64, 128>(M, N, Kred, sp, pa, pb, epi, s);
 }
 
 // C = A * B through epi, tiles chosen by N; split-K partials (when sp.splits > 1) go to the
 // caller's PartialEpi and launch_splitk_reduce.
-template <class PA, class PB, class Epi>
+template <Mma P, class PA, class PB, class Epi>
 void launch_multistage(int M, int N, int Kred, const tg::SplitPlan& sp, const PA& pa, const PB& pb, const Epi& epi,
                        cudaStream_t s) {
-  if (block_n_for(N) == 128) launch_multistage_tile<128, 128>(M, N, Kred, sp, pa, pb, epi, s);
-  else launch_multistage_tile<128, 64>(M, N, Kred, sp, pa, pb, epi, s);
+  if (block_n_for(N) == 128) launch_multistage_tile<P, 128, 128>(M, N, Kred, sp, pa, pb, epi, s);
+  else launch_multistage_tile<P, 128, 64>(M, N, Kred, sp, pa, pb, epi, s);
 }
 
 }  // namespace srgan::kern::cuda::tg4

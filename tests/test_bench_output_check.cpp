@@ -51,26 +51,33 @@ TEST_CASE("compare_outputs: the worst output decides, against the tolerance for 
   std::vector<NamedOutput> got = ref;
   // TF32-sized rounding in dx (5e-4 of its largest value): inside the TF32 bound, outside fp32's.
   got[1].values[10] += 5e-4f * 4.f;
-  OutputComparison tf32 = compare_outputs(got, ref, output_tolerance(true));
+  OutputComparison tf32 = compare_outputs(got, ref, output_tolerance(InputRounding::tf32));
   CHECK(tf32.ok);
   CHECK(tf32.worst == "dx");
   CHECK(std::fabs(tf32.max_err - 5e-4) < 1e-6);
-  const OutputComparison fp32_pair = compare_outputs(got, ref, output_tolerance(false));
+  const OutputComparison fp32_pair = compare_outputs(got, ref, output_tolerance(InputRounding::fp32));
   CHECK(fp32_pair.max_err == tf32.max_err);
   CHECK(fp32_pair.ok);  // 5e-4 < 1e-3
   got[1].values[10] += 4e-3f * 4.f;  // now 4.5e-3: a TF32 pair passes, an fp32 pair does not
-  CHECK(compare_outputs(got, ref, output_tolerance(true)).ok);
-  CHECK_FALSE(compare_outputs(got, ref, output_tolerance(false)).ok);
-  // A wrong weight-gradient element (a missed tile): fails both, and names dw.
+  CHECK(compare_outputs(got, ref, output_tolerance(InputRounding::tf32)).ok);
+  CHECK_FALSE(compare_outputs(got, ref, output_tolerance(InputRounding::fp32)).ok);
+  got[1].values[10] += 1e-2f * 4.f;  // 1.45e-2: BF16-sized, past a TF32 pair's bound
+  CHECK(compare_outputs(got, ref, output_tolerance(InputRounding::bf16)).ok);
+  CHECK_FALSE(compare_outputs(got, ref, output_tolerance(InputRounding::tf32)).ok);
+  // A pair is held to its coarser side.
+  CHECK(coarser(InputRounding::fp32, InputRounding::bf16) == InputRounding::bf16);
+  CHECK(coarser(InputRounding::tf32, InputRounding::fp32) == InputRounding::tf32);
+  // A wrong weight-gradient element (a missed tile): fails every bound, and names dw.
   got = ref;
   got[2].values[3] = 0.f;
-  const OutputComparison wrong = compare_outputs(got, ref, output_tolerance(true));
+  const OutputComparison wrong = compare_outputs(got, ref, output_tolerance(InputRounding::tf32));
   CHECK_FALSE(wrong.ok);
   CHECK(wrong.worst == "dw");
+  CHECK_FALSE(compare_outputs(got, ref, output_tolerance(InputRounding::bf16)).ok);
   // A NaN anywhere fails.
   got = ref;
   got[0].values[0] = std::numeric_limits<float>::quiet_NaN();
-  CHECK_FALSE(compare_outputs(got, ref, output_tolerance(true)).ok);
+  CHECK_FALSE(compare_outputs(got, ref, output_tolerance(InputRounding::tf32)).ok);
 }
 
 TEST_CASE("compare_outputs: rows that write other outputs than the reference fail") {

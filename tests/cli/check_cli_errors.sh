@@ -45,9 +45,11 @@ expect "-o /dev/null writes through the device" 0 "/dev/null" -- \
 [ -c /dev/null ] || { echo "FAILED: /dev/null is no longer a device"; failures=$((failures + 1)); }
 expect "--precision tf32 on the CPU is refused" 1 "computes in fp32 only" -- \
   "$srgan" upscale "$work/a.png" -o "$work/tf32.png" --device cpu --precision tf32
-expect "--precision bf16 names the choices" 1 "must be fp32 or tf32" -- \
+expect "--precision bf16 on the CPU is refused" 1 "computes in fp32 only" -- \
   "$srgan" train --data "$work" --device cpu --precision bf16 --steps 1 --out "$work/run_bf16"
-[ ! -e "$work/tf32.png" ] || { echo "FAILED: a refused run wrote its output"; failures=$((failures + 1)); }
+expect "an unknown --precision names the choices" 1 "must be fp32, tf32 or bf16" -- \
+  "$srgan" upscale "$work/a.png" -o "$work/fp16.png" --precision fp16
+[ ! -e "$work/tf32.png" ] && [ ! -e "$work/fp16.png" ] || { echo "FAILED: a refused run wrote its output"; failures=$((failures + 1)); }
 mkdir -p "$work/eval"
 cp "$fixtures/metrics_hr.png" "$work/eval/"
 expect "--json /dev/stdout prints the JSON" 0 '"mean"' -- \

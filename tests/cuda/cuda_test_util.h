@@ -87,6 +87,9 @@ inline Tol tol_fp32(double k) { return {1e-6 * k + 1e-6, 1e-5}; }
 // k products behaves like a random walk, ~0.3 * 2^-11 * sqrt(k) per output and ~5x that at the
 // tail of a million outputs; 2^-8 * sqrt(k) leaves a further ~6x margin, plus the fp32 term.
 inline Tol tol_tf32(double k) { return {std::ldexp(1.0, -8) * std::sqrt(k) + 1e-6 * k, 1e-3}; }
+// BF16 rounds each input to 7 mantissa bits (relative error <= 2^-8, 8x TF32's): the same
+// random-walk reasoning, 8x the bound.
+inline Tol tol_bf16(double k) { return {std::ldexp(1.0, -5) * std::sqrt(k) + 1e-6 * k, 8e-3}; }
 
 // CHECK (not REQUIRE) so one run reports every failing variant and shape.
 #define SRGAN_CHECK_CLOSE(report_expr)          \

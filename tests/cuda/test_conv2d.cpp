@@ -1,7 +1,8 @@
 // conv2d on the GPU against the double-precision CPU reference: every ConvAlgo (v1_direct,
-// v2_smem_tiled, v3_implicit_gemm_tf32, cudnn), forward / backward-data / backward-weight (+ bias
-// gradient), over odd shapes that fit no tile and SRGAN's real layers, on fresh random inputs,
+// v2_smem_tiled, v3_implicit_gemm_tf32, v4 (TF32), v5 (BF16), cudnn), forward / backward-data /
+// backward-weight (+ bias gradient), over odd shapes that fit no tile and SRGAN's real layers, on fresh random inputs,
 // with NaN-poisoned outputs. Also the fused conv + bias + PReLU against the unfused composition.
+#include <cmath>
 #include <sstream>
 
 #include "kernels/conv2d.h"
@@ -105,6 +106,7 @@ Tol tol_for(ConvAlgo a, double k) {
     const Tol t = tol_tf32(k);
     return {2 * t.atol, 2 * t.rtol};
   }
+  if (a == ConvAlgo::v5_implicit_gemm_bf16_multistage) return tol_bf16(k);
   // cuDNN may pick Winograd or FFT algorithms, whose transforms add rounding: 10x looser.
   if (a == ConvAlgo::cudnn) {
     Tol t = tol_fp32(k);
@@ -277,6 +279,77 @@ TEST_CASE("conv2d v4 strided backward-data: every phase against the reference", 
     dx.poison();
     conv2d_backward_data_cuda(p, dy, w, dx, ConvAlgo::v3_implicit_gemm_tf32, nullptr);
     CHECK((dx.download() != first) == c.v4);
+  }
+}
+
+// v5 is v4's engine with BF16 operands: on the shapes where v4's tile paths run (forward,
+// stride-1 and strided backward-data, backward-weight; both tiles, split-K, a reduction ending
+// inside a k-step) every input is rounded to bfloat16 (to nearest even) and the products are
+// summed in fp32. So against the double reference of the bf16-rounded inputs only the fp32
+// summation differs (the fp32 bound), while against the unrounded inputs' reference it is
+// within the BF16 bound but not the fp32 one (the rounding happened: a TF32 or fp32 path would
+// miss the first check, a wrongly packed fragment both). Twice, the same bits.
+namespace {
+// The nearest bfloat16 (8 significant bits), ties to even, written from frexp / nearbyint rather
+// than the bit trick of the emulator's cvt.
+double round_bf16(float v) {
+  int e = 0;
+  const double m = std::frexp(double(v), &e);  // v = m 2^e, |m| in [0.5, 1)
+  return std::ldexp(std::nearbyint(std::ldexp(m, 8)), e - 8);
+}
+std::vector<double> rounded_bf16(const std::vector<float>& v) {
+  std::vector<double> r(v.size());
+  for (size_t i = 0; i < v.size(); ++i) r[i] = round_bf16(v[i]);
+  return r;
+}
+}  // namespace
+
+TEST_CASE("conv2d v5: v4's paths with BF16 operands against the BF16-rounded reference", "[cuda][conv2d][v5]") {
+  const Shape shapes[] = {
+      {"v5 128x64 edges", 1, 13, 13, 32, 48, 3, 3, 1, 1},
+      {"v5 128x128 s2 (strided backward-data)", 2, 9, 9, 64, 96, 3, 3, 2, 1},
+      {"v5 split-K", 1, 4, 4, 256, 64, 3, 3, 1, 1},
+      {"v5 5x5 C36 tail", 1, 10, 10, 36, 40, 5, 5, 1, 2},
+      {"v5 wgrad K128 s2", 2, 11, 11, 32, 128, 3, 3, 2, 1},
+  };
+  const ConvAlgo a = ConvAlgo::v5_implicit_gemm_bf16_multistage;
+  uint64_t seed = 8100;
+  for (const Shape& sh : shapes) {
+    INFO(describe(sh));
+    Data d = make(sh, seed += 10);
+    const Conv2dParams& p = d.p;
+    const auto xr = rounded_bf16(d.x), wr = rounded_bf16(d.w), dyr = rounded_bf16(d.dy);
+    const auto b = to_double(d.b);
+    std::vector<double> y_r(d.ny), dx_r(d.nx), dw_r(d.nw), db_r(size_t(p.K));
+    conv2d_forward_cpu_ref(p, xr.data(), wr.data(), b.data(), y_r.data());
+    conv2d_backward_data_cpu_ref(p, dyr.data(), wr.data(), dx_r.data());
+    conv2d_backward_weight_cpu_ref(p, xr.data(), dyr.data(), dw_r.data(), db_r.data());
+    const double k_fwd = double(p.R) * p.S * p.C, k_data = double(p.R) * p.S * p.K, k_wgt = double(p.N) * p.P() * p.Q();
+
+    DevBuf x(d.x), w(d.w), bias(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
+    std::vector<float> first_y, first_dx, first_dw;
+    for (int run = 0; run < 2; ++run) {
+      y.poison();
+      conv2d_forward_cuda(p, x, w, bias, y, a, nullptr);
+      dx.poison();
+      conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
+      dw.poison();
+      db.poison();
+      conv2d_backward_weight_cuda(p, x, dy, dw, db, a, nullptr);
+      const auto gy = y.download(), gdx = dx.download(), gdw = dw.download();
+      SRGAN_CHECK_CLOSE(compare(gy, y_r, tol_fp32(k_fwd)));
+      SRGAN_CHECK_CLOSE(compare(gdx, dx_r, tol_fp32(k_data)));
+      SRGAN_CHECK_CLOSE(compare(gdw, dw_r, tol_fp32(k_wgt)));
+      SRGAN_CHECK_CLOSE(compare(gy, d.y_ref, tol_bf16(k_fwd)));
+      SRGAN_CHECK_CLOSE(compare(gdx, d.dx_ref, tol_bf16(k_data)));
+      SRGAN_CHECK_CLOSE(compare(gdw, d.dw_ref, tol_bf16(k_wgt)));
+      CHECK_FALSE(compare(gy, d.y_ref, tol_fp32(k_fwd)).ok);
+      CHECK_FALSE(compare(gdx, d.dx_ref, tol_fp32(k_data)).ok);
+      CHECK_FALSE(compare(gdw, d.dw_ref, tol_fp32(k_wgt)).ok);
+      SRGAN_CHECK_CLOSE(compare(db.download(), d.db_ref, tol_fp32(k_wgt)));  // a column sum of dy, fp32
+      if (run == 0) first_y = gy, first_dx = gdx, first_dw = gdw;
+      else CHECK((gy == first_y && gdx == first_dx && gdw == first_dw));
+    }
   }
 }
 

@@ -21,6 +21,7 @@ void gemm_cublas_set_allow_tf32(bool allow) { g_gemm_tf32 = allow; }
 bool gemm_cublas_allow_tf32() { return g_gemm_tf32; }
 
 void gemm_cublas(const GemmParams&, const float*, const float*, float*, Stream) { absent("gemm_cublas"); }
+void gemm_cublas_bf16_square(int, const void*, const void*, float*, Stream) { absent("gemm_cublas_bf16_square"); }
 void conv2d_forward_cudnn(const Conv2dParams&, const float*, const float*, const float*, float*, Stream) {
   absent("conv2d_forward_cudnn");
 }

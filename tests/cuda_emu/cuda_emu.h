@@ -6,7 +6,7 @@
 // The build first rewrites each launch (tests/cuda_emu/rewrite_launches.cpp):
 //   k<<<grid, block, smem, stream>>>(args)  ->
 //   ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("k", [](auto... a) { k(a...); }, args)
-// and the few PTX instructions we use (cp.async, cvt.rna.tf32, mma.sync) have an SRGAN_CUDA_EMU
+// and the few PTX instructions we use (cp.async, cvt.rna.tf32, cvt.rn.bf16x2, mma.sync) have an SRGAN_CUDA_EMU
 // branch beside their inline assembly that calls the functions declared here.
 //
 // Execution model (emu_scheduler.cpp; the runtime API is emu_runtime_api.cpp): a launch runs its blocks one after another (spread
@@ -99,6 +99,9 @@ void cp_async(void* dst, const void* src, int bytes, int src_bytes);
 void cp_async_commit();         // cp.async.commit_group
 void cp_async_wait(int n);      // cp.async.wait_group n: all but the n most recent groups land
 uint32_t cvt_rna_tf32(float x); // cvt.rna.tf32.f32
+// cvt.rn.bf16x2.f32 d, a, b: both rounded to bfloat16 to nearest even (NaN stays a quiet NaN), a in
+// the upper half of d and b in the lower (PTX ISA, "cvt").
+uint32_t cvt_rn_bf16x2(float a, float b);
 // A vector access (ld/st.global.v4.f32 and the like) of `bytes` at p: on a GPU a misaligned one
 // faults ("misaligned address"), while an x86 host would quietly do it; so the emulated kernel
 // faults too. kernels/cuda_util.cuh's ld4/st4 call it.
@@ -106,6 +109,9 @@ void check_vector_access(const void* p, int bytes, const char* what);
 // mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 d, a, b, d (warp collective), with the
 // fragment layout of the PTX ISA written out independently of the kernels' helpers.
 void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 d, a, b, d (warp collective): each 32-bit
+// register holds two bf16 elements, the lower-numbered column (A) or row (B) in the lower half.
+void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
 // ldmatrix.sync.aligned.m8n8.x{1,2,4}.shared.b16 (warp collective): lanes 8i..8i+7 give the 16-byte
 // rows of matrix i (row_addr, shared memory, 16-byte aligned; ignored on the other lanes); lane l
 // receives in r[i] the 32-bit word l % 4 of row l / 4 of matrix i (PTX ISA, "Warp-level matrix

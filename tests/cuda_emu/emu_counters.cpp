@@ -288,6 +288,7 @@ void counters_block_end() {
     g_cur.warps_run += b->acc.warps_run;
     for (int k = 0; k < int(MemKind::count_); ++k) g_cur.mem[k].add(b->acc.mem[k]);
     g_cur.hmma += b->acc.hmma;
+    g_cur.hmma_bf16 += b->acc.hmma_bf16;
     g_cur.ldmatrix += b->acc.ldmatrix;
     g_cur.barriers += b->acc.barriers;
     g_footprint.insert(b->footprint.begin(), b->footprint.end());
@@ -304,6 +305,7 @@ void counters_note(WarpInstr what) {
   if (!b || lane_id() != 0) return;
   switch (what) {
     case WarpInstr::hmma: b->acc.hmma += 1; break;
+    case WarpInstr::hmma_bf16: b->acc.hmma += 1, b->acc.hmma_bf16 += 1; break;
     case WarpInstr::ldmatrix: b->acc.ldmatrix += 1; break;
     case WarpInstr::barrier: b->acc.barriers += 1; break;
   }

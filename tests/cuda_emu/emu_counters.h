@@ -62,7 +62,8 @@ struct LaunchCounts {
   int64_t blocks_total = 0, blocks_run = 0;
   double warps_run = 0;              // warps of the blocks that ran
   MemCount mem[int(MemKind::count_)];
-  double hmma = 0;                   // mma.sync warp instructions
+  double hmma = 0;                   // mma.sync warp instructions (TF32 and BF16)
+  double hmma_bf16 = 0;              // ... of them m16n8k16 BF16 (twice the multiply-adds of m16n8k8)
   double ldmatrix = 0;               // ldmatrix warp instructions (also in mem[ldsm].requests)
   double barriers = 0;               // __syncthreads executed, per warp (a warp instruction each)
   double footprint_sectors = 0;      // distinct global sectors touched by the blocks that ran

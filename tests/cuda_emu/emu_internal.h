@@ -1,6 +1,6 @@
 // Internal interface between the CUDA emulator's three parts (see cuda_emu.h):
 //   emu_scheduler.cpp    fibers, blocks, barriers, warp collectives, cp.async queues
-//   emu_tensor_core.cpp  cvt.rna.tf32 and mma.m16n8k8
+//   emu_tensor_core.cpp  cvt.rna.tf32, cvt.rn.bf16x2, mma.m16n8k8 (TF32) and mma.m16n8k16 (BF16)
 //   emu_runtime_api.cpp  the device's error state, stream capture, launch, the CUDA runtime API
 //   emu_device_memory.cpp device allocations, fenced off from host code outside device work
 #pragma once
@@ -62,7 +62,7 @@ void counters_block_end();
 void counters_flush();                   // every thread of the block is suspended: group the traces
 void counters_shared_range(const void* p, size_t bytes);  // shared memory of the running block
 void counters_kernel_name(const char* tag);
-enum class WarpInstr { hmma, ldmatrix, barrier };
+enum class WarpInstr { hmma, hmma_bf16, ldmatrix, barrier };
 void counters_note(WarpInstr what);      // called by every lane; lane 0 counts it
 void counters_record(MemKind kind, const void* pc, const void* addr, int bytes);
 // The kernel's mangled name from its entry tag: typeid of a local struct EmuKernelTag names the

@@ -1,5 +1,6 @@
-// The CUDA emulator's tensor-core instructions (see cuda_emu.h): cvt.rna.tf32.f32 and
-// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32, a warp collective built on warp_exchange.
+// The CUDA emulator's tensor-core instructions (see cuda_emu.h): cvt.rna.tf32.f32,
+// cvt.rn.bf16x2.f32, and mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 and
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32, warp collectives built on warp_exchange.
 #include <cstdint>
 #include <cstring>
 
@@ -45,6 +46,60 @@ void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)
     for (int k = 0; k < 8; ++k) {
       const float av = tf32_word(4 * (r % 8) + k % 4, (r >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0));
       const float bv = tf32_word(4 * c + k % 4, 4 + (k >= 4 ? 1 : 0));
+      s += double(av) * double(bv);
+    }
+    d[e] = float(s);
+  }
+}
+
+namespace {
+
+// fp32 -> bf16 (the upper 16 bits), round to nearest, ties to even; NaN stays NaN (quiet).
+uint16_t bf16_rn(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40u);
+  return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);  // a carry into the exponent is right
+}
+
+float bf16_value(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+}  // namespace
+
+uint32_t cvt_rn_bf16x2(float a, float b) { return uint32_t(bf16_rn(a)) << 16 | bf16_rn(b); }
+
+void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  struct Frag {
+    uint32_t a[4], b[2];
+  };
+  const Frag mine{{a[0], a[1], a[2], a[3]}, {b[0], b[1]}};
+  counters_note(WarpInstr::hmma_bf16);
+  const unsigned char* slots = warp_exchange(0xffffffffu, &mine, sizeof(Frag));
+  // Half h (0: bits 0-15, 1: bits 16-31) of word w of lane l's Frag, as a bf16 value.
+  auto bf16_half = [slots](int l, int w, int h) {
+    uint32_t u;
+    std::memcpy(&u, slots + size_t(l) * kWarpSlotBytes + size_t(w) * 4, 4);
+    return bf16_value(uint16_t(h ? u >> 16 : u & 0xffffu));
+  };
+  // PTX ISA, "Matrix Fragments for mma.m16n8k16 with floating point type" (.bf16), with
+  // g = lane >> 2, t = lane % 4, two elements per register (the first in the lower half):
+  //   A (16x16, row): a0 (g, 2t..2t+1), a1 (g+8, 2t..2t+1), a2 (g, 2t+8..2t+9), a3 (g+8, 2t+8..2t+9)
+  //   B (16x8, col):  b0 (2t..2t+1, g), b1 (2t+8..2t+9, g)
+  //   C/D (16x8):     as m16n8k8
+  // so A[r][k] is half k % 2 of register (r >= 8) + 2 (k >= 8) of lane 4 (r % 8) + (k % 8) / 2,
+  // and B[k][c] is half k % 2 of register (k >= 8) of lane 4 c + (k % 8) / 2.
+  const int lane = lane_id(), g = lane >> 2, t = lane & 3;
+  for (int e = 0; e < 4; ++e) {
+    const int r = e < 2 ? g : g + 8, c = 2 * t + (e & 1);
+    double s = d[e];  // bf16 products are exact in double; one rounding at the end
+    for (int k = 0; k < 16; ++k) {
+      const float av = bf16_half(4 * (r % 8) + (k % 8) / 2, (r >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0), k % 2);
+      const float bv = bf16_half(4 * c + (k % 8) / 2, 4 + (k >= 8 ? 1 : 0), k % 2);
       s += double(av) * double(bv);
     }
     d[e] = float(s);

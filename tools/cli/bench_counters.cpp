@@ -183,12 +183,13 @@ Json launch_json(const emu::LaunchCounts& c, const SassKernel* k, const LaunchEs
   d["shared_store"] = mem_json(c[MemKind::shared_store], s, false);
   d["ldsm"] = mem_json(c[MemKind::ldsm], s, false);
   d["hmma"] = c.hmma * s;
+  d["hmma_bf16"] = c.hmma_bf16 * s;
   d["barriers"] = c.barriers * s;
   d["warps"] = e.warps;
   j["dynamic"] = d;
   Json m;
   m["issued_macs"] = e.issued_macs;
-  m["pipe"] = e.tensor ? "tf32_mma" : "fp32";
+  m["pipe"] = e.bf16 ? "bf16_mma" : e.tensor ? "tf32_mma" : "fp32";
   m["main_loop_passes"] = e.loop_iterations;
   m["issued_instructions"] = e.issued_instructions;
   m["l2_bytes"] = e.l2_bytes;
@@ -302,7 +303,7 @@ int bench_counters(const CounterOptions& opt) {
                 "emulator's memory counters; not measurements (model: docs/performance.md)";
   out["sass"] = ix.status;
   out["blocks_counted_per_launch"] = opt.max_blocks;
-  out["ceilings"] = {{"tf32_flops", H100::kTf32Flops}, {"fp32_flops", H100::kFp32Flops},
+  out["ceilings"] = {{"tf32_flops", H100::kTf32Flops}, {"bf16_flops_assumed", H100::kBf16Flops}, {"fp32_flops", H100::kFp32Flops},
                      {"dram_bytes_per_s", H100::kDramBps}, {"l2_bytes_per_s_assumed", H100::kL2Bps},
                      {"sms", H100::kSms}, {"clock_hz_assumed", H100::kClockHz}};
   Json jrows = Json::array();

@@ -22,7 +22,7 @@ struct CounterOptions {
   bool tiny = false;     // every shape cut down (the emulator's smoke test)
   int64_t max_blocks = 48;  // blocks counted per launch (evenly spaced, scaled up); 0: all
   bool network = false;  // whole networks (training steps, inference) instead of the kernel rows
-  std::string precision = "tf32";  // --network: the CUDA kernels of this precision (fp32 | tf32)
+  std::string precision = "tf32";  // --network: the CUDA kernels of this precision (fp32 | tf32 | bf16)
 };
 
 int bench_counters(const CounterOptions& opt);

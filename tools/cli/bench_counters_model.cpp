@@ -44,7 +44,8 @@ LaunchEstimate estimate_launch(const emu::LaunchCounts& c, const SassKernel* sas
 
   // Multiply-adds issued: every mma counted by the emulator; FFMA from the SASS and the passes.
   if (c.hmma > 0) {
-    double per = 1024;  // HMMA.1688 (m16n8k8 TF32)
+    e.bf16 = c.hmma_bf16 > 0;
+    double per = e.bf16 ? 2048 : 1024;  // HMMA.16816 (m16n8k16 BF16) or HMMA.1688 (m16n8k8 TF32)
     if (sass && sass->whole[SassClass::mma] > 0) per = sass->whole.macs / sass->whole[SassClass::mma];
     e.issued_macs = c.hmma * s * per;
     e.tensor = true;
@@ -66,7 +67,7 @@ LaunchEstimate estimate_launch(const emu::LaunchCounts& c, const SassKernel* sas
   const double per_sm = std::ceil(double(c.blocks_total) / H100::kSms);
   e.wave_efficiency = per_sm > 0 ? double(c.blocks_total) / (per_sm * H100::kSms) : 1.0;
 
-  const double peak = e.tensor ? H100::kTf32Flops : H100::kFp32Flops;
+  const double peak = e.bf16 ? H100::kBf16Flops : e.tensor ? H100::kTf32Flops : H100::kFp32Flops;
   e.math_ms = 2.0 * e.issued_macs / peak * 1e3 / e.wave_efficiency;
   e.l2_ms = e.l2_bytes / H100::kL2Bps * 1e3;
   e.dram_ms = e.dram_bytes / H100::kDramBps * 1e3;

@@ -3,7 +3,8 @@
 // docs/performance.md ("The estimate"):
 //   time = max(math, L2, DRAM, issue) / wave efficiency
 //   math   issued multiply-adds * 2 / pipe peak: 398 TFLOP/s for TF32 mma (cuBLAS TF32 measured on
-//          the H100), 51 TFLOP/s for FFMA (cuBLAS fp32 measured);
+//          the H100), 796 TFLOP/s for BF16 mma (assumed: twice TF32, the ratio of NVIDIA's H100
+//          dense peaks, 989 / 495; not measured here), 51 TFLOP/s for FFMA (cuBLAS fp32 measured);
 //   L2     global sectors requested * 32 B / 5.5 TB/s (assumed H100 L2 bandwidth, not measured);
 //   DRAM   compulsory bytes (distinct sectors touched, at most the bytes of the buffers touched)
 //          / 2.9 TB/s (device-to-device copy, measured);
@@ -23,7 +24,8 @@
 namespace srgan::app {
 
 struct H100 {
-  static constexpr double kTf32Flops = 398e12, kFp32Flops = 51e12, kDramBps = 2.9e12, kL2Bps = 5.5e12;
+  static constexpr double kTf32Flops = 398e12, kBf16Flops = 2 * kTf32Flops, kFp32Flops = 51e12, kDramBps = 2.9e12,
+                          kL2Bps = 5.5e12;
   static constexpr int kSms = 132, kSchedulers = 4;
   static constexpr double kClockHz = 1.755e9;
 };
@@ -31,7 +33,8 @@ struct H100 {
 struct LaunchEstimate {
   double warps = 0;            // whole grid
   double issued_macs = 0;      // multiply-adds issued (MMA or FFMA), whole grid
-  bool tensor = false;         // MMA (TF32) rather than FFMA
+  bool tensor = false;         // MMA (TF32 or BF16) rather than FFMA
+  bool bf16 = false;           // ... BF16 mma.m16n8k16
   double loop_iterations = 0;  // main-loop passes over all warps (0: unknown)
   double issued_instructions = 0;  // 0: no SASS
   double l2_bytes = 0, dram_bytes = 0;

@@ -1,7 +1,7 @@
 // `srgan bench counters --network`: H100 time ESTIMATES of whole networks from the per-kernel ones.
 // The SRResNet MSE step and the SRGAN step (VGG54), eager, at the batch and crop of
 // ../shared/bench/anchor_gpu.py (16, 24->96), and SRResNet inference 510->2040, each run once in
-// the CUDA emulator with its counters on, on the kernels of --precision (fp32 or tf32, as `bench
+// the CUDA emulator with its counters on, on the kernels of --precision (fp32, tf32 or bf16, as `bench
 // steps` picks them). Every launch is then estimated like a kernel row's launch
 // (bench_counters_model.h) and the row's estimate is their sum: launch gaps, the host and the
 // overlap of kernels are not in it. The first step is the one counted (no warm-up: the emulator
@@ -35,7 +35,7 @@ std::vector<Row> collect_network_rows(const CounterOptions& opt) {
     r.op = op;
     r.shape = shape;
     r.variant = opt.precision + " (" + kern::conv_algo_name(backend().conv_algo) + ")";
-    r.peak = opt.precision == "tf32" ? Peak::tf32 : Peak::fp32;
+    r.peak = opt.precision == "bf16" ? Peak::bf16 : opt.precision == "tf32" ? Peak::tf32 : Peak::fp32;
     count_row(r, run, opt.max_blocks);
     rows.push_back(std::move(r));
   };

@@ -20,15 +20,15 @@ struct Env {
   bool counting = false;  // bench counters: one input set, buffers left unfilled (NaN)
   bool once = false;      // bench kernels --once: one call per row, one input set
   size_t l2_bytes = 50u << 20;
-  double copy_GBps = 0, fp32_TFLOPs = 0, tf32_TFLOPs = 0;
+  double copy_GBps = 0, fp32_TFLOPs = 0, tf32_TFLOPs = 0, bf16_TFLOPs = 0;
   std::string device;
 };
 
-enum class Peak { fp32, tf32, mem };
+enum class Peak { fp32, tf32, bf16, mem };
 
 struct Row {
   std::string op, shape, variant;
-  double ms = 0, work = 0;  // work: FLOPs (fp32/tf32 peaks) or bytes (mem)
+  double ms = 0, work = 0;  // work: FLOPs (fp32/tf32/bf16 peaks) or bytes (mem)
   Peak peak = Peak::fp32;
   double base_ms = 0;       // baseline of the same op and shape (0: none)
   double anchor_ms = 0;     // PyTorch anchor from GUIDE.md (0: none)

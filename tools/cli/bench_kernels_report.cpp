@@ -17,6 +17,7 @@ double row_pct_peak(const Env& e, const Row& r) {
   switch (r.peak) {
     case Peak::fp32: return e.fp32_TFLOPs > 0 ? 100.0 * v / (e.fp32_TFLOPs * 1e12) : 0;
     case Peak::tf32: return e.tf32_TFLOPs > 0 ? 100.0 * v / (e.tf32_TFLOPs * 1e12) : 0;
+    case Peak::bf16: return e.bf16_TFLOPs > 0 ? 100.0 * v / (e.bf16_TFLOPs * 1e12) : 0;
     case Peak::mem: return e.copy_GBps > 0 ? 100.0 * v / (e.copy_GBps * 1e9) : 0;
   }
   return 0;
@@ -24,8 +25,8 @@ double row_pct_peak(const Env& e, const Row& r) {
 
 void print_kernel_table(const Report& rep) {
   const Env& e = rep.env;
-  std::printf("\n%s | copy %.0f GB/s | cuBLAS fp32 %.1f TFLOP/s | TF32 %.1f TFLOP/s\n", e.device.c_str(),
-              e.copy_GBps, e.fp32_TFLOPs, e.tf32_TFLOPs);
+  std::printf("\n%s | copy %.0f GB/s | cuBLAS fp32 %.1f TFLOP/s | TF32 %.1f TFLOP/s | BF16 %.1f TFLOP/s\n",
+              e.device.c_str(), e.copy_GBps, e.fp32_TFLOPs, e.tf32_TFLOPs, e.bf16_TFLOPs);
   std::printf("%-24s %-26s %-22s %9s %12s %7s %8s %9s %8s\n", "op", "shape", "variant", "ms", "rate", "%peak",
               "speedup", "torch ms", "err");
   for (const Row& r : rep.rows) {
@@ -47,10 +48,10 @@ void print_kernel_table(const Report& rep) {
                 r.ms, rate_s, row_pct_peak(e, r), speed, anchor, err);
   }
   std::printf("rate: TFLOP/s (conv, linear, gemm) or GB/s of minimal traffic; %%peak against the measured\n"
-              "peak above (TF32 peak for TF32 variants); speedup = baseline ms / ms (baseline: cudnn, cublas\n"
+              "peak above (TF32 / BF16 peak for such variants); speedup = baseline ms / ms (baseline: cudnn, cublas\n"
               "or cudnn + prelu); torch ms: PyTorch fp32 anchor from GUIDE.md (H100, 2026-11-26);\n"
               "err: max |diff| / max |ref| of the row's outputs after one call against the reference row\n"
-              "(ref: the baseline, or the first that ran); over 1e-3 (1e-2 with TF32) fails the row.\n");
+              "(ref: the baseline, or the first that ran); over 1e-3 (1e-2 with TF32, 3e-2 with BF16) fails the row.\n");
 }
 
 void write_kernel_json(const Report& rep, const std::string& path) {
@@ -62,7 +63,8 @@ void write_kernel_json(const Report& rep, const std::string& path) {
   Json doc = {{"device", e.device}, {"date", date}, {"quick", e.quick}, {"tiny", e.tiny}, {"once", e.once}};
   doc["peaks"] = {{"copy_GBps", e.copy_GBps},
                   {"cublas_fp32_TFLOPs", e.fp32_TFLOPs},
-                  {"cublas_tf32_TFLOPs", e.tf32_TFLOPs}};
+                  {"cublas_tf32_TFLOPs", e.tf32_TFLOPs},
+                  {"cublas_bf16_TFLOPs", e.bf16_TFLOPs}};
   Json rows = Json::array();
   for (const Row& r : rep.rows) {
     Json j = {{"op", r.op}, {"shape", r.shape}, {"variant", r.variant}};
@@ -74,7 +76,7 @@ void write_kernel_json(const Report& rep, const std::string& path) {
       j["unit"] = mem ? "GB/s" : "TFLOP/s";
       j["rate"] = mem ? row_rate(r) / 1e9 : row_rate(r) / 1e12;
       j["pct_peak"] = row_pct_peak(e, r);
-      j["peak"] = mem ? "copy" : r.peak == Peak::tf32 ? "tf32" : "fp32";
+      j["peak"] = mem ? "copy" : r.peak == Peak::tf32 ? "tf32" : r.peak == Peak::bf16 ? "bf16" : "fp32";
       if (r.base_ms > 0) j["baseline_ms"] = r.base_ms, j["speedup"] = r.base_ms / r.ms;
       if (r.anchor_ms > 0) j["torch_anchor_ms"] = r.anchor_ms;
       if (r.is_reference) j["reference"] = true;

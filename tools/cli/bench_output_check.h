@@ -7,7 +7,7 @@
 // The measure is the largest difference relative to the largest reference value of that output,
 // max |got - ref| / max |ref|, so it does not depend on the scale of a layer's values. A wrong
 // index or a missed tile gives O(0.1..1); rounding gives ~1e-6 (fp32, another summation order)
-// or ~1e-3 (TF32 inputs rounded to 10 mantissa bits) for the sums of SRGAN's layers (up to
+// or ~1e-3 (TF32 inputs rounded to 10 mantissa bits), a few 1e-3 for BF16 (7 bits), for the sums of SRGAN's layers (up to
 // 147,456 terms for a weight gradient at 16x96x96).
 #pragma once
 #include <algorithm>
@@ -36,9 +36,18 @@ inline double relative_max_diff(const std::vector<float>& got, const std::vector
   return scale > 0.0 ? diff / scale : inf;
 }
 
+// How a variant rounds its inputs before it multiplies: not at all (fp32), to TF32 (10 mantissa
+// bits) or to BF16 (7 bits). A pair is held to its coarser side.
+enum class InputRounding { fp32 = 0, tf32 = 1, bf16 = 2 };
+inline InputRounding coarser(InputRounding a, InputRounding b) { return a > b ? a : b; }
+
 // The bound for a pair of variants: fp32 against fp32 1e-3 (about 100x the rounding seen for
-// another summation order), 1e-2 when either side rounds its inputs to TF32.
-inline double output_tolerance(bool either_tf32) { return either_tf32 ? 1e-2 : 1e-3; }
+// another summation order), 1e-2 when either side rounds its inputs to TF32 (~10x the largest
+// seen), 3e-2 when either rounds to BF16 (its unit roundoff is 8x TF32's; ~10x the largest seen,
+// still below the O(0.1..1) of a wrong index or a missed tile).
+inline double output_tolerance(InputRounding r) {
+  return r == InputRounding::bf16 ? 3e-2 : r == InputRounding::tf32 ? 1e-2 : 1e-3;
+}
 
 // One output of a row: its name (y, dx, dw, ...) and its values after one call.
 struct NamedOutput {

@@ -26,7 +26,7 @@ struct StepBenchOptions {
   int step_warmup = 3;   // untimed training steps of an eager row (graph rows: at least 3)
   bool gan = false;     // also time the SRGAN step (needs a lot more work on a CPU)
   std::vector<int> infer_sizes = {64, 128};  // LR sides for inference
-  std::vector<std::string> precisions = {"fp32"};  // CUDA: "fp32" and/or "tf32"
+  std::vector<std::string> precisions = {"fp32"};  // CUDA: any of "fp32", "tf32", "bf16"
 };
 
 struct StepBenchRow {

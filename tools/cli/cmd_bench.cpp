@@ -37,9 +37,9 @@ int run_steps(const cli::Args& a) {
     o.step_warmup = 0;
     o.infer_sizes = {8};
   }
-  const std::string prec = a.get("precision", "both");
-  if (prec == "both") o.precisions = {"fp32", "tf32"};
-  else o.precisions = {prec};
+  const std::string prec = a.get("precision", "all");
+  if (prec == "all") o.precisions = {"fp32", "tf32", "bf16"};
+  else check_precision_name(prec), o.precisions = {prec};
   cli::apply_threads_option(a);
   const std::string conv = a.get("cpu-conv", kern::cpu_conv_algo_name(backend().cpu_conv));
   bool known = false;
@@ -120,14 +120,14 @@ SRGAN_COMMAND(cli::Command{
     "bench", "benchmarks: CUDA kernels against cuDNN/cuBLAS; whole training steps and inference",
     "usage: srgan bench kernels [--json FILE] [--quick] [--filter TEXT] [--tiny] [--once]\n"
     "       srgan bench counters [--json FILE] [--plot FILE.png] [--filter TEXT] [--shape TEXT] [--quick]\n"
-    "                            [--blocks N] [--tiny] [--network [--precision fp32|tf32]]\n"
+    "                            [--blocks N] [--tiny] [--network [--precision fp32|tf32|bf16]]\n"
     "       srgan bench steps [--device auto|cpu|cuda] [--batch N] [--repeats N] [--gan] [--json FILE]\n"
-    "                         [--precision fp32|tf32|both] [--cpu-conv im2col|winograd2|winograd4] [--tiny]\n"
+    "                         [--precision fp32|tf32|bf16|all] [--cpu-conv im2col|winograd2|winograd4] [--tiny]\n"
     "\n"
     "steps: SRResNet inference (64->256, 128->512; 510->2040 on a GPU), the SRResNet MSE training\n"
     "  step (batch 4 on the CPU, 16 on a GPU, 24->96) and, with --gan (always on a GPU), the SRGAN\n"
     "  step with the VGG54 loss, random weights: the work of ../shared/bench/anchor_*.py.\n"
-    "  On a GPU each row runs in fp32 (CUDA cores) and tf32 (tensor cores; --precision picks), and\n"
+    "  On a GPU each row runs in fp32 (CUDA cores), tf32 and bf16 (tensor cores; --precision picks), and\n"
     "  each training step both eager and replayed as CUDA graphs (_graph rows). Rows print as they\n"
     "  are measured, training steps first. --cpu-conv picks the CPU convolution for 3x3 stride-1\n"
     "  layers: im2col + GEMM, or Winograd F(2x2, 3x3) / F(4x4, 3x3) (the default).\n"
@@ -162,7 +162,7 @@ SRGAN_COMMAND(cli::Command{
     "  --network      whole networks instead of kernel rows: the SRResNet MSE step and the SRGAN\n"
     "                 step (VGG54; batch 16, 24->96, eager) and 510->2040 inference, each the sum\n"
     "                 of its launches' estimates, with the kernels that weigh most (--blocks: 8)\n"
-    "  --precision P  with --network: the fp32 or tf32 kernels (default tf32)\n"
+    "  --precision P  with --network: the fp32, tf32 or bf16 kernels (default tf32)\n"
     "\n"
     "--tiny (both): every shape cut down (batch 1 or 2, small sides) and one timed run per row, to\n"
     "  check that every row's code runs (it is how the CUDA emulator tests this command); the\n"

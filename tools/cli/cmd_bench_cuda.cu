@@ -57,6 +57,16 @@ __global__ void fill_kernel(float* p, size_t n, uint32_t seed, float lo, float h
   }
 }
 
+// fp32 -> bf16 by truncation (the upper 16 bits): operands for the BF16 peak.
+__global__ void to_bf16_kernel(const float* in, uint16_t* out, size_t n) {
+  const size_t stride = size_t(gridDim.x) * blockDim.x;
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    uint32_t u;
+    memcpy(&u, &in[i], 4);
+    out[i] = uint16_t(u >> 16);
+  }
+}
+
 bool g_fill = true;  // false while counting (bench counters): contents do not matter there
 
 struct Buf {
@@ -191,6 +201,10 @@ void add(Report& rep, Row r, const std::function<void(int)>& fn, const std::vect
 // Closes a group of rows (one op, one shape): their speed-up over base_variant, and each row's
 // outputs against the reference: base_variant's, or where it did not run (the emulator has no
 // cuDNN / cuBLAS) the first row's that did. A row outside the tolerance becomes a failure.
+InputRounding rounding_of(Peak p) {
+  return p == Peak::bf16 ? InputRounding::bf16 : p == Peak::tf32 ? InputRounding::tf32 : InputRounding::fp32;
+}
+
 void set_baseline(Report& rep, size_t first, const std::string& base_variant) {
   double base = 0;
   for (size_t i = first; i < rep.rows.size(); ++i)
@@ -207,14 +221,14 @@ void set_baseline(Report& rep, size_t first, const std::string& base_variant) {
     for (size_t k = 0; k < pend.size(); ++k) {
       if (k == ref) continue;
       Row& r = rep.rows[pend[k].first];
-      const bool tf32 = r.peak == Peak::tf32 || rr.peak == Peak::tf32;
-      const OutputComparison c = compare_outputs(pend[k].second, pend[ref].second, output_tolerance(tf32));
+      const double tol = output_tolerance(coarser(rounding_of(r.peak), rounding_of(rr.peak)));
+      const OutputComparison c = compare_outputs(pend[k].second, pend[ref].second, tol);
       r.max_err = c.max_err;
       r.checked_vs = rr.variant;
       if (!c.ok) {
         std::ostringstream os;
         os << "wrong result: " << c.worst << " differs from " << rr.variant << " by " << c.max_err
-           << " of its largest value (tolerance " << output_tolerance(tf32) << ")";
+           << " of its largest value (tolerance " << tol << ")";
         r.error = os.str();
         ++rep.failures;
         std::fprintf(stderr, "  %s %s %s: %s\n", r.op.c_str(), r.shape.c_str(), r.variant.c_str(), r.error.c_str());
@@ -260,16 +274,25 @@ void measure_peaks(Env& env) {
       (tf32 ? env.tf32_TFLOPs : env.fp32_TFLOPs) = 2.0 * double(n) * n * n / (ms * 1e-3) / 1e12;
     }
     gemm_cublas_set_allow_tf32(false);
+    // BF16 operands (n x n each, two to a float of A / B), values of [-1, 1) from A and B.
+    Buf A16(size_t(n) * n / 2), B16(size_t(n) * n / 2);
+    to_bf16_kernel<<<1024, 256>>>(A.p, reinterpret_cast<uint16_t*>(A16.p), size_t(n) * n);
+    to_bf16_kernel<<<1024, 256>>>(B.p, reinterpret_cast<uint16_t*>(B16.p), size_t(n) * n);
+    SRGAN_LAUNCH_CHECK(nullptr);
+    const double ms = time_ms(env, [&](int) { gemm_cublas_bf16_square(n, A16.p, B16.p, C, nullptr); });
+    env.bf16_TFLOPs = 2.0 * double(n) * n * n / (ms * 1e-3) / 1e12;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cuBLAS peaks not measured: %s\n", e.what());
     gemm_cublas_set_allow_tf32(false);
     (void)cudaGetLastError();
   }
-  std::fprintf(stderr, "peaks: copy %.0f GB/s, cuBLAS fp32 %.1f TFLOP/s, TF32 %.1f TFLOP/s\n", env.copy_GBps,
-               env.fp32_TFLOPs, env.tf32_TFLOPs);
+  std::fprintf(stderr, "peaks: copy %.0f GB/s, cuBLAS fp32 %.1f TFLOP/s, TF32 %.1f TFLOP/s, BF16 %.1f TFLOP/s\n",
+               env.copy_GBps, env.fp32_TFLOPs, env.tf32_TFLOPs, env.bf16_TFLOPs);
 }
 
 // ---- convolution -------------------------------------------------------------------------------
+
+Peak peak_of(ConvMath m) { return m == ConvMath::bf16 ? Peak::bf16 : m == ConvMath::tf32 ? Peak::tf32 : Peak::fp32; }
 
 struct BenchConvVariant {
   const char* name;
@@ -292,7 +315,7 @@ void bench_conv(Report& rep, const Conv2dParams& p, bool with_v1, double anchor_
       vars.push_back({v.name, v.algo, false, Peak::fp32});
       vars.push_back({"cudnn_tf32", v.algo, true, Peak::tf32});
     } else if (v.algo != ConvAlgo::v1_direct || with_v1) {
-      vars.push_back({v.name, v.algo, false, v.tf32 ? Peak::tf32 : Peak::fp32});
+      vars.push_back({v.name, v.algo, false, peak_of(v.math)});
     }
   }
   const std::string shape = conv_shape(p);

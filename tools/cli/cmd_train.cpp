@@ -83,7 +83,7 @@ SRGAN_COMMAND(srgan::cli::Command{
     "  --lr-halve-at N     halve the learning rate after N steps (step N+1 on)\n"
     "  --d-lr X            D's learning rate (default: --lr; 0 freezes D), halved with G's\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
-    "  --precision P       fp32 | tf32: CUDA conv and GEMM kernels (default fp32; the CPU is fp32)\n"
+    "  --precision P       fp32 | tf32 | bf16: CUDA conv and GEMM kernels (default fp32; the CPU is fp32)\n"
     "  --cuda-graph M      auto | on | off: replay each step as CUDA graphs after 2 eager steps\n"
     "                      (auto: fall back to eager steps if capture fails; default auto)\n"
     "  --seed S            data order and initialisation (default 0)\n"

@@ -70,7 +70,7 @@ SRGAN_COMMAND(cli::Command{
     "                    an image that cannot fit is refused before any work, with the MB it needs\n"
     "  --tile-overlap N  LR pixels shared by neighbouring tiles, blended (default 32)\n"
     "  --device D        auto | cpu | cuda (default auto)\n"
-    "  --precision P     fp32 | tf32: CUDA conv and GEMM kernels (default fp32; the CPU is fp32)\n"
+    "  --precision P     fp32 | tf32 | bf16: CUDA conv and GEMM kernels (default fp32; the CPU is fp32)\n"
     "  --threads N       CPU threads for the GEMMs (default: all cores)\n"
     "  --overwrite       replace output files that exist (never an input: that is always refused)\n"
     "Gray stays gray; alpha is upscaled with bicubic and kept; 16-bit PNG stays 16-bit.\n"

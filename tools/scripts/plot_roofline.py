@@ -5,7 +5,7 @@ usage: python3 tools/scripts/plot_roofline.py COUNTERS.json -o OUT.png
 
 One point per row with useful FLOPs (convolutions, linear, GEMM): x = useful FLOPs per DRAM byte
 (the compulsory bytes the emulator counted), y = useful FLOPs / the estimated time. Lines: the
-fp32 (51 TFLOP/s) and TF32 (398 TFLOP/s) ceilings, DRAM (2.9 TB/s) and the assumed L2 (5.5 TB/s)
+fp32 (51 TFLOP/s), TF32 (398 TFLOP/s) and BF16 (796 TFLOP/s, assumed) ceilings, DRAM (2.9 TB/s) and the assumed L2 (5.5 TB/s)
 slopes, all from the JSON's "ceilings". Colour = variant. Needs matplotlib (Debian:
 python3-matplotlib).
 """
@@ -44,7 +44,10 @@ def main():
     fig, ax = plt.subplots(figsize=(11, 7))
     xs = [p[0] for v in pts.values() for p in v]
     x = [min(xs) / 2, max(xs) * 2]
-    for peak, name in ((ceil["fp32_flops"], "fp32 51 TFLOP/s"), (ceil["tf32_flops"], "TF32 398 TFLOP/s")):
+    ceilings = [(ceil["fp32_flops"], "fp32 51 TFLOP/s"), (ceil["tf32_flops"], "TF32 398 TFLOP/s")]
+    if "bf16_flops_assumed" in ceil:
+        ceilings.append((ceil["bf16_flops_assumed"], "BF16 796 TFLOP/s (assumed)"))
+    for peak, name in ceilings:
         ax.plot(x, [peak, peak], "k-", lw=0.8)
         ax.text(x[0], peak * 1.08, name, fontsize=8)
     for bw, name, style in ((ceil["dram_bytes_per_s"], "DRAM 2.9 TB/s", "k--"),

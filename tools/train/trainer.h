@@ -33,7 +33,7 @@ struct TrainOptions {
   std::string vgg;                  // VGG19 weights (safetensors from tools/scripts/convert_vgg19.py)
   std::string out = "runs/srgan";
   std::string device = "auto";
-  std::string precision = "fp32";   // fp32 | tf32 (CUDA kernels; the CPU path is fp32)
+  std::string precision = "fp32";   // fp32 | tf32 | bf16 (CUDA kernels; the CPU path is fp32)
   int64_t steps = 1000;
   int batch = 16;
   int crop = 96;

@@ -67,7 +67,7 @@ void apply_precision(Device device, const std::string& name) {
   check_precision_name(name);
   if (device == Device::cuda) return set_cuda_precision(name);
   if (name != "fp32")
-    throw Error("--precision " + name + ": the CPU path computes in fp32 only (tf32 is for --device cuda)");
+    throw Error("--precision " + name + ": the CPU path computes in fp32 only (tf32 and bf16 are for --device cuda)");
 }
 
 }  // namespace srgan::app

@@ -19,7 +19,7 @@ data::Image upscale_whole(SRResNet& g, const data::Image& lr, Device device);
 
 // "auto" -> cuda when a device is present, else cpu; "cpu"; "cuda" (error if unavailable).
 Device parse_device(const std::string& name);
-// `--precision fp32|tf32` on `device`: selects the CUDA kernels (core/backend.h); on the CPU only
+// `--precision fp32|tf32|bf16` on `device`: selects the CUDA kernels (core/backend.h); on the CPU only
 // fp32 is accepted (the CPU path always computes in fp32).
 void apply_precision(Device device, const std::string& name);
 
