@@ -194,3 +194,23 @@ TEST_CASE("emulator: a float4 access that is not 16-byte aligned fails the launc
   }
   CHECK(cudaFree(buf) == cudaSuccess);
 }
+
+// cvt.rn.bf16x2.f32 d, a, b (PTX ISA): a to the upper half, b to the lower, each rounded to
+// bfloat16 (7 fraction bits) to nearest, ties to even. Expected bits worked out by hand.
+TEST_CASE("emulator: cvt.rn.bf16x2 rounds to nearest even and puts its first source in the upper half",
+          "[emulator]") {
+  using srgan::emu::cvt_rn_bf16x2;
+  auto lower = [](float v) { return cvt_rn_bf16x2(0.f, v) & 0xffffu; };
+  CHECK(cvt_rn_bf16x2(1.0f, -2.5f) == 0x3f80c020u);           // both exact; a upper, b lower
+  CHECK(lower(1.0f + 0x1p-8f) == 0x3f80u);                    // halfway to 1 + 2^-7: to even (1.0)
+  CHECK(lower(1.0f + 3 * 0x1p-8f) == 0x3f82u);                // halfway between 0x3f81 and 0x3f82: even
+  CHECK(lower(1.0f + 0x1p-8f + 0x1p-20f) == 0x3f81u);         // past halfway: up
+  CHECK(lower(-(1.0f + 0x1p-8f + 0x1p-20f)) == 0xbf81u);      // the same in magnitude for negatives
+  CHECK(lower(3.4028235e38f) == 0x7f80u);                     // FLT_MAX rounds past bf16's largest: inf
+  CHECK(lower(INFINITY) == 0x7f80u);
+  CHECK(lower(-INFINITY) == 0xff80u);
+  CHECK(lower(1e-45f) == 0u);                                 // fp32's least subnormal: below half of bf16's
+  const uint32_t nan = lower(NAN);
+  CHECK((nan & 0x7f80u) == 0x7f80u);                          // NaN stays NaN: all-ones exponent,
+  CHECK((nan & 0x007fu) != 0u);                               // a non-zero fraction
+}
