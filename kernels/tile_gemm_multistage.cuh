@@ -18,7 +18,10 @@
 //     cvt.rna.tf32.f32 compiles on sm_90 to an add of 0x1000 without clearing the low bits
 //     (FSETP + IADD in SASS), which relies on the same thing; skipping it saves two instructions
 //     per fragment element (24 per 16 mma here). Error per input <= 2^-10 relative, v3's
-//     cvt.rna <= 2^-11.
+//     cvt.rna <= 2^-11;
+//   * or BF16 (v5, template parameter Mma): the same reads for two k8 halves, two values packed
+//     per register by cvt.rn.bf16x2 into mma.m16n8k16 fragments (bf16_a_frag: a permuted
+//     reduction), fp32 accumulation; error per input <= 2^-8 relative.
 // Split-K: blockIdx.z takes a range of k-steps; the epilogue hears which split it is.
 // Operands must allow 16-byte copies (the host checks C % 4, K % 4 and alignment).
 #pragma once
@@ -350,7 +353,7 @@ tile_gemm_multistage_kernel(int M, int N, int Kred, int kt_per_split, PA pa, PB 
               mma_tf32(acc[i][j], af[i], bf[j / 2][(j & 1) * 2], bf[j / 2][(j & 1) * 2 + 1]);
         }
       } else {
-        // BF16: the same ldmatrix reads for two k8 halves, packed (bf16_a_frag): 8 LDSM, 24
+        // BF16: the same ldmatrix reads for two k8 halves, packed (bf16_a_frag): 12 LDSM, 24
         // conversions and 16 mma.m16n8k16 per 16 of reduction.
 #pragma unroll
         for (int k16 = 0; k16 < kBK; k16 += 16) {

@@ -134,8 +134,9 @@ fi
 # ---- whole steps -----------------------------------------------------------------------------------
 if built; then
   # Whole steps (SRResNet MSE, SRGAN with VGG54, inference 510->2040): the anchors' work, ours.
-  # fp32 and TF32, eager and CUDA-graph rows; printed as measured, so a time-out keeps what finished.
-  run_stage bench_steps 90 25 "$OUT/bench.log" "$BUILD/tools/srgan" bench steps --device cuda --repeats 10
+  # fp32, TF32 and BF16 (v5: bf16 operands, fp32 storage), eager and CUDA-graph rows; printed as
+  # measured, so a time-out keeps what finished.
+  run_stage bench_steps 110 25 "$OUT/bench.log" "$BUILD/tools/srgan" bench steps --device cuda --repeats 10
 fi
 
 
