@@ -7,11 +7,14 @@
 
 #include <algorithm>
 #include <mutex>
+#include <map>
 #include <string>
+#include <unordered_map>
 
 #include "core/check.h"
 #include "core/device.h"
 #include "core/device_internal.h"
+#include "kernels/cuda_context.h"
 
 #define SRGAN_CUDA_RT_CHECK(expr)                                                                  \
   do {                                                                                             \
@@ -26,7 +29,16 @@ namespace {
 
 cudaStream_t cur() { return reinterpret_cast<cudaStream_t>(detail::thread_stream()); }
 
-struct CudaCache : BlockCache {
+// The shared cache is stream-ordered: a block goes back to the free list of the stream that
+// allocated it and is reused only by allocations on that stream, whose work runs after the work
+// that used it (stream order). A block used on another stream than the one that allocated it
+// needs the user to order the two (the engine uses one stream per thread). When a created
+// stream is destroyed its blocks move to the legacy default stream's list, which waits for the
+// work of blocking streams (cudaStreamCreate).
+struct CudaCache {
+  std::mutex mu;
+  std::map<kern::Stream, std::multimap<size_t, void*>> free_by_stream;  // rounded size -> block
+  std::unordered_map<void*, kern::Stream> stream_of;                    // live blocks: their stream
   AllocatorStats stats;
 };
 CudaCache& cache() {
@@ -34,14 +46,14 @@ CudaCache& cache() {
   return *c;
 }
 
-// The smallest free block of `c` that fits `r` bytes, but not one more than twice as large.
-void* take_cached(BlockCache& c, size_t r, size_t* block_bytes) {
-  std::lock_guard<std::mutex> lock(c.mu);
-  auto it = c.free_blocks.lower_bound(r);
-  if (it == c.free_blocks.end() || it->first > 2 * r) return nullptr;
+// The smallest free block of `blocks` that fits `r` bytes, but not one more than twice as large
+// (the caller holds the lock).
+void* take_fitting(std::multimap<size_t, void*>& blocks, size_t r, size_t* block_bytes) {
+  auto it = blocks.lower_bound(r);
+  if (it == blocks.end() || it->first > 2 * r) return nullptr;
   void* p = it->second;
   *block_bytes = it->first;
-  c.free_blocks.erase(it);
+  blocks.erase(it);
   return p;
 }
 
@@ -88,7 +100,10 @@ void* cuda_alloc(size_t bytes, size_t* block_bytes, std::shared_ptr<CapturePool>
   const size_t r = round_block(bytes);
   if (const auto& capture = thread_capture_pool()) {  // capturing: only the pool's own blocks
     *pool = capture;
-    if (void* p = take_cached(*capture, r, block_bytes)) return p;
+    {
+      std::lock_guard<std::mutex> lock(capture->mu);
+      if (void* p = take_fitting(capture->free_blocks, r, block_bytes)) return p;
+    }
     void* p = nullptr;
     SRGAN_CUDA_RT_CHECK(malloc_relaxed(&p, r));
     std::lock_guard<std::mutex> lock(capture->mu);
@@ -98,11 +113,15 @@ void* cuda_alloc(size_t bytes, size_t* block_bytes, std::shared_ptr<CapturePool>
     c.stats.cuda_malloc_calls++;
     return p;
   }
-  if (void* p = take_cached(c, r, block_bytes)) {
+  const kern::Stream s = thread_stream();
+  {
     std::lock_guard<std::mutex> lock(c.mu);
-    c.stats.cached_bytes -= int64_t(*block_bytes);
-    c.stats.live_bytes += int64_t(*block_bytes);
-    return p;
+    if (void* p = take_fitting(c.free_by_stream[s], r, block_bytes)) {
+      c.stats.cached_bytes -= int64_t(*block_bytes);
+      c.stats.live_bytes += int64_t(*block_bytes);
+      c.stream_of[p] = s;
+      return p;
+    }
   }
   void* p = nullptr;
   cudaError_t e = cudaMalloc(&p, r);
@@ -115,6 +134,7 @@ void* cuda_alloc(size_t bytes, size_t* block_bytes, std::shared_ptr<CapturePool>
   *block_bytes = r;
   c.stats.cuda_malloc_calls++;
   c.stats.live_bytes += int64_t(r);
+  c.stream_of[p] = s;
   return p;
 }
 
@@ -126,7 +146,9 @@ void cuda_free(void* p, size_t block_bytes, const std::shared_ptr<CapturePool>& 
   }
   auto& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
-  c.free_blocks.emplace(block_bytes, p);
+  kern::Stream s = nullptr;
+  if (auto it = c.stream_of.find(p); it != c.stream_of.end()) s = it->second, c.stream_of.erase(it);
+  c.free_by_stream[s].emplace(block_bytes, p);
   c.stats.cached_bytes += int64_t(block_bytes);
   c.stats.live_bytes -= int64_t(block_bytes);
 }
@@ -164,8 +186,9 @@ void pinned_free(void* p) { cudaFreeHost(p); }
 void allocator_release_cache() {
   auto& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
-  for (auto& [size, p] : c.free_blocks) cudaFree(p);
-  c.free_blocks.clear();
+  for (auto& [stream, blocks] : c.free_by_stream)
+    for (auto& [size, p] : blocks) cudaFree(p);
+  c.free_by_stream.clear();
   c.stats.cached_bytes = 0;
 }
 
@@ -188,6 +211,21 @@ CudaStream::CudaStream() {
 }
 
 CudaStream::~CudaStream() {
+  if (s_) {  // its blocks, live and free, join the legacy stream's (see CudaCache)
+    auto& c = cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    for (auto& [p, s] : c.stream_of)
+      if (s == s_) s = nullptr;
+    auto it = c.free_by_stream.find(s_);
+    if (it != c.free_by_stream.end()) {
+      c.free_by_stream[nullptr].merge(it->second);
+      c.free_by_stream.erase(s_);
+    }
+  }
+  try {
+    if (s_) kern::cuda::forget_stream(reinterpret_cast<cudaStream_t>(s_));  // the workspace's last user?
+  } catch (...) {  // a destructor must not throw; a failing runtime fails the next call anyway
+  }
   if (s_) cudaStreamDestroy(reinterpret_cast<cudaStream_t>(s_));  // returns at once; work queued still runs
 }
 

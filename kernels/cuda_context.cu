@@ -18,6 +18,9 @@ struct DeviceResources {
   void* ws = nullptr;
   size_t ws_bytes = 0;
   bool ws_captured = false;   // ws was handed out during a graph capture
+  cudaStream_t ws_stream = nullptr;  // the stream ws was last handed to
+  cudaEvent_t ws_event = nullptr;    // orders a new stream's use of ws after the previous one's
+  bool ws_event_set = false;         // ws_event already marks the previous user's work (forget_stream)
   std::vector<void*> retired;  // old workspaces a captured graph may still replay with
   int sms = 0;
 };
@@ -31,6 +34,7 @@ struct ThreadResources {
       if (d.cudnn) (void)cudnnDestroy(d.cudnn);
       if (d.cublas) (void)cublasDestroy(d.cublas);
       if (d.ws) (void)cudaFree(d.ws);
+      if (d.ws_event) (void)cudaEventDestroy(d.ws_event);
       for (void* p : d.retired) (void)cudaFree(p);
     }
   }
@@ -43,6 +47,17 @@ DeviceResources& current() {
   if (dev < 0 || dev >= kMaxDevices)
     throw std::runtime_error("srgan: device index " + std::to_string(dev) + " out of range");
   return tr.dev[dev];
+}
+
+// Whether s is being captured into a graph (the legacy stream while another captures counts).
+bool capturing(cudaStream_t s) {
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  const cudaError_t e = cudaStreamIsCapturing(s, &cap);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return true;
+  }
+  return cap != cudaStreamCaptureStatusNone;
 }
 
 }  // namespace
@@ -72,6 +87,16 @@ void* workspace(size_t bytes, cudaStream_t s) {
   } else {
     CUDA_CHECK(ce);
   }
+  // Handed to another stream than last time: that stream's work waits for what the previous
+  // stream queued before now (it may still be using ws). Not across a capture's edge (a captured
+  // stream may not wait on an event recorded outside it; graph rules already order that work).
+  if (d.ws && s != d.ws_stream && cap == cudaStreamCaptureStatusNone && (d.ws_event_set || !capturing(d.ws_stream))) {
+    if (!d.ws_event) CUDA_CHECK(cudaEventCreateWithFlags(&d.ws_event, cudaEventDisableTiming));
+    if (!d.ws_event_set) CUDA_CHECK(cudaEventRecord(d.ws_event, d.ws_stream));
+    CUDA_CHECK(cudaStreamWaitEvent(s, d.ws_event, 0));
+  }
+  d.ws_event_set = false;
+  d.ws_stream = s;
   if (bytes <= d.ws_bytes) {
     if (cap != cudaStreamCaptureStatusNone) d.ws_captured = true;
     return d.ws;
@@ -99,6 +124,15 @@ void* workspace(size_t bytes, cudaStream_t s) {
   CUDA_CHECK(cudaMalloc(&d.ws, bytes));
   d.ws_bytes = bytes;
   return d.ws;
+}
+
+void forget_stream(cudaStream_t s) {
+  DeviceResources& d = current();
+  if (!d.ws || d.ws_stream != s || s == nullptr || capturing(s)) return;
+  if (!d.ws_event) CUDA_CHECK(cudaEventCreateWithFlags(&d.ws_event, cudaEventDisableTiming));
+  CUDA_CHECK(cudaEventRecord(d.ws_event, s));  // what s queued with ws; the next user waits for it
+  d.ws_event_set = true;
+  d.ws_stream = nullptr;
 }
 
 int sm_count() {

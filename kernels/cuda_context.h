@@ -3,9 +3,10 @@
 //
 // Handles and the workspace are thread-local and per device (the device current at the call).
 // Rules for callers (all of srgan's code follows them):
-//  * A thread issues work on one stream at a time: the workspace is reused by consecutive ops
-//    on the same stream (stream order makes that safe); two streams driven by one thread
-//    concurrently would race on it.
+//  * The workspace is stream-ordered: reused by consecutive ops on one stream (stream order
+//    makes that safe), and when a call hands it to another stream than the previous call, that
+//    stream first waits (an event) for the work the previous stream had queued. So one thread
+//    may drive several streams; two threads never share a workspace.
 //  * The workspace only grows. Growing synchronises the device before freeing the old buffer
 //    (kernels still queued may be reading it). Inside CUDA-graph capture growth is refused with
 //    an error: run the step once before capturing so every buffer has reached its size.
@@ -25,6 +26,10 @@ cublasHandle_t cublas_handle(cudaStream_t s);
 // At least `bytes` of device scratch (256-byte aligned), valid until the next workspace() call
 // of this thread on this device. Never returns nullptr (bytes == 0 gives a small buffer).
 void* workspace(size_t bytes, cudaStream_t s);
+// Called before s is destroyed (core's CudaStream does): if this thread's workspace was last
+// handed to s, the next user waits for s's work through an event recorded now, not later on a
+// stream that no longer exists.
+void forget_stream(cudaStream_t s);
 
 // Number of SMs of the current device (cached).
 int sm_count();

@@ -353,6 +353,33 @@ TEST_CASE("conv2d v5: v4's paths with BF16 operands against the BF16-rounded ref
   }
 }
 
+// The workspace (split-K partials here) is shared by every call of a thread; handed from one
+// stream to another, the second waits for the first's queued work (kernels/cuda_context.h). Two
+// split-K convolutions on two non-blocking streams, each against its own reference: in the
+// emulator, which runs unordered streams interleaved, the second would otherwise overwrite the
+// first's partial sums before its reduction reads them.
+TEST_CASE("conv2d on two streams shares the workspace safely", "[cuda][conv2d][streams]") {
+  const Shape sh{"v4 split-K", 1, 4, 4, 256, 64, 3, 3, 1, 1};
+  const ConvAlgo a = ConvAlgo::v4_implicit_gemm_tf32_multistage;
+  Data d1 = make(sh, 9100), d2 = make(sh, 9200);
+  const Conv2dParams& p = d1.p;
+  DevBuf x1(d1.x), x2(d2.x), w(d1.w), b(d1.b), y1(d1.ny), y2(d1.ny);
+  std::vector<double> ref2(d1.ny);
+  const auto x2d = to_double(d2.x), wd = to_double(d1.w), bd = to_double(d1.b);
+  conv2d_forward_cpu_ref(p, x2d.data(), wd.data(), bd.data(), ref2.data());  // x2 with d1's weights
+  cudaStream_t s1 = nullptr, s2 = nullptr;
+  REQUIRE(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking) == cudaSuccess);
+  REQUIRE(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking) == cudaSuccess);
+  y1.poison();
+  y2.poison();
+  conv2d_forward_cuda(p, x1, w, b, y1, a, s1);
+  conv2d_forward_cuda(p, x2, w, b, y2, a, s2);
+  SRGAN_CHECK_CLOSE(compare(y1.download(), d1.y_ref, tol_for(a, double(p.R) * p.S * p.C)));
+  SRGAN_CHECK_CLOSE(compare(y2.download(), ref2, tol_for(a, double(p.R) * p.S * p.C)));
+  CHECK(cudaStreamDestroy(s1) == cudaSuccess);
+  CHECK(cudaStreamDestroy(s2) == cudaSuccess);
+}
+
 TEST_CASE("conv2d forward without bias", "[cuda][conv2d]") {
   const Shape s{"no bias", 2, 10, 9, 8, 12, 3, 3, 1, 1};
   Data d = make(s, 77);

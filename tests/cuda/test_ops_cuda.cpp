@@ -10,6 +10,7 @@
 
 #include "core/autograd.h"
 #include "core/backend.h"
+#include "core/device.h"
 #include "core/ops.h"
 #include "models/losses.h"
 #include "tests/cuda/cuda_test_util.h"
@@ -155,6 +156,31 @@ TEST_CASE("Tensor basics on CUDA: copies and views and factories", "[cuda][ops]"
   SRGAN_CHECK_CLOSE(bitwise_equal(Tensor::zeros({1000}, DType::f32, Device::cuda).to_vector(), std::vector<float>(1000, 0.f)));
   CHECK(Tensor::scalar(3.5, DType::f32, Device::cuda).item() == 3.5);
   CHECK_THROWS(Tensor::zeros({2}, DType::f64, Device::cuda));  // CUDA tensors are f32 only
+}
+
+// The caching allocator is stream-ordered (core/device_cuda.cpp): a block freed after use on
+// one stream is reused only by allocations on that stream, never by another stream whose work
+// could run before the first stream's is done; a destroyed stream's blocks go to the legacy
+// default stream. (A size no other test uses, so the cache has no such block to begin with.)
+TEST_CASE("the caching allocator reuses a block only on the stream that allocated it", "[cuda][allocator][streams]") {
+  const Shape shape{4099, 3};
+  auto block_on = [&](kern::Stream s) {
+    StreamGuard g(s);
+    Tensor t = Tensor::zeros(shape, DType::f32, Device::cuda);
+    return static_cast<const void*>(t.data<float>());  // freed (to the cache) on return
+  };
+  auto s1 = std::make_unique<CudaStream>();
+  CudaStream s2;
+  const void* p1 = block_on(s1->get());
+  CHECK(block_on(s1->get()) == p1);  // the same stream: the cached block again
+  CHECK(block_on(s2.get()) != p1);   // another stream: not that block
+  CHECK(block_on(nullptr) != p1);    // nor the legacy stream while s1 lives
+  s1.reset();  // destroyed: its blocks join the legacy stream's list (which holds one already)
+  {
+    Tensor a = Tensor::zeros(shape, DType::f32, Device::cuda), b = Tensor::zeros(shape, DType::f32, Device::cuda);
+    CHECK((a.data<float>() == p1 || b.data<float>() == p1));
+  }
+  cuda_synchronize();
 }
 
 TEST_CASE("conv2d op on CUDA matches float64 CPU for every ConvAlgo", "[cuda][ops][conv2d]") {

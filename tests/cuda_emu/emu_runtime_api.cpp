@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "tests/cuda_emu/emu_internal.h"
@@ -109,17 +110,37 @@ cudaError_t check_capture_unsafe(const char* what, bool relaxable) {
   return cudaSuccess;
 }
 
-// ---- deferred execution -------------------------------------------------------------------
+// ---- deferred execution, one queue per stream -----------------------------------------------
 // As on a GPU, work issued to a stream (launches, async copies and sets, event records) does not
-// run when it is issued: it waits in one queue, in issue order, until the host synchronises
-// (cudaDeviceSynchronize, cudaStreamSynchronize, cudaEventSynchronize, a synchronous copy, a
-// copy to or from pageable memory, cudaFree). So host code that reads a result before
-// synchronising reads stale memory, and a pinned buffer refilled before its upload ran uploads
-// the new contents, as they can on a GPU. SRGAN_EMU_SYNC=1 runs everything at issue instead.
-// (One queue for all streams is one legal order of a correct program's work.)
+// run when it is issued: it waits until the host synchronises (cudaDeviceSynchronize,
+// cudaStreamSynchronize, cudaEventSynchronize, a synchronous copy, a copy to or from pageable
+// memory, cudaFree). So host code that reads a result before synchronising reads stale memory,
+// and a pinned buffer refilled before its upload ran uploads the new contents, as they can on a
+// GPU. SRGAN_EMU_SYNC=1 runs everything at issue instead.
+//
+// Each stream is its own queue, and an operation waits only for what CUDA orders it after: the
+// previous operation of its stream; for the legacy default stream (nullptr), the last operation
+// of every blocking stream (cudaStreamCreate) issued before it, and for a blocking stream, the
+// last legacy operation issued before it (non-blocking streams, cudaStreamNonBlocking, order with
+// neither); and an event a cudaStreamWaitEvent named. Among the operations ready to run, the
+// next is the last issued of a stream other than the one that ran last (else the last issued):
+// work on two streams with no dependency between them runs in the opposite of issue order, so a
+// missing cudaStreamWaitEvent shows as stale data, and interleaved, so two streams sharing a
+// scratch buffer without ordering overwrite each other's data.
+
+struct Op {
+  uint64_t id;
+  std::vector<uint64_t> deps;  // must have run first
+  std::function<void()> fn;
+};
 
 std::mutex g_queue_mu, g_drain_mu;
-std::deque<std::function<void()>> g_queue;
+uint64_t g_next_id = 1;
+std::map<cudaStream_t, std::deque<Op>> g_queues;     // pending, per stream, in issue order
+std::map<cudaStream_t, uint64_t> g_last_issued;      // per stream (kept after it ran)
+std::map<cudaStream_t, bool> g_blocking;             // created streams: orders with the legacy stream?
+std::unordered_set<uint64_t> g_pending;              // ids issued and not yet run
+cudaStream_t g_last_run = nullptr;                   // the stream of the operation run last
 
 bool run_at_issue() {
   static const bool sync = [] {
@@ -129,39 +150,102 @@ bool run_at_issue() {
   return sync;
 }
 
-// Records op into a capture of s, or queues it (runs it at once with SRGAN_EMU_SYNC=1).
-void issue(cudaStream_t s, std::function<void()> op) {
-  if (record_if_capturing(s, op)) return;
+// Queues op on s after the work CUDA orders it after (and `extra`); returns its id (0: it ran
+// at once, or went into a capture).
+uint64_t enqueue(cudaStream_t s, std::function<void()> op, uint64_t extra = 0) {
+  if (record_if_capturing(s, op)) return 0;
   if (run_at_issue()) {
     DeviceAccess device_work;
     op();
-    return;
+    return 0;
   }
   std::lock_guard<std::mutex> lk(g_queue_mu);
-  g_queue.push_back(std::move(op));
+  Op o{g_next_id++, {}, std::move(op)};
+  auto last = [](cudaStream_t t) {
+    auto it = g_last_issued.find(t);
+    return it == g_last_issued.end() ? uint64_t(0) : it->second;
+  };
+  o.deps.push_back(last(s));
+  if (s == nullptr) {
+    for (const auto& [t, blocking] : g_blocking)
+      if (blocking) o.deps.push_back(last(t));
+  } else if (auto b = g_blocking.find(s); b == g_blocking.end() || b->second) {
+    o.deps.push_back(last(nullptr));
+  }
+  o.deps.push_back(extra);
+  g_last_issued[s] = o.id;
+  g_pending.insert(o.id);
+  const uint64_t id = o.id;
+  g_queues[s].push_back(std::move(o));
+  return id;
 }
+
+void issue(cudaStream_t s, std::function<void()> op) { enqueue(s, std::move(op)); }
 
 }  // namespace
 
-// Runs every queued operation, in order (one host thread at a time).
+// Runs every queued operation (one host thread at a time): each time the ready queue head
+// issued last (see above).
 void drain() {
   std::lock_guard<std::mutex> one_drainer(g_drain_mu);
   {
     std::lock_guard<std::mutex> lk(g_queue_mu);
-    if (g_queue.empty()) return;
+    if (g_pending.empty()) return;
   }
   DeviceAccess device_work;  // device memory is open while the queued work runs
   for (;;) {
-    std::function<void()> op;
+    std::function<void()> fn;
+    uint64_t id = 0;
     {
       std::lock_guard<std::mutex> lk(g_queue_mu);
-      if (g_queue.empty()) return;
-      op = std::move(g_queue.front());
-      g_queue.pop_front();
+      std::deque<Op>* pick = nullptr;
+      bool pick_other = false;  // pick is from a stream other than the last one run
+      for (auto& [stream, q] : g_queues) {
+        if (q.empty()) continue;
+        const Op& head = q.front();
+        bool ready = true;
+        for (uint64_t d : head.deps) ready = ready && (d == 0 || !g_pending.count(d));
+        if (!ready) continue;
+        const bool other = stream != g_last_run;
+        if (!pick || (other && !pick_other) || (other == pick_other && head.id > pick->front().id))
+          pick = &q, pick_other = other;
+      }
+      if (!pick) {
+        for (const auto& [stream, q] : g_queues)
+          if (!q.empty()) std::fprintf(stderr, "[cuda emulator] queued work that can never run (a wait on an event recorded later?)\n");
+        return;
+      }
+      fn = std::move(pick->front().fn);
+      id = pick->front().id;
+      pick->pop_front();
+      for (const auto& [stream, q] : g_queues)
+        if (&q == pick) g_last_run = stream;
     }
-    op();
+    fn();
+    std::lock_guard<std::mutex> lk(g_queue_mu);
+    g_pending.erase(id);
   }
 }
+
+namespace {
+
+// The stream bookkeeping of the runtime calls below.
+void stream_created(cudaStream_t s, bool blocking) {
+  std::lock_guard<std::mutex> lk(g_queue_mu);
+  g_blocking[s] = blocking;
+}
+void stream_destroyed(cudaStream_t s) {
+  drain();  // CUDA lets queued work finish; running it now is one legal order
+  std::lock_guard<std::mutex> lk(g_queue_mu);
+  g_blocking.erase(s);
+  g_queues.erase(s);
+  g_last_issued.erase(s);
+}
+uint64_t enqueue_after(cudaStream_t s, std::function<void()> op, uint64_t extra) {
+  return enqueue(s, std::move(op), extra);
+}
+
+}  // namespace
 
 // ---- launch ----------------------------------------------------------------------------------
 
@@ -212,6 +296,7 @@ struct CUstream_st {
 };
 struct CUevent_st {
   std::chrono::steady_clock::time_point t;
+  uint64_t op = 0;  // the emulator's queued record of it (0: none pending)
 };
 struct CUgraph_st {
   std::vector<std::function<void()>> nodes;
@@ -408,13 +493,20 @@ const char* cudaGetErrorString(cudaError_t e) {
 }
 const char* cudaGetErrorName(cudaError_t e) { return cudaGetErrorString(e); }
 
-cudaError_t cudaStreamCreate(cudaStream_t* s) {
+cudaError_t cudaStreamCreate(cudaStream_t* s) { return cudaStreamCreateWithFlags(s, cudaStreamDefault); }
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int flags) {
   *s = new CUstream_st;
+  srgan::emu::stream_created(*s, (flags & cudaStreamNonBlocking) == 0);
   return cudaSuccess;
 }
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) { return cudaStreamCreate(s); }
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  srgan::emu::stream_destroyed(s);
   delete s;
+  return cudaSuccess;
+}
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t ev, unsigned int) {
+  if (cudaError_t e = fail_if_sticky()) return e;
+  srgan::emu::enqueue_after(s, [] {}, ev->op);  // s's later work waits for ev's record
   return cudaSuccess;
 }
 cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* st) {
@@ -477,11 +569,11 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t* ev, unsigned int) { return cud
 cudaError_t cudaEventDestroy(cudaEvent_t ev) {
   // As in CUDA, an event may be destroyed while a record of it is still queued: it is released
   // once that work has run (deleting it now would let the queued record write freed memory).
-  issue(nullptr, [ev] { delete ev; });
+  srgan::emu::enqueue_after(nullptr, [ev] { delete ev; }, ev->op);
   return cudaSuccess;
 }
 cudaError_t cudaEventRecord(cudaEvent_t ev, cudaStream_t s) {
-  issue(s, [ev] { ev->t = std::chrono::steady_clock::now(); });
+  ev->op = srgan::emu::enqueue_after(s, [ev] { ev->t = std::chrono::steady_clock::now(); }, 0);
   return fail_if_sticky();
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t) {

@@ -214,3 +214,52 @@ TEST_CASE("emulator: cvt.rn.bf16x2 rounds to nearest even and puts its first sou
   CHECK((nan & 0x7f80u) == 0x7f80u);                          // NaN stays NaN: all-ones exponent,
   CHECK((nan & 0x007fu) != 0u);                               // a non-zero fraction
 }
+
+// Streams are separate queues (emu_runtime_api.cpp, "deferred execution"): work on two streams
+// with nothing ordering it runs in the opposite of issue order, so a consumer that forgot to
+// wait for its producer on another stream reads stale data; an event wait, or the legacy default
+// stream's implicit ordering with blocking streams, makes it right.
+TEST_CASE("emulator: streams are separate queues, so a missing cross-stream dependency shows",
+          "[emulator][streams]") {
+  constexpr size_t n = 64;
+  float *a = nullptr, *b = nullptr;
+  REQUIRE(cudaMalloc(&a, n * sizeof(float)) == cudaSuccess);
+  REQUIRE(cudaMalloc(&b, n * sizeof(float)) == cudaSuccess);
+  const std::vector<float> ones(n, 1.f);
+  // a = 1 everywhere, b = 1 everywhere; then the producer zeroes a and the consumer copies a to b.
+  auto run = [&](cudaStream_t producer, cudaStream_t consumer, cudaEvent_t ev) {
+    REQUIRE(cudaMemcpy(a, ones.data(), n * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+    REQUIRE(cudaMemcpy(b, ones.data(), n * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+    REQUIRE(cudaMemsetAsync(a, 0, n * sizeof(float), producer) == cudaSuccess);
+    if (ev) {
+      REQUIRE(cudaEventRecord(ev, producer) == cudaSuccess);
+      REQUIRE(cudaStreamWaitEvent(consumer, ev, 0) == cudaSuccess);
+    }
+    REQUIRE(cudaMemcpyAsync(b, a, n * sizeof(float), cudaMemcpyDeviceToDevice, consumer) == cudaSuccess);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    std::vector<float> got(n);
+    REQUIRE(cudaMemcpy(got.data(), b, n * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return got[0] == 0.f && got[n - 1] == 0.f;  // true: the copy saw the zeros
+  };
+  cudaStream_t s1 = nullptr, s2 = nullptr, blocking = nullptr;
+  REQUIRE(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking) == cudaSuccess);
+  REQUIRE(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking) == cudaSuccess);
+  REQUIRE(cudaStreamCreate(&blocking) == cudaSuccess);
+  cudaEvent_t ev = nullptr;
+  REQUIRE(cudaEventCreate(&ev) == cudaSuccess);
+
+  CHECK_FALSE(run(s1, s2, nullptr));   // two non-blocking streams, no wait: stale
+  CHECK(run(s1, s2, ev));              // the event wait orders them
+  CHECK(run(s1, s1, nullptr));         // one stream: in order
+  CHECK(run(nullptr, blocking, nullptr));  // legacy default stream, then a blocking stream
+  CHECK(run(blocking, nullptr, nullptr));  // and the other way round
+  CHECK_FALSE(run(nullptr, s2, nullptr));  // a non-blocking stream does not wait for the legacy one
+  CHECK_FALSE(run(s1, blocking, nullptr)); // nor do two created streams wait for each other
+
+  CHECK(cudaEventDestroy(ev) == cudaSuccess);
+  CHECK(cudaStreamDestroy(s1) == cudaSuccess);
+  CHECK(cudaStreamDestroy(s2) == cudaSuccess);
+  CHECK(cudaStreamDestroy(blocking) == cudaSuccess);
+  CHECK(cudaFree(a) == cudaSuccess);
+  CHECK(cudaFree(b) == cudaSuccess);
+}
