@@ -26,9 +26,9 @@ cublasHandle_t cublas_handle(cudaStream_t s);
 // At least `bytes` of device scratch (256-byte aligned), valid until the next workspace() call
 // of this thread on this device. Never returns nullptr (bytes == 0 gives a small buffer).
 void* workspace(size_t bytes, cudaStream_t s);
-// Called before s is destroyed (core's CudaStream does): if this thread's workspace was last
-// handed to s, the next user waits for s's work through an event recorded now, not later on a
-// stream that no longer exists.
+// Call before destroying a stream the workspace may have been handed to (core's CudaStream
+// does): if this thread's workspace was last handed to s, the next user waits for s's work
+// through an event recorded now, not later on a stream that no longer exists.
 void forget_stream(cudaStream_t s);
 
 // Number of SMs of the current device (cached).
