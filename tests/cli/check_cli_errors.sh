@@ -49,6 +49,8 @@ expect "--precision bf16 on the CPU is refused" 1 "computes in fp32 only" -- \
   "$srgan" train --data "$work" --device cpu --precision bf16 --steps 1 --out "$work/run_bf16"
 expect "an unknown --precision names the choices" 1 "must be fp32, tf32 or bf16" -- \
   "$srgan" upscale "$work/a.png" -o "$work/fp16.png" --precision fp16
+expect "bench steps' --precision names its choices" 2 "fp32, tf32, bf16 or all" -- \
+  "$srgan" bench steps --device cpu --precision both
 [ ! -e "$work/tf32.png" ] && [ ! -e "$work/fp16.png" ] || { echo "FAILED: a refused run wrote its output"; failures=$((failures + 1)); }
 mkdir -p "$work/eval"
 cp "$fixtures/metrics_hr.png" "$work/eval/"

@@ -38,8 +38,14 @@ int run_steps(const cli::Args& a) {
     o.infer_sizes = {8};
   }
   const std::string prec = a.get("precision", "all");
-  if (prec == "all") o.precisions = {"fp32", "tf32", "bf16"};
-  else check_precision_name(prec), o.precisions = {prec};
+  if (prec == "all") {
+    o.precisions = {"fp32", "tf32", "bf16"};
+  } else if (prec == "fp32" || prec == "tf32" || prec == "bf16") {
+    o.precisions = {prec};
+  } else {
+    std::fprintf(stderr, "srgan bench steps: --precision must be fp32, tf32, bf16 or all, got '%s'\n", prec.c_str());
+    return 2;
+  }
   cli::apply_threads_option(a);
   const std::string conv = a.get("cpu-conv", kern::cpu_conv_algo_name(backend().cpu_conv));
   bool known = false;
