@@ -49,14 +49,16 @@ DeviceResources& current() {
   return tr.dev[dev];
 }
 
-// Whether s is being captured into a graph (the legacy stream while another captures counts).
+// Whether s is being captured into a graph. The legacy stream while a blocking stream captures
+// counts as captured (CUDA reports cudaErrorStreamCaptureImplicit): the safe side.
 bool capturing(cudaStream_t s) {
   cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-  const cudaError_t e = cudaStreamIsCapturing(s, &cap);
-  if (e != cudaSuccess) {
+  const cudaError_t ce = cudaStreamIsCapturing(s, &cap);
+  if (ce == cudaErrorStreamCaptureImplicit) {
     (void)cudaGetLastError();
     return true;
   }
+  CUDA_CHECK(ce);
   return cap != cudaStreamCaptureStatusNone;
 }
 
@@ -79,18 +81,11 @@ cublasHandle_t cublas_handle(cudaStream_t s) {
 void* workspace(size_t bytes, cudaStream_t s) {
   DeviceResources& d = current();
   if (bytes < 256) bytes = 256;
-  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-  const cudaError_t ce = cudaStreamIsCapturing(s, &cap);
-  if (ce == cudaErrorStreamCaptureImplicit) {  // legacy stream while a blocking stream captures
-    (void)cudaGetLastError();
-    cap = cudaStreamCaptureStatusActive;  // treat as capturing: the safe side
-  } else {
-    CUDA_CHECK(ce);
-  }
+  const bool cap = capturing(s);
   // Handed to another stream than last time: that stream's work waits for what the previous
   // stream queued before now (it may still be using ws). Not across a capture's edge (a captured
   // stream may not wait on an event recorded outside it; graph rules already order that work).
-  if (d.ws && s != d.ws_stream && cap == cudaStreamCaptureStatusNone && (d.ws_event_set || !capturing(d.ws_stream))) {
+  if (d.ws && s != d.ws_stream && !cap && (d.ws_event_set || !capturing(d.ws_stream))) {
     if (!d.ws_event) CUDA_CHECK(cudaEventCreateWithFlags(&d.ws_event, cudaEventDisableTiming));
     if (!d.ws_event_set) CUDA_CHECK(cudaEventRecord(d.ws_event, d.ws_stream));
     CUDA_CHECK(cudaStreamWaitEvent(s, d.ws_event, 0));
@@ -98,10 +93,10 @@ void* workspace(size_t bytes, cudaStream_t s) {
   d.ws_event_set = false;
   d.ws_stream = s;
   if (bytes <= d.ws_bytes) {
-    if (cap != cudaStreamCaptureStatusNone) d.ws_captured = true;
+    if (cap) d.ws_captured = true;
     return d.ws;
   }
-  if (cap != cudaStreamCaptureStatusNone)
+  if (cap)
     throw std::runtime_error(
         "srgan: the CUDA workspace must grow to " + std::to_string(bytes) +
         " bytes during graph capture; run the captured work once before capturing");
