@@ -19,8 +19,9 @@ int set_cpu_threads(int n) {
   kern::cpu_set_threads(used);
   return used;
 }
+bool is_precision_name(const std::string& name) { return name == "fp32" || name == "tf32" || name == "bf16"; }
 void check_precision_name(const std::string& name) {
-  if (name != "fp32" && name != "tf32" && name != "bf16")
+  if (!is_precision_name(name))
     throw Error("--precision must be fp32, tf32 or bf16, got '" + name + "'");
 }
 void set_cuda_precision(const std::string& name) {

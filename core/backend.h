@@ -29,7 +29,9 @@ BackendConfig& backend();
 // bf16 multiplies, fp32 accumulation, tensors and weights still fp32 in memory) and the TF32 GEMM.
 // The CPU path always computes in fp32.
 void set_cuda_precision(const std::string& name);
-// Throws, naming the choices, unless `name` is a precision set_cuda_precision knows.
+// Whether `name` is a precision set_cuda_precision knows (fp32, tf32, bf16).
+bool is_precision_name(const std::string& name);
+// Throws, naming the choices, unless is_precision_name(name).
 void check_precision_name(const std::string& name);
 // Threads for the CPU path's GEMMs and its other loops (n <= 0: all cores). More threads than
 // cores only slow the work down (thousands fail to start), so n is capped at the core count;

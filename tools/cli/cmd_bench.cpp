@@ -40,7 +40,7 @@ int run_steps(const cli::Args& a) {
   const std::string prec = a.get("precision", "all");
   if (prec == "all") {
     o.precisions = {"fp32", "tf32", "bf16"};
-  } else if (prec == "fp32" || prec == "tf32" || prec == "bf16") {
+  } else if (is_precision_name(prec)) {
     o.precisions = {prec};
   } else {
     std::fprintf(stderr, "srgan bench steps: --precision must be fp32, tf32, bf16 or all, got '%s'\n", prec.c_str());
