@@ -60,6 +60,7 @@ enum class ConvAlgo {
   v3_implicit_gemm_tf32 = 3,    // implicit GEMM on tensor cores (TF32 mma.sync), NHWC
   v4_implicit_gemm_tf32_multistage = 4,  // v3 rebuilt: 128-row tiles, ldmatrix, 3-stage cp.async, split-K
   v5_implicit_gemm_bf16_multistage = 5,  // v4's engine with BF16 operands (mma.m16n8k16), fp32 in memory
+  v6_halo_tile_tf32 = 6,        // 3x3 stride-1 layers from a shared-memory input halo, weights resident; v4 elsewhere
   cudnn = 100,                  // baseline behind the same signature
 };
 const char* conv_algo_name(ConvAlgo a);

@@ -10,6 +10,7 @@ const char* conv_algo_name(ConvAlgo a) {
     case ConvAlgo::v3_implicit_gemm_tf32: return "v3_implicit_gemm_tf32";
     case ConvAlgo::v4_implicit_gemm_tf32_multistage: return "v4_implicit_gemm_tf32_multistage";
     case ConvAlgo::v5_implicit_gemm_bf16_multistage: return "v5_implicit_gemm_bf16_multistage";
+    case ConvAlgo::v6_halo_tile_tf32: return "v6_halo_tile_tf32";
     case ConvAlgo::cudnn: return "cudnn";
   }
   return "unknown";
@@ -28,6 +29,10 @@ const std::vector<ConvVariant>& conv_variants() {
        "(narrow-N); the rest run v3"},
       {ConvAlgo::v5_implicit_gemm_bf16_multistage, "v5_implicit_gemm_bf16_multistage", ConvMath::bf16, false,
        "v4's tile paths in BF16 (the same shapes); v4's narrow-N paths (fp32 FMA) and v3 (TF32) for the rest"},
+      {ConvAlgo::v6_halo_tile_tf32, "v6_halo_tile_tf32", ConvMath::tf32, false,
+       "3x3 stride-1 forward with C = 32 or 64 and backward-data with K = 32 or 64 (16-byte aligned "
+       "activations; K, resp. C, >= 16; the device's shared memory must hold the weights: 196 KB at 64 "
+       "channels); v4 (and its fallbacks) for the rest"},
       {ConvAlgo::cudnn, "cudnn", ConvMath::fp32, true, "every shape cuDNN supports"},
   };
   return v;

@@ -27,6 +27,12 @@
 //                          the multiply-adds per instruction, twice the TF32 rate on Hopper), fp32
 //                          accumulation; tensors stay fp32 in memory. v4's narrow-N paths (fp32) and
 //                          v3 (TF32) run what the tile paths do not take.
+//   v6_halo_tile_tf32      3x3 stride-1 forward (C = 32 or 64) and backward-data (K = 32 or 64)
+//                          from an 18 x 18 input halo in shared memory that all nine taps read,
+//                          with the block's 64 filters resident for its whole life (a persistent
+//                          grid): inputs cross L2 about 1.3 times instead of 9, weights once per
+//                          block (conv2d_halo_cuda.cuh). TF32 by truncation, like v4, which runs
+//                          every other shape and pass.
 //   cudnn                  baseline, conv2d_cudnn.cu.
 //
 // The convolution as a GEMM (M x N, reduction Kred):
@@ -58,6 +64,7 @@
 #include "kernels/conv2d_narrow_n_cuda.cuh"
 #include "kernels/conv2d_narrow_n_wgrad_cuda.cuh"
 #include "kernels/conv2d_strided_dgrad_cuda.cuh"
+#include "kernels/conv2d_halo_cuda.cuh"
 
 namespace srgan::kern {
 namespace {
@@ -180,9 +187,11 @@ __global__ void conv2d_transpose_weight_kernel(tg::ConvGeom g, cuda::dgrad::Taps
 
 namespace tg4 = cuda::tg4;
 
-// v4 and v5: the multistage engine (the same paths), with TF32 or BF16 operands.
+// v4 and v5: the multistage engine (the same paths), with TF32 or BF16 operands; v6 runs v4's
+// paths where its own does not apply.
 bool multistage(ConvAlgo algo) {
-  return algo == ConvAlgo::v4_implicit_gemm_tf32_multistage || algo == ConvAlgo::v5_implicit_gemm_bf16_multistage;
+  return algo == ConvAlgo::v4_implicit_gemm_tf32_multistage || algo == ConvAlgo::v5_implicit_gemm_bf16_multistage ||
+         algo == ConvAlgo::v6_halo_tile_tf32;
 }
 
 // The tile_gemm.cuh flavour that runs a variant's other shapes: v3's TF32 for v3 to v5.
@@ -329,6 +338,32 @@ void backward_data_v4_strided(const Conv2dParams& p, const float* dy, const floa
   }
 }
 
+// ---- v6: the halo tile (conv2d_halo_cuda.cuh) ------------------------------------------------
+
+// A 3x3 stride-1 pass gathering cin channels into nout outputs: cin = 32 or 64 (within the
+// device's shared memory), at least 16 outputs (fewer would waste most of the 64-wide block),
+// 16-byte aligned input.
+bool v6_applies(const Conv2dParams& p, int cin, int nout, const float* gathered) {
+  return p.R == 3 && p.S == 3 && p.stride == 1 && nout >= 16 && tg::is_aligned16(gathered) &&
+         cuda::halo::fits(cin, cuda::smem_optin_bytes());
+}
+
+// The halo-tile pass: out (N, Hout, Wout, nout) from the gathered (N, Hin, Win, cin) and filters
+// (nout, 3, 3, cin), 16-byte aligned; FLIP turns them half a turn (backward-data).
+template <bool FLIP>
+void run_v6(int N, int Hin, int Win, int cin, int Hout, int Wout, int nout, int pad, const float* gathered,
+            const float* w, const tg::BiasActEpi& epi, cudaStream_t s) {
+  namespace hl = cuda::halo;
+  hl::Params hp;
+  hp.x = gathered, hp.w = w;
+  hp.Hin = Hin, hp.Win = Win, hp.Hout = Hout, hp.Wout = Wout, hp.Nout = nout, hp.pad = pad;
+  hp.tiles_w = (Wout + hl::kTile - 1) / hl::kTile;
+  hp.tiles_img = (Hout + hl::kTile - 1) / hl::kTile * hp.tiles_w;
+  hp.tiles = N * hp.tiles_img;
+  if (cin == 64) return hl::launch_conv3x3_halo<64, FLIP>(hp, epi, cuda::sm_count(), s);
+  hl::launch_conv3x3_halo<32, FLIP>(hp, epi, cuda::sm_count(), s);
+}
+
 void check_algo(ConvAlgo algo, const char* who) {
   switch (algo) {
     case ConvAlgo::v1_direct:
@@ -336,6 +371,7 @@ void check_algo(ConvAlgo algo, const char* who) {
     case ConvAlgo::v3_implicit_gemm_tf32:
     case ConvAlgo::v4_implicit_gemm_tf32_multistage:
     case ConvAlgo::v5_implicit_gemm_bf16_multistage:
+    case ConvAlgo::v6_halo_tile_tf32:
     case ConvAlgo::cudnn: return;
   }
   throw std::invalid_argument(std::string(who) + ": unknown ConvAlgo " + std::to_string(int(algo)));
@@ -364,6 +400,16 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const t
     return;
   }
   if (multistage(algo) && v4_narrow_n_applies(p)) return run_narrow_n(p, x, w, epi, s);
+  if (algo == ConvAlgo::v6_halo_tile_tf32 && v6_applies(p, p.C, p.K, x)) {
+    // Misaligned weights (the parameter arena) go to the workspace first, as for v4.
+    if (!tg::is_aligned16(w)) {
+      const size_t w_bytes = sizeof(float) * size_t(p.K) * 9 * p.C;
+      void* ws = cuda::workspace(w_bytes, s);
+      CUDA_CHECK(cudaMemcpyAsync(ws, w, w_bytes, cudaMemcpyDeviceToDevice, s));
+      w = static_cast<const float*>(ws);
+    }
+    return run_v6<false>(p.N, p.H, p.W, p.C, p.P(), p.Q(), p.K, p.pad, x, w, epi, s);
+  }
   if (multistage(algo) && v4_forward_applies(p, x)) {
     const int M = p.N * p.P() * p.Q(), Kred = p.R * p.S * p.C;
     const tg::SplitPlan sp = v4_plan(M, p.K, Kred);
@@ -448,6 +494,16 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
     return;
   }
   const int64_t wsize = int64_t(p.K) * p.R * p.S * p.C;
+  if (algo == ConvAlgo::v6_halo_tile_tf32 && v6_applies(p, p.K, p.C, dy)) {
+    // dx = dy correlated with the transposed filter (C, 3, 3, K) turned half a turn; dy's pixel
+    // (h - (2 - pad) + r, w - (2 - pad) + s) meets tap (2 - r, 2 - s).
+    float* wT = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(wsize), s));
+    conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, cuda::dgrad::Taps{0, 0, 1, 3, 3}, w,
+                                                                              wT);
+    SRGAN_LAUNCH_CHECK(s);
+    return run_v6<true>(p.N, p.P(), p.Q(), p.K, p.H, p.W, p.C, 2 - p.pad,
+                        dy, wT, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr}, s);
+  }
   const bool v4 = multistage(algo) && v4_backward_data_applies(p, dy);
   if (v4 && p.stride > 1) return backward_data_v4_strided(p, dy, w, dx, algo, s);
   const int M = p.N * p.H * p.W, Kred = p.R * p.S * p.K;

@@ -22,7 +22,8 @@ struct DeviceResources {
   cudaEvent_t ws_event = nullptr;    // orders a new stream's use of ws after the previous one's
   bool ws_event_set = false;         // ws_event already marks the previous user's work (forget_stream)
   std::vector<void*> retired;  // old workspaces a captured graph may still replay with
-  int sms = 0;
+  int sms = 0;         // multiprocessors (sm_count)
+  int smem_optin = 0;  // opt-in shared memory per block, bytes (smem_optin_bytes)
 };
 
 // Destroyed at thread exit. Errors are ignored there: at process exit the CUDA runtime may
@@ -139,6 +140,17 @@ int sm_count() {
     if (d.sms <= 0) d.sms = 1;
   }
   return d.sms;
+}
+
+int smem_optin_bytes() {
+  DeviceResources& d = current();
+  if (d.smem_optin == 0) {
+    int dev = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&d.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    if (d.smem_optin <= 0) d.smem_optin = 48 * 1024;
+  }
+  return d.smem_optin;
 }
 
 }  // namespace srgan::kern::cuda

@@ -33,6 +33,9 @@ void forget_stream(cudaStream_t s);
 
 // Number of SMs of the current device (cached).
 int sm_count();
+// The most dynamic shared memory one block may have on the current device once its kernel opts
+// in (cudaFuncSetAttribute), in bytes (cached): 232,448 on an H100, 166,912 on an A100.
+int smem_optin_bytes();
 
 // Round up to a multiple of 256 bytes (to carve several arrays out of one workspace).
 inline size_t align256(size_t bytes) { return (bytes + 255) & ~size_t(255); }

@@ -1,5 +1,5 @@
 // conv2d on the GPU against the double-precision CPU reference: every ConvAlgo (v1_direct,
-// v2_smem_tiled, v3_implicit_gemm_tf32, v4 (TF32), v5 (BF16), cudnn), forward / backward-data /
+// v2_smem_tiled, v3_implicit_gemm_tf32, v4 (TF32), v5 (BF16), v6 (TF32 halo tile), cudnn), forward / backward-data /
 // backward-weight (+ bias gradient), over odd shapes that fit no tile and SRGAN's real layers, on fresh random inputs,
 // with NaN-poisoned outputs. Also the fused conv + bias + PReLU against the unfused composition.
 #include <cmath>
@@ -102,8 +102,8 @@ bool use_gemm_ref(const Conv2dParams& p) { return p.flops() > 2e8; }
 Tol tol_for(ConvAlgo a, double k) {
   if (a == ConvAlgo::v3_implicit_gemm_tf32) return tol_tf32(k);
   // v4 truncates its inputs to TF32 (relative error <= 2^-10, one-sided) where v3 rounds them
-  // (<= 2^-11): twice v3's tolerance. Its fallbacks (v3) pass the same bound.
-  if (a == ConvAlgo::v4_implicit_gemm_tf32_multistage) {
+  // (<= 2^-11): twice v3's tolerance. Its fallbacks (v3) pass the same bound. v6 truncates too.
+  if (a == ConvAlgo::v4_implicit_gemm_tf32_multistage || a == ConvAlgo::v6_halo_tile_tf32) {
     const Tol t = tol_tf32(k);
     return {2 * t.atol, 2 * t.rtol};
   }
@@ -354,6 +354,55 @@ TEST_CASE("conv2d v5: v4's paths with BF16 operands against the BF16-rounded ref
   }
 }
 
+// v6's halo tile (3x3 stride 1, 32 or 64 gathered channels) on shapes that reach its edges:
+// tiles cut by the image's right and bottom sides, output channels that fill 1, 2 and 3 64-wide
+// slices partly, pads 0 and 2 besides 1, and 140 one-tile images, more tiles than the persistent
+// grid's blocks (2 tiles per block: the pipeline runs across a tile's end and an image's).
+// Forward and backward-data against the double reference, twice with the same bits, and not
+// v4's bits (v6 sums in another order, so a silent fallback to v4 would show); backward-weight
+// is v4's, bit for bit.
+TEST_CASE("conv2d v6: the halo tile against the reference, and v4 where it does not apply", "[cuda][conv2d][v6]") {
+  struct Case {
+    Shape sh;
+    bool fwd, data;  // which passes v6 runs itself
+  };
+  const Case cases[] = {
+      {{"v6 C64 K64 partial tiles", 1, 19, 21, 64, 64, 3, 3, 1, 1}, true, true},
+      {{"v6 C32 K32 pad 0", 2, 18, 17, 32, 32, 3, 3, 1, 0}, true, true},
+      {{"v6 C64 K130 pad 2 (3 slices)", 1, 7, 9, 64, 130, 3, 3, 1, 2}, true, false},  // data gathers 130
+      {{"v6 C24 K64 (backward-data only)", 1, 17, 16, 24, 64, 3, 3, 1, 1}, false, true},
+      {{"v6 140 images, 2 tiles a block", 140, 4, 4, 32, 32, 3, 3, 1, 1}, true, true},
+      {{"v6 C64 K8 (forward to v4: under 16 outputs)", 1, 8, 8, 64, 8, 3, 3, 1, 1}, false, false},
+  };
+  const ConvAlgo a = ConvAlgo::v6_halo_tile_tf32, v4 = ConvAlgo::v4_implicit_gemm_tf32_multistage;
+  uint64_t seed = 8600;
+  for (const Case& c : cases) {
+    INFO(describe(c.sh));
+    Data d = make(c.sh, seed += 10);
+    const Conv2dParams& p = d.p;
+    const double k_fwd = double(p.R) * p.S * p.C, k_data = double(p.R) * p.S * p.K, k_wgt = double(p.N) * p.P() * p.Q();
+    DevBuf x(d.x), w(d.w), bias(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
+    auto run = [&](ConvAlgo algo) {
+      y.poison();
+      conv2d_forward_cuda(p, x, w, bias, y, algo, nullptr);
+      dx.poison();
+      conv2d_backward_data_cuda(p, dy, w, dx, algo, nullptr);
+      dw.poison();
+      db.poison();
+      conv2d_backward_weight_cuda(p, x, dy, dw, db, algo, nullptr);
+      return std::vector<std::vector<float>>{y.download(), dx.download(), dw.download()};
+    };
+    const auto r1 = run(a), r2 = run(a), r4 = run(v4);
+    SRGAN_CHECK_CLOSE(compare(r1[0], d.y_ref, tol_for(a, k_fwd)));
+    SRGAN_CHECK_CLOSE(compare(r1[1], d.dx_ref, tol_for(a, k_data)));
+    SRGAN_CHECK_CLOSE(compare(r1[2], d.dw_ref, tol_for(a, k_wgt)));
+    CHECK(r1 == r2);
+    CHECK((r1[0] != r4[0]) == c.fwd);
+    CHECK((r1[1] != r4[1]) == c.data);
+    CHECK(r1[2] == r4[2]);
+  }
+}
+
 // The workspace (split-K partials here) is shared by every call of a thread; handed from one
 // stream to another, the second waits for the first's queued work (kernels/cuda_context.h). Two
 // split-K convolutions on two non-blocking streams, each against its own reference: in the
@@ -562,36 +611,38 @@ TEST_CASE("conv2d is deterministic run to run", "[cuda][conv2d]") {
 }
 
 // A model's parameters sit back to back in one arena (core/param_arena.h), so a convolution's
-// weights are rarely 16-byte aligned while its activations are. v4 must still run (not fall back
+// weights are rarely 16-byte aligned while its activations are. v4 and v6 must still run (not fall back
 // to v3): the forward copies such weights to the workspace, backward-data reads its transposed
 // copy. The results must equal v4's with aligned weights bit for bit (v3 rounds to TF32 where
 // v4 truncates, so a fallback would show) and the reference within tolerance.
-TEST_CASE("conv2d v4 with weights off 16-byte alignment stays on v4", "[cuda][conv2d][v4]") {
+TEST_CASE("conv2d v4 and v6 with weights off 16-byte alignment stay on their path", "[cuda][conv2d][v4][v6]") {
   const Shape s{"arena weights", 2, 10, 10, 32, 32, 3, 3, 1, 1};
   Data d = make(s, 93);
   const Conv2dParams& p = d.p;
   std::vector<float> w_shifted(d.nw + 1, 0.f);
   std::copy(d.w.begin(), d.w.end(), w_shifted.begin() + 1);
   DevBuf x(d.x), w(d.w), w1(w_shifted), b(d.b), dy(d.dy), y(d.ny), dx(d.nx);
-  const ConvAlgo a = ConvAlgo::v4_implicit_gemm_tf32_multistage;
-  y.poison();
-  conv2d_forward_cuda(p, x, w, b, y, a, nullptr);
-  const auto y_aligned = y.download();
-  y.poison();
-  conv2d_forward_cuda(p, x, w1.get() + 1, b, y, a, nullptr);
-  const auto y_shifted = y.download();
-  SRGAN_CHECK_CLOSE(compare(y_shifted, d.y_ref, tol_for(a, double(p.R) * p.S * p.C)));
-  CHECK(y_shifted == y_aligned);
-  dx.poison();
-  conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
-  const auto dx_aligned = dx.download();
-  dx.poison();
-  conv2d_backward_data_cuda(p, dy, w1.get() + 1, dx, a, nullptr);
-  const auto dx_shifted = dx.download();
-  SRGAN_CHECK_CLOSE(compare(dx_shifted, d.dx_ref, tol_for(a, double(p.R) * p.S * p.K)));
-  CHECK(dx_shifted == dx_aligned);
-  // And v3 on the same input gives other bits (so the equality above can tell the paths apart).
-  y.poison();
-  conv2d_forward_cuda(p, x, w, b, y, ConvAlgo::v3_implicit_gemm_tf32, nullptr);
-  CHECK(y.download() != y_aligned);
+  for (const ConvAlgo a : {ConvAlgo::v4_implicit_gemm_tf32_multistage, ConvAlgo::v6_halo_tile_tf32}) {
+    INFO(conv_algo_name(a));
+    y.poison();
+    conv2d_forward_cuda(p, x, w, b, y, a, nullptr);
+    const auto y_aligned = y.download();
+    y.poison();
+    conv2d_forward_cuda(p, x, w1.get() + 1, b, y, a, nullptr);
+    const auto y_shifted = y.download();
+    SRGAN_CHECK_CLOSE(compare(y_shifted, d.y_ref, tol_for(a, double(p.R) * p.S * p.C)));
+    CHECK(y_shifted == y_aligned);
+    dx.poison();
+    conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
+    const auto dx_aligned = dx.download();
+    dx.poison();
+    conv2d_backward_data_cuda(p, dy, w1.get() + 1, dx, a, nullptr);
+    const auto dx_shifted = dx.download();
+    SRGAN_CHECK_CLOSE(compare(dx_shifted, d.dx_ref, tol_for(a, double(p.R) * p.S * p.K)));
+    CHECK(dx_shifted == dx_aligned);
+    // And v3 on the same input gives other bits (so the equality above can tell the paths apart).
+    y.poison();
+    conv2d_forward_cuda(p, x, w, b, y, ConvAlgo::v3_implicit_gemm_tf32, nullptr);
+    CHECK(y.download() != y_aligned);
+  }
 }

@@ -380,6 +380,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int dev) {
     case cudaDevAttrMultiProcessorCount: *value = 132; break;  // as an H100 SXM
     case cudaDevAttrWarpSize: *value = 32; break;
     case cudaDevAttrMaxThreadsPerBlock: *value = 1024; break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = 227 * 1024; break;  // sm_90's limit, as enforced above
     default: *value = 0; break;
   }
   return cudaSuccess;
