@@ -83,7 +83,7 @@ struct ConvVariant {
 };
 const std::vector<ConvVariant>& conv_variants();
 // Ours, fastest by `srgan bench counters`' H100 estimate (docs/performance.md 3b), for each math:
-// v2_smem_tiled (fp32), v4_implicit_gemm_tf32_multistage (TF32), v5_implicit_gemm_bf16_multistage (BF16).
+// v2_smem_tiled (fp32), v6_halo_tile_tf32 (TF32), v5_implicit_gemm_bf16_multistage (BF16).
 ConvAlgo default_conv_algo(ConvMath math);
 
 void conv2d_forward_cuda(const Conv2dParams& p, const float* x, const float* w, const float* b,

@@ -31,7 +31,7 @@ const std::vector<ConvVariant>& conv_variants() {
        "v4's tile paths in BF16 (the same shapes); v4's narrow-N paths (fp32 FMA) and v3 (TF32) for the rest"},
       {ConvAlgo::v6_halo_tile_tf32, "v6_halo_tile_tf32", ConvMath::tf32, false,
        "3x3 stride-1 forward with C = 32 or 64 and backward-data with K = 32 or 64 (16-byte aligned "
-       "activations; K, resp. C, >= 16; the device's shared memory must hold the weights: 196 KB at 64 "
+       "activations; K, resp. C, >= 16; the device's shared memory must hold the weights: 196 KiB at 64 "
        "channels); v4 (and its fallbacks) for the rest"},
       {ConvAlgo::cudnn, "cudnn", ConvMath::fp32, true, "every shape cuDNN supports"},
   };
@@ -49,7 +49,7 @@ const char* conv_math_name(ConvMath m) {
 
 ConvAlgo default_conv_algo(ConvMath math) {
   switch (math) {
-    case ConvMath::tf32: return ConvAlgo::v4_implicit_gemm_tf32_multistage;
+    case ConvMath::tf32: return ConvAlgo::v6_halo_tile_tf32;
     case ConvMath::bf16: return ConvAlgo::v5_implicit_gemm_bf16_multistage;
     case ConvMath::fp32: break;
   }

@@ -24,8 +24,8 @@
 // turned half a turn (FLIP: tap (r, s) reads weight tap (2 - r, 2 - s)) and the weights
 // transposed to (C, 3, 3, K) first, so it runs here too.
 // TF32 by truncation, as v4 (tile_gemm_multistage.cuh). Needs Cin = 32 or 64 (the template
-// parameter), 16-byte aligned operands and 127 or 196 KB of shared memory (the host checks the
-// device's opt-in limit: an A100's 163 KB takes Cin = 32 only).
+// parameter), 16-byte aligned operands and 124 or 196 KiB of shared memory (the host checks the
+// device's opt-in limit: an A100's 163 KiB takes Cin = 32 only).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -85,20 +85,37 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_kernel(Params p, Epi
     cp_async16(Ws + row * LW + piece * 4, ok ? p.w + int64_t(n0 + row) * (9 * CIN) + piece * 4 : p.w, ok);
   }
 
-  // Halo of tile t, channels chunk * 16 ..: thread tid copies pieces tid, tid + 256, ... of the
-  // 324 x 4 16-byte pieces (pixel v / 4, piece v % 4); pixels outside the image are zeros.
-  auto load_halo = [&](float* stage, int t, int chunk) {
+  // The halo copies: thread tid copies pieces tid + 256 i (i < kCopies) of the 324 x 4 16-byte
+  // pieces of a stage: pixel v / 4, piece v % 4 (a quarter-warp copies 2 whole pixels: full
+  // sectors). Where a thread's pieces lie and which lie inside the image is worked out once per
+  // tile (plan_tile); each chunk's copies are then a pointer add and a predicate (load_chunk).
+  constexpr int kPieces = kHaloPix * (kCC / 4), kCopies = (kPieces + kThreads - 1) / kThreads;
+  const float* tile_base = p.x;  // the tile's halo pixel (0, 0), channel 0 (maybe outside the image)
+  int delta[kCopies];            // piece i's offset from tile_base, floats
+  uint32_t inside = 0;           // bit i: piece i lies in the image (else it is zero-filled)
+  auto plan_tile = [&](int t) {
     const int img = t / p.tiles_img, rem = t - img * p.tiles_img;
     const int ty = rem / p.tiles_w, tx = rem - ty * p.tiles_w;
     const int gy0 = ty * kTile - p.pad, gx0 = tx * kTile - p.pad;
-    const float* const img_base = p.x + int64_t(img) * p.Hin * p.Win * CIN + chunk * kCC;
-    for (int v = tid; v < kHaloPix * (kCC / 4); v += kThreads) {
-      const int pix = v >> 2, piece = v & 3;
+    tile_base = p.x + (int64_t(img) * p.Hin * p.Win + int64_t(gy0) * p.Win + gx0) * CIN;
+    inside = 0;
+#pragma unroll
+    for (int i = 0; i < kCopies; ++i) {
+      const int v = tid + i * kThreads, pix = v >> 2;
       const int hy = pix / kHalo, hx = pix - hy * kHalo;
-      const int gy = gy0 + hy, gx = gx0 + hx;
-      const bool ok = unsigned(gy) < unsigned(p.Hin) && unsigned(gx) < unsigned(p.Win);
-      cp_async16(stage + pix * kLdh + piece * 4, ok ? img_base + (int64_t(gy) * p.Win + gx) * CIN + piece * 4 : p.x,
-                 ok);
+      delta[i] = (hy * p.Win + hx) * CIN + (v & 3) * 4;
+      const bool ok = v < kPieces && unsigned(gy0 + hy) < unsigned(p.Hin) && unsigned(gx0 + hx) < unsigned(p.Win);
+      inside |= uint32_t(ok) << i;
+    }
+  };
+  auto load_chunk = [&](float* stage, int chunk) {
+#pragma unroll
+    for (int i = 0; i < kCopies; ++i) {
+      const int v = tid + i * kThreads;
+      if (i < kCopies - 1 || v < kPieces) {
+        const bool ok = (inside >> i) & 1u;
+        cp_async16(stage + (v >> 2) * kLdh + (v & 3) * 4, ok ? tile_base + delta[i] + chunk * kCC : p.x, ok);
+      }
     }
   };
 
@@ -114,7 +131,10 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_kernel(Params p, Epi
 
   const int my_tiles = p.tiles > int(blockIdx.x) ? (p.tiles - int(blockIdx.x) + int(gridDim.x) - 1) / int(gridDim.x) : 0;
   const int items = my_tiles * NCH;  // (tile, chunk) pairs, chunks inner
-  if (items > 0) load_halo(Hs, int(blockIdx.x), 0);
+  if (items > 0) {
+    plan_tile(int(blockIdx.x));
+    load_chunk(Hs, 0);
+  }
   cp_async_commit();
   int j = 0;  // item index: its stage is j % 2
   for (int t = int(blockIdx.x); t < p.tiles; t += int(gridDim.x)) {
@@ -124,8 +144,15 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_kernel(Params p, Epi
       cp_async_wait<0>();  // this thread's copies of item j (and the filters) have landed
       __syncthreads();     // everyone's have; everyone is done reading item j - 1's stage
       if (j + 1 < items) {
-        const bool last = chunk == NCH - 1;
-        load_halo(Hs + ((j + 1) & 1) * kHaloPix * kLdh, last ? t + int(gridDim.x) : t, last ? 0 : chunk + 1);
+        // The next item: this tile's next chunk, or the next tile's first (every copy of this
+        // tile has been issued by now, so its plan may be replaced).
+        float* const next_stage = Hs + ((j + 1) & 1) * kHaloPix * kLdh;
+        if (chunk + 1 < NCH) {
+          load_chunk(next_stage, chunk + 1);
+        } else {
+          plan_tile(t + int(gridDim.x));
+          load_chunk(next_stage, 0);
+        }
       }
       cp_async_commit();
       const float* const as = a_lane + (j & 1) * kHaloPix * kLdh;

@@ -140,13 +140,13 @@ if built; then
 fi
 
 
-# ---- Nsight Compute: one call of every tile-GEMM conv kernel at the goal shapes ----------------------
+# ---- Nsight Compute: one call of every tile-GEMM and halo conv kernel at the goal shapes -------------
 # The hardware's own counts (duration, throughputs, sectors per request, shared wavefronts, pipe
 # use, occupancy) for the kernels whose estimates docs/performance.md gives (`srgan bench
 # counters`, same definitions). --once: each row called once, so each kernel is profiled a few
 # times, not 50. Clocks left alone (METHOD.md).
 if built && command -v ncu >/dev/null; then
-  run_stage ncu_conv 100 40 "$OUT/ncu.log" ncu --clock-control none -k 'regex:tile_gemm|narrow_n|splitk_reduce' \
+  run_stage ncu_conv 100 40 "$OUT/ncu.log" ncu --clock-control none -k 'regex:tile_gemm|narrow_n|splitk_reduce|halo' \
     --section SpeedOfLight --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables \
     --section ComputeWorkloadAnalysis --section InstructionStats --section Occupancy --section LaunchStats \
     "$BUILD/tools/srgan" bench kernels --quick --once --filter conv2d
