@@ -194,7 +194,7 @@ bool multistage(ConvAlgo algo) {
          algo == ConvAlgo::v6_halo_tile_tf32;
 }
 
-// The tile_gemm.cuh flavour that runs a variant's other shapes: v3's TF32 for v3 to v5.
+// The tile_gemm.cuh flavour that runs a variant's other shapes: v3's TF32 for v3 to v6.
 tg::Flavour flavour_of(ConvAlgo algo) {
   return algo == ConvAlgo::v3_implicit_gemm_tf32 || multistage(algo) ? tg::Flavour::tf32 : tg::Flavour::ffma;
 }

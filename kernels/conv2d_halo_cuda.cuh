@@ -87,36 +87,49 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_kernel(Params p, Epi
 
   // The halo copies: thread tid copies pieces tid + 256 i (i < kCopies) of the 324 x 4 16-byte
   // pieces of a stage: pixel v / 4, piece v % 4 (a quarter-warp copies 2 whole pixels: full
-  // sectors). Where a thread's pieces lie and which lie inside the image is worked out once per
-  // tile (plan_tile); each chunk's copies are then a pointer add and a predicate (load_chunk).
+  // sectors). A piece's offset from the tile's origin depends only on the image width: worked
+  // out once per block (delta). The tile's origin (two divisions) is found a tile ahead, outside
+  // the main loop (origin_of); which pieces lie in the image, once per tile (inside_bits); each
+  // chunk's copies are then a pointer add and a predicate (load_chunk).
   constexpr int kPieces = kHaloPix * (kCC / 4), kCopies = (kPieces + kThreads - 1) / kThreads;
-  const float* tile_base = p.x;  // the tile's halo pixel (0, 0), channel 0 (maybe outside the image)
-  int delta[kCopies];            // piece i's offset from tile_base, floats
-  uint32_t inside = 0;           // bit i: piece i lies in the image (else it is zero-filled)
-  auto plan_tile = [&](int t) {
+  int delta[kCopies];  // piece i's offset from the tile's halo pixel (0, 0), channel 0, in floats
+#pragma unroll
+  for (int i = 0; i < kCopies; ++i) {
+    const int v = tid + i * kThreads, pix = v >> 2, hy = pix / kHalo;
+    delta[i] = (hy * p.Win + pix - hy * kHalo) * CIN + (v & 3) * 4;
+  }
+  struct Origin {
+    const float* base;  // the tile's halo pixel (0, 0), channel 0 (maybe outside the image)
+    int gy0, gx0;       // its row and column in the image
+  };
+  auto origin_of = [&](int t) {
     const int img = t / p.tiles_img, rem = t - img * p.tiles_img;
     const int ty = rem / p.tiles_w, tx = rem - ty * p.tiles_w;
     const int gy0 = ty * kTile - p.pad, gx0 = tx * kTile - p.pad;
-    tile_base = p.x + (int64_t(img) * p.Hin * p.Win + int64_t(gy0) * p.Win + gx0) * CIN;
-    inside = 0;
-#pragma unroll
-    for (int i = 0; i < kCopies; ++i) {
-      const int v = tid + i * kThreads, pix = v >> 2;
-      const int hy = pix / kHalo, hx = pix - hy * kHalo;
-      delta[i] = (hy * p.Win + hx) * CIN + (v & 3) * 4;
-      const bool ok = v < kPieces && unsigned(gy0 + hy) < unsigned(p.Hin) && unsigned(gx0 + hx) < unsigned(p.Win);
-      inside |= uint32_t(ok) << i;
-    }
+    return Origin{p.x + (int64_t(img) * p.Hin * p.Win + int64_t(gy0) * p.Win + gx0) * CIN, gy0, gx0};
   };
-  auto load_chunk = [&](float* stage, int chunk) {
+  // Bit i: piece i lies in the image and in the stage (else it is zero-filled, or not copied).
+  auto inside_bits = [&](const Origin& o) {
+    uint32_t bits = 0;
 #pragma unroll
     for (int i = 0; i < kCopies; ++i) {
-      const int v = tid + i * kThreads;
-      if (i < kCopies - 1 || v < kPieces) {
-        const bool ok = (inside >> i) & 1u;
-        cp_async16(stage + (v >> 2) * kLdh + (v & 3) * 4, ok ? tile_base + delta[i] + chunk * kCC : p.x, ok);
-      }
+      const int v = tid + i * kThreads, pix = v >> 2, hy = pix / kHalo, hx = pix - hy * kHalo;
+      const bool ok = v < kPieces && unsigned(o.gy0 + hy) < unsigned(p.Hin) && unsigned(o.gx0 + hx) < unsigned(p.Win);
+      bits |= uint32_t(ok) << i;
     }
+    return bits;
+  };
+  const float* tile_base = p.x;  // the origin of the tile being copied
+  uint32_t inside = 0;           // and its inside_bits
+  // Piece i of this thread lands at dst0 + i * 64 pixels. A zero-filled copy (src-size 0) reads
+  // nothing, so its source address may lie outside the tensor (no select, as in v4).
+  const int dst0 = (tid >> 2) * kLdh + (tid & 3) * 4;
+  auto load_chunk = [&](float* stage, int chunk) {  // the tile of tile_base and inside
+    const float* const src = tile_base + chunk * kCC;
+#pragma unroll
+    for (int i = 0; i < kCopies; ++i)
+      if (i < kCopies - 1 || tid < kPieces - (kCopies - 1) * kThreads)
+        cp_async16(stage + dst0 + i * (kThreads / 4) * kLdh, src + delta[i], (inside >> i) & 1u);
   };
 
   // This warp: output rows wm * 4 .. + 3 of a tile (one m16 tile each: 16 pixels of a row),
@@ -132,12 +145,14 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_kernel(Params p, Epi
   const int my_tiles = p.tiles > int(blockIdx.x) ? (p.tiles - int(blockIdx.x) + int(gridDim.x) - 1) / int(gridDim.x) : 0;
   const int items = my_tiles * NCH;  // (tile, chunk) pairs, chunks inner
   if (items > 0) {
-    plan_tile(int(blockIdx.x));
+    const Origin o = origin_of(int(blockIdx.x));
+    tile_base = o.base, inside = inside_bits(o);
     load_chunk(Hs, 0);
   }
   cp_async_commit();
   int j = 0;  // item index: its stage is j % 2
   for (int t = int(blockIdx.x); t < p.tiles; t += int(gridDim.x)) {
+    const Origin next = t + int(gridDim.x) < p.tiles ? origin_of(t + int(gridDim.x)) : Origin{p.x, 0, 0};
     // The main loop (not unrolled, so the SASS's smallest loop holding the mma is this one).
 #pragma unroll 1
     for (int chunk = 0; chunk < NCH; ++chunk, ++j) {
@@ -145,12 +160,12 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_kernel(Params p, Epi
       __syncthreads();     // everyone's have; everyone is done reading item j - 1's stage
       if (j + 1 < items) {
         // The next item: this tile's next chunk, or the next tile's first (every copy of this
-        // tile has been issued by now, so its plan may be replaced).
+        // tile has been issued by now).
         float* const next_stage = Hs + ((j + 1) & 1) * kHaloPix * kLdh;
         if (chunk + 1 < NCH) {
           load_chunk(next_stage, chunk + 1);
         } else {
-          plan_tile(t + int(gridDim.x));
+          tile_base = next.base, inside = inside_bits(next);
           load_chunk(next_stage, 0);
         }
       }
