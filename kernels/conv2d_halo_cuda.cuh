@@ -4,7 +4,7 @@
 // v4's implicit GEMM gathers a fresh im2col row for every tap, so each input element crosses L2
 // nine times, and each block re-reads the layer's weights; `srgan bench counters` finds every v4
 // GEMM bound by that traffic (docs/performance.md, 3b). Here:
-//   * weights stay: a block keeps its 64 filters (64 x 9 x Cin floats, 147 KB for Cin = 64) in
+//   * weights stay: a block keeps its 64 filters (64 x 9 x Cin floats, 144 KiB for Cin = 64) in
 //     shared memory for its whole life, and walks over output tiles (a persistent grid of about
 //     one block per SM per 64 output channels), so the weights cross L2 once per block;
 //   * inputs are read once per tile: a 16 x 16 tile of output pixels needs an 18 x 18 halo of
@@ -13,8 +13,9 @@
 //     of tap (r, s) for output row y of the tile are halo pixels (y + r, s .. s + 15), 16
 //     consecutive pixels, which ldmatrix reads like v4's rows.
 //   block  256 threads, 8 warps of 64 pixels x 32 channels (4 output rows of 16 x 4 n8 tiles),
-//          4 x 2 warps over 16 rows x 64 channels; per 8 of reduction a warp issues 4 LDSM.x4 (A)
-//          + 2 LDSM.x4 (B) for 16 mma.m16n8k8, v4's ratio.
+//          4 x 2 warps over 16 rows x 64 channels; per 8 of reduction a warp reads 4 LDSM.x4 (A)
+//          + 2 LDSM.x4 (B) for 16 mma.m16n8k8, v4's ratio (nvcc loads a halo row once for the
+//          taps of different output rows that meet it: 72 LDSM per 288 mma in its SASS).
 //   shared [64][9 * Cin + 4] weights (k = (r, s, c) along a row, KRSC as stored) and
 //          [2][18 * 18][16 + 4] halo stages; both pitches put the 8 rows an ldmatrix matrix reads
 //          in 8 different 16-byte bank groups (one wavefront per matrix).
