@@ -25,8 +25,9 @@ BackendConfig& backend();
 // The CUDA kernels behind a precision name (`--precision` of train, upscale and bench steps):
 // "fp32" = our smem-tiled conv and fp32 GEMM on the CUDA cores (the default, as PyTorch's fp32);
 // "tf32" = the TF32 tensor-core conv that is fastest by the H100 estimate of `srgan bench counters`
-// (kern::default_conv_algo(ConvMath::tf32), v6) and the TF32 mma GEMM; "bf16" = the BF16 conv (v5:
-// bf16 multiplies, fp32 accumulation, tensors and weights still fp32 in memory) and the TF32 GEMM.
+// (kern::default_conv_algo(ConvMath::tf32), v6) and the TF32 mma GEMM; "bf16" = the BF16 conv (v7,
+// v5 where v7 does not apply: bf16 multiplies, fp32 accumulation, tensors and weights still fp32 in
+// memory) and the TF32 GEMM.
 // The CPU path always computes in fp32.
 void set_cuda_precision(const std::string& name);
 // Whether `name` is a precision set_cuda_precision knows (fp32, tf32, bf16).

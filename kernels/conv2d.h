@@ -61,6 +61,7 @@ enum class ConvAlgo {
   v4_implicit_gemm_tf32_multistage = 4,  // v3 rebuilt: 128-row tiles, ldmatrix, 3-stage cp.async, split-K
   v5_implicit_gemm_bf16_multistage = 5,  // v4's engine with BF16 operands (mma.m16n8k16), fp32 in memory
   v6_halo_tile_tf32 = 6,        // 3x3 stride-1 layers from a shared-memory input halo, weights resident; v4 elsewhere
+  v7_halo_tile_bf16 = 7,        // v6 with BF16 operands (mma.m16n8k16); v5 elsewhere
   cudnn = 100,                  // baseline behind the same signature
 };
 const char* conv_algo_name(ConvAlgo a);
@@ -83,7 +84,7 @@ struct ConvVariant {
 };
 const std::vector<ConvVariant>& conv_variants();
 // Ours, fastest by `srgan bench counters`' H100 estimate (docs/performance.md 3b), for each math:
-// v2_smem_tiled (fp32), v6_halo_tile_tf32 (TF32), v5_implicit_gemm_bf16_multistage (BF16).
+// v2_smem_tiled (fp32), v6_halo_tile_tf32 (TF32), v7_halo_tile_bf16 (BF16).
 ConvAlgo default_conv_algo(ConvMath math);
 
 void conv2d_forward_cuda(const Conv2dParams& p, const float* x, const float* w, const float* b,

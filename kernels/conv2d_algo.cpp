@@ -11,6 +11,7 @@ const char* conv_algo_name(ConvAlgo a) {
     case ConvAlgo::v4_implicit_gemm_tf32_multistage: return "v4_implicit_gemm_tf32_multistage";
     case ConvAlgo::v5_implicit_gemm_bf16_multistage: return "v5_implicit_gemm_bf16_multistage";
     case ConvAlgo::v6_halo_tile_tf32: return "v6_halo_tile_tf32";
+    case ConvAlgo::v7_halo_tile_bf16: return "v7_halo_tile_bf16";
     case ConvAlgo::cudnn: return "cudnn";
   }
   return "unknown";
@@ -33,6 +34,8 @@ const std::vector<ConvVariant>& conv_variants() {
        "3x3 stride-1 forward with C = 32 or 64 and backward-data with K = 32 or 64 (16-byte aligned "
        "activations; K, resp. C, >= 16; the device's shared memory must hold the weights: 196 KiB at 64 "
        "channels); v4 (and its fallbacks) for the rest"},
+      {ConvAlgo::v7_halo_tile_bf16, "v7_halo_tile_bf16", ConvMath::bf16, false,
+       "v6's halo paths in BF16 (the same shapes); v5 (and its fallbacks) for the rest"},
       {ConvAlgo::cudnn, "cudnn", ConvMath::fp32, true, "every shape cuDNN supports"},
   };
   return v;
@@ -50,7 +53,7 @@ const char* conv_math_name(ConvMath m) {
 ConvAlgo default_conv_algo(ConvMath math) {
   switch (math) {
     case ConvMath::tf32: return ConvAlgo::v6_halo_tile_tf32;
-    case ConvMath::bf16: return ConvAlgo::v5_implicit_gemm_bf16_multistage;
+    case ConvMath::bf16: return ConvAlgo::v7_halo_tile_bf16;
     case ConvMath::fp32: break;
   }
   return ConvAlgo::v2_smem_tiled;

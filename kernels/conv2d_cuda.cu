@@ -33,6 +33,7 @@
 //                          grid): inputs cross L2 about 1.3 times instead of 9, weights once per
 //                          block (conv2d_halo_cuda.cuh). TF32 by truncation, like v4, which runs
 //                          every other shape and pass.
+//   v7_halo_tile_bf16      v6 with BF16 operands (mma.m16n8k16, v5's packing); v5 runs the rest.
 //   cudnn                  baseline, conv2d_cudnn.cu.
 //
 // The convolution as a GEMM (M x N, reduction Kred):
@@ -187,14 +188,21 @@ __global__ void conv2d_transpose_weight_kernel(tg::ConvGeom g, cuda::dgrad::Taps
 
 namespace tg4 = cuda::tg4;
 
-// v4 and v5: the multistage engine (the same paths), with TF32 or BF16 operands; v6 runs v4's
-// paths where its own does not apply.
+// v6 and v7: the halo tile (conv2d_halo_cuda.cuh), with TF32 or BF16 operands.
+bool halo_tile(ConvAlgo algo) { return algo == ConvAlgo::v6_halo_tile_tf32 || algo == ConvAlgo::v7_halo_tile_bf16; }
+
+// v4 and v5: the multistage engine (the same paths), with TF32 or BF16 operands; v6 and v7 run
+// v4's and v5's paths where their own does not apply.
 bool multistage(ConvAlgo algo) {
   return algo == ConvAlgo::v4_implicit_gemm_tf32_multistage || algo == ConvAlgo::v5_implicit_gemm_bf16_multistage ||
-         algo == ConvAlgo::v6_halo_tile_tf32;
+         halo_tile(algo);
+}
+// Whether the tensor cores take BF16 operands (v5, v7) rather than TF32.
+bool bf16_operands(ConvAlgo algo) {
+  return algo == ConvAlgo::v5_implicit_gemm_bf16_multistage || algo == ConvAlgo::v7_halo_tile_bf16;
 }
 
-// The tile_gemm.cuh flavour that runs a variant's other shapes: v3's TF32 for v3 to v6.
+// The tile_gemm.cuh flavour that runs a variant's other shapes: v3's TF32 for v3 to v7.
 tg::Flavour flavour_of(ConvAlgo algo) {
   return algo == ConvAlgo::v3_implicit_gemm_tf32 || multistage(algo) ? tg::Flavour::tf32 : tg::Flavour::ffma;
 }
@@ -287,11 +295,11 @@ void run_multistage(int M, int N, int Kred, const tg::SplitPlan& sp, const tg4::
   tg4::launch_multistage<P>(M, N, Kred, sp, a, bp, pe, s);
   tg::launch_splitk_reduce(M, N, sp.splits, part, out, s);
 }
-// ... for v4 (TF32) or v5 (BF16).
+// ... for v4 (TF32) or v5 (BF16), or as v6's and v7's fallback.
 template <class Epi>
 void run_v4(ConvAlgo algo, int M, int N, int Kred, const tg::SplitPlan& sp, const tg4::ImplicitA::Params& a,
             const float* b, const Epi& out, float* part, cudaStream_t s) {
-  if (algo == ConvAlgo::v5_implicit_gemm_bf16_multistage)
+  if (bf16_operands(algo))
     return run_multistage<tg4::Mma::bf16>(M, N, Kred, sp, a, b, out, part, s);
   run_multistage<tg4::Mma::tf32>(M, N, Kred, sp, a, b, out, part, s);
 }
@@ -349,10 +357,11 @@ bool v6_applies(const Conv2dParams& p, int cin, int nout, const float* gathered)
 }
 
 // The halo-tile pass: out (N, Hout, Wout, nout) from the gathered (N, Hin, Win, cin) and filters
-// (nout, 3, 3, cin), 16-byte aligned; FLIP turns them half a turn (backward-data).
+// (nout, 3, 3, cin), 16-byte aligned; FLIP turns them half a turn (backward-data). TF32 operands
+// for v6, BF16 for v7.
 template <bool FLIP>
-void run_v6(int N, int Hin, int Win, int cin, int Hout, int Wout, int nout, int pad, const float* gathered,
-            const float* w, const tg::BiasActEpi& epi, cudaStream_t s) {
+void run_v6(ConvAlgo algo, int N, int Hin, int Win, int cin, int Hout, int Wout, int nout, int pad,
+            const float* gathered, const float* w, const tg::BiasActEpi& epi, cudaStream_t s) {
   namespace hl = cuda::halo;
   hl::Params hp;
   hp.x = gathered, hp.w = w;
@@ -360,8 +369,13 @@ void run_v6(int N, int Hin, int Win, int cin, int Hout, int Wout, int nout, int 
   hp.tiles_w = (Wout + hl::kTile - 1) / hl::kTile;
   hp.tiles_img = (Hout + hl::kTile - 1) / hl::kTile * hp.tiles_w;
   hp.tiles = N * hp.tiles_img;
-  if (cin == 64) return hl::launch_conv3x3_halo<64, FLIP>(hp, epi, cuda::sm_count(), s);
-  hl::launch_conv3x3_halo<32, FLIP>(hp, epi, cuda::sm_count(), s);
+  const int sms = cuda::sm_count();
+  if (bf16_operands(algo)) {
+    if (cin == 64) return hl::launch_conv3x3_halo<tg4::Mma::bf16, 64, FLIP>(hp, epi, sms, s);
+    return hl::launch_conv3x3_halo<tg4::Mma::bf16, 32, FLIP>(hp, epi, sms, s);
+  }
+  if (cin == 64) return hl::launch_conv3x3_halo<tg4::Mma::tf32, 64, FLIP>(hp, epi, sms, s);
+  hl::launch_conv3x3_halo<tg4::Mma::tf32, 32, FLIP>(hp, epi, sms, s);
 }
 
 void check_algo(ConvAlgo algo, const char* who) {
@@ -372,6 +386,7 @@ void check_algo(ConvAlgo algo, const char* who) {
     case ConvAlgo::v4_implicit_gemm_tf32_multistage:
     case ConvAlgo::v5_implicit_gemm_bf16_multistage:
     case ConvAlgo::v6_halo_tile_tf32:
+    case ConvAlgo::v7_halo_tile_bf16:
     case ConvAlgo::cudnn: return;
   }
   throw std::invalid_argument(std::string(who) + ": unknown ConvAlgo " + std::to_string(int(algo)));
@@ -400,7 +415,7 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const t
     return;
   }
   if (multistage(algo) && v4_narrow_n_applies(p)) return run_narrow_n(p, x, w, epi, s);
-  if (algo == ConvAlgo::v6_halo_tile_tf32 && v6_applies(p, p.C, p.K, x)) {
+  if (halo_tile(algo) && v6_applies(p, p.C, p.K, x)) {
     // Misaligned weights (the parameter arena) go to the workspace first, as for v4.
     if (!tg::is_aligned16(w)) {
       const size_t w_bytes = sizeof(float) * size_t(p.K) * 9 * p.C;
@@ -408,7 +423,7 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const t
       CUDA_CHECK(cudaMemcpyAsync(ws, w, w_bytes, cudaMemcpyDeviceToDevice, s));
       w = static_cast<const float*>(ws);
     }
-    return run_v6<false>(p.N, p.H, p.W, p.C, p.P(), p.Q(), p.K, p.pad, x, w, epi, s);
+    return run_v6<false>(algo, p.N, p.H, p.W, p.C, p.P(), p.Q(), p.K, p.pad, x, w, epi, s);
   }
   if (multistage(algo) && v4_forward_applies(p, x)) {
     const int M = p.N * p.P() * p.Q(), Kred = p.R * p.S * p.C;
@@ -494,14 +509,14 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
     return;
   }
   const int64_t wsize = int64_t(p.K) * p.R * p.S * p.C;
-  if (algo == ConvAlgo::v6_halo_tile_tf32 && v6_applies(p, p.K, p.C, dy)) {
+  if (halo_tile(algo) && v6_applies(p, p.K, p.C, dy)) {
     // dx = dy correlated with the transposed filter (C, 3, 3, K) turned half a turn; dy's pixel
     // (h - (2 - pad) + r, w - (2 - pad) + s) meets tap (2 - r, 2 - s).
     float* wT = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(wsize), s));
     conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, cuda::dgrad::Taps{0, 0, 1, 3, 3}, w,
                                                                               wT);
     SRGAN_LAUNCH_CHECK(s);
-    return run_v6<true>(p.N, p.P(), p.Q(), p.K, p.H, p.W, p.C, 2 - p.pad,
+    return run_v6<true>(algo, p.N, p.P(), p.Q(), p.K, p.H, p.W, p.C, 2 - p.pad,
                         dy, wT, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr}, s);
   }
   const bool v4 = multistage(algo) && v4_backward_data_applies(p, dy);
@@ -551,7 +566,7 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
     const tg4::XCol::Params b{x, p.N, p.H, p.W, p.C, p.R, p.S, p.P(), p.Q(), p.stride, p.pad};
     const tg::BiasActEpi out{dw, RSC, nullptr, nullptr, 0, nullptr};
     auto launch = [&](const auto& epi) {
-      if (algo == ConvAlgo::v5_implicit_gemm_bf16_multistage)
+      if (bf16_operands(algo))
         return tg4::launch_multistage_mn<tg4::Mma::bf16>(p.K, RSC, npix, sp, a, b, epi, s);
       tg4::launch_multistage_mn<tg4::Mma::tf32>(p.K, RSC, npix, sp, a, b, epi, s);
     };

@@ -1,5 +1,6 @@
 // conv2d on the GPU against the double-precision CPU reference: every ConvAlgo (v1_direct,
-// v2_smem_tiled, v3_implicit_gemm_tf32, v4 (TF32), v5 (BF16), v6 (TF32 halo tile), cudnn), forward / backward-data /
+// v2_smem_tiled, v3_implicit_gemm_tf32, v4 (TF32), v5 (BF16), v6 (TF32 halo tile), v7 (BF16
+// halo tile), cudnn), forward / backward-data /
 // backward-weight (+ bias gradient), over odd shapes that fit no tile and SRGAN's real layers, on fresh random inputs,
 // with NaN-poisoned outputs. Also the fused conv + bias + PReLU against the unfused composition.
 #include <cmath>
@@ -107,7 +108,7 @@ Tol tol_for(ConvAlgo a, double k) {
     const Tol t = tol_tf32(k);
     return {2 * t.atol, 2 * t.rtol};
   }
-  if (a == ConvAlgo::v5_implicit_gemm_bf16_multistage) return tol_bf16(k);
+  if (a == ConvAlgo::v5_implicit_gemm_bf16_multistage || a == ConvAlgo::v7_halo_tile_bf16) return tol_bf16(k);
   // cuDNN may pick Winograd or FFT algorithms, whose transforms add rounding: 10x looser.
   if (a == ConvAlgo::cudnn) {
     Tol t = tol_fp32(k);
@@ -354,45 +355,56 @@ TEST_CASE("conv2d v5: v4's paths with BF16 operands against the BF16-rounded ref
   }
 }
 
-// v6's halo tile (3x3 stride 1, 32 or 64 gathered channels) on shapes that reach its edges:
-// tiles cut by the image's right and bottom sides, output channels that fill 1, 2 and 3 64-wide
-// slices partly, pads 0 and 2 besides 1, and 140 one-tile images, more tiles than the persistent
-// grid's blocks (2 tiles per block: the pipeline runs across a tile's end and an image's).
-// Forward and backward-data against the double reference, twice with the same bits, and not
-// v4's bits (v6 sums in another order, so a silent fallback to v4 would show); backward-weight
-// is v4's, bit for bit.
+namespace {
+// The halo tile (v6, v7: 3x3 stride 1, 32 or 64 gathered channels) on shapes that reach its
+// edges: tiles cut by the image's right and bottom sides, output channels that fill 1, 2 and 3
+// 64-wide slices partly, pads 0 and 2 besides 1, and 140 one-tile images, more tiles than the
+// persistent grid's blocks (2 tiles per block: the pipeline runs across a tile's end and an
+// image's).
+struct HaloCase {
+  Shape sh;
+  bool fwd, data;  // which passes the halo tile runs itself
+};
+const HaloCase kHaloCases[] = {
+    {{"halo C64 K64 partial tiles", 1, 19, 21, 64, 64, 3, 3, 1, 1}, true, true},
+    {{"halo C32 K32 pad 0", 2, 18, 17, 32, 32, 3, 3, 1, 0}, true, true},
+    {{"halo C64 K130 pad 2 (3 slices)", 1, 7, 9, 64, 130, 3, 3, 1, 2}, true, false},  // data gathers 130
+    {{"halo C24 K64 (backward-data only)", 1, 17, 16, 24, 64, 3, 3, 1, 1}, false, true},
+    {{"halo 140 images, 2 tiles a block", 140, 4, 4, 32, 32, 3, 3, 1, 1}, true, true},
+    {{"halo C64 K8 (forward to v4: under 16 outputs)", 1, 8, 8, 64, 8, 3, 3, 1, 1}, false, false},
+};
+
+// Forward, backward-data and backward-weight of one algorithm into fresh (NaN-poisoned) buffers.
+struct PassBufs {
+  const Conv2dParams& p;
+  DevBuf &x, &w, &bias, &dy, &y, &dx, &dw, &db;
+  std::vector<std::vector<float>> run(ConvAlgo algo) {
+    y.poison();
+    conv2d_forward_cuda(p, x, w, bias, y, algo, nullptr);
+    dx.poison();
+    conv2d_backward_data_cuda(p, dy, w, dx, algo, nullptr);
+    dw.poison();
+    db.poison();
+    conv2d_backward_weight_cuda(p, x, dy, dw, db, algo, nullptr);
+    return {y.download(), dx.download(), dw.download()};
+  }
+};
+}  // namespace
+
+// v6 against the double reference, twice with the same bits, and not v4's bits where it runs
+// (it sums in another order, so a silent fallback to v4 would show); v4's bits where it does not,
+// and in backward-weight.
 TEST_CASE("conv2d v6: the halo tile against the reference, and v4 where it does not apply", "[cuda][conv2d][v6]") {
-  struct Case {
-    Shape sh;
-    bool fwd, data;  // which passes v6 runs itself
-  };
-  const Case cases[] = {
-      {{"v6 C64 K64 partial tiles", 1, 19, 21, 64, 64, 3, 3, 1, 1}, true, true},
-      {{"v6 C32 K32 pad 0", 2, 18, 17, 32, 32, 3, 3, 1, 0}, true, true},
-      {{"v6 C64 K130 pad 2 (3 slices)", 1, 7, 9, 64, 130, 3, 3, 1, 2}, true, false},  // data gathers 130
-      {{"v6 C24 K64 (backward-data only)", 1, 17, 16, 24, 64, 3, 3, 1, 1}, false, true},
-      {{"v6 140 images, 2 tiles a block", 140, 4, 4, 32, 32, 3, 3, 1, 1}, true, true},
-      {{"v6 C64 K8 (forward to v4: under 16 outputs)", 1, 8, 8, 64, 8, 3, 3, 1, 1}, false, false},
-  };
   const ConvAlgo a = ConvAlgo::v6_halo_tile_tf32, v4 = ConvAlgo::v4_implicit_gemm_tf32_multistage;
   uint64_t seed = 8600;
-  for (const Case& c : cases) {
+  for (const HaloCase& c : kHaloCases) {
     INFO(describe(c.sh));
     Data d = make(c.sh, seed += 10);
     const Conv2dParams& p = d.p;
     const double k_fwd = double(p.R) * p.S * p.C, k_data = double(p.R) * p.S * p.K, k_wgt = double(p.N) * p.P() * p.Q();
     DevBuf x(d.x), w(d.w), bias(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
-    auto run = [&](ConvAlgo algo) {
-      y.poison();
-      conv2d_forward_cuda(p, x, w, bias, y, algo, nullptr);
-      dx.poison();
-      conv2d_backward_data_cuda(p, dy, w, dx, algo, nullptr);
-      dw.poison();
-      db.poison();
-      conv2d_backward_weight_cuda(p, x, dy, dw, db, algo, nullptr);
-      return std::vector<std::vector<float>>{y.download(), dx.download(), dw.download()};
-    };
-    const auto r1 = run(a), r2 = run(a), r4 = run(v4);
+    PassBufs bufs{p, x, w, bias, dy, y, dx, dw, db};
+    const auto r1 = bufs.run(a), r2 = bufs.run(a), r4 = bufs.run(v4);
     SRGAN_CHECK_CLOSE(compare(r1[0], d.y_ref, tol_for(a, k_fwd)));
     SRGAN_CHECK_CLOSE(compare(r1[1], d.dx_ref, tol_for(a, k_data)));
     SRGAN_CHECK_CLOSE(compare(r1[2], d.dw_ref, tol_for(a, k_wgt)));
@@ -400,6 +412,46 @@ TEST_CASE("conv2d v6: the halo tile against the reference, and v4 where it does 
     CHECK((r1[0] != r4[0]) == c.fwd);
     CHECK((r1[1] != r4[1]) == c.data);
     CHECK(r1[2] == r4[2]);
+  }
+}
+
+// v7 (v6 with BF16 operands) where the halo tile runs: against the double reference of the
+// bf16-rounded inputs with the fp32 bound, against the unrounded one with the BF16 bound and not
+// the fp32 one (as v5, above), and not v5's bits; elsewhere v5's bits (its fallback), twice the
+// same.
+TEST_CASE("conv2d v7: the halo tile with BF16 operands against the BF16-rounded reference", "[cuda][conv2d][v7]") {
+  const ConvAlgo a = ConvAlgo::v7_halo_tile_bf16, v5 = ConvAlgo::v5_implicit_gemm_bf16_multistage;
+  uint64_t seed = 8700;
+  for (const HaloCase& c : kHaloCases) {
+    INFO(describe(c.sh));
+    Data d = make(c.sh, seed += 10);
+    const Conv2dParams& p = d.p;
+    const auto xr = rounded_bf16(d.x), wr = rounded_bf16(d.w), dyr = rounded_bf16(d.dy);
+    const auto b = to_double(d.b);
+    std::vector<double> y_r(d.ny), dx_r(d.nx);
+    conv2d_forward_cpu_ref(p, xr.data(), wr.data(), b.data(), y_r.data());
+    conv2d_backward_data_cpu_ref(p, dyr.data(), wr.data(), dx_r.data());
+    const double k_fwd = double(p.R) * p.S * p.C, k_data = double(p.R) * p.S * p.K;
+    DevBuf x(d.x), w(d.w), bias(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
+    PassBufs bufs{p, x, w, bias, dy, y, dx, dw, db};
+    const auto r1 = bufs.run(a), r2 = bufs.run(a), r5 = bufs.run(v5);
+    CHECK(r1 == r2);
+    CHECK(r1[2] == r5[2]);
+    const bool runs[2] = {c.fwd, c.data};
+    const std::vector<double>* rounded[2] = {&y_r, &dx_r};
+    const std::vector<double>* exact[2] = {&d.y_ref, &d.dx_ref};
+    const double k[2] = {k_fwd, k_data};
+    for (int pass = 0; pass < 2; ++pass) {
+      INFO((pass == 0 ? "forward" : "backward-data"));
+      if (!runs[pass]) {
+        CHECK(r1[pass] == r5[pass]);
+        continue;
+      }
+      CHECK(r1[pass] != r5[pass]);
+      SRGAN_CHECK_CLOSE(compare(r1[pass], *rounded[pass], tol_fp32(k[pass])));
+      SRGAN_CHECK_CLOSE(compare(r1[pass], *exact[pass], tol_bf16(k[pass])));
+      CHECK_FALSE(compare(r1[pass], *exact[pass], tol_fp32(k[pass])).ok);
+    }
   }
 }
 
