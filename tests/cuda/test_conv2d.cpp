@@ -299,6 +299,23 @@ double round_bf16(float v) {
   const double m = std::frexp(double(v), &e);  // v = m 2^e, |m| in [0.5, 1)
   return std::ldexp(std::nearbyint(std::ldexp(m, 8)), e - 8);
 }
+
+// Forward, backward-data and backward-weight of one algorithm into fresh (NaN-poisoned) buffers.
+struct PassBufs {
+  const Conv2dParams& p;
+  DevBuf &x, &w, &bias, &dy, &y, &dx, &dw, &db;
+  std::vector<std::vector<float>> run(ConvAlgo algo) {
+    y.poison();
+    conv2d_forward_cuda(p, x, w, bias, y, algo, nullptr);
+    dx.poison();
+    conv2d_backward_data_cuda(p, dy, w, dx, algo, nullptr);
+    dw.poison();
+    db.poison();
+    conv2d_backward_weight_cuda(p, x, dy, dw, db, algo, nullptr);
+    return {y.download(), dx.download(), dw.download()};
+  }
+};
+
 std::vector<double> rounded_bf16(const std::vector<float>& v) {
   std::vector<double> r(v.size());
   for (size_t i = 0; i < v.size(); ++i) r[i] = round_bf16(v[i]);
@@ -329,16 +346,11 @@ TEST_CASE("conv2d v5: v4's paths with BF16 operands against the BF16-rounded ref
     const double k_fwd = double(p.R) * p.S * p.C, k_data = double(p.R) * p.S * p.K, k_wgt = double(p.N) * p.P() * p.Q();
 
     DevBuf x(d.x), w(d.w), bias(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
+    PassBufs bufs{p, x, w, bias, dy, y, dx, dw, db};
     std::vector<float> first_y, first_dx, first_dw;
     for (int run = 0; run < 2; ++run) {
-      y.poison();
-      conv2d_forward_cuda(p, x, w, bias, y, a, nullptr);
-      dx.poison();
-      conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
-      dw.poison();
-      db.poison();
-      conv2d_backward_weight_cuda(p, x, dy, dw, db, a, nullptr);
-      const auto gy = y.download(), gdx = dx.download(), gdw = dw.download();
+      const auto r = bufs.run(a);
+      const auto &gy = r[0], &gdx = r[1], &gdw = r[2];
       SRGAN_CHECK_CLOSE(compare(gy, y_r, tol_fp32(k_fwd)));
       SRGAN_CHECK_CLOSE(compare(gdx, dx_r, tol_fp32(k_data)));
       SRGAN_CHECK_CLOSE(compare(gdw, dw_r, tol_fp32(k_wgt)));
@@ -372,22 +384,6 @@ const HaloCase kHaloCases[] = {
     {{"halo C24 K64 (backward-data only)", 1, 17, 16, 24, 64, 3, 3, 1, 1}, false, true},
     {{"halo 140 images, 2 tiles a block", 140, 4, 4, 32, 32, 3, 3, 1, 1}, true, true},
     {{"halo C64 K8 (forward to v4: under 16 outputs)", 1, 8, 8, 64, 8, 3, 3, 1, 1}, false, false},
-};
-
-// Forward, backward-data and backward-weight of one algorithm into fresh (NaN-poisoned) buffers.
-struct PassBufs {
-  const Conv2dParams& p;
-  DevBuf &x, &w, &bias, &dy, &y, &dx, &dw, &db;
-  std::vector<std::vector<float>> run(ConvAlgo algo) {
-    y.poison();
-    conv2d_forward_cuda(p, x, w, bias, y, algo, nullptr);
-    dx.poison();
-    conv2d_backward_data_cuda(p, dy, w, dx, algo, nullptr);
-    dw.poison();
-    db.poison();
-    conv2d_backward_weight_cuda(p, x, dy, dw, db, algo, nullptr);
-    return {y.download(), dx.download(), dw.download()};
-  }
 };
 }  // namespace
 
