@@ -28,8 +28,8 @@ namespace {
 [[noreturn]] void fail(const std::string& path, const std::string& what) { image_fail(path, what); }
 
 const char* stb_reason() {
-  const char* r = stbi_failure_reason();
-  return r ? r : "unknown reason";
+  const char* r = stbi_failure_reason();  // "" for a PNG chunk type that starts with a zero byte
+  return r && *r ? r : "unknown reason";
 }
 
 // The checks every reader does before decoding: exists, regular file, not empty.
@@ -113,12 +113,15 @@ void decode(const std::vector<uint8_t>& bytes, const std::string& name, const Re
   const Format format = format_of(name, bytes.data(), bytes.size());
   if (format == Format::Jpeg) return decode_jpeg_file(bytes, name, opt, want16, out8, out16, got16);
   check_header_size(name, format, bytes.data(), bytes.size(), opt.max_pixels);
+  std::vector<uint8_t> cleaned;  // the PNG without empty IDAT chunks, when it has some
   if (format == Format::Png) {
     const std::string problem = png_structure_problem(bytes.data(), bytes.size());
     if (!problem.empty()) fail(name, "is truncated or corrupt (" + problem + ")");
+    cleaned = png_without_empty_idat(bytes.data(), bytes.size());
   }
-  const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
-  const int len = int(bytes.size());
+  const std::vector<uint8_t>& file = cleaned.empty() ? bytes : cleaned;
+  const auto* buf = reinterpret_cast<const stbi_uc*>(file.data());
+  const int len = int(file.size());
   int w = 0, h = 0, c = 0;
   if (!stbi_info_from_memory(buf, len, &w, &h, &c))
     fail(name, std::string("is not an image stb_image can read (") + stb_reason() + ")");

@@ -1,5 +1,5 @@
 // The PNG bounds check of png_check.h: a walk of the chunks, then zlib inflating the IDAT data
-// into a 64 KiB scratch buffer while counting the bytes it gives.
+// into a 64 KiB scratch buffer while counting the bytes it gives; and the copy without empty IDATs.
 #include "data/png_check.h"
 
 #include <zlib.h>
@@ -87,7 +87,7 @@ std::string png_structure_problem(const uint8_t* b, size_t n) {
   for (size_t pos = 8; pos + 8 <= n;) {
     const uint64_t len = be32(b + pos);
     const std::string type(reinterpret_cast<const char*>(b + pos + 4), 4);
-    if (type == "IEND") break;  // stb stops here and reads no more
+    if (type == "IEND") return "";  // stb stops here and reads no more
     const uint64_t rest = n - pos - 8;  // after this chunk's length and type
     if (len + 4 > rest)
       return "chunk '" + type + "' at byte " + std::to_string(pos) + " claims " + std::to_string(len) +
@@ -96,7 +96,24 @@ std::string png_structure_problem(const uint8_t* b, size_t n) {
       return "its image data inflates to more than the " + std::to_string(expected) + " bytes its header needs";
     pos += 12 + size_t(len);
   }
-  return "";
+  // stb decodes at IEND only; without one it reads zeros past the end as a chunk of type 0 and
+  // reports that with an empty reason.
+  return "it ends at byte " + std::to_string(n) + " without an IEND chunk";
+}
+
+std::vector<uint8_t> png_without_empty_idat(const uint8_t* b, size_t n) {
+  std::vector<size_t> empty;  // where each zero-length IDAT chunk (12 bytes) starts
+  for (size_t pos = 8; pos + 12 <= n && std::memcmp(b + pos + 4, "IEND", 4) != 0; pos += 12 + size_t(be32(b + pos)))
+    if (be32(b + pos) == 0 && std::memcmp(b + pos + 4, "IDAT", 4) == 0) empty.push_back(pos);
+  if (empty.empty()) return {};
+  std::vector<uint8_t> out;
+  size_t from = 0;
+  for (const size_t e : empty) {
+    out.insert(out.end(), b + from, b + e);
+    from = e + 12;
+  }
+  out.insert(out.end(), b + from, b + n);
+  return out;
 }
 
 }  // namespace srgan::data

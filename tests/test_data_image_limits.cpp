@@ -5,6 +5,8 @@
 // PNGs whose chunks claim more bytes than the file has, or whose data inflates past what the
 // header needs, are refused before stb_image would allocate up to 4 GB for them
 // (data/png_check.h); interlaced PNGs, whose size the check computes per Adam7 pass, still read.
+// Zero-length IDAT chunks (valid PNG, but stb_image copies the first to a null buffer) are
+// dropped before stb sees the file: the image reads as it does without them.
 #include <string>
 #include <vector>
 
@@ -145,4 +147,31 @@ TEST_CASE("image limits: a PNG cannot make the decoder allocate more than its he
     REQUIRE(got.width == 13);
     CHECK(got.data == want.data);
   }
+}
+
+TEST_CASE("image limits: zero-length IDAT chunks read as the file without them", "[data][io]") {
+  srgan::test::TempDir tmp("png_empty_idat");
+  Image img(5, 4, 3);
+  for (size_t i = 0; i < img.data.size(); ++i) img.data[i] = uint8_t(i * 37 + 11);
+  const std::vector<uint8_t> valid = encode_png(img);
+  REQUIRE(std::string(valid.begin() + 37, valid.begin() + 41) == "IDAT");
+  // An empty IDAT (length 0, type, CRC-32 of "IDAT") before the real one and one after it.
+  const std::vector<uint8_t> empty = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E};
+  std::vector<uint8_t> b(valid.begin(), valid.end() - 12);  // without IEND
+  b.insert(b.end(), empty.begin(), empty.end());
+  b.insert(b.end(), valid.end() - 12, valid.end());
+  b.insert(b.begin() + 33, empty.begin(), empty.end());
+  const std::string path = tmp.file("empty_idat.png");
+  write_bytes(path, b);
+  const Image got = read_image(path);
+  REQUIRE(got.width == 5);
+  REQUIRE(got.height == 4);
+  CHECK(got.data == img.data);
+  CHECK(read_image_info(path).width == 5);
+  // The fuzzer's find (an 8x6 1-bit file whose only IDAT is empty, then the end): truncated.
+  const std::string found = tmp.file("found.png");
+  write_bytes(found, file_bytes(std::string(SRGAN_SOURCE_DIR_FOR_TESTS) +
+                                "/tests/fuzz/corpus/image_read/stb_ubsan_null_empty_idat.png"));
+  CHECK(error_of([&] { read_image(found); }) ==
+        "image file '" + found + "' is truncated or corrupt (it ends at byte 45 without an IEND chunk)");
 }
