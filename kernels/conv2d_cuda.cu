@@ -66,6 +66,7 @@
 #include "kernels/conv2d_narrow_n_wgrad_cuda.cuh"
 #include "kernels/conv2d_strided_dgrad_cuda.cuh"
 #include "kernels/conv2d_halo_cuda.cuh"
+#include "kernels/conv2d_tail_halo_cuda.cuh"
 
 namespace srgan::kern {
 namespace {
@@ -378,6 +379,20 @@ void run_v6(ConvAlgo algo, int N, int Hin, int Win, int cin, int Hout, int Wout,
   hl::launch_conv3x3_halo<tg4::Mma::tf32, 32, FLIP>(hp, epi, sms, s);
 }
 
+// The tail path of v6 and v7 (conv2d_tail_halo_cuda.cuh, TF32 for both): at most 4 output
+// channels, the 9x9 64->3 tail, forward only.
+bool v6_tail_applies(const Conv2dParams& p, const float* x) {
+  return cuda::tail::applies(p.K, p.R, p.S, p.C, p.stride) && p.N <= 65535 && tg::is_aligned16(x) &&
+         cuda::tail::kSmemBytes <= cuda::smem_optin_bytes();
+}
+void run_v6_tail(const Conv2dParams& p, const float* x, const float* w, const tg::BiasActEpi& epi, cudaStream_t s) {
+  cuda::tail::Params tp;
+  tp.x = x, tp.w = w;
+  tp.N = p.N, tp.H = p.H, tp.W = p.W, tp.C = p.C, tp.K = p.K, tp.R = p.R, tp.S = p.S, tp.pad = p.pad;
+  tp.P = p.P(), tp.Q = p.Q(), tp.cols_out = cuda::tail::kCols - p.S + 1;
+  cuda::tail::launch_conv_tail_halo(tp, epi, s);
+}
+
 void check_algo(ConvAlgo algo, const char* who) {
   switch (algo) {
     case ConvAlgo::v1_direct:
@@ -414,15 +429,17 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const t
     SRGAN_LAUNCH_CHECK(s);
     return;
   }
-  if (multistage(algo) && v4_narrow_n_applies(p)) return run_narrow_n(p, x, w, epi, s);
-  if (halo_tile(algo) && v6_applies(p, p.C, p.K, x)) {
+  const bool tail = halo_tile(algo) && v6_tail_applies(p, x);
+  if (multistage(algo) && v4_narrow_n_applies(p) && !tail) return run_narrow_n(p, x, w, epi, s);
+  if (tail || (halo_tile(algo) && v6_applies(p, p.C, p.K, x))) {
     // Misaligned weights (the parameter arena) go to the workspace first, as for v4.
     if (!tg::is_aligned16(w)) {
-      const size_t w_bytes = sizeof(float) * size_t(p.K) * 9 * p.C;
+      const size_t w_bytes = sizeof(float) * size_t(p.K) * p.R * p.S * p.C;
       void* ws = cuda::workspace(w_bytes, s);
       CUDA_CHECK(cudaMemcpyAsync(ws, w, w_bytes, cudaMemcpyDeviceToDevice, s));
       w = static_cast<const float*>(ws);
     }
+    if (tail) return run_v6_tail(p, x, w, epi, s);
     return run_v6<false>(algo, p.N, p.H, p.W, p.C, p.P(), p.Q(), p.K, p.pad, x, w, epi, s);
   }
   if (multistage(algo) && v4_forward_applies(p, x)) {
