@@ -33,9 +33,11 @@ const std::vector<ConvVariant>& conv_variants() {
       {ConvAlgo::v6_halo_tile_tf32, "v6_halo_tile_tf32", ConvMath::tf32, false,
        "3x3 stride-1 forward with C = 32 or 64 and backward-data with K = 32 or 64 (16-byte aligned "
        "activations; K, resp. C, >= 16; the device's shared memory must hold the weights: 196 KiB at 64 "
-       "channels); v4 (and its fallbacks) for the rest"},
+       "channels); forward with K <= 4, K * S <= 32, R <= 9, stride 1 and C % 8 == 0 on the tail path "
+       "(TF32, 123 KiB of shared memory); v4 (and its fallbacks) for the rest"},
       {ConvAlgo::v7_halo_tile_bf16, "v7_halo_tile_bf16", ConvMath::bf16, false,
-       "v6's halo paths in BF16 (the same shapes); v5 (and its fallbacks) for the rest"},
+       "v6's 3x3 halo paths in BF16 (the same shapes) and its tail path (TF32); v5 (and its fallbacks) "
+       "for the rest"},
       {ConvAlgo::cudnn, "cudnn", ConvMath::fp32, true, "every shape cuDNN supports"},
   };
   return v;

@@ -31,9 +31,12 @@
 //                          from an 18 x 18 input halo in shared memory that all nine taps read,
 //                          with the block's 64 filters resident for its whole life (a persistent
 //                          grid): inputs cross L2 about 1.3 times instead of 9, weights once per
-//                          block (conv2d_halo_cuda.cuh). TF32 by truncation, like v4, which runs
-//                          every other shape and pass.
-//   v7_halo_tile_bf16      v6 with BF16 operands (mma.m16n8k16, v5's packing); v5 runs the rest.
+//                          block (conv2d_halo_cuda.cuh). And the forward of layers with at most
+//                          4 outputs (the 9x9 64->3 tail) on tensor cores, the filter's columns
+//                          as GEMM columns (conv2d_tail_halo_cuda.cuh). TF32 by truncation, like
+//                          v4, which runs every other shape and pass.
+//   v7_halo_tile_bf16      v6 with BF16 operands (mma.m16n8k16, v5's packing), its tail path in
+//                          TF32; v5 runs the rest.
 //   cudnn                  baseline, conv2d_cudnn.cu.
 //
 // The convolution as a GEMM (M x N, reduction Kred):
