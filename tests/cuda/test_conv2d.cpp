@@ -735,3 +735,28 @@ TEST_CASE("conv2d v4 and v6 with weights off 16-byte alignment stay on their pat
     CHECK(y.download() != y_aligned);
   }
 }
+
+// The same for v6's tail path (9x9, 3 outputs): misaligned weights go through the workspace and
+// give the aligned weights' bits, which are not v4's (fp32 narrow-N), so the path did not change.
+TEST_CASE("conv2d v6's tail path with weights off 16-byte alignment stays on it", "[cuda][conv2d][v6][tail]") {
+  const Shape s{"arena weights, tail", 1, 9, 12, 16, 3, 9, 9, 1, 4};
+  Data d = make(s, 94);
+  const Conv2dParams& p = d.p;
+  std::vector<float> w_shifted(d.nw + 1, 0.f);
+  std::copy(d.w.begin(), d.w.end(), w_shifted.begin() + 1);
+  DevBuf x(d.x), w(d.w), w1(w_shifted), b(d.b), y(d.ny);
+  const ConvAlgo a = ConvAlgo::v6_halo_tile_tf32;
+  std::vector<float> got[3];
+  int i = 0;
+  for (const float* wp : {static_cast<const float*>(w), static_cast<const float*>(w1.get()) + 1}) {
+    y.poison();
+    conv2d_forward_cuda(p, x, wp, b, y, a, nullptr);
+    got[i++] = y.download();
+  }
+  y.poison();
+  conv2d_forward_cuda(p, x, w, b, y, ConvAlgo::v4_implicit_gemm_tf32_multistage, nullptr);
+  got[2] = y.download();
+  SRGAN_CHECK_CLOSE(compare(got[1], d.y_ref, tol_for(a, double(p.R) * p.S * p.C)));
+  CHECK(got[1] == got[0]);
+  CHECK(got[0] != got[2]);
+}
