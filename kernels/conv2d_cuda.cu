@@ -33,8 +33,9 @@
 //                          grid): inputs cross L2 about 1.3 times instead of 9, weights once per
 //                          block (conv2d_halo_cuda.cuh). And the forward of layers with at most
 //                          4 outputs (the 9x9 64->3 tail) on tensor cores, the filter's columns
-//                          as GEMM columns (conv2d_tail_halo_cuda.cuh). TF32 by truncation, like
-//                          v4, which runs every other shape and pass.
+//                          as GEMM columns (conv2d_tail_halo_cuda.cuh), and their weight
+//                          gradient likewise (conv2d_tail_wgrad_cuda.cuh). TF32 by truncation,
+//                          like v4, which runs every other shape and pass.
 //   v7_halo_tile_bf16      v6 with BF16 operands (mma.m16n8k16, v5's packing), its tail path in
 //                          TF32; v5 runs the rest.
 //   cudnn                  baseline, conv2d_cudnn.cu.
@@ -70,6 +71,7 @@
 #include "kernels/conv2d_strided_dgrad_cuda.cuh"
 #include "kernels/conv2d_halo_cuda.cuh"
 #include "kernels/conv2d_tail_halo_cuda.cuh"
+#include "kernels/conv2d_tail_wgrad_cuda.cuh"
 
 namespace srgan::kern {
 namespace {
@@ -396,6 +398,21 @@ void run_v6_tail(const Conv2dParams& p, const float* x, const float* w, const tg
   cuda::tail::launch_conv_tail_halo(tp, epi, s);
 }
 
+// Its weight gradient (conv2d_tail_wgrad_cuda.cuh, TF32 for v6 and v7): per-block partials,
+// added in split order.
+bool v6_tail_wgrad_applies(const Conv2dParams& p, const float* x) {
+  return cuda::tail::wgrad_applies(p.K, p.R, p.S, p.C, p.stride) && p.N <= 65535 && tg::is_aligned16(x) &&
+         cuda::tail::kWgSmemBytes <= cuda::smem_optin_bytes();
+}
+void run_v6_tail_wgrad(const Conv2dParams& p, const float* x, const float* dy, float* dw, cudaStream_t s) {
+  cuda::tail::WgradParams tp = cuda::tail::wgrad_plan(p.N, p.H, p.W, p.C, p.K, p.R, p.S, p.pad, p.P(), p.Q());
+  const int rsc = p.R * p.S * p.C, splits = cuda::tail::wgrad_splits(tp);
+  tp.x = x, tp.dy = dy;
+  tp.part = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(splits) * p.K * rsc, s));
+  cuda::tail::launch_conv_tail_wgrad(tp, s);
+  tg::launch_splitk_reduce(p.K, rsc, splits, tp.part, tg::BiasActEpi{dw, rsc, nullptr, nullptr, 0, nullptr}, s);
+}
+
 void check_algo(ConvAlgo algo, const char* who) {
   switch (algo) {
     case ConvAlgo::v1_direct:
@@ -575,7 +592,10 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
   const int npix = p.N * p.P() * p.Q();
   const int RSC = p.R * p.S * p.C;
   if (multistage(algo) && p.K <= 4) {
-    run_narrow_n_wgrad(p, x, dy, dw, s);
+    if (halo_tile(algo) && v6_tail_wgrad_applies(p, x))
+      run_v6_tail_wgrad(p, x, dy, dw, s);
+    else
+      run_narrow_n_wgrad(p, x, dy, dw, s);
     if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
     return;
   }

@@ -455,21 +455,25 @@ namespace {
 // v6's tail path (conv2d_tail_halo_cuda.cuh: at most 4 outputs, K * S <= 32, forward): column
 // tiles cut by the image's side (56 output columns a block at S = 9), row tiles cut at the
 // bottom, pads 0 to 4, 1 to 8 channel chunks, two images; K * S = 36 falls back to v4.
+// Its weight gradient (conv2d_tail_wgrad_cuda.cuh, C % 32 == 0): 32-column tiles cut by the
+// image's side (70 = 2 x 32 + 6), two images, a 64 + 32 channel split with filter rows short of
+// the 9 warps (R = 5) and the output rows in 3 splits of 14 (P = 40).
 struct TailCase {
   Shape sh;
-  bool runs;  // whether the tail path takes the forward
+  bool fwd, wgrad;  // which passes the tail path takes
 };
 const TailCase kTailCases[] = {
-    {{"tail 9x9 C64 K3 pad 4, two column tiles", 2, 11, 70, 64, 3, 9, 9, 1, 4}, true},
-    {{"tail 5x5 C16 K4 pad 2", 1, 9, 13, 16, 4, 5, 5, 1, 2}, true},
-    {{"tail 3x3 C8 K1 pad 0", 1, 12, 7, 8, 1, 3, 3, 1, 0}, true},
-    {{"tail 9x9 C8 K4 (K*S 36: v4's narrow-N)", 1, 10, 10, 8, 4, 9, 9, 1, 4}, false},
+    {{"tail 9x9 C64 K3 pad 4, two column tiles", 2, 11, 70, 64, 3, 9, 9, 1, 4}, true, true},
+    {{"tail 5x5 C16 K4 pad 2", 1, 9, 13, 16, 4, 5, 5, 1, 2}, true, false},
+    {{"tail 3x3 C8 K1 pad 0", 1, 12, 7, 8, 1, 3, 3, 1, 0}, true, false},
+    {{"tail 9x9 C8 K4 (K*S 36: v4's narrow-N)", 1, 10, 10, 8, 4, 9, 9, 1, 4}, false, false},
+    {{"tail 5x5 C96 K4 pad 2, 3 row splits", 1, 40, 20, 96, 4, 5, 5, 1, 2}, true, true},
 };
 }  // namespace
 
 // v6's tail path against the double reference within the TF32 bound, twice with the same bits,
-// and not v4's (fp32 narrow-N) bits where it runs; v4's where it does not, and in both backward
-// passes. v7 runs the same TF32 path: v6's bits.
+// and not v4's (fp32 narrow-N) bits where it runs; v4's where it does not, and in backward-data.
+// v7 runs the same TF32 path: v6's bits.
 TEST_CASE("conv2d v6: the tail path (at most 4 outputs) against the reference", "[cuda][conv2d][v6][tail]") {
   const ConvAlgo a = ConvAlgo::v6_halo_tile_tf32, v4 = ConvAlgo::v4_implicit_gemm_tf32_multistage;
   uint64_t seed = 8800;
@@ -477,18 +481,19 @@ TEST_CASE("conv2d v6: the tail path (at most 4 outputs) against the reference", 
     INFO(describe(c.sh));
     Data d = make(c.sh, seed += 10);
     const Conv2dParams& p = d.p;
-    const double k_fwd = double(p.R) * p.S * p.C;
+    const double k_fwd = double(p.R) * p.S * p.C, k_wgt = double(p.N) * p.P() * p.Q();
     DevBuf x(d.x), w(d.w), bias(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
     PassBufs bufs{p, x, w, bias, dy, y, dx, dw, db};
     const auto r1 = bufs.run(a), r2 = bufs.run(a), r4 = bufs.run(v4);
     SRGAN_CHECK_CLOSE(compare(r1[0], d.y_ref, tol_for(a, k_fwd)));
+    SRGAN_CHECK_CLOSE(compare(r1[2], d.dw_ref, tol_for(a, k_wgt)));
     CHECK(r1 == r2);
-    CHECK((r1[0] != r4[0]) == c.runs);
+    CHECK((r1[0] != r4[0]) == c.fwd);
     CHECK(r1[1] == r4[1]);
-    CHECK(r1[2] == r4[2]);
-    y.poison();
-    conv2d_forward_cuda(p, x, w, bias, y, ConvAlgo::v7_halo_tile_bf16, nullptr);
-    if (c.runs) CHECK(y.download() == r1[0]);
+    CHECK((r1[2] != r4[2]) == c.wgrad);
+    const auto r7 = bufs.run(ConvAlgo::v7_halo_tile_bf16);
+    if (c.fwd) CHECK(r7[0] == r1[0]);
+    if (c.wgrad) CHECK(r7[2] == r1[2]);
   }
 }
 
