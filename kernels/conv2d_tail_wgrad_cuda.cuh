@@ -90,21 +90,31 @@ __global__ void __launch_bounds__(kWgThreads, 1) conv_tail_wgrad_kernel(WgradPar
   const int width = p.C - c0 < kWgSlice ? p.C - c0 : kWgSlice;  // 64 or 32 channels
   const int halves = width / 32;
 
-  // Ring copies: 16-byte piece v = tid + 288 i of a row is input column v / 16, channels
-  // (v % 16) * 4 .. + 3 of the slice (v < 32 * width / 4).
-  const int pieces = kWgCols * width / 4;
-  const int steps = yb - ya;
-  auto load_row = [&](int i) {  // block row i: input row ya - pad + i (none past the last one read)
-    if (i >= steps + p.R - 1) return;
+  // Ring copies: 16-byte piece v = tid + 288 i (i < 2) of a row is input column v / (width / 4),
+  // channels (v % (width / 4)) * 4 .. + 3 of the slice (v < 32 * width / 4). Offsets are fixed
+  // per thread; a row only adds its base.
+  const int steps = yb - ya, pieces = kWgCols * width / 4;
+  int x_dst[2], x_src[2];
+  bool x_ok[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const int v = tid + kWgThreads * i, uu = v / (width / 4), c4 = v - uu * (width / 4);
+    x_ok[i] = v < pieces && u0 + uu < p.W;
+    x_dst[i] = v < pieces ? uu * kWgXLd + c4 * 4 : -1;
+    x_src[i] = (u0 + uu) * p.C + c0 + c4 * 4;
+  }
+  const float* const x_img = p.x + int64_t(n) * p.H * p.W * p.C;
+  int slot_next = 0;  // the ring slot of the next row to copy: (its block row) % slots
+  auto load_row = [&](int i) {  // block row i (input row ya - pad + i), rows in order
+    float* const dst = ring + slot_next * kWgRowFloats;
+    slot_next = slot_next + 1 == slots ? 0 : slot_next + 1;
+    if (i >= steps + p.R - 1) return;  // none past the last row read
     const int h = ya - p.pad + i;
-    float* const dst = ring + (i % slots) * kWgRowFloats;
     const bool h_in = unsigned(h) < unsigned(p.H);
-    for (int v = tid; v < pieces; v += kWgThreads) {
-      const int uu = v / (width / 4), c4 = v - uu * (width / 4);
-      const bool ok = h_in && u0 + uu < p.W;
-      cp_async16(dst + uu * kWgXLd + c4 * 4,
-                 ok ? p.x + ((int64_t(n) * p.H + h) * p.W + u0 + uu) * p.C + c0 + c4 * 4 : p.x, ok);
-    }
+    const float* const src = x_img + int64_t(h) * p.W * p.C;
+#pragma unroll
+    for (int k = 0; k < 2; ++k)
+      if (x_dst[k] >= 0) cp_async16(dst + x_dst[k], h_in && x_ok[k] ? src + x_src[k] : p.x, h_in && x_ok[k]);
   };
   // D elements: element e = tid + 288 i is (k, s) row e / 32, column u0 + e % 32; its dy offset
   // in an output row ((q, k), q = u + pad - s) is fixed, -1 where it is zero.
@@ -120,12 +130,12 @@ __global__ void __launch_bounds__(kWgThreads, 1) conv_tail_wgrad_kernel(WgradPar
 #pragma unroll
     for (int i = 0; i < kWgDPer; ++i) v[i] = ya + j < yb && d_off[i] >= 0 ? row[d_off[i]] : 0.f;
   };
-  auto store_d = [&](const float (&v)[kWgDPer], int j) {
-    float* const dst = dsl + (j % kWgDSlots) * kWgDFloats;
+  auto store_d = [&](const float (&v)[kWgDPer], int slot) {
+    float* const dst = dsl + slot * kWgDFloats;
 #pragma unroll
     for (int i = 0; i < kWgDPer; ++i) {
-      const int e = tid + kWgThreads * i, m = e / kWgCols;
-      if (e < kWgM * kWgCols) dst[m * kWgDLd + e - m * kWgCols] = v[i];
+      const int e = tid + kWgThreads * i;
+      if (e < kWgM * kWgCols) dst[(e / kWgCols) * kWgDLd + e % kWgCols] = v[i];
     }
   };
 
@@ -148,16 +158,18 @@ __global__ void __launch_bounds__(kWgThreads, 1) conv_tail_wgrad_kernel(WgradPar
   store_d(dv, 0);
   fetch_d(dv, 1);
   store_d(dv, 1);
+  int slot_read = warp < slots ? warp : warp - slots;  // ring slot of row j + warp, at step j
+  int d_slot = 0;                                      // D slot of row j: j % 3
 #pragma unroll 1
   for (int j = 0; j < steps; ++j) {
     cp_async_wait<1>();  // rows through j + R - 1 are in
     __syncthreads();     // and every warp is done with step j - 1's ring slot and D slot
-    load_row(j + p.R + 1);
+    load_row(j + p.R + 1);  // into row j - 1's slot
     cp_async_commit();
     fetch_d(dv, j + 2);
     if (warp < p.R) {
-      const float* const d = dsl + (j % kWgDSlots) * kWgDFloats + a_off;
-      const float* const xr = ring + ((j + warp) % slots) * kWgRowFloats + b_off;
+      const float* const d = dsl + d_slot * kWgDFloats + a_off;
+      const float* const xr = ring + slot_read * kWgRowFloats + b_off;
 #pragma unroll
       for (int kk = 0; kk < kWgCols / 8; ++kk) {
         uint32_t af[2][4];
@@ -176,7 +188,9 @@ __global__ void __launch_bounds__(kWgThreads, 1) conv_tail_wgrad_kernel(WgradPar
         }
       }
     }
-    store_d(dv, j + 2);  // slot of step j - 1, free since the barrier
+    store_d(dv, d_slot == 0 ? 2 : d_slot - 1);  // row j + 2 into row j - 1's slot, free since the barrier
+    d_slot = d_slot == 2 ? 0 : d_slot + 1;
+    slot_read = slot_read + 1 == slots ? 0 : slot_read + 1;
   }
   cp_async_wait<0>();
   if (warp >= p.R) return;
