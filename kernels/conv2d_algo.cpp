@@ -34,7 +34,8 @@ const std::vector<ConvVariant>& conv_variants() {
        "3x3 stride-1 forward with C = 32 or 64 and backward-data with K = 32 or 64 (16-byte aligned "
        "activations; K, resp. C, >= 16; the device's shared memory must hold the weights: 196 KiB at 64 "
        "channels); forward with K <= 4, K * S <= 32, R <= 9, stride 1 and C % 8 == 0 on the tail path "
-       "(TF32, 123 KiB of shared memory); v4 (and its fallbacks) for the rest"},
+       "(TF32, 123 KiB of shared memory), and its weight gradient with C % 32 == 0 (TF32, 113 KiB); v4 "
+       "(and its fallbacks) for the rest"},
       {ConvAlgo::v7_halo_tile_bf16, "v7_halo_tile_bf16", ConvMath::bf16, false,
        "v6's 3x3 halo paths in BF16 (the same shapes) and its tail path (TF32); v5 (and its fallbacks) "
        "for the rest"},

@@ -72,6 +72,7 @@
 #include "kernels/conv2d_halo_cuda.cuh"
 #include "kernels/conv2d_tail_halo_cuda.cuh"
 #include "kernels/conv2d_tail_wgrad_cuda.cuh"
+#include "kernels/conv2d_narrow_c_cuda.cuh"
 
 namespace srgan::kern {
 namespace {
@@ -413,6 +414,37 @@ void run_v6_tail_wgrad(const Conv2dParams& p, const float* x, const float* dy, f
   tg::launch_splitk_reduce(p.K, rsc, splits, tp.part, tg::BiasActEpi{dw, rsc, nullptr, nullptr, 0, nullptr}, s);
 }
 
+// The narrow-C path of v6 and v7 (conv2d_narrow_c_cuda.cuh, TF32 for both): at most 4 input
+// channels and 64k outputs (the 9x9 3->64 head's forward), and the same shape seen from
+// backward-data (the 9x9 64->3 tail's: dy has 3 channels, dx 64), weights read through strides.
+bool v6_narrow_c_applies(int cin, int cout, const Conv2dParams& p) {
+  return p.stride == 1 && cuda::narrow_c::applies(cin, cout, p.R, p.S) && p.N <= 65535 &&
+         cuda::narrow_c::kSmemBytes <= cuda::smem_optin_bytes();
+}
+void run_v6_narrow_c_forward(const Conv2dParams& p, const float* x, const float* w, const tg::BiasActEpi& epi,
+                             cudaStream_t s) {
+  cuda::narrow_c::Params np{};
+  np.x = x, np.w = w;
+  np.w_base = 0, np.sK = int64_t(p.R) * p.S * p.C, np.sR = int64_t(p.S) * p.C, np.sS = p.C, np.sC = 1;
+  np.N = p.N, np.H = p.H, np.W = p.W, np.C = p.C, np.K = p.K, np.R = p.R, np.S = p.S;
+  np.pad_h = np.pad_w = p.pad, np.P = p.P(), np.Q = p.Q();
+  cuda::narrow_c::launch_conv_narrow_c(np, epi, s);
+}
+// dx (N, H, W, C) = dy (N, P, Q, K) correlated with w'[c][r][s][k] = w[k][R-1-r][S-1-s][c] and
+// padding (R - 1 - pad, S - 1 - pad).
+bool v6_narrow_c_dgrad_applies(const Conv2dParams& p) {
+  return v6_narrow_c_applies(p.K, p.C, p) && p.pad <= p.R - 1 && p.pad <= p.S - 1;
+}
+void run_v6_narrow_c_dgrad(const Conv2dParams& p, const float* dy, const float* w, float* dx, cudaStream_t s) {
+  cuda::narrow_c::Params np{};
+  np.x = dy, np.w = w;
+  const int64_t sc = int64_t(p.S) * p.C;
+  np.w_base = (p.R - 1) * sc + int64_t(p.S - 1) * p.C, np.sK = 1, np.sR = -sc, np.sS = -p.C, np.sC = p.R * sc;
+  np.N = p.N, np.H = p.P(), np.W = p.Q(), np.C = p.K, np.K = p.C, np.R = p.R, np.S = p.S;
+  np.pad_h = p.R - 1 - p.pad, np.pad_w = p.S - 1 - p.pad, np.P = p.H, np.Q = p.W;
+  cuda::narrow_c::launch_conv_narrow_c(np, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr}, s);
+}
+
 void check_algo(ConvAlgo algo, const char* who) {
   switch (algo) {
     case ConvAlgo::v1_direct:
@@ -462,6 +494,7 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const t
     if (tail) return run_v6_tail(p, x, w, epi, s);
     return run_v6<false>(algo, p.N, p.H, p.W, p.C, p.P(), p.Q(), p.K, p.pad, x, w, epi, s);
   }
+  if (halo_tile(algo) && v6_narrow_c_applies(p.C, p.K, p)) return run_v6_narrow_c_forward(p, x, w, epi, s);
   if (multistage(algo) && v4_forward_applies(p, x)) {
     const int M = p.N * p.P() * p.Q(), Kred = p.R * p.S * p.C;
     const tg::SplitPlan sp = v4_plan(M, p.K, Kred);
@@ -556,6 +589,7 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
     return run_v6<true>(algo, p.N, p.P(), p.Q(), p.K, p.H, p.W, p.C, 2 - p.pad,
                         dy, wT, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr}, s);
   }
+  if (halo_tile(algo) && v6_narrow_c_dgrad_applies(p)) return run_v6_narrow_c_dgrad(p, dy, w, dx, s);
   const bool v4 = multistage(algo) && v4_backward_data_applies(p, dy);
   if (v4 && p.stride > 1) return backward_data_v4_strided(p, dy, w, dx, algo, s);
   const int M = p.N * p.H * p.W, Kred = p.R * p.S * p.K;

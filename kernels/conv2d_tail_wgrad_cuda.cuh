@@ -25,7 +25,7 @@
 //          pitch (72 floats = 8 mod 32 banks) keeps each LDS.128 phase on distinct banks.
 //   out    each block writes its sums for every (k, r, s) and its channels to partial row
 //          (n, row split, column tile), and tg::splitk_reduce_kernel adds the partials in split
-//          order: deterministic, no atomics.
+//          order: deterministic, no atomics. The row splits come from the shape only.
 // Useful / issued multiply-adds: K * S / 32 (0.84 for the tail), times the columns' share of the
 // last column tile; input rows are copied (rows + R - 1) / rows times per row split.
 // TF32 by truncation, as the forward. Stride 1; K <= 4 and K * S <= 32; R <= 9; C % 32 == 0;
@@ -65,15 +65,22 @@ struct WgradParams {
   int rows_per_split, row_splits, col_tiles, slices;
 };
 
-// Output-row splits from the shape only (never the device): about one block per SM of a 132-SM
-// H100 in all, each split at least 16 rows (the ring's R - 1 rows of warm-up are then at most a
-// third more copies). Returns rows per split.
-inline int wgrad_rows_per_split(int N, int P, int col_tiles, int slices) {
-  const int64_t blocks = int64_t(N) * col_tiles * slices;
-  const int64_t want = (132 + blocks - 1) / blocks;
-  const int64_t most = std::max<int64_t>(1, (P + 15) / 16);
-  const int64_t splits = std::max<int64_t>(1, std::min(want, most));
-  return int((P + splits - 1) / splits);
+// Output-row splits from the shape only (never the device). A block's time is about its rows
+// plus the ring's R - 1 rows of warm-up, and the launch takes as many of those as it has waves on
+// a 132-SM H100 (one block per SM: 138 registers a thread). So pick the split count that
+// minimises waves x (rows per split + R - 1), the fewest splits on ties (fewer partials), with
+// splits of at least R - 1 rows. Returns rows per split. (16 x 96 x 96, 9x9: 48 blocks a split,
+// 2 splits of 48 rows, 96 blocks in one wave: 56 against 80 for 3 splits' 2 waves.)
+inline int wgrad_rows_per_split(int N, int P, int R, int col_tiles, int slices) {
+  const int64_t base = int64_t(N) * col_tiles * slices, min_rows = std::max(1, R - 1);
+  int64_t best_rows = P, best_cost = -1;
+  for (int64_t s = 1; s <= P; ++s) {
+    const int64_t rows = (P + s - 1) / s, splits = (P + rows - 1) / rows;
+    if (s > 1 && rows < min_rows) break;
+    const int64_t waves = (base * splits + 131) / 132, cost = waves * (rows + R - 1);
+    if (best_cost < 0 || cost < best_cost) best_cost = cost, best_rows = rows;
+  }
+  return int(best_rows);
 }
 
 // grid: (col_tiles * slices, row_splits, N).
@@ -222,7 +229,7 @@ inline WgradParams wgrad_plan(int N, int H, int W, int C, int K, int R, int S, i
   p.N = N, p.H = H, p.W = W, p.C = C, p.K = K, p.R = R, p.S = S, p.pad = pad, p.P = P, p.Q = Q;
   p.col_tiles = (W + kWgCols - 1) / kWgCols;
   p.slices = (C + kWgSlice - 1) / kWgSlice;
-  p.rows_per_split = wgrad_rows_per_split(N, P, p.col_tiles, p.slices);
+  p.rows_per_split = wgrad_rows_per_split(N, P, R, p.col_tiles, p.slices);
   p.row_splits = (P + p.rows_per_split - 1) / p.rows_per_split;
   return p;
 }

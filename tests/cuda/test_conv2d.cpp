@@ -3,7 +3,9 @@
 // halo tile), cudnn), forward / backward-data /
 // backward-weight (+ bias gradient), over odd shapes that fit no tile and SRGAN's real layers, on fresh random inputs,
 // with NaN-poisoned outputs. Also the fused conv + bias + PReLU against the unfused composition.
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "kernels/conv2d.h"
@@ -457,43 +459,98 @@ namespace {
 // bottom, pads 0 to 4, 1 to 8 channel chunks, two images; K * S = 36 falls back to v4.
 // Its weight gradient (conv2d_tail_wgrad_cuda.cuh, C % 32 == 0): 32-column tiles cut by the
 // image's side (70 = 2 x 32 + 6), two images, a 64 + 32 channel split with filter rows short of
-// the 9 warps (R = 5) and the output rows in 3 splits of 14 (P = 40).
+// the 9 warps (R = 5) and the output rows in 10 splits of 4 (P = 40).
+// v6's narrow-C path (conv2d_narrow_c_cuda.cuh: at most 4 inputs, 64k outputs): the head's
+// forward with row and column tiles cut (37 x 35), and 4 channels with 2 output slices; the
+// tail's backward-data (dy has K <= 4 channels, dx 64k), also with R != S (3 x 5: its padding
+// differs by axis) and 2 slices; C = 16 or 96 falls back.
 struct TailCase {
   Shape sh;
-  bool fwd, wgrad;  // which passes the tail path takes
+  bool fwd, data, wgrad;  // which passes these paths take
 };
 const TailCase kTailCases[] = {
-    {{"tail 9x9 C64 K3 pad 4, two column tiles", 2, 11, 70, 64, 3, 9, 9, 1, 4}, true, true},
-    {{"tail 5x5 C16 K4 pad 2", 1, 9, 13, 16, 4, 5, 5, 1, 2}, true, false},
-    {{"tail 3x3 C8 K1 pad 0", 1, 12, 7, 8, 1, 3, 3, 1, 0}, true, false},
-    {{"tail 9x9 C8 K4 (K*S 36: v4's narrow-N)", 1, 10, 10, 8, 4, 9, 9, 1, 4}, false, false},
-    {{"tail 5x5 C96 K4 pad 2, 3 row splits", 1, 40, 20, 96, 4, 5, 5, 1, 2}, true, true},
+    {{"tail 9x9 C64 K3 pad 4, two column tiles", 2, 11, 70, 64, 3, 9, 9, 1, 4}, true, true, true},
+    {{"tail 5x5 C16 K4 pad 2", 1, 9, 13, 16, 4, 5, 5, 1, 2}, true, false, false},
+    {{"tail 3x3 C8 K1 pad 0", 1, 12, 7, 8, 1, 3, 3, 1, 0}, true, false, false},
+    {{"tail 9x9 C8 K4 (K*S 36: v4's narrow-N)", 1, 10, 10, 8, 4, 9, 9, 1, 4}, false, false, false},
+    {{"tail 5x5 C96 K4 pad 2, 10 row splits", 1, 40, 20, 96, 4, 5, 5, 1, 2}, true, false, true},
+    {{"tail 3x5 C128 K2 pad 1, 2 slices", 1, 10, 12, 128, 2, 3, 5, 1, 1}, true, true, true},
+    {{"head 9x9 C3 K64 pad 4, tiles cut", 1, 37, 35, 3, 64, 9, 9, 1, 4}, true, false, false},
+    {{"head 5x7 C4 K128 pad 2, 2 slices", 1, 9, 11, 4, 128, 5, 7, 1, 2}, true, false, false},
 };
 }  // namespace
 
-// v6's tail path against the double reference within the TF32 bound, twice with the same bits,
-// and not v4's (fp32 narrow-N) bits where it runs; v4's where it does not, and in backward-data.
-// v7 runs the same TF32 path: v6's bits.
-TEST_CASE("conv2d v6: the tail path (at most 4 outputs) against the reference", "[cuda][conv2d][v6][tail]") {
+// v6's tail and narrow-C paths against the double reference within the TF32 bound, twice with
+// the same bits, and not v4's bits (fp32 narrow-N, or v3) where they run; v4's where they do
+// not. v7 runs the same TF32 paths: v6's bits.
+TEST_CASE("conv2d v6: the tail and head paths (at most 4 outputs or inputs) against the reference",
+          "[cuda][conv2d][v6][tail]") {
   const ConvAlgo a = ConvAlgo::v6_halo_tile_tf32, v4 = ConvAlgo::v4_implicit_gemm_tf32_multistage;
   uint64_t seed = 8800;
   for (const TailCase& c : kTailCases) {
     INFO(describe(c.sh));
     Data d = make(c.sh, seed += 10);
     const Conv2dParams& p = d.p;
-    const double k_fwd = double(p.R) * p.S * p.C, k_wgt = double(p.N) * p.P() * p.Q();
+    const double k_fwd = double(p.R) * p.S * p.C, k_data = double(p.R) * p.S * p.K, k_wgt = double(p.N) * p.P() * p.Q();
     DevBuf x(d.x), w(d.w), bias(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
     PassBufs bufs{p, x, w, bias, dy, y, dx, dw, db};
     const auto r1 = bufs.run(a), r2 = bufs.run(a), r4 = bufs.run(v4);
     SRGAN_CHECK_CLOSE(compare(r1[0], d.y_ref, tol_for(a, k_fwd)));
+    SRGAN_CHECK_CLOSE(compare(r1[1], d.dx_ref, tol_for(a, k_data)));
     SRGAN_CHECK_CLOSE(compare(r1[2], d.dw_ref, tol_for(a, k_wgt)));
     CHECK(r1 == r2);
     CHECK((r1[0] != r4[0]) == c.fwd);
-    CHECK(r1[1] == r4[1]);
+    CHECK((r1[1] != r4[1]) == c.data);
     CHECK((r1[2] != r4[2]) == c.wgrad);
     const auto r7 = bufs.run(ConvAlgo::v7_halo_tile_bf16);
-    if (c.fwd) CHECK(r7[0] == r1[0]);
-    if (c.wgrad) CHECK(r7[2] == r1[2]);
+    const bool runs[3] = {c.fwd, c.data, c.wgrad};
+    for (int pass = 0; pass < 3; ++pass)
+      if (runs[pass]) CHECK(r7[pass] == r1[pass]);
+  }
+}
+
+// The narrow-C path reads each output's filter-row window as 32 consecutive floats, 27 of them
+// its own (9 x 3) and 5 of the next input columns', which it masks to zero rather than multiply
+// by the zero weights: an infinite input must make exactly the outputs that see it non-finite.
+// Forward of the head (inf in x) and backward-data of the tail (inf in dy), against the reference.
+TEST_CASE("conv2d v6's narrow-C path keeps a non-finite input inside its receptive field", "[cuda][conv2d][v6][tail]") {
+  const ConvAlgo a = ConvAlgo::v6_halo_tile_tf32;
+  auto finite_mask = [](const auto& v) {
+    std::vector<bool> m(v.size());
+    for (size_t i = 0; i < v.size(); ++i) m[i] = std::isfinite(double(v[i]));
+    return m;
+  };
+  {
+    const Shape s{"head with an inf", 1, 12, 14, 3, 64, 9, 9, 1, 4};
+    Data d = make(s, 95);
+    const Conv2dParams& p = d.p;
+    d.x[(size_t(5) * p.W + 6) * p.C + 1] = std::numeric_limits<float>::infinity();
+    std::vector<double> ref(d.ny);
+    const auto xd = to_double(d.x), wd = to_double(d.w), bd = to_double(d.b);
+    conv2d_forward_cpu_ref(p, xd.data(), wd.data(), bd.data(), ref.data());
+    DevBuf x(d.x), w(d.w), b(d.b), y(d.ny);
+    y.poison();
+    conv2d_forward_cuda(p, x, w, b, y, a, nullptr);
+    const auto got = y.download();
+    const std::vector<bool> want = finite_mask(ref);
+    CHECK(finite_mask(got) == want);
+    CHECK(std::count(want.begin(), want.end(), false) == 9 * 9 * 64);
+  }
+  {
+    const Shape s{"tail with an inf in dy", 1, 12, 14, 64, 3, 9, 9, 1, 4};
+    Data d = make(s, 96);
+    const Conv2dParams& p = d.p;
+    d.dy[(size_t(4) * p.Q() + 9) * p.K + 2] = -std::numeric_limits<float>::infinity();
+    std::vector<double> ref(d.nx);
+    const auto dyd = to_double(d.dy), wd = to_double(d.w);
+    conv2d_backward_data_cpu_ref(p, dyd.data(), wd.data(), ref.data());
+    DevBuf dy(d.dy), w(d.w), dx(d.nx);
+    dx.poison();
+    conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
+    const auto got = dx.download();
+    const std::vector<bool> want = finite_mask(ref);
+    CHECK(finite_mask(got) == want);
+    CHECK(std::count(want.begin(), want.end(), false) == 9 * 9 * 64);
   }
 }
 
