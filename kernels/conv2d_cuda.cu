@@ -34,10 +34,12 @@
 //                          block (conv2d_halo_cuda.cuh). And the forward of layers with at most
 //                          4 outputs (the 9x9 64->3 tail) on tensor cores, the filter's columns
 //                          as GEMM columns (conv2d_tail_halo_cuda.cuh), and their weight
-//                          gradient likewise (conv2d_tail_wgrad_cuda.cuh). TF32 by truncation,
-//                          like v4, which runs every other shape and pass.
-//   v7_halo_tile_bf16      v6 with BF16 operands (mma.m16n8k16, v5's packing), its tail path in
-//                          TF32; v5 runs the rest.
+//                          gradient likewise (conv2d_tail_wgrad_cuda.cuh); layers with at most 4
+//                          inputs (the 9x9 3->64 head's forward, the tail's backward-data) with
+//                          a filter row's (s, c) as one 32-wide reduction (conv2d_narrow_c_cuda.cuh).
+//                          TF32 by truncation, like v4, which runs every other shape and pass.
+//   v7_halo_tile_bf16      v6 with BF16 operands (mma.m16n8k16, v5's packing), its tail and narrow-C
+//                          paths in TF32; v5 runs the rest.
 //   cudnn                  baseline, conv2d_cudnn.cu.
 //
 // The convolution as a GEMM (M x N, reduction Kred):

@@ -683,14 +683,16 @@ TEST_CASE("fused conv + bias + PReLU equals the unfused composition", "[cuda][co
 
 // Inference epilogue (conv2d_affine_act_forward_cuda): y = act(conv * scale + shift) + residual,
 // the batch norm folded into scale / shift, in every variant's store: the v1 loop, v2/v3 tiles,
-// v4 (one split and split-K), v4's narrow-N tail, cuDNN + a second pass. Ground truth: the
-// double convolution without bias, then the CPU epilogue in double.
+// v4 (one split and split-K), v4's narrow-N tail, v6's tail and narrow-C paths, cuDNN + a second
+// pass. Ground truth: the double convolution without bias, then the CPU epilogue in double.
 TEST_CASE("inference epilogue: scale, shift, PReLU and residual in the convolution's store", "[cuda][conv2d][fused]") {
   const Shape shapes[] = {
       {"odd (v3 under v4)", 2, 9, 7, 5, 6, 3, 3, 1, 1},
       {"G body 3x3 64->64 @12", 1, 12, 12, 64, 64, 3, 3, 1, 1},
       {"split-K 256->64 @4", 1, 4, 4, 256, 64, 3, 3, 1, 1},
       {"tail 9x9 16->3 (narrow-N)", 1, 13, 11, 16, 3, 9, 9, 1, 4},
+      {"tail 9x9 64->3 (v6's tail path)", 1, 9, 10, 64, 3, 9, 9, 1, 4},
+      {"head 9x9 3->64 (v6's narrow-C path)", 1, 10, 9, 3, 64, 9, 9, 1, 4},
   };
   struct Parts {
     bool scale, shift, slope, per_channel, residual;
