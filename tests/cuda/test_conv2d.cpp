@@ -154,6 +154,14 @@ Data make(const Shape& s, uint64_t seed) {
   return d;
 }
 
+// v with one float in front: its copy at element 1 of a device buffer is 4 bytes past a 16-byte
+// boundary, as views and the parameter arena's weights may be.
+std::vector<float> shifted_by_one(const std::vector<float>& v) {
+  std::vector<float> o(v.size() + 1, 0.f);
+  std::copy(v.begin(), v.end(), o.begin() + 1);
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("conv2d CUDA variants match the CPU reference", "[cuda][conv2d]") {
@@ -604,12 +612,7 @@ TEST_CASE("conv2d with 16-byte-misaligned pointers takes the scalar path", "[cud
   const Shape s{"misaligned", 2, 12, 12, 16, 32, 3, 3, 1, 1};
   Data d = make(s, 91);
   const Conv2dParams& p = d.p;
-  auto shifted = [](const std::vector<float>& v) {
-    std::vector<float> o(v.size() + 1, 0.f);
-    std::copy(v.begin(), v.end(), o.begin() + 1);
-    return o;
-  };
-  DevBuf x(shifted(d.x)), w(shifted(d.w)), b(d.b), dy(shifted(d.dy));
+  DevBuf x(shifted_by_one(d.x)), w(shifted_by_one(d.w)), b(d.b), dy(shifted_by_one(d.dy));
   DevBuf y(d.ny + 1), dx(d.nx + 1), dw(d.nw + 1), db(size_t(p.K));
   auto tail = [](const std::vector<float>& v) { return std::vector<float>(v.begin() + 1, v.end()); };
   for (ConvAlgo a : ours()) {
@@ -772,9 +775,7 @@ TEST_CASE("conv2d v4 and v6 with weights off 16-byte alignment stay on their pat
   const Shape s{"arena weights", 2, 10, 10, 32, 32, 3, 3, 1, 1};
   Data d = make(s, 93);
   const Conv2dParams& p = d.p;
-  std::vector<float> w_shifted(d.nw + 1, 0.f);
-  std::copy(d.w.begin(), d.w.end(), w_shifted.begin() + 1);
-  DevBuf x(d.x), w(d.w), w1(w_shifted), b(d.b), dy(d.dy), y(d.ny), dx(d.nx);
+  DevBuf x(d.x), w(d.w), w1(shifted_by_one(d.w)), b(d.b), dy(d.dy), y(d.ny), dx(d.nx);
   for (const ConvAlgo a : {ConvAlgo::v4_implicit_gemm_tf32_multistage, ConvAlgo::v6_halo_tile_tf32}) {
     INFO(conv_algo_name(a));
     y.poison();
@@ -806,9 +807,7 @@ TEST_CASE("conv2d v6's tail path with weights off 16-byte alignment stays on it"
   const Shape s{"arena weights, tail", 1, 9, 12, 16, 3, 9, 9, 1, 4};
   Data d = make(s, 94);
   const Conv2dParams& p = d.p;
-  std::vector<float> w_shifted(d.nw + 1, 0.f);
-  std::copy(d.w.begin(), d.w.end(), w_shifted.begin() + 1);
-  DevBuf x(d.x), w(d.w), w1(w_shifted), b(d.b), y(d.ny);
+  DevBuf x(d.x), w(d.w), w1(shifted_by_one(d.w)), b(d.b), y(d.ny);
   const ConvAlgo a = ConvAlgo::v6_halo_tile_tf32;
   std::vector<float> got[3];
   int i = 0;
