@@ -36,7 +36,9 @@
 //                          as GEMM columns (conv2d_tail_halo_cuda.cuh), and their weight
 //                          gradient likewise (conv2d_tail_wgrad_cuda.cuh); layers with at most 4
 //                          inputs (the 9x9 3->64 head's forward, the tail's backward-data) with
-//                          a filter row's (s, c) as one 32-wide reduction (conv2d_narrow_c_cuda.cuh).
+//                          a filter row's (s, c) as one 32-wide reduction (conv2d_narrow_c_cuda.cuh),
+//                          and their weight gradient with the whole filter (r, s, c) as GEMM rows
+//                          (conv2d_narrow_c_wgrad_cuda.cuh).
 //                          TF32 by truncation, like v4, which runs every other shape and pass.
 //   v7_halo_tile_bf16      v6 with BF16 operands (mma.m16n8k16, v5's packing), its tail and narrow-C
 //                          paths in TF32; v5 runs the rest.
@@ -75,6 +77,7 @@
 #include "kernels/conv2d_tail_halo_cuda.cuh"
 #include "kernels/conv2d_tail_wgrad_cuda.cuh"
 #include "kernels/conv2d_narrow_c_cuda.cuh"
+#include "kernels/conv2d_narrow_c_wgrad_cuda.cuh"
 
 namespace srgan::kern {
 namespace {
@@ -447,6 +450,22 @@ void run_v6_narrow_c_dgrad(const Conv2dParams& p, const float* dy, const float* 
   cuda::narrow_c::launch_conv_narrow_c(np, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr}, s);
 }
 
+// Their weight gradient (conv2d_narrow_c_wgrad_cuda.cuh, TF32 for v6 and v7): per-warp partials,
+// added in split order.
+bool v6_narrow_c_wgrad_applies(const Conv2dParams& p, const float* dy) {
+  return p.stride == 1 && cuda::narrow_c::wgrad_applies(p.C, p.K, p.R, p.S) && p.N <= 65535 &&
+         tg::is_aligned16(dy) && cuda::narrow_c::kWgMaxSmemBytes <= cuda::smem_optin_bytes();
+}
+void run_v6_narrow_c_wgrad(const Conv2dParams& p, const float* x, const float* dy, float* dw, cudaStream_t s) {
+  cuda::narrow_c::WgradParams np =
+      cuda::narrow_c::wgrad_plan(p.N, p.H, p.W, p.C, p.K, p.R, p.S, p.pad, p.P(), p.Q());
+  const int rsc = p.R * p.S * p.C, splits = cuda::narrow_c::wgrad_splits(np);
+  np.x = x, np.dy = dy;
+  np.part = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(splits) * p.K * rsc, s));
+  cuda::narrow_c::launch_conv_narrow_c_wgrad(np, s);
+  tg::launch_splitk_reduce(p.K, rsc, splits, np.part, tg::BiasActEpi{dw, rsc, nullptr, nullptr, 0, nullptr}, s);
+}
+
 void check_algo(ConvAlgo algo, const char* who) {
   switch (algo) {
     case ConvAlgo::v1_direct:
@@ -632,6 +651,11 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
       run_v6_tail_wgrad(p, x, dy, dw, s);
     else
       run_narrow_n_wgrad(p, x, dy, dw, s);
+    if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
+    return;
+  }
+  if (halo_tile(algo) && v6_narrow_c_wgrad_applies(p, dy)) {
+    run_v6_narrow_c_wgrad(p, x, dy, dw, s);
     if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
     return;
   }

@@ -471,7 +471,10 @@ namespace {
 // v6's narrow-C path (conv2d_narrow_c_cuda.cuh: at most 4 inputs, 64k outputs): the head's
 // forward with row and column tiles cut (37 x 35), and 4 channels with 2 output slices; the
 // tail's backward-data (dy has K <= 4 channels, dx 64k), also with R != S (3 x 5: its padding
-// differs by axis) and 2 slices; C = 16 or 96 falls back.
+// differs by axis) and 2 slices; C = 16 or 96 falls back. Its weight gradient
+// (conv2d_narrow_c_wgrad_cuda.cuh): the head's 243 filter places in 8 warps, the discriminator's
+// 3x3 (27 places, 4 output rows at once) with two images over 70 = 2 x 32 + 6 columns and 13 rows
+// (a last step short of rows), 5x5 C3 (3 warps of places, 2 rows at once), and 2 output slices.
 struct TailCase {
   Shape sh;
   bool fwd, data, wgrad;  // which passes these paths take
@@ -483,8 +486,10 @@ const TailCase kTailCases[] = {
     {{"tail 9x9 C8 K4 (K*S 36: v4's narrow-N)", 1, 10, 10, 8, 4, 9, 9, 1, 4}, false, false, false},
     {{"tail 5x5 C96 K4 pad 2, 10 row splits", 1, 40, 20, 96, 4, 5, 5, 1, 2}, true, false, true},
     {{"tail 3x5 C128 K2 pad 1, 2 slices", 1, 10, 12, 128, 2, 3, 5, 1, 1}, true, true, true},
-    {{"head 9x9 C3 K64 pad 4, tiles cut", 1, 37, 35, 3, 64, 9, 9, 1, 4}, true, false, false},
-    {{"head 5x7 C4 K128 pad 2, 2 slices", 1, 9, 11, 4, 128, 5, 7, 1, 2}, true, false, false},
+    {{"head 9x9 C3 K64 pad 4, tiles cut", 1, 37, 35, 3, 64, 9, 9, 1, 4}, true, false, true},
+    {{"head 5x7 C4 K128 pad 2, 2 slices", 1, 9, 11, 4, 128, 5, 7, 1, 2}, true, false, true},
+    {{"D's first 3x3 C3 K64 pad 1, two images", 2, 13, 70, 3, 64, 3, 3, 1, 1}, true, false, true},
+    {{"5x5 C3 K64 pad 2", 1, 11, 9, 3, 64, 5, 5, 1, 2}, true, false, true},
 };
 }  // namespace
 
@@ -520,7 +525,8 @@ TEST_CASE("conv2d v6: the tail and head paths (at most 4 outputs or inputs) agai
 // The narrow-C path reads each output's filter-row window as 32 consecutive floats, 27 of them
 // its own (9 x 3) and 5 of the next input columns', which it masks to zero rather than multiply
 // by the zero weights: an infinite input must make exactly the outputs that see it non-finite.
-// Forward of the head (inf in x) and backward-data of the tail (inf in dy), against the reference.
+// Forward of the head (inf in x), backward-data of the tail (inf in dy) and the weight gradient
+// of a 3-channel layer (inf in x), against the reference.
 TEST_CASE("conv2d v6's narrow-C path keeps a non-finite input inside its receptive field", "[cuda][conv2d][v6][tail]") {
   const ConvAlgo a = ConvAlgo::v6_halo_tile_tf32;
   auto finite_mask = [](const auto& v) {
@@ -559,6 +565,24 @@ TEST_CASE("conv2d v6's narrow-C path keeps a non-finite input inside its recepti
     const std::vector<bool> want = finite_mask(ref);
     CHECK(finite_mask(got) == want);
     CHECK(std::count(want.begin(), want.end(), false) == 9 * 9 * 64);
+  }
+  {
+    // The weight gradient's last column tile (64 .. 95 of 70 output columns): an inf in the last
+    // input column meets columns 70 and 71's zero dy at s = 0, masked in A. 3 r x 2 s x 64 k.
+    const Shape s{"D's first layer with an inf in x", 1, 13, 70, 3, 64, 3, 3, 1, 1};
+    Data d = make(s, 97);
+    const Conv2dParams& p = d.p;
+    d.x[(size_t(5) * p.W + 69) * p.C + 1] = std::numeric_limits<float>::infinity();
+    std::vector<double> ref(d.nw), dbr(size_t(p.K));
+    const auto xd = to_double(d.x), dyd = to_double(d.dy);
+    conv2d_backward_weight_cpu_ref(p, xd.data(), dyd.data(), ref.data(), dbr.data());
+    DevBuf x(d.x), dy(d.dy), dw(d.nw);
+    dw.poison();
+    conv2d_backward_weight_cuda(p, x, dy, dw, nullptr, a, nullptr);
+    const auto got = dw.download();
+    const std::vector<bool> want = finite_mask(ref);
+    CHECK(finite_mask(got) == want);
+    CHECK(std::count(want.begin(), want.end(), false) == 3 * 2 * 64);
   }
 }
 
