@@ -42,8 +42,8 @@ std::vector<Row> collect_counter_rows(const CounterOptions& opt) {
   rep.env.tiny = opt.tiny;
   rep.env.quick = opt.quick;
   rep.filter = opt.filter;
+  rep.shape = opt.shape;
   rep.sink = [&](Report& r, Row row, const std::function<void(int)>& run) {
-    if (!opt.shape.empty() && row.shape.find(opt.shape) == std::string::npos) return;
     if (is_library_variant(row.variant)) {
       row.error = "library baseline: not counted (absent from the emulator)";
       r.rows.push_back(std::move(row));

@@ -51,11 +51,22 @@ struct Report {
   std::vector<Row> rows;
   int failures = 0;
   std::string filter;
+  std::string shape;  // '|'-separated parts, one of which a row's shape contains (empty: all)
   RowSink sink;
   // Outputs of the current group's timed rows (row index, outputs after the first timed call),
   // compared when the group closes (set_baseline in cmd_bench_cuda.cu).
   std::vector<std::pair<size_t, std::vector<NamedOutput>>> pending_outputs;
   bool wanted(const std::string& op) const { return filter.empty() || op.find(filter) != std::string::npos; }
+  bool shape_wanted(const std::string& s) const {
+    if (shape.empty()) return true;
+    for (size_t b = 0;;) {
+      const size_t e = shape.find('|', b);
+      const std::string part = shape.substr(b, e == std::string::npos ? std::string::npos : e - b);
+      if (!part.empty() && s.find(part) != std::string::npos) return true;
+      if (e == std::string::npos) return false;
+      b = e + 1;
+    }
+  }
 };
 
 // Walks every row (the goal shapes only with quick), handing each to rep.sink or timing it.

@@ -14,6 +14,7 @@ struct KernelBenchOptions {
   bool once = false;   // each row called once at its real shape, no warm-up or repeats: for
                        // profilers and sanitizers (ncu, compute-sanitizer); ms is one cold call
   std::string filter;  // only ops whose name contains this (empty: all)
+  std::string shape;   // only rows whose shape contains one of its '|'-separated parts (empty: all)
 };
 
 // Prints the table on stdout (progress on stderr); returns a process exit code.

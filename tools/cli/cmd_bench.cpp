@@ -90,6 +90,7 @@ int run(const cli::Args& a) {
     opt.tiny = a.has("tiny");
     opt.once = a.has("once");
     opt.filter = a.get("filter", "");
+    opt.shape = a.get("shape", "");
     return app::bench_kernels_cuda(opt);
 #else
     std::fprintf(stderr,
@@ -149,6 +150,8 @@ SRGAN_COMMAND(cli::Command{
     "  --json FILE    also write every row (and the peaks) as JSON\n"
     "  --quick        fewer shapes and repetitions (a smoke run)\n"
     "  --filter TEXT  only ops whose name contains TEXT (e.g. conv, batchnorm)\n"
+    "  --shape TEXT   only rows whose shape contains TEXT, or one of its '|'-separated parts\n"
+    "                 (e.g. '9x9|x3 ': the generator's head and tail, the discriminator's first layer)\n"
     "  --once         one call per row at its real shape, no warm-up or repeats: for ncu and\n"
     "                 compute-sanitizer (ms is then one cold call)\n"
     "Needs a CUDA build and a GPU.\n"
@@ -162,7 +165,7 @@ SRGAN_COMMAND(cli::Command{
     "  emulated command line (build/tests/cuda_emu/srgan_emu); the nvcc build lists the SASS alone.\n"
     "  --blocks N     blocks counted per launch, evenly spaced, counts scaled to the grid (default\n"
     "                 48; 0 counts every block)\n"
-    "  --shape TEXT   only rows whose shape contains TEXT (e.g. 9x9->3)\n"
+    "  --shape TEXT   only rows whose shape contains TEXT (e.g. 9x9->3), or one of its '|' parts\n"
     "  --plot FILE    roofline picture (PNG, tools/scripts/plot_roofline.py, python3-matplotlib)\n"
     "  --sass-dir D   folder holding kernels_sm90.sass / .res (default: the build's)\n"
     "  --network      whole networks instead of kernel rows: the SRResNet MSE step and the SRGAN\n"

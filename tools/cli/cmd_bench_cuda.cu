@@ -179,6 +179,7 @@ std::vector<NamedOutput> download(const std::vector<OutBuf>& outs) {
 // (set_baseline); rows without outputs are timed unchecked (single-variant ops, in-place updates).
 void add(Report& rep, Row r, const std::function<void(int)>& fn, const std::vector<OutBuf>& outs = {}) {
   if (rep.env.tiny) r.anchor_ms = 0;  // the anchors are for the real shapes
+  if (!rep.shape_wanted(r.shape)) return;
   if (rep.sink) {
     rep.sink(rep, std::move(r), fn);
     return;
@@ -700,6 +701,7 @@ int bench_kernels_cuda(const KernelBenchOptions& opt) {
   rep.env.tiny = opt.tiny;
   rep.env.once = opt.once;
   rep.filter = opt.filter;
+  rep.shape = opt.shape;
   cudaDeviceProp prop{};
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
   rep.env.device = prop.name;

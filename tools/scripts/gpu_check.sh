@@ -150,6 +150,12 @@ if built && command -v ncu >/dev/null; then
     --section SpeedOfLight --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables \
     --section ComputeWorkloadAnalysis --section InstructionStats --section Occupancy --section LaunchStats \
     "$BUILD/tools/srgan" bench kernels --quick --once --filter conv2d
+  # The 3-channel ends, which --quick leaves out: the generator's 9x9 head and tail and the
+  # discriminator's first layer, all three passes (the narrow-C, tail and narrow-N kernels).
+  run_stage ncu_narrow 80 30 "$OUT/ncu.log" ncu --clock-control none -k 'regex:narrow|tail|splitk_reduce' \
+    --section SpeedOfLight --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables \
+    --section ComputeWorkloadAnalysis --section InstructionStats --section Occupancy --section LaunchStats \
+    "$BUILD/tools/srgan" bench kernels --once --filter conv2d --shape '9x9|x3 '
 else
   status[ncu_conv]="skipped (no ncu, or the build failed)"
 fi
@@ -200,7 +206,7 @@ fi
 {
   echo
   echo "==== gpu_check summary ($(date -u +%Y-%m-%dT%H:%MZ), ${SECONDS}s) ===="
-  for k in configure build_cuda ctest_cuda bench_quick anchor bench_steps ncu_conv \
+  for k in configure build_cuda ctest_cuda bench_quick anchor bench_steps ncu_conv ncu_narrow \
            $(for t in $first_sanitized; do printf 'memcheck_%s racecheck_%s ' "$t" "$t"; done) nccl_one_rank build_all ctest_all \
            bench_full $(printf 'memcheck_%s ' $memcheck_tests); do
     printf '  %-34s %s\n' "$k" "${status[$k]:-not run}"
