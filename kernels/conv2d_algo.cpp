@@ -36,7 +36,8 @@ const std::vector<ConvVariant>& conv_variants() {
        "channels); forward with K <= 4, K * S <= 32, R <= 9, stride 1 and C % 8 == 0 on the tail path "
        "(TF32, 123 KiB of shared memory), and its weight gradient with C % 32 == 0 (TF32, 113 KiB); stride "
        "1 with C <= 4, S * C <= 32, R <= 9 and K % 64 == 0 on the narrow-C path, forward and (seen from "
-       "dy, K <= 4 and C % 64 == 0) backward-data (TF32, 106 KiB); v4 (and its fallbacks) for the rest"},
+       "dy, K <= 4 and C % 64 == 0) backward-data (TF32, 106 KiB), and its weight gradient with R * S * C <= "
+       "256 and an aligned dy (TF32, up to 131 KiB); v4 (and its fallbacks) for the rest"},
       {ConvAlgo::v7_halo_tile_bf16, "v7_halo_tile_bf16", ConvMath::bf16, false,
        "v6's 3x3 halo paths in BF16 (the same shapes) and its tail and narrow-C paths (TF32); v5 (and its "
        "fallbacks) for the rest"},
