@@ -105,12 +105,34 @@ struct ApplyF {
     if (pre) pre[i] = v;
     y[i] = act(v, c);
   }
-  __device__ void vec4(int64_t j) const {
-    const int c = int((j * 4) % C);
+  // The channel-stationary form (cuda::launch_channel_map): the same float operations as bn()
+  // and act(), with each thread's 4 channels' constants loaded once.
+  struct Chan {
+    float mean[4], scale[4], beta[4], slope[4];
+  };
+  __device__ Chan channels(int c) const {
+    Chan ch;
+#pragma unroll
+    for (int v = 0; v < 4; ++v) {
+      const float is = running ? rsqrtf(istd_or_var[c + v] + eps) : istd_or_var[c + v];
+      ch.mean[v] = mean[c + v];
+      ch.scale[v] = is * gamma[c + v];
+      ch.beta[v] = beta[c + v];
+      ch.slope[v] = slope_mode == 0 ? 0.f : slope[slope_mode == 1 ? 0 : c + v];
+    }
+    return ch;
+  }
+  __device__ void vec4(int64_t j, const Chan& ch) const {
     const float4 u = cuda::ld4(x, j);
-    const float4 v = make_float4(bn(u.x, c), bn(u.y, c + 1), bn(u.z, c + 2), bn(u.w, c + 3));
-    if (pre) cuda::st4(pre, j, v);
-    cuda::st4(y, j, make_float4(act(v.x, c), act(v.y, c + 1), act(v.z, c + 2), act(v.w, c + 3)));
+    const float uu[4] = {u.x, u.y, u.z, u.w};
+    float v[4], o[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      v[k] = (uu[k] - ch.mean[k]) * ch.scale[k] + ch.beta[k];
+      o[k] = slope_mode == 0 ? v[k] : leaky_f(v[k], ch.slope[k]);
+    }
+    if (pre) cuda::st4(pre, j, make_float4(v[0], v[1], v[2], v[3]));
+    cuda::st4(y, j, make_float4(o[0], o[1], o[2], o[3]));
   }
 };
 
@@ -197,13 +219,42 @@ struct BwdDxF {
     return float(double(gamma[c]) * double(istd[c]) * (double(g) - coef[c] - xhat * coef[C + c]));
   }
   __device__ void operator()(int64_t i) const { dx[i] = one(x[i], dy[i], int(i % C)); }
-  __device__ void vec4(int64_t j) const {
-    const int c = int((j * 4) % C);
+  // The channel-stationary form (cuda::launch_channel_map): one() expanded as
+  // dx = a g + b u + d, with a = gamma istd, b = -a istd mean(dy xhat) and
+  // d = a (istd mean(dy xhat) mean - mean(dy)), per channel in double; per element two double
+  // FMAs and one rounding to float, as one() (the two forms differ by double rounding only).
+  struct Chan {
+    double a[4], b[4], d[4];
+  };
+  __device__ Chan channels(int c) const {
+    Chan ch;
+#pragma unroll
+    for (int v = 0; v < 4; ++v) {
+      const double is = double(istd[c + v]), a = double(gamma[c + v]) * is, m2 = coef[C + c + v];
+      ch.a[v] = a;
+      ch.b[v] = -a * is * m2;
+      ch.d[v] = a * (is * m2 * double(mean[c + v]) - coef[c + v]);
+    }
+    return ch;
+  }
+  __device__ void vec4(int64_t j, const Chan& ch) const {
     const float4 u = cuda::ld4(x, j), g = cuda::ld4(dy, j);
-    cuda::st4(dx, j, make_float4(one(u.x, g.x, c), one(u.y, g.y, c + 1), one(u.z, g.z, c + 2),
-                                 one(u.w, g.w, c + 3)));
+    cuda::st4(dx, j, make_float4(float(ch.a[0] * double(g.x) + (ch.b[0] * double(u.x) + ch.d[0])),
+                                 float(ch.a[1] * double(g.y) + (ch.b[1] * double(u.y) + ch.d[1])),
+                                 float(ch.a[2] * double(g.z) + (ch.b[2] * double(u.z) + ch.d[2])),
+                                 float(ch.a[3] * double(g.w) + (ch.b[3] * double(u.w) + ch.d[3]))));
   }
 };
+
+// The maps of this file: channel-stationary where the float4 form applies (C % 4 == 0, aligned
+// tensors), else element by element.
+template <class F>
+void launch_bn_map(const BatchNormParams& p, bool vec, const F& f, cudaStream_t s) {
+  if (vec)
+    cuda::launch_channel_map(p.M * p.C, p.C, f, s);
+  else
+    cuda::launch_scalar_map(p.M * p.C, f, s);
+}
 
 bool al(const void* p) { return cuda::aligned16(p); }
 
@@ -269,8 +320,8 @@ void batchnorm_forward_train_cuda(const BatchNormParams& p, const float* x, cons
   if (algo != BatchNormAlgo::v1_two_pass)
     throw std::invalid_argument("batchnorm_forward_train_cuda: unknown BatchNormAlgo");
   train_stats(p, x, save_mean, save_invstd, running_mean, running_var, s);
-  cuda::launch_map(p.M * p.C, apply_vec(p, x, y, nullptr),
-                   ApplyF{x, gamma, beta, save_mean, save_invstd, y, p.C, false, float(p.eps)}, s);
+  launch_bn_map(p, apply_vec(p, x, y, nullptr),
+                ApplyF{x, gamma, beta, save_mean, save_invstd, y, p.C, false, float(p.eps)}, s);
 }
 
 void batchnorm_prelu_forward_train_cuda(const BatchNormParams& p, const float* x, const float* gamma,
@@ -284,7 +335,7 @@ void batchnorm_prelu_forward_train_cuda(const BatchNormParams& p, const float* x
   f.slope = slope;
   f.slope_mode = per_channel ? 2 : 1;
   f.pre = pre;
-  cuda::launch_map(p.M * p.C, apply_vec(p, x, y, pre), f, s);
+  launch_bn_map(p, apply_vec(p, x, y, pre), f, s);
 }
 
 void batchnorm_prelu_forward_eval_cuda(const BatchNormParams& p, const float* x, const float* gamma,
@@ -297,7 +348,7 @@ void batchnorm_prelu_forward_eval_cuda(const BatchNormParams& p, const float* x,
   f.slope = slope;
   f.slope_mode = per_channel ? 2 : 1;
   f.pre = pre;
-  cuda::launch_map(p.M * p.C, apply_vec(p, x, y, pre), f, s);
+  launch_bn_map(p, apply_vec(p, x, y, pre), f, s);
 }
 
 void batchnorm_forward_eval_cuda(const BatchNormParams& p, const float* x, const float* gamma,
@@ -305,8 +356,8 @@ void batchnorm_forward_eval_cuda(const BatchNormParams& p, const float* x, const
                                  const float* running_var, float* y, Stream s) {
   check(p, "batchnorm_forward_eval_cuda");
   if (p.M == 0 || p.C == 0) return;
-  cuda::launch_map(p.M * p.C, apply_vec(p, x, y, nullptr),
-                   ApplyF{x, gamma, beta, running_mean, running_var, y, p.C, true, float(p.eps)}, s);
+  launch_bn_map(p, apply_vec(p, x, y, nullptr),
+                ApplyF{x, gamma, beta, running_mean, running_var, y, p.C, true, float(p.eps)}, s);
 }
 
 namespace {
@@ -353,8 +404,8 @@ void batchnorm_backward_train_cuda(const BatchNormParams& p, const float* x, con
   double* partial = reinterpret_cast<double*>(ws);
   double* coef = reinterpret_cast<double*>(ws + part_bytes);
   backward_reduce(p, x, dy, gamma, save_mean, save_invstd, false, nullptr, dgamma, dbeta, coef, s, partial);
-  cuda::launch_map(p.M * p.C, p.C % 4 == 0 && al(x) && al(dy) && al(dx),
-                   BwdDxF{x, dy, gamma, save_mean, save_invstd, coef, dx, p.C}, s);
+  launch_bn_map(p, p.C % 4 == 0 && al(x) && al(dy) && al(dx),
+                BwdDxF{x, dy, gamma, save_mean, save_invstd, coef, dx, p.C}, s);
 }
 
 void batchnorm_backward_eval_cuda(const BatchNormParams& p, const float* x, const float* dy,

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
 
 #include "kernels/cuda_check.h"
 
@@ -187,6 +188,56 @@ template <class F>
 void launch_map(int64_t n, bool vec, const F& f, cudaStream_t s) {
   if (n <= 0) return;
   map_kernel<F><<<grid_for(vec ? (n + 3) / 4 : n, kThreads, 8192), kThreads, 0, s>>>(n, vec, f);
+  SRGAN_LAUNCH_CHECK(s);
+}
+
+// Element by element only (F provides operator() alone).
+template <class F>
+__global__ void __launch_bounds__(kThreads) scalar_map_kernel(int64_t n, F f) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) f(i);
+}
+template <class F>
+void launch_scalar_map(int64_t n, const F& f, cudaStream_t s) {
+  if (n <= 0) return;
+  scalar_map_kernel<F><<<grid_for(n, kThreads, 8192), kThreads, 0, s>>>(n, f);
+  SRGAN_LAUNCH_CHECK(s);
+}
+
+// A map over an (M, C) channel-last tensor in float4s where each thread keeps the same 4
+// channels for its whole grid-stride loop: the grid's threads times 4 is a multiple of C, so
+// the functor reads its per-channel constants once per thread, not once per element. F provides
+//   __device__ Chan channels(int c) const             (the constants of channels c .. c + 3) and
+//   __device__ void vec4(int64_t j, const Chan&) const (elements 4j .. 4j+3).
+// Needs C % 4 == 0 and 16-byte aligned tensors (the caller checks; otherwise launch_scalar_map).
+// With C / 4 <= 256 channel groups, thread t of a block has the group of thread t % (C / 4), so
+// the first C / 4 threads read the constants once for the block (shared memory).
+template <class F>
+__global__ void __launch_bounds__(kThreads) channel_map_kernel(int64_t n4, int C, F f) {
+  __shared__ typename F::Chan block_ch[kThreads];
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  const int64_t tid = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int t = int(threadIdx.x), groups = C / 4, c = int((tid * 4) % C);
+  typename F::Chan ch;
+  if (groups <= int(blockDim.x)) {  // the same for the whole block
+    if (t < groups) block_ch[t] = f.channels(c);
+    __syncthreads();
+    ch = block_ch[t % groups];
+  } else {
+    ch = f.channels(c);
+  }
+  for (int64_t j = tid; j < n4; j += stride) f.vec4(j, ch);
+}
+template <class F>
+void launch_channel_map(int64_t n, int C, const F& f, cudaStream_t s) {
+  if (n <= 0) return;
+  const int64_t n4 = n / 4;                              // n = M * C, C % 4 == 0
+  const int64_t unit = C / std::gcd(C, 4 * kThreads);  // blocks whose threads x 4 fill whole rows
+  // 8 blocks per SM of a 132-SM H100 at most (full occupancy): on the large tensors each thread
+  // then loops over many float4s, which pays for its channels' loads.
+  int64_t blocks = grid_for(n4, kThreads, 132 * 8);
+  blocks = (blocks + unit - 1) / unit * unit;
+  channel_map_kernel<F><<<unsigned(blocks), kThreads, 0, s>>>(n4, C, f);
   SRGAN_LAUNCH_CHECK(s);
 }
 
