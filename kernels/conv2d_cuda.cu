@@ -78,6 +78,7 @@
 #include "kernels/conv2d_tail_wgrad_cuda.cuh"
 #include "kernels/conv2d_narrow_c_cuda.cuh"
 #include "kernels/conv2d_narrow_c_wgrad_cuda.cuh"
+#include "kernels/conv2d_halo_wgrad_cuda.cuh"
 
 namespace srgan::kern {
 namespace {
@@ -450,6 +451,23 @@ void run_v6_narrow_c_dgrad(const Conv2dParams& p, const float* dy, const float* 
   cuda::narrow_c::launch_conv_narrow_c(np, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr}, s);
 }
 
+// The 3x3 64-channel weight gradient of v6 and v7 (conv2d_halo_wgrad_cuda.cuh, TF32 for both):
+// one dy tile and one x halo per unit for all nine taps, per-block partials added in split order.
+bool v6_halo_wgrad_applies(const Conv2dParams& p, const float* x, const float* dy) {
+  return cuda::halo_wgrad::applies(p.R, p.S, p.stride, p.pad, p.C, p.K, p.W) && tg::is_aligned16(x) &&
+         tg::is_aligned16(dy) && p.K / cuda::halo_wgrad::kSlice <= 65535 &&
+         cuda::halo_wgrad::kSmemBytes <= cuda::smem_optin_bytes();
+}
+void run_v6_halo_wgrad(const Conv2dParams& p, const float* x, const float* dy, float* dw, cudaStream_t s) {
+  namespace hw = cuda::halo_wgrad;
+  hw::Params hp = hw::plan(p.N, p.H, p.W, p.K);
+  hp.x = x, hp.dy = dy;
+  hp.part = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(hp.splits) * p.K * hw::kRSC, s));
+  hw::launch_conv3x3_halo_wgrad(hp, s);
+  tg::launch_splitk_reduce(p.K, hw::kRSC, hp.splits, hp.part,
+                           tg::BiasActEpi{dw, hw::kRSC, nullptr, nullptr, 0, nullptr}, s);
+}
+
 // Their weight gradient (conv2d_narrow_c_wgrad_cuda.cuh, TF32 for v6 and v7): per-warp partials,
 // added in split order.
 bool v6_narrow_c_wgrad_applies(const Conv2dParams& p, const float* dy) {
@@ -651,6 +669,11 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
       run_v6_tail_wgrad(p, x, dy, dw, s);
     else
       run_narrow_n_wgrad(p, x, dy, dw, s);
+    if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
+    return;
+  }
+  if (halo_tile(algo) && v6_halo_wgrad_applies(p, x, dy)) {
+    run_v6_halo_wgrad(p, x, dy, dw, s);
     if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
     return;
   }
