@@ -79,6 +79,30 @@ inline int plan_splits(int units, int slices) {
   return best;
 }
 
+// Copies of unit u into stage st (dy [4 x 24][72], then the x halo [6 x 26][72]): 16-byte
+// pieces, zeros outside the image.
+__device__ __forceinline__ void load_unit(const Params& p, float* stage, int u, int k0, int tid) {
+  const int per_img = p.row_groups * p.col_tiles;
+  const int n = u / per_img, rem = u - n * per_img, rg = rem / p.col_tiles, ct = rem - rg * p.col_tiles;
+  const int y0 = rg * kRows, q0 = ct * kCols;
+  const int width = p.W - q0 < kCols ? p.W - q0 : kCols;
+  float* const xd = stage + kDyFloats;
+  for (int v = tid; v < kRows * kCols * 16; v += kThreads) {  // dy: row i, column qq, channels 4 k4 ..
+    const int i = v / (kCols * 16), rest = v - i * (kCols * 16), qq = rest >> 4, k4 = rest & 15;
+    const int y = y0 + i;
+    const bool ok = y < p.H && qq < width;
+    cp_async16(stage + (i * kCols + qq) * kLd + 4 * k4,
+               ok ? p.dy + ((int64_t(n) * p.H + y) * p.W + q0 + qq) * p.K + k0 + 4 * k4 : p.dy, ok);
+  }
+  for (int v = tid; v < kHR * kHC * 16; v += kThreads) {  // x: halo row hi, column hc, channels 4 c4 ..
+    const int hi = v / (kHC * 16), rest = v - hi * (kHC * 16), hc = rest >> 4, c4 = rest & 15;
+    const int h = y0 - 1 + hi, w = q0 - 1 + hc;
+    const bool ok = unsigned(h) < unsigned(p.H) && unsigned(w) < unsigned(p.W);
+    cp_async16(xd + (hi * kHC + hc) * kLd + 4 * c4,
+               ok ? p.x + ((int64_t(n) * p.H + h) * p.W + w) * kC + 4 * c4 : p.x, ok);
+  }
+}
+
 // grid: (splits, K / 64).
 __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_wgrad_kernel(Params p) {
   extern __shared__ __align__(16) float smem[];  // [2][dy 4 x 24 x 72 | x 6 x 26 x 72]
@@ -87,30 +111,6 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_wgrad_kernel(Params 
   const int first = int(int64_t(b) * p.units / p.splits), last = int(int64_t(b + 1) * p.units / p.splits);
   const int per_img = p.row_groups * p.col_tiles;
 
-  // Copies of unit u into stage st: 16-byte pieces, zeros outside the image.
-  auto load_unit = [&](int u, int st) {
-    if (u >= last) return;
-    const int n = u / per_img, rem = u - n * per_img, rg = rem / p.col_tiles, ct = rem - rg * p.col_tiles;
-    const int y0 = rg * kRows, q0 = ct * kCols;
-    const int width = p.W - q0 < kCols ? p.W - q0 : kCols;
-    float* const dd = smem + st * kStageFloats;
-    float* const xd = dd + kDyFloats;
-    for (int v = tid; v < kRows * kCols * 16; v += kThreads) {  // dy: row i, column qq, channels 4 k4 ..
-      const int i = v / (kCols * 16), rest = v - i * (kCols * 16), qq = rest >> 4, k4 = rest & 15;
-      const int y = y0 + i;
-      const bool ok = y < p.H && qq < width;
-      cp_async16(dd + (i * kCols + qq) * kLd + 4 * k4,
-                 ok ? p.dy + ((int64_t(n) * p.H + y) * p.W + q0 + qq) * p.K + k0 + 4 * k4 : p.dy, ok);
-    }
-    for (int v = tid; v < kHR * kHC * 16; v += kThreads) {  // x: halo row hi, column hc, channels 4 c4 ..
-      const int hi = v / (kHC * 16), rest = v - hi * (kHC * 16), hc = rest >> 4, c4 = rest & 15;
-      const int h = y0 - 1 + hi, w = q0 - 1 + hc;
-      const bool ok = unsigned(h) < unsigned(p.H) && unsigned(w) < unsigned(p.W);
-      cp_async16(xd + (hi * kHC + hc) * kLd + 4 * c4,
-                 ok ? p.x + ((int64_t(n) * p.H + h) * p.W + w) * kC + 4 * c4 : p.x, ok);
-    }
-  };
-
   const int g = lane >> 2, t = lane & 3, r = warp / 3, s = warp - 3 * r;
   const int a_off = t * kLd + 4 * g;                 // dy pixel t, channels 4 g ..
   const int b_off = (r * kHC + s + t) * kLd + 4 * g;  // x halo pixel (r, s + t), channels 4 g ..
@@ -118,9 +118,9 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_wgrad_kernel(Params 
   float acc[4][8][4];  // [m16 tile: k][n8 tile: c][c0..c3]
   tg::zero_accumulators(acc);
 
-  load_unit(first, 0);
+  load_unit(p, smem, first, k0, tid);
   cp_async_commit();
-  load_unit(first + 1, 1);
+  if (first + 1 < last) load_unit(p, smem + kStageFloats, first + 1, k0, tid);
   cp_async_commit();
 #pragma unroll 1
   for (int u = first; u < last; ++u) {
@@ -139,25 +139,26 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_wgrad_kernel(Params 
         const float* const d = dd + (i * kCols + kk * 8) * kLd;
         const float* const xr = xd + (i * kHC + kk * 8) * kLd;
         const float4 a0 = lds128(d), a1 = lds128(d + 32), a2 = lds128(d + 4 * kLd), a3 = lds128(d + 4 * kLd + 32);
-        const float4 b0 = lds128(xr), b1 = lds128(xr + 32), b2 = lds128(xr + 4 * kLd), b3 = lds128(xr + 4 * kLd + 32);
         const uint32_t A0[4] = {tg4::bits(a0.x), tg4::bits(a0.y), tg4::bits(a0.z), tg4::bits(a0.w)};
         const uint32_t A1[4] = {tg4::bits(a1.x), tg4::bits(a1.y), tg4::bits(a1.z), tg4::bits(a1.w)};
         const uint32_t A2[4] = {tg4::bits(a2.x), tg4::bits(a2.y), tg4::bits(a2.z), tg4::bits(a2.w)};
         const uint32_t A3[4] = {tg4::bits(a3.x), tg4::bits(a3.y), tg4::bits(a3.z), tg4::bits(a3.w)};
-        const uint32_t B0[8] = {tg4::bits(b0.x), tg4::bits(b0.y), tg4::bits(b0.z), tg4::bits(b0.w),
-                                tg4::bits(b1.x), tg4::bits(b1.y), tg4::bits(b1.z), tg4::bits(b1.w)};
-        const uint32_t B1[8] = {tg4::bits(b2.x), tg4::bits(b2.y), tg4::bits(b2.z), tg4::bits(b2.w),
-                                tg4::bits(b3.x), tg4::bits(b3.y), tg4::bits(b3.z), tg4::bits(b3.w)};
 #pragma unroll
-        for (int mi = 0; mi < 4; ++mi) {
-          const uint32_t af[4] = {A0[mi], A1[mi], A2[mi], A3[mi]};
+        for (int h = 0; h < 2; ++h) {  // channel halves: 8 B registers live at a time
+          const float4 lo = lds128(xr + 32 * h), hi = lds128(xr + 4 * kLd + 32 * h);
+          const uint32_t B0[4] = {tg4::bits(lo.x), tg4::bits(lo.y), tg4::bits(lo.z), tg4::bits(lo.w)};
+          const uint32_t B1[4] = {tg4::bits(hi.x), tg4::bits(hi.y), tg4::bits(hi.z), tg4::bits(hi.w)};
 #pragma unroll
-          for (int nj = 0; nj < 8; ++nj) tg4::mma_tf32(acc[mi][nj], af, B0[nj], B1[nj]);
+          for (int mi = 0; mi < 4; ++mi) {
+            const uint32_t af[4] = {A0[mi], A1[mi], A2[mi], A3[mi]};
+#pragma unroll
+            for (int jj = 0; jj < 4; ++jj) tg4::mma_tf32(acc[mi][4 * h + jj], af, B0[jj], B1[jj]);
+          }
         }
       }
     }
     __syncthreads();  // every warp is done with stage st
-    load_unit(u + 2, st);
+    if (u + 2 < last) load_unit(p, smem + st * kStageFloats, u + 2, k0, tid);
     cp_async_commit();
   }
   cp_async_wait<0>();
