@@ -31,7 +31,9 @@
 //                          from an 18 x 18 input halo in shared memory that all nine taps read,
 //                          with the block's 64 filters resident for its whole life (a persistent
 //                          grid): inputs cross L2 about 1.3 times instead of 9, weights once per
-//                          block (conv2d_halo_cuda.cuh). And the forward of layers with at most
+//                          block (conv2d_halo_cuda.cuh); the weight gradient of those with 64
+//                          input channels from one dy tile and x halo for all nine taps
+//                          (conv2d_halo_wgrad_cuda.cuh). And the forward of layers with at most
 //                          4 outputs (the 9x9 64->3 tail) on tensor cores, the filter's columns
 //                          as GEMM columns (conv2d_tail_halo_cuda.cuh), and their weight
 //                          gradient likewise (conv2d_tail_wgrad_cuda.cuh); layers with at most 4
