@@ -654,15 +654,14 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
                                  float* db, ConvAlgo algo, Stream s) {
   check_params(p, "conv2d_backward_weight_cuda");
   check_algo(algo, "conv2d_backward_weight_cuda");
-  if (algo == ConvAlgo::cudnn) {
-    if (p.N == 0) {
-      // Nothing to sum: the gradients are zero (cuDNN rejects empty tensors).
-      CUDA_CHECK(cudaMemsetAsync(dw, 0, sizeof(float) * size_t(p.K) * p.R * p.S * p.C, s));
-      if (db) CUDA_CHECK(cudaMemsetAsync(db, 0, sizeof(float) * size_t(p.K), s));
-      return;
-    }
-    return conv2d_backward_weight_cudnn(p, x, dy, dw, db, s);
+  if (p.N == 0) {
+    // Nothing to sum: the gradients are zero, for every variant (cuDNN rejects empty tensors, and
+    // the paths that put the images on a grid axis would launch an empty grid).
+    CUDA_CHECK(cudaMemsetAsync(dw, 0, sizeof(float) * size_t(p.K) * p.R * p.S * p.C, s));
+    if (db) CUDA_CHECK(cudaMemsetAsync(db, 0, sizeof(float) * size_t(p.K), s));
+    return;
   }
+  if (algo == ConvAlgo::cudnn) return conv2d_backward_weight_cudnn(p, x, dy, dw, db, s);
   const tg::ConvGeom g = geom(p);
   const int npix = p.N * p.P() * p.Q();
   const int RSC = p.R * p.S * p.C;

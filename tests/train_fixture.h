@@ -1,10 +1,13 @@
 // Fixtures of the training-loop tests (CPU and CUDA): a folder of generated learnable images
-// and TrainOptions for a tiny model that trains in seconds.
+// and TrainOptions for a tiny model that trains in seconds. Folder names carry the process id:
+// ctest runs a test binary and its emulated twin (or both block orders) at the same time.
 #pragma once
 #include <cmath>
 #include <filesystem>
 #include <random>
 #include <string>
+
+#include <unistd.h>
 
 #include "data/image_io.h"
 #include "tools/train/trainer.h"
@@ -13,7 +16,7 @@ namespace srgan::test {
 
 // A folder of `n` smooth random 64x64 RGB images (sums of a few sinusoids): learnable content.
 inline std::string make_image_folder(const std::string& name, int n) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("srgan_test_train_" + name);
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("srgan_test_train_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::mt19937 gen(42);
@@ -54,7 +57,7 @@ inline app::TrainOptions tiny(const std::string& data, const std::string& out) {
 }
 
 inline std::string out_dir(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("srgan_test_run_" + name)).string();
+  return (std::filesystem::temp_directory_path() / ("srgan_test_run_" + name + "_" + std::to_string(::getpid()))).string();
 }
 
 }  // namespace srgan::test

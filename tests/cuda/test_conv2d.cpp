@@ -768,6 +768,35 @@ TEST_CASE("inference epilogue: scale, shift, PReLU and residual in the convoluti
   }
 }
 
+// An empty batch (N = 0) is a valid shape: nothing to compute, and the weight and bias gradients
+// are sums over no pixels, so zeros. Every v6 path's shape, and v4's, each pass (a grid with no
+// images would be an invalid launch).
+TEST_CASE("conv2d with an empty batch gives zero weight gradients on every path", "[cuda][conv2d][v6]") {
+  const Shape shapes[] = {
+      {"halo 3x3 C64 K64", 0, 8, 8, 64, 64, 3, 3, 1, 1},   {"tail 9x9 C64 K3", 0, 8, 8, 64, 3, 9, 9, 1, 4},
+      {"head 9x9 C3 K64", 0, 8, 8, 3, 64, 9, 9, 1, 4},     {"D's first 3x3 C3 K64", 0, 8, 8, 3, 64, 3, 3, 1, 1},
+      {"v4 3x3 C128 K128", 0, 8, 8, 128, 128, 3, 3, 1, 1},
+  };
+  for (const Shape& sh : shapes) {
+    for (const ConvAlgo a : {ConvAlgo::v4_implicit_gemm_tf32_multistage, ConvAlgo::v6_halo_tile_tf32}) {
+      INFO(sh.what << " " << conv_algo_name(a));
+      Conv2dParams p;
+      p.N = sh.N, p.H = sh.H, p.W = sh.W, p.C = sh.C, p.K = sh.K, p.R = sh.R, p.S = sh.S, p.stride = sh.stride,
+      p.pad = sh.pad;
+      const size_t nw = size_t(p.K) * p.R * p.S * p.C;
+      DevBuf x(size_t(1)), dy(size_t(1)), w(std::vector<float>(nw, 0.5f)), b(size_t(p.K)), y(size_t(1)),
+          dx(size_t(1)), dw(nw), db(size_t(p.K));
+      conv2d_forward_cuda(p, x, w, b, y, a, nullptr);
+      conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
+      dw.poison();
+      db.poison();
+      conv2d_backward_weight_cuda(p, x, dy, dw, db, a, nullptr);
+      CHECK(dw.download() == std::vector<float>(nw, 0.f));
+      CHECK(db.download() == std::vector<float>(size_t(p.K), 0.f));
+    }
+  }
+}
+
 TEST_CASE("conv2d rejects invalid shapes and algorithms", "[cuda][conv2d]") {
   Conv2dParams p;
   p.N = 1; p.H = 2; p.W = 2; p.C = 1; p.K = 1; p.R = 3; p.S = 3; p.stride = 1; p.pad = 0;  // P = 0
