@@ -67,7 +67,7 @@ struct Params {
 // 132-SM H100 (96 pixels x 576 x 64 multiply-adds at its TF32 rate), one block per SM; a
 // block's partial (147 KiB, written and read back) about 0.1 us of the whole chip's bandwidth.
 // So minimise waves x units per block x 20 + blocks (in 0.1 us). (16 x 24 x 24, 64->64: 96
-// units, 48 blocks of 2; 64->256 at 48 x 48: 384 units a slice, 33 blocks of 12 per slice.)
+// units, 48 blocks of 2; 64->256 at 48 x 48: 384 units a slice, 32 blocks of 12 per slice.)
 inline int plan_splits(int units, int slices) {
   int best = 1;
   int64_t best_cost = -1;
