@@ -60,7 +60,8 @@ enum class ConvAlgo {
   v3_implicit_gemm_tf32 = 3,    // implicit GEMM on tensor cores (TF32 mma.sync), NHWC
   v4_implicit_gemm_tf32_multistage = 4,  // v3 rebuilt: 128-row tiles, ldmatrix, 3-stage cp.async, split-K
   v5_implicit_gemm_bf16_multistage = 5,  // v4's engine with BF16 operands (mma.m16n8k16), fp32 in memory
-  v6_halo_tile_tf32 = 6,        // 3x3 stride-1 layers from a shared-memory input halo, weights resident, and the
+  v6_halo_tile_tf32 = 6,        // 3x3 stride-1 layers from a shared-memory input halo (weights resident, or
+                                // streamed with it from 128 channels on), and the
                                 // <= 4-output tail on tensor cores; v4 elsewhere
   v7_halo_tile_bf16 = 7,        // v6 with BF16 operands (mma.m16n8k16; its tail path stays TF32); v5 elsewhere
   cudnn = 100,                  // baseline behind the same signature

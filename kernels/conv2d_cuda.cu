@@ -31,7 +31,10 @@
 //                          from an 18 x 18 input halo in shared memory that all nine taps read,
 //                          with the block's 64 filters resident for its whole life (a persistent
 //                          grid): inputs cross L2 about 1.3 times instead of 9, weights once per
-//                          block (conv2d_halo_cuda.cuh); the weight gradient of those with 64
+//                          block (conv2d_halo_cuda.cuh); with 128 or more gathered channels (a
+//                          multiple of 16) and over 64 outputs, the same halo per 128-pixel tile
+//                          with the filters streamed beside it one 16-channel chunk at a time,
+//                          split-K over the chunks (conv2d_halo_stream_cuda.cuh); the weight gradient of those with 64
 //                          input channels from one dy tile and x halo for all nine taps
 //                          (conv2d_halo_wgrad_cuda.cuh). And the forward of layers with at most
 //                          4 outputs (the 9x9 64->3 tail) on tensor cores, the filter's columns
@@ -76,6 +79,7 @@
 #include "kernels/conv2d_narrow_n_wgrad_cuda.cuh"
 #include "kernels/conv2d_strided_dgrad_cuda.cuh"
 #include "kernels/conv2d_halo_cuda.cuh"
+#include "kernels/conv2d_halo_stream_cuda.cuh"
 #include "kernels/conv2d_tail_halo_cuda.cuh"
 #include "kernels/conv2d_tail_wgrad_cuda.cuh"
 #include "kernels/conv2d_narrow_c_cuda.cuh"
@@ -393,6 +397,54 @@ void run_v6(ConvAlgo algo, int N, int Hin, int Win, int cin, int Hout, int Wout,
   hl::launch_conv3x3_halo<tg4::Mma::tf32, 32, FLIP>(hp, epi, sms, s);
 }
 
+// ---- v6: the halo tile with streamed filters (conv2d_halo_stream_cuda.cuh) ------------------
+
+// The pass as the kernel sees it: forward gathers x into K outputs; backward-data gathers dy
+// into C outputs with the transposed filters, the pad mirrored (2 - pad).
+cuda::halo_stream::Params stream_params(const Conv2dParams& p, bool data, const float* gathered, const float* w) {
+  cuda::halo_stream::Params hp;
+  hp.x = gathered, hp.w = w, hp.N = p.N;
+  if (data) {
+    hp.Hin = p.P(), hp.Win = p.Q(), hp.Cin = p.K, hp.Hout = p.H, hp.Wout = p.W, hp.Nout = p.C, hp.pad = 2 - p.pad;
+  } else {
+    hp.Hin = p.H, hp.Win = p.W, hp.Cin = p.C, hp.Hout = p.P(), hp.Wout = p.Q(), hp.Nout = p.K, hp.pad = p.pad;
+  }
+  hp.chunks_per_split = cuda::halo_stream::chunks_per_split(hp.N * hp.Hout * hp.Wout, hp.Nout, hp.Cin);
+  return hp;
+}
+
+// A 3x3 stride-1 pass gathering 128 or more channels (those with 32 or 64 take the resident
+// filters above) into more than 64 outputs (fewer would leave half the 128-wide block idle),
+// from a 16-byte aligned tensor.
+bool v6_stream_applies(const Conv2dParams& p, bool data) {
+  if (p.R != 3 || p.S != 3 || p.stride != 1) return false;
+  const cuda::halo_stream::Params hp = stream_params(p, data, nullptr, nullptr);
+  return hp.Cin >= 128 && hp.Nout > 64 &&
+         cuda::halo_stream::applies(hp.N, hp.Hin, hp.Win, hp.Cin, hp.Hout, hp.Wout, hp.Nout, cuda::smem_optin_bytes());
+}
+
+// Bytes of split-K partials the pass needs (0 with one split).
+size_t stream_part_bytes(const cuda::halo_stream::Params& hp) {
+  const int splits = cuda::halo_stream::splits_of(hp);
+  return splits > 1 ? sizeof(float) * size_t(splits) * hp.N * hp.Hout * hp.Wout * hp.Nout : 0;
+}
+
+// The pass through epi, with the split-K partials in `part` (stream_part_bytes of them) when
+// the chunks are split. TF32 operands for v6, BF16 for v7.
+template <bool FLIP>
+void run_v6_stream(ConvAlgo algo, const cuda::halo_stream::Params& hp, const tg::BiasActEpi& epi, float* part,
+                   cudaStream_t s) {
+  namespace hs = cuda::halo_stream;
+  auto launch = [&](const auto& e) {
+    if (bf16_operands(algo)) hs::launch_conv3x3_halo_stream<tg4::Mma::bf16, FLIP>(hp, e, s);
+    else hs::launch_conv3x3_halo_stream<tg4::Mma::tf32, FLIP>(hp, e, s);
+  };
+  const int splits = hs::splits_of(hp), M = hp.N * hp.Hout * hp.Wout;
+  if (splits == 1) return launch(epi);
+  launch(tg::PartialEpi{part, hp.Nout, int64_t(M) * hp.Nout});
+  tg::launch_splitk_reduce(M, hp.Nout, splits, part, epi, s);
+}
+
 // The tail path of v6 and v7 (conv2d_tail_halo_cuda.cuh, TF32 for both): at most 4 output
 // channels, the 9x9 64->3 tail, forward only.
 bool v6_tail_applies(const Conv2dParams& p, const float* x) {
@@ -535,6 +587,18 @@ void forward_impl(const Conv2dParams& p, const float* x, const float* w, const t
     if (tail) return run_v6_tail(p, x, w, epi, s);
     return run_v6<false>(algo, p.N, p.H, p.W, p.C, p.P(), p.Q(), p.K, p.pad, x, w, epi, s);
   }
+  if (halo_tile(algo) && tg::is_aligned16(x) && v6_stream_applies(p, false)) {
+    // One workspace call: an aligned copy of misaligned weights, then the split-K partials.
+    cuda::halo_stream::Params hp = stream_params(p, false, x, w);
+    const size_t w_bytes = tg::is_aligned16(w) ? 0 : cuda::align256(sizeof(float) * size_t(p.K) * 9 * p.C);
+    const size_t part_bytes = stream_part_bytes(hp);
+    char* ws = w_bytes + part_bytes ? static_cast<char*>(cuda::workspace(w_bytes + part_bytes, s)) : nullptr;
+    if (w_bytes) {
+      CUDA_CHECK(cudaMemcpyAsync(ws, w, sizeof(float) * size_t(p.K) * 9 * p.C, cudaMemcpyDeviceToDevice, s));
+      hp.w = reinterpret_cast<const float*>(ws);
+    }
+    return run_v6_stream<false>(algo, hp, epi, reinterpret_cast<float*>(ws + w_bytes), s);
+  }
   if (halo_tile(algo) && v6_narrow_c_applies(p.C, p.K, p)) return run_v6_narrow_c_forward(p, x, w, epi, s);
   if (multistage(algo) && v4_forward_applies(p, x)) {
     const int M = p.N * p.P() * p.Q(), Kred = p.R * p.S * p.C;
@@ -629,6 +693,19 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
     SRGAN_LAUNCH_CHECK(s);
     return run_v6<true>(algo, p.N, p.P(), p.Q(), p.K, p.H, p.W, p.C, 2 - p.pad,
                         dy, wT, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr}, s);
+  }
+  if (halo_tile(algo) && tg::is_aligned16(dy) && v6_stream_applies(p, true)) {
+    // One workspace call: wT (C, 3, 3, K) as above, then the split-K partials.
+    const size_t wt_bytes = cuda::align256(sizeof(float) * size_t(wsize));
+    cuda::halo_stream::Params hp = stream_params(p, true, dy, nullptr);
+    char* ws = static_cast<char*>(cuda::workspace(wt_bytes + stream_part_bytes(hp), s));
+    float* wT = reinterpret_cast<float*>(ws);
+    conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, cuda::dgrad::Taps{0, 0, 1, 3, 3}, w,
+                                                                              wT);
+    SRGAN_LAUNCH_CHECK(s);
+    hp.w = wT;
+    return run_v6_stream<true>(algo, hp, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr},
+                               reinterpret_cast<float*>(ws + wt_bytes), s);
   }
   if (halo_tile(algo) && v6_narrow_c_dgrad_applies(p)) return run_v6_narrow_c_dgrad(p, dy, w, dx, s);
   const bool v4 = multistage(algo) && v4_backward_data_applies(p, dy);

@@ -67,6 +67,60 @@ struct Params {
   int tiles;        // N * tiles_img
 };
 
+// One filter tap over a 16-channel chunk, a warp's MT m16 tiles x 4 n8 tiles:
+// acc[i][jn] += A_i (16 pixels x 16 channels) * B_jn^T (8 filters x 16 channels).
+//   a[i]  this lane's ldmatrix row address for m16 tile i, at the chunk's channel 0: pixel
+//         lane % 16, channels (lane / 16) * 4 (rows 16-byte aligned, pitch free);
+//   b     this lane's ldmatrix row address for the warp's first filters at the tap's channel 0:
+//         filter (lane / 16) * 8 + lane % 8, channels ((lane / 8) % 2) * 4;
+//   b16   floats from filter f's row to filter f + 16's.
+// TF32: 2 k8 steps of MT + 2 LDSM.x4 and 4 MT mma. BF16 (v7): one k16 step, the two k8 halves'
+// ldmatrix reads packed as v5 does (tile_gemm_multistage.cuh, bf16_a_frag: a permuted reduction
+// that A and B agree on).
+template <tg4::Mma P, int MT>
+__device__ __forceinline__ void mma_tap16(float (&acc)[MT][4][4], const float* const (&a)[MT], const float* b,
+                                          int b16) {
+  if constexpr (P == tg4::Mma::tf32) {
+#pragma unroll
+    for (int k8 = 0; k8 < 16; k8 += 8) {
+      uint32_t af[MT][4], bf[2][4];
+#pragma unroll
+      for (int i = 0; i < MT; ++i) ldmatrix<4>(af[i], a[i] + k8);
+#pragma unroll
+      for (int jj = 0; jj < 2; ++jj) ldmatrix<4>(bf[jj], b + jj * b16 + k8);
+#pragma unroll
+      for (int i = 0; i < MT; ++i)
+#pragma unroll
+        for (int jn = 0; jn < 4; ++jn)
+          tg4::mma_tf32(acc[i][jn], af[i], bf[jn / 2][(jn & 1) * 2], bf[jn / 2][(jn & 1) * 2 + 1]);
+    }
+  } else {
+    uint32_t af[MT][4], bf[4][2];
+#pragma unroll
+    for (int i = 0; i < MT; ++i) {
+      uint32_t lo[4], hi[4];
+      ldmatrix<4>(lo, a[i]);
+      ldmatrix<4>(hi, a[i] + 8);
+      tg4::bf16_a_frag(af[i], lo, hi);
+    }
+#pragma unroll
+    for (int jj = 0; jj < 2; ++jj) {
+      uint32_t lo[4], hi[4];  // n8 tiles 2jj, 2jj + 1 of k 0-7 / 8-15
+      ldmatrix<4>(lo, b + jj * b16);
+      ldmatrix<4>(hi, b + jj * b16 + 8);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        bf[2 * jj + h][0] = tg4::pack_bf16x2(lo[2 * h], lo[2 * h + 1]);
+        bf[2 * jj + h][1] = tg4::pack_bf16x2(hi[2 * h], hi[2 * h + 1]);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < MT; ++i)
+#pragma unroll
+      for (int jn = 0; jn < 4; ++jn) tg4::mma_bf16(acc[i][jn], af[i], bf[jn][0], bf[jn][1]);
+  }
+}
+
 // grid: (blocks over tiles, ceil(Nout / 64)); block b of a column walks tiles b, b + gridDim.x, ...
 template <tg4::Mma P, int CIN, bool FLIP, class Epi>
 __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_kernel(Params p, Epi epi) {
@@ -178,48 +232,10 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_kernel(Params p, Epi
 #pragma unroll
         for (int s = 0; s < 3; ++s) {
           const int tap = FLIP ? (2 - r) * 3 + (2 - s) : r * 3 + s;
-          if constexpr (P == tg4::Mma::tf32) {
-  #pragma unroll
-            for (int k8 = 0; k8 < kCC; k8 += 8) {
-              uint32_t af[kWarpRows][4], bf[2][4];
-  #pragma unroll
-              for (int i = 0; i < kWarpRows; ++i) ldmatrix<4>(af[i], as + ((i + r) * kHalo + s) * kLdh + k8);
-  #pragma unroll
-              for (int jj = 0; jj < 2; ++jj) ldmatrix<4>(bf[jj], bs + jj * 16 * LW + tap * CIN + k8);
-  #pragma unroll
-              for (int i = 0; i < kWarpRows; ++i)
-  #pragma unroll
-                for (int jn = 0; jn < 4; ++jn)
-                  tg4::mma_tf32(acc[i][jn], af[i], bf[jn / 2][(jn & 1) * 2], bf[jn / 2][(jn & 1) * 2 + 1]);
-            }
-          } else {
-            // BF16 (v7): the chunk's 16 channels are one k16 step per tap, packed from the same
-            // ldmatrix reads for the two k8 halves as v5 does (tile_gemm_multistage.cuh,
-            // bf16_a_frag: a permuted reduction that A and B agree on).
-            uint32_t af[kWarpRows][4], bf[4][2];
+          const float* a[kWarpRows];
 #pragma unroll
-            for (int i = 0; i < kWarpRows; ++i) {
-              uint32_t lo[4], hi[4];
-              ldmatrix<4>(lo, as + ((i + r) * kHalo + s) * kLdh);
-              ldmatrix<4>(hi, as + ((i + r) * kHalo + s) * kLdh + 8);
-              tg4::bf16_a_frag(af[i], lo, hi);
-            }
-#pragma unroll
-            for (int jj = 0; jj < 2; ++jj) {
-              uint32_t lo[4], hi[4];  // n8 tiles 2jj, 2jj + 1 of k 0-7 / 8-15
-              ldmatrix<4>(lo, bs + jj * 16 * LW + tap * CIN);
-              ldmatrix<4>(hi, bs + jj * 16 * LW + tap * CIN + 8);
-#pragma unroll
-              for (int h = 0; h < 2; ++h) {
-                bf[2 * jj + h][0] = tg4::pack_bf16x2(lo[2 * h], lo[2 * h + 1]);
-                bf[2 * jj + h][1] = tg4::pack_bf16x2(hi[2 * h], hi[2 * h + 1]);
-              }
-            }
-#pragma unroll
-            for (int i = 0; i < kWarpRows; ++i)
-#pragma unroll
-              for (int jn = 0; jn < 4; ++jn) tg4::mma_bf16(acc[i][jn], af[i], bf[jn][0], bf[jn][1]);
-          }
+          for (int i = 0; i < kWarpRows; ++i) a[i] = as + ((i + r) * kHalo + s) * kLdh;
+          mma_tap16<P>(acc, a, bs + tap * CIN, 16 * LW);
         }
     }
     // The tile is done: store it through the epilogue and start the next one from zero.
@@ -255,12 +271,7 @@ inline dim3 grid_for(int tiles, int nout, int sms) {
 template <tg4::Mma P, int CIN, bool FLIP, class Epi>
 void launch_conv3x3_halo(const Params& p, const Epi& epi, int sms, cudaStream_t s) {
   constexpr int smem = smem_bytes(CIN);
-  static const bool raised = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&conv3x3_halo_kernel<P, CIN, FLIP, Epi>),
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    return true;
-  }();
-  (void)raised;
+  allow_dynamic_smem<&conv3x3_halo_kernel<P, CIN, FLIP, Epi>>(smem);
   if (p.tiles < 1) return;
   conv3x3_halo_kernel<P, CIN, FLIP, Epi><<<grid_for(p.tiles, p.Nout, sms), kThreads, smem, s>>>(p, epi);
   SRGAN_LAUNCH_CHECK(s);

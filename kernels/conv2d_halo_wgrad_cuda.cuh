@@ -196,12 +196,7 @@ inline Params plan(int N, int H, int W, int K) {
 
 // p.part holds p.splits * K * 576 floats; the caller reduces them.
 inline void launch_conv3x3_halo_wgrad(const Params& p, cudaStream_t s) {
-  static const bool raised = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&conv3x3_halo_wgrad_kernel),
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
-    return true;
-  }();
-  (void)raised;
+  allow_dynamic_smem<&conv3x3_halo_wgrad_kernel>(kSmemBytes);
   const dim3 grid(unsigned(p.splits), unsigned(p.K / kSlice));
   conv3x3_halo_wgrad_kernel<<<grid, kThreads, kSmemBytes, s>>>(p);
   SRGAN_LAUNCH_CHECK(s);

@@ -148,12 +148,7 @@ inline bool applies(int C, int K, int R, int S) {
 
 template <class Epi>
 void launch_conv_narrow_c(Params p, const Epi& epi, cudaStream_t s) {
-  static const bool raised = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&conv_narrow_c_kernel<Epi>),
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
-    return true;
-  }();
-  (void)raised;
+  allow_dynamic_smem<&conv_narrow_c_kernel<Epi>>(kSmemBytes);
   p.col_tiles = (p.Q + kCols - 1) / kCols;
   const dim3 grid(unsigned(p.col_tiles * (p.K / kN)), unsigned((p.P + kRows - 1) / kRows), unsigned(p.N));
   conv_narrow_c_kernel<Epi><<<grid, kThreads, kSmemBytes, s>>>(p, epi);

@@ -234,12 +234,7 @@ inline int wgrad_splits(const WgradParams& p) { return p.N * p.row_splits * p.co
 
 // p.part holds wgrad_splits(p) * K * R * S * C floats; the caller reduces them.
 inline void launch_conv_narrow_c_wgrad(const WgradParams& p, cudaStream_t s) {
-  static const bool raised = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&conv_narrow_c_wgrad_kernel),
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, kWgMaxSmemBytes));
-    return true;
-  }();
-  (void)raised;
+  allow_dynamic_smem<&conv_narrow_c_wgrad_kernel>(kWgMaxSmemBytes);
   const dim3 grid(unsigned(p.col_tiles * p.slices), unsigned(p.row_splits), unsigned(p.N));
   const int smem = 4 * wgrad_smem_floats(p.rw, p.R);
   conv_narrow_c_wgrad_kernel<<<grid, unsigned(32 * p.chunks * p.rw), size_t(smem), s>>>(p);

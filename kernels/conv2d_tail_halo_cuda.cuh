@@ -159,12 +159,7 @@ inline bool applies(int K, int R, int S, int C, int stride) {
 
 template <class Epi>
 void launch_conv_tail_halo(const Params& p, const Epi& epi, cudaStream_t s) {
-  static const bool raised = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&conv_tail_halo_kernel<Epi>),
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
-    return true;
-  }();
-  (void)raised;
+  allow_dynamic_smem<&conv_tail_halo_kernel<Epi>>(kSmemBytes);
   const dim3 grid(unsigned((p.Q + p.cols_out - 1) / p.cols_out), unsigned((p.P + kRowsOut - 1) / kRowsOut),
                   unsigned(p.N));
   conv_tail_halo_kernel<Epi><<<grid, kThreads, kSmemBytes, s>>>(p, epi);

@@ -237,12 +237,7 @@ inline int wgrad_splits(const WgradParams& p) { return p.N * p.row_splits * p.co
 
 // p.part holds wgrad_splits(p) * K * R * S * C floats; the caller reduces them.
 inline void launch_conv_tail_wgrad(const WgradParams& p, cudaStream_t s) {
-  static const bool raised = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&conv_tail_wgrad_kernel),
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, kWgSmemBytes));
-    return true;
-  }();
-  (void)raised;
+  allow_dynamic_smem<&conv_tail_wgrad_kernel>(kWgSmemBytes);
   const dim3 grid(unsigned(p.col_tiles * p.slices), unsigned(p.row_splits), unsigned(p.N));
   conv_tail_wgrad_kernel<<<grid, kWgThreads, kWgSmemBytes, s>>>(p);
   SRGAN_LAUNCH_CHECK(s);

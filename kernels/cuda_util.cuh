@@ -32,6 +32,19 @@ inline int grid_for(int64_t work, int threads = kThreads, int64_t max_blocks = 4
   return int(b);
 }
 
+// Over 48 KiB of dynamic shared memory needs a kernel's limit raised, once per process and
+// instantiation. `bytes` is the most the kernel's launcher ever asks for (the first call's value
+// is the one kept).
+template <auto Kernel>
+void allow_dynamic_smem(int bytes) {
+  static const bool raised = [bytes] {
+    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(Kernel), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    bytes));
+    return true;
+  }();
+  (void)raised;
+}
+
 // ---- deterministic reductions -----------------------------------------------------------
 
 template <typename T>

@@ -691,13 +691,7 @@ template <Mma P, int BM, int BN, class PA, class PB, class Epi>
 void launch_multistage_tile(int M, int N, int Kred, const tg::SplitPlan& sp, const PA& pa, const PB& pb,
                             const Epi& epi, cudaStream_t s) {
   constexpr int smem = smem_bytes_of<BM, BN>();
-  // Over 48 KiB of dynamic shared memory needs the kernel's limit raised, once per process.
-  static const bool raised = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&tile_gemm_multistage_kernel<P, BM, BN, PA, PB, Epi>),
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    return true;
-  }();
-  (void)raised;
+  allow_dynamic_smem<&tile_gemm_multistage_kernel<P, BM, BN, PA, PB, Epi>>(smem);
   const int64_t gx = (int64_t(M) + BM - 1) / BM, gy = (int64_t(N) + BN - 1) / BN;
   if (gx < 1 || gy < 1) return;
   if (gy > 65535 || sp.splits > 65535 || gx > 2147483647)
@@ -713,12 +707,7 @@ template <Mma P, int BM, int BN, class PA, class PB, class Epi>
 void launch_multistage_mn_tile(int M, int N, int Kred, const tg::SplitPlan& sp, const PA& pa, const PB& pb,
                                const Epi& epi, cudaStream_t s) {
   constexpr int smem = kStages * kBK * (BM + BN) * 4;
-  static const bool raised = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&tile_gemm_multistage_mn_kernel<P, BM, BN, PA, PB, Epi>),
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    return true;
-  }();
-  (void)raised;
+  allow_dynamic_smem<&tile_gemm_multistage_mn_kernel<P, BM, BN, PA, PB, Epi>>(smem);
   const int64_t gx = (int64_t(M) + BM - 1) / BM, gy = (int64_t(N) + BN - 1) / BN;
   if (gx < 1 || gy < 1) return;
   if (gy > 65535 || sp.splits > 65535 || gx > 2147483647)
