@@ -33,8 +33,8 @@ const std::vector<ConvVariant>& conv_variants() {
       {ConvAlgo::v6_halo_tile_tf32, "v6_halo_tile_tf32", ConvMath::tf32, false,
        "3x3 stride-1 forward with C = 32 or 64 and backward-data with K = 32 or 64 (16-byte aligned "
        "activations; K, resp. C, >= 16; the device's shared memory must hold the weights: 196 KiB at 64 "
-       "channels); with C, resp. K, >= 128 and a multiple of 16, K, resp. C, > 64 and output width up to 54 "
-       "(a 128-pixel tile's halo within 448 pixels) the halo tile with streamed filters (223 KiB); "
+       "channels); with C, resp. K, >= 128 and a multiple of 16, K, resp. C, >= 16 and output width up to 54 "
+       "(a 256-pixel tile's halo within 560 pixels) the halo tile with streamed filters (162 KiB); "
        "and backward-weight with C = 64, pad 1, K % 64 == 0 and W % 8 == 0 (TF32, 142 KiB); "
        "forward with K <= 4, K * S <= 32, R <= 9, stride 1 and C % 8 == 0 on the tail path "
        "(TF32, 123 KiB of shared memory), and its weight gradient with C % 32 == 0 (TF32, 113 KiB); stride "

@@ -32,7 +32,7 @@
 //                          with the block's 64 filters resident for its whole life (a persistent
 //                          grid): inputs cross L2 about 1.3 times instead of 9, weights once per
 //                          block (conv2d_halo_cuda.cuh); with 128 or more gathered channels (a
-//                          multiple of 16) and over 64 outputs, the same halo per 128-pixel tile
+//                          multiple of 16) and at least 16 outputs, the same halo per 256-pixel tile
 //                          with the filters streamed beside it one 16-channel chunk at a time,
 //                          split-K over the chunks (conv2d_halo_stream_cuda.cuh); the weight gradient of those with 64
 //                          input channels from one dy tile and x halo for all nine taps
@@ -414,12 +414,12 @@ cuda::halo_stream::Params stream_params(const Conv2dParams& p, bool data, const 
 }
 
 // A 3x3 stride-1 pass gathering 128 or more channels (those with 32 or 64 take the resident
-// filters above) into more than 64 outputs (fewer would leave half the 128-wide block idle),
-// from a 16-byte aligned tensor.
+// filters above) into at least 16 outputs (fewer would waste most of the 64-wide block), from a
+// 16-byte aligned tensor.
 bool v6_stream_applies(const Conv2dParams& p, bool data) {
   if (p.R != 3 || p.S != 3 || p.stride != 1) return false;
   const cuda::halo_stream::Params hp = stream_params(p, data, nullptr, nullptr);
-  return hp.Cin >= 128 && hp.Nout > 64 &&
+  return hp.Cin >= 128 && hp.Nout >= 16 &&
          cuda::halo_stream::applies(hp.N, hp.Hin, hp.Win, hp.Cin, hp.Hout, hp.Wout, hp.Nout, cuda::smem_optin_bytes());
 }
 

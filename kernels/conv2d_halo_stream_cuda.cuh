@@ -6,22 +6,24 @@
 // layers) ran v4's 128 x 128 implicit GEMM, L2-bound: its im2col brings each input element
 // through L2 once per tap. The halo tile (conv2d_halo_cuda.cuh) keeps a block's filters in
 // shared memory, which for 128+ channels they do not fit (64 x 9 x 256 floats = 576 KiB). Here
-// a block is one output tile x 128 output channels x a range of 16-channel chunks, and per
+// a block is one output tile x 64 output channels x a range of 16-channel chunks, and per
 // chunk it copies the chunk's input halo (once, for all nine taps) and the chunk's filter slice
-// (128 x 9 x 16 floats) side by side.
-//   tile   128 consecutive output pixels in (n, y, x) order, so small images fill it: a tile of
-//          6 x 6 images holds 3.6 of them. Its halo is the range of "virtual rows" the pixels'
+// (64 x 9 x 16 floats) side by side. The filters are most of the traffic, so the tile is tall:
+// 256 pixels x 64 channels reads half the filter bytes per multiply-add that 128 x 128 did
+// (its first form), for a larger halo.
+//   tile   256 consecutive output pixels in (n, y, x) order, so small images fill it: a tile of
+//          6 x 6 images holds 7.1 of them. Its halo is the range of "virtual rows" the pixels'
 //          taps read: image n's output row y at tap r reads virtual row n (Hout + 2) + y + r,
 //          input row y + r - pad (zero outside the image, so the two rows between images, and
 //          the columns left and right, are the zero padding). The halo is rows [g0, g1] of
 //          Wout + 2 pixels (at most kHaloPix: the host checks the widest case).
-//   block  256 threads, 8 warps: 2 along the pixels x 4 along the channels, each 64 pixels (4
+//   block  256 threads, 8 warps: 4 along the pixels x 2 along the channels, each 64 pixels (4
 //          m16 tiles) x 32 channels (4 n8 tiles); per tap and chunk the warp runs
 //          mma_tap16 (conv2d_halo_cuda.cuh): 4 + 2 LDSM.x4 for 16 mma per k8, v6's ratio. A
 //          lane's A row address per m16 tile is worked out once; a tap adds (r (Wout + 2) + s)
 //          pixels to it.
-//   shared [2][128][9 * 16 + 4] filter stages (k = (r, s, c) along a row) and [2][halo][16 + 4]
-//          halo stages, 223 KiB for the widest halo: one block an SM. Both pitches put the
+//   shared [2][64][9 * 16 + 4] filter stages (k = (r, s, c) along a row) and [2][560][16 + 4]
+//          halo stages, 161.5 KiB: one block an SM (an A100's 163 KiB take it too). Both pitches put the
 //          rows an ldmatrix matrix reads in 8 different 16-byte bank groups (a halo row wrap
 //          skips 2 pixels and may cost one more wavefront there).
 //   order  2 stages: one barrier per chunk, the next chunk's copies (cp.async, zero-filled
@@ -30,8 +32,7 @@
 //          (tg::PartialEpi) and tg::splitk_reduce_kernel adds them in split order: deterministic.
 // Backward-data of a stride-1 3x3 convolution runs here too, as in the halo tile: FLIP reads
 // weight tap (2 - r, 2 - s) of the filters transposed to (C, 3, 3, K).
-// TF32 by truncation, as v4. Needs 16-byte aligned operands, Cin % 16 == 0 and the H100's
-// opt-in shared memory (an A100 takes v4).
+// TF32 by truncation, as v4. Needs 16-byte aligned operands and Cin % 16 == 0.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -46,18 +47,18 @@
 
 namespace srgan::kern::cuda::halo_stream {
 
-constexpr int kBM = 128;                 // output pixels per tile
-constexpr int kBN = 128;                 // output channels per block
+constexpr int kBM = 256;                 // output pixels per tile
+constexpr int kBN = 64;                  // output channels per block
 constexpr int kCC = 16;                  // channels per chunk
 constexpr int kLdw = 9 * kCC + 4;        // floats per filter row of a stage (592 bytes)
 constexpr int kLdh = kCC + 4;            // floats per halo pixel (80 bytes)
-constexpr int kHaloPix = 448;            // halo pixels a stage holds
+constexpr int kHaloPix = 560;            // halo pixels a stage holds
 constexpr int kThreads = 256;
 constexpr int kWarpRows = 4;             // m16 tiles per warp
 constexpr int kWarpN = 32;               // output channels per warp
 constexpr int kWStage = kBN * kLdw;      // floats
 constexpr int kHStage = kHaloPix * kLdh;
-constexpr int kSmemBytes = 4 * 2 * (kWStage + kHStage);  // 223,232
+constexpr int kSmemBytes = 4 * 2 * (kWStage + kHStage);  // 165,376
 
 struct Params {
   const float* x;  // the gathered tensor (N, Hin, Win, Cin): x forward, dy backward-data
@@ -85,7 +86,7 @@ __host__ __device__ inline int halo_rows(int m0, int M, int Hout, int Wout) {
   return int(virtual_row(pixel_of(m1, Hout, Wout), Hout) - virtual_row(pixel_of(m0, Hout, Wout), Hout)) + 3;
 }
 
-// grid: (output tiles, ceil(Nout / 128), splits).
+// grid: (output tiles, ceil(Nout / 64), splits).
 template <tg4::Mma P, bool FLIP, class Epi>
 __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_stream_kernel(Params p, Epi epi) {
   extern __shared__ __align__(16) float smem[];
@@ -109,7 +110,7 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_stream_kernel(Params
   // Halo copies: thread tid copies pieces v = tid + 256 i of the halo's hpix x 4: pixel v / 4,
   // quarter v % 4. Offsets from the first image's channel 0, and which lie in an image (else
   // zero-filled), worked out once.
-  constexpr int kCopies = kHaloPix * 4 / kThreads;  // 7
+  constexpr int kCopies = (kHaloPix * 4 + kThreads - 1) / kThreads;  // 9
   const float* const x_base = p.x + int64_t(first.n) * p.Hin * p.Win * p.Cin;
   int h_off[kCopies];
   uint32_t inside = 0;
@@ -148,7 +149,7 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_stream_kernel(Params
   // Lane rows for ldmatrix as in v6: A row lane % 16 (a pixel), channels (lane / 16) * 4; B row
   // (lane / 16) * 8 + lane % 8 (a filter), channels ((lane / 8) % 2) * 4. Pixels past M read
   // the tile's first pixel's rows (their sums are never stored).
-  const int wm = warp >> 2, wn = warp & 3;
+  const int wm = warp >> 1, wn = warp & 1;
   int a_off[kWarpRows];  // floats from a halo stage's start to the lane's A row at tap (0, 0)
 #pragma unroll
   for (int i = 0; i < kWarpRows; ++i) {
@@ -204,7 +205,7 @@ inline bool applies(int N, int Hin, int Win, int Cin, int Hout, int Wout, int No
   if (Cin % kCC != 0 || Cin < kCC || kSmemBytes > smem_optin || Nout < 1 || (Nout + kBN - 1) / kBN > 65535) return false;
   const int64_t M = int64_t(N) * Hout * Wout;
   if (M < 1 || M > 2147483647 - kBM) return false;
-  // The widest halo: a tile's pixels span at most ceil(127 / Wout) + 1 output rows, and with
+  // The widest halo: a tile's pixels span at most ceil(255 / Wout) + 1 output rows, and with
   // the 2 rows of zeros between images and 2 more at the ends, at most that + 2 per image met.
   const int64_t out_rows = (kBM - 1 + Wout - 1) / Wout + 1;
   const int64_t images = std::min<int64_t>(N, (out_rows + Hout - 1) / Hout + 1);

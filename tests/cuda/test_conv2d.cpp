@@ -385,10 +385,10 @@ namespace {
 // image's). The halo weight gradient (conv2d_halo_wgrad_cuda.cuh: C = 64, pad 1, W % 8 == 0):
 // units of 4 x 24 pixels cut at the bottom (10 rows) and at the side (40 = 24 + 16 columns), two
 // images; 140 images of 4 x 8 (2 units a block, across images); two 64-channel slices of dy over
-// 16 columns. The halo tile with streamed filters (128+ gathered channels, over 64 outputs):
-// one 128-pixel tile over 3 images of 5 x 7 with the chunks split 4 ways; tiles cut at the end,
-// a second slice of 16 channels, pad 2 forward (0 backward-data); the widest halo (2 images of
-// 3 x 48: a tile meeting both, 8 rows of 50 pixels).
+// 16 columns. The halo tile with streamed filters (128+ gathered channels, 16+ outputs): one
+// 256-pixel tile over 3 images of 5 x 7 with the chunks split 4 ways, a 16-channel second
+// slice; two tiles, the second cut, 3 slices, pad 2 forward (0 backward-data); a tile meeting
+// 2 images of 3 x 48 (10 rows of 50 halo pixels); backward-data into 32 channels.
 struct HaloCase {
   Shape sh;
   bool fwd, data, wgrad;  // which passes the halo tile runs itself
@@ -401,11 +401,12 @@ const HaloCase kHaloCases[] = {
     {{"halo 140 images, 2 tiles a block", 140, 4, 4, 32, 32, 3, 3, 1, 1}, true, true, false},
     {{"halo C64 K8 (forward to v4: under 16 outputs)", 1, 8, 8, 64, 8, 3, 3, 1, 1}, false, false, false},
     {{"halo stream C128 K80: 3 images of 5 x 7 in one tile, 4 splits", 3, 5, 7, 128, 80, 3, 3, 1, 1}, true, false, false},
-    {{"halo stream C144 K144 pad 2: tiles cut, 2 slices, 3 splits", 2, 11, 13, 144, 144, 3, 3, 1, 2}, true, true, false},
-    {{"halo stream C128 K128: 2 images of 3 x 48 (the widest halo)", 2, 3, 48, 128, 128, 3, 3, 1, 1}, true, true, false},
+    {{"halo stream C144 K144 pad 2: a tile cut, 3 slices", 2, 11, 13, 144, 144, 3, 3, 1, 2}, true, true, false},
+    {{"halo stream C128 K128: 2 images of 3 x 48 in a tile", 2, 3, 48, 128, 128, 3, 3, 1, 1}, true, true, false},
+    {{"halo stream K128 into C32 (backward-data)", 1, 9, 10, 32, 128, 3, 3, 1, 1}, true, true, false},
     {{"halo wgrad C64 K64, units cut by both sides", 2, 10, 40, 64, 64, 3, 3, 1, 1}, true, true, true},
     {{"halo wgrad 140 images of 4 x 8, 2 units a block", 140, 4, 8, 64, 64, 3, 3, 1, 1}, true, true, true},
-    {{"halo wgrad C64 K128, 2 slices, 16 columns", 1, 6, 16, 64, 128, 3, 3, 1, 1}, true, false, true},
+    {{"halo wgrad C64 K128, 2 slices, 16 columns", 1, 6, 16, 64, 128, 3, 3, 1, 1}, true, true, true},
 };
 }  // namespace
 
