@@ -191,18 +191,35 @@ __global__ void conv2d_backward_weight_kernel_v1_direct(tg::ConvGeom g, const fl
 }
 
 // wT[c][t][u][k] = w[k][r0 + step*t][s0 + step*u][c] over the taps' (t, u) (for the backward-data
-// GEMM, whose B operand wants k innermost; all taps: wT[c][r][s][k] = w[k][r][s][c]).
+// GEMM, whose B operand wants k innermost; all taps: wT[c][r][s][k] = w[k][r][s][c]). Per tap it
+// is a transpose of a K x C matrix: a block moves a 32 x 32 tile through shared memory (pitch
+// 33: conflict-free both ways), so both the reads (32 consecutive c) and the writes (32
+// consecutive k) are whole 128-byte lines. (A thread per element read w with a stride of
+// R S C floats: 1 useful float in 8 of each sector.)
+// grid: (ceil(C / 32), ceil(K / 32), taps R x S); block (32, 8).
 __global__ void conv2d_transpose_weight_kernel(tg::ConvGeom g, cuda::dgrad::Taps taps, const float* __restrict__ w,
                                                float* __restrict__ wT) {
-  const int64_t total = int64_t(g.K) * taps.R * taps.S * g.C;
-  const int64_t step = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
-    const int k = int(i % g.K);
-    const int64_t tuc = i / g.K;  // (c, t, u) in wT order: i = ((c*Rt + t)*Su + u)*K + k
-    const int u = int(tuc % taps.S), t = int((tuc / taps.S) % taps.R), c = int(tuc / (int64_t(taps.S) * taps.R));
-    const int r = taps.r0 + taps.step * t, s = taps.s0 + taps.step * u;
-    wT[i] = w[((int64_t(k) * g.R + r) * g.S + s) * g.C + c];
+  __shared__ float tile[32][33];  // [k - k0][c - c0]
+  const int t = int(blockIdx.z) / taps.S, u = int(blockIdx.z) - t * taps.S;
+  const int r = taps.r0 + taps.step * t, s = taps.s0 + taps.step * u;
+  const int c0 = int(blockIdx.x) * 32, k0 = int(blockIdx.y) * 32, tx = int(threadIdx.x);
+  for (int j = int(threadIdx.y); j < 32; j += 8) {
+    const int k = k0 + j, c = c0 + tx;
+    if (k < g.K && c < g.C) tile[j][tx] = w[((int64_t(k) * g.R + r) * g.S + s) * g.C + c];
   }
+  __syncthreads();
+  for (int j = int(threadIdx.y); j < 32; j += 8) {
+    const int c = c0 + j, k = k0 + tx;
+    if (c < g.C && k < g.K) wT[((int64_t(c) * taps.R + t) * taps.S + u) * g.K + k] = tile[tx][j];
+  }
+}
+
+// Launches it: wT from w for the taps, on stream s.
+void transpose_weight(const tg::ConvGeom& g, const cuda::dgrad::Taps& taps, const float* w, float* wT,
+                      cudaStream_t s) {
+  const dim3 grid(unsigned((g.C + 31) / 32), unsigned((g.K + 31) / 32), unsigned(taps.R * taps.S));
+  conv2d_transpose_weight_kernel<<<grid, dim3(32, 8), 0, s>>>(g, taps, w, wT);
+  SRGAN_LAUNCH_CHECK(s);
 }
 
 namespace tg4 = cuda::tg4;
@@ -356,8 +373,7 @@ void backward_data_v4_strided(const Conv2dParams& p, const float* dy, const floa
   const tg::ConvGeom g = geom(p);
   for (const Job& j : jobs) {
     float* wT = reinterpret_cast<float*>(ws + j.wt_off);
-    conv2d_transpose_weight_kernel<<<cuda::grid_for(int64_t(p.C) * j.Kred), kThreads, 0, s>>>(g, j.ph.taps, w, wT);
-    SRGAN_LAUNCH_CHECK(s);
+    transpose_weight(g, j.ph.taps, w, wT, s);
     const tg4::ImplicitA::Params a{dy, j.M, p.P(), p.Q(), p.K, j.ph.taps.R, j.ph.taps.S, j.ph.Hp, j.ph.Wp,
                                    1, j.ph.oh, j.ph.ow, -1};
     const dg::PhaseScatterEpi epi{dx, p.C, p.H, p.W, p.stride, j.ph.a, j.ph.b, j.ph.Hp, j.ph.Wp};
@@ -688,9 +704,7 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
     // dx = dy correlated with the transposed filter (C, 3, 3, K) turned half a turn; dy's pixel
     // (h - (2 - pad) + r, w - (2 - pad) + s) meets tap (2 - r, 2 - s).
     float* wT = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(wsize), s));
-    conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, cuda::dgrad::Taps{0, 0, 1, 3, 3}, w,
-                                                                              wT);
-    SRGAN_LAUNCH_CHECK(s);
+    transpose_weight(g, cuda::dgrad::Taps{0, 0, 1, 3, 3}, w, wT, s);
     return run_v6<true>(algo, p.N, p.P(), p.Q(), p.K, p.H, p.W, p.C, 2 - p.pad,
                         dy, wT, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr}, s);
   }
@@ -700,9 +714,7 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
     cuda::halo_stream::Params hp = stream_params(p, true, dy, nullptr);
     char* ws = static_cast<char*>(cuda::workspace(wt_bytes + stream_part_bytes(hp), s));
     float* wT = reinterpret_cast<float*>(ws);
-    conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, cuda::dgrad::Taps{0, 0, 1, 3, 3}, w,
-                                                                              wT);
-    SRGAN_LAUNCH_CHECK(s);
+    transpose_weight(g, cuda::dgrad::Taps{0, 0, 1, 3, 3}, w, wT, s);
     hp.w = wT;
     return run_v6_stream<true>(algo, hp, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr},
                                reinterpret_cast<float*>(ws + wt_bytes), s);
@@ -718,8 +730,7 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
   char* ws = static_cast<char*>(cuda::workspace(wt_bytes + part_bytes, s));
   float* wT = reinterpret_cast<float*>(ws);
   const cuda::dgrad::Taps all_taps{0, 0, 1, p.R, p.S};
-  conv2d_transpose_weight_kernel<<<cuda::grid_for(wsize), kThreads, 0, s>>>(g, all_taps, w, wT);
-  SRGAN_LAUNCH_CHECK(s);
+  transpose_weight(g, all_taps, w, wT, s);
   const tg::BiasActEpi epi{dx, p.C, nullptr, nullptr, 0, nullptr};
   if (v4) return run_v4(algo, M, p.C, Kred, sp4, bwd_data_a(p, dy), wT, epi, reinterpret_cast<float*>(ws + wt_bytes), s);
   const auto pr = tg::conv_bwd_data_problem(p, dy, wT);
