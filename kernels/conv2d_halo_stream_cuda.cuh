@@ -23,12 +23,13 @@
 //          lane's A row address per m16 tile is worked out once; a tap adds (r (Wout + 2) + s)
 //          pixels to it.
 //   shared [2][64][9 * 16 + 4] filter stages (k = (r, s, c) along a row) and [2][560][16 + 4]
-//          halo stages, 161.5 KiB: one block an SM (an A100's 163 KiB take it too). Both pitches put the
-//          rows an ldmatrix matrix reads in 8 different 16-byte bank groups (a halo row wrap
-//          skips 2 pixels and may cost one more wavefront there).
+//          halo stages, 161.5 KiB: one block an SM (an A100's 163 KiB take it too). Both
+//          pitches put the rows an ldmatrix matrix reads in 8 different 16-byte bank groups
+//          (a halo row wrap skips 2 pixels and may cost one more wavefront there).
 //   order  2 stages: one barrier per chunk, the next chunk's copies (cp.async, zero-filled
 //          outside the image) issued before its 9 taps x 16 channels of mma.
-//   split  grid.z splits the chunks; with more than one, each block writes its partial sums
+//   split  grid.z splits the chunks (chunks_per_split: only where the waves saved outweigh the
+//          partials' traffic); with more than one, each block writes its partial sums
 //          (tg::PartialEpi) and tg::splitk_reduce_kernel adds them in split order: deterministic.
 // Backward-data of a stride-1 3x3 convolution runs here too, as in the halo tile: FLIP reads
 // weight tap (2 - r, 2 - s) of the filters transposed to (C, 3, 3, K).
@@ -214,14 +215,26 @@ inline bool applies(int N, int Hin, int Win, int Cin, int Hout, int Wout, int No
   return (images + 1) * Hin * Win * int64_t(Cin) < 2147483647;
 }
 
-// Splits of the chunks: blocks for about two waves of 132 SMs (one block an SM), each split at
-// least 2 chunks (288 of the reduction), at most 16; from the shape only, so the sums'
-// order does not depend on the device.
+// Splits of the chunks, from the shape only (so the sums' order does not depend on the device):
+// the count that minimises an H100 cost model, waves of 132 blocks (one an SM) x chunks a
+// block x 1.6 us (a chunk's 2.4 M multiply-adds at TF32's rate per SM), plus, with more than
+// one split, the partials' DRAM traffic ((splits + 1) x M x Nout floats at 2.9 TB/s). Each
+// split takes at least 2 chunks; at most 16 splits. (16 x 24 x 24 128->256: 1 split, 144
+// blocks in 2 waves; 16 x 6 x 6 512->512: 5 splits of 7 chunks, 120 blocks in one wave.)
 inline int chunks_per_split(int M, int Nout, int Cin) {
-  const int64_t tiles = int64_t((M + kBM - 1) / kBM) * ((Nout + kBN - 1) / kBN);
-  const int chunks = Cin / kCC;
-  const int64_t s = std::max<int64_t>(1, std::min<int64_t>({(264 + tiles - 1) / tiles, chunks / 2, 16}));
-  return int((chunks + s - 1) / s);
+  const int64_t blocks = int64_t((M + kBM - 1) / kBM) * ((Nout + kBN - 1) / kBN);
+  const int chunks = Cin / kCC, max_splits = std::min(16, chunks / 2);
+  if (max_splits < 2) return std::max(chunks, 1);  // one split (or a shape the kernel refuses)
+  int best = chunks;
+  double best_us = 0;
+  for (int s = 1; s <= max_splits; ++s) {
+    const int cps = (chunks + s - 1) / s;
+    if ((chunks + cps - 1) / cps != s) continue;  // the same as a smaller count
+    const int64_t waves = (blocks * s + 131) / 132;
+    const double us = double(waves) * cps * 1.6 + (s > 1 ? double(s + 1) * M * Nout * 4 / 2.9e6 : 0.0);
+    if (s == 1 || us < best_us) best_us = us, best = cps;
+  }
+  return best;
 }
 inline int splits_of(const Params& p) {
   const int chunks = p.Cin / kCC;
