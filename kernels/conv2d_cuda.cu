@@ -425,7 +425,7 @@ cuda::halo_stream::Params stream_params(const Conv2dParams& p, bool data, const 
   } else {
     hp.Hin = p.H, hp.Win = p.W, hp.Cin = p.C, hp.Hout = p.P(), hp.Wout = p.Q(), hp.Nout = p.K, hp.pad = p.pad;
   }
-  hp.chunks_per_split = cuda::halo_stream::chunks_per_split(hp.N * hp.Hout * hp.Wout, hp.Nout, hp.Cin);
+  hp.chunks_per_split = cuda::halo_stream::chunks_per_split(int64_t(hp.N) * hp.Hout * hp.Wout, hp.Nout, hp.Cin);
   return hp;
 }
 

@@ -121,6 +121,24 @@ __device__ __forceinline__ void mma_tap16(float (&acc)[MT][4][4], const float* c
   }
 }
 
+// The nine taps of a 3x3 filter over a 16-channel chunk: tap (r, s) reads A rows a_at(i, r, s)
+// for m16 tile i (as mma_tap16's a[i]) and filter tap r * 3 + s at b + tap * tap_floats, or with
+// FLIP (backward-data: the filter turned half a turn) tap (2 - r) * 3 + (2 - s).
+template <tg4::Mma P, bool FLIP, int MT, class AAt>
+__device__ __forceinline__ void mma_taps3x3(float (&acc)[MT][4][4], const AAt& a_at, const float* b, int tap_floats,
+                                            int b16) {
+#pragma unroll
+  for (int r = 0; r < 3; ++r)
+#pragma unroll
+    for (int s = 0; s < 3; ++s) {
+      const int tap = FLIP ? (2 - r) * 3 + (2 - s) : r * 3 + s;
+      const float* a[MT];
+#pragma unroll
+      for (int i = 0; i < MT; ++i) a[i] = a_at(i, r, s);
+      mma_tap16<P>(acc, a, b + tap * tap_floats, b16);
+    }
+}
+
 // grid: (blocks over tiles, ceil(Nout / 64)); block b of a column walks tiles b, b + gridDim.x, ...
 template <tg4::Mma P, int CIN, bool FLIP, class Epi>
 __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_kernel(Params p, Epi epi) {
@@ -227,16 +245,9 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_kernel(Params p, Epi
       cp_async_commit();
       const float* const as = a_lane + (j & 1) * kHaloPix * kLdh;
       const float* const bs = b_lane + chunk * kCC;
-#pragma unroll
-      for (int r = 0; r < 3; ++r)
-#pragma unroll
-        for (int s = 0; s < 3; ++s) {
-          const int tap = FLIP ? (2 - r) * 3 + (2 - s) : r * 3 + s;
-          const float* a[kWarpRows];
-#pragma unroll
-          for (int i = 0; i < kWarpRows; ++i) a[i] = as + ((i + r) * kHalo + s) * kLdh;
-          mma_tap16<P>(acc, a, bs + tap * CIN, 16 * LW);
-        }
+      // Tap (r, s) of m16 tile i (output row wm * 4 + i) reads halo row i + r from column s.
+      mma_taps3x3<P, FLIP>(acc, [&](int i, int r, int s) { return as + ((i + r) * kHalo + s) * kLdh; }, bs, CIN,
+                           16 * LW);
     }
     // The tile is done: store it through the epilogue and start the next one from zero.
     const int img = t / p.tiles_img, rem = t - img * p.tiles_img;

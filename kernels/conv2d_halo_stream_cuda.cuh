@@ -174,16 +174,9 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_stream_kernel(Params
     cp_async_commit();
     const float* const as = Hs + (j & 1) * kHStage;
     const float* const bs = Ws + (j & 1) * kWStage + b_off;
-#pragma unroll
-    for (int r = 0; r < 3; ++r)
-#pragma unroll
-      for (int s = 0; s < 3; ++s) {
-        const int tap = FLIP ? (2 - r) * 3 + (2 - s) : r * 3 + s;
-        const float* a[kWarpRows];
-#pragma unroll
-        for (int i = 0; i < kWarpRows; ++i) a[i] = as + a_off[i] + (r * WP + s) * kLdh;
-        halo::mma_tap16<P>(acc, a, bs + tap * kCC, 16 * kLdw);
-      }
+    // Tap (r, s) moves every A row r halo rows down and s pixels right.
+    halo::mma_taps3x3<P, FLIP>(acc, [&](int i, int r, int s) { return as + a_off[i] + (r * WP + s) * kLdh; }, bs, kCC,
+                               16 * kLdw);
   }
   cp_async_wait<0>();
 
@@ -221,8 +214,8 @@ inline bool applies(int N, int Hin, int Win, int Cin, int Hout, int Wout, int No
 // one split, the partials' DRAM traffic ((splits + 1) x M x Nout floats at 2.9 TB/s). Each
 // split takes at least 2 chunks; at most 16 splits. (16 x 24 x 24 128->256: 1 split, 144
 // blocks in 2 waves; 16 x 6 x 6 512->512: 5 splits of 7 chunks, 120 blocks in one wave.)
-inline int chunks_per_split(int M, int Nout, int Cin) {
-  const int64_t blocks = int64_t((M + kBM - 1) / kBM) * ((Nout + kBN - 1) / kBN);
+inline int chunks_per_split(int64_t M, int Nout, int Cin) {
+  const int64_t blocks = (M + kBM - 1) / kBM * ((Nout + kBN - 1) / kBN);
   const int chunks = Cin / kCC, max_splits = std::min(16, chunks / 2);
   if (max_splits < 2) return std::max(chunks, 1);  // one split (or a shape the kernel refuses)
   int best = chunks;

@@ -21,7 +21,8 @@
 //          and B's n8 tile j column g is channel 32 (j / 4) + 4 g + j % 4, which puts a lane's
 //          4 tiles in one 16-byte word; the pitch of 72 floats (8 mod 32 banks) keeps each
 //          LDS.128 phase on 8 different bank groups.
-//   out    partial row (split) of (splits, K, 9 x 64), added in split order by
+//   out    partial row (split) of (splits, K, 9 x 64), in 16-byte stores (a lane holds 4 runs of
+//          4 channels per k), added in split order by
 //          tg::splitk_reduce_kernel: deterministic, no atomics. The splits come from the shape.
 // Pixels past the image (rows past the last, halo outside it) are zeros or skipped; every k8
 // step is 8 real output columns (W % 8 == 0), so no product pairs x with a zero dy it should
@@ -163,18 +164,19 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_wgrad_kernel(Params 
   }
   cp_async_wait<0>();
 
-  // Partial row b of this slice: tap (r, s), k = k0 + 4 g + i (+ 32), c = 32 (j / 4) + 4 g + j % 4.
-  float* const out = p.part + int64_t(b) * p.K * kRSC;
+  // Partial row b of this slice, tap (r, s): element e of tile (mi, nj) is k = k0 + mi + 4 g
+  // (+ 32 for e >= 2), c = 32 (nj / 4) + 4 (2 t + e % 2) + nj % 4. So for each k a lane holds
+  // 16 channels in 4 runs of 4 (nj % 4 = 0..3): 16-byte stores, 8 rows x 64 bytes a warp.
+  float* const out = p.part + int64_t(b) * p.K * kRSC + warp * kC;
 #pragma unroll
   for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
-    for (int nj = 0; nj < 8; ++nj)
+    for (int h = 0; h < 2; ++h)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int m = tg::mma_c_row(lane, e), n = tg::mma_c_col(lane, e);
-        const int k = k0 + (m < 8 ? 4 * m : 32 + 4 * (m - 8)) + mi;
-        const int c = 32 * (nj / 4) + 4 * n + (nj & 3);
-        out[int64_t(k) * kRSC + warp * kC + c] = acc[mi][nj][e];
+        const int k = k0 + mi + 4 * g + (e >> 1) * 32, c = 32 * h + 4 * (2 * t + (e & 1));
+        st4(out + int64_t(k) * kRSC + c, 0,
+            make_float4(acc[mi][4 * h][e], acc[mi][4 * h + 1][e], acc[mi][4 * h + 2][e], acc[mi][4 * h + 3][e]));
       }
 }
 

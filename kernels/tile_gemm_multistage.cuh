@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <type_traits>
 
 #include <stdexcept>
 
@@ -563,6 +564,21 @@ template <class P, int BMN, int NT, int SW> struct MnIterOf;
 template <int BMN, int NT, int SW> struct MnIterOf<DyT::Params, BMN, NT, SW> { using type = DyTIter<BMN, NT, SW>; };
 template <int BMN, int NT, int SW> struct MnIterOf<XCol::Params, BMN, NT, SW> { using type = XColIter<BMN, NT, SW>; };
 
+// Four consecutive outputs (m, n .. n + 3) of the backward-weight GEMM, n % 4 == 0. Split-K
+// partials (its usual epilogue) go in one 16-byte store where all four are in range and the row
+// is 16-byte aligned: a warp's store then writes 8 rows x 64 bytes, 32 sectors for 512 bytes,
+// where four scalar stores wrote 32 sectors for 128 bytes each. Other epilogues, one at a time.
+template <class Epi>
+__device__ __forceinline__ void store4(const Epi& epi, int m, int n, int N, const float (&v)[4], int split) {
+  if constexpr (std::is_same_v<Epi, tg::PartialEpi>) {
+    float* const dst = epi.part + int64_t(split) * epi.split_stride + int64_t(m) * epi.ldc + n;
+    if (n + 3 < N && (reinterpret_cast<uintptr_t>(dst) & 15) == 0) return st4(dst, 0, make_float4(v[0], v[1], v[2], v[3]));
+  }
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+    if (n + j < N) epi(m, n + j, v[j], split);
+}
+
 template <Mma P, int BM, int BN, class PA, class PB, class Epi>
 __global__ void __launch_bounds__(threads_of<BM, BN>(), 1)
 tile_gemm_multistage_mn_kernel(int M, int N, int Kred, int kt_per_split, PA pa, PB pb, Epi epi) {
@@ -656,16 +672,18 @@ tile_gemm_multistage_mn_kernel(int M, int N, int Kred, int kt_per_split, PA pa, 
   }
   cp_async_wait<0>();
 
+  // Element e of tile (i, j) is (m, n) = (8 g + 2 i + e / 2, 4 (2 t + e % 2) + j) from the warp's
+  // corner: for each of its rows a lane holds 8 consecutive columns, two runs of j = 0..3.
+  static_assert(NJ == 4, "a run of 4 columns is the NJ tiles");
 #pragma unroll
   for (int i = 0; i < MI; ++i)
 #pragma unroll
-    for (int j = 0; j < NJ; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int m = m0 + wm0 + 8 * g + 2 * i + (e >> 1);
-        const int n = n0 + wn0 + 4 * (2 * t + (e & 1)) + j;
-        if (m < M && n < N) epi(m, n, acc[i][j][e], int(blockIdx.z));
-      }
+    for (int e = 0; e < 4; ++e) {
+      const int m = m0 + wm0 + 8 * g + 2 * i + (e >> 1);
+      const int n = n0 + wn0 + 4 * (2 * t + (e & 1));
+      const float v[4] = {acc[i][0][e], acc[i][1][e], acc[i][2][e], acc[i][3][e]};
+      if (m < M) store4(epi, m, n, N, v, int(blockIdx.z));
+    }
 }
 
 // ---- host side ----------------------------------------------------------------------------------
