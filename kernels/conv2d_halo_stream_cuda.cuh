@@ -124,6 +124,10 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_stream_kernel(Params
     h_off[i] = ok ? (((n - first.n) * p.Hin + iy) * p.Win + ix) * p.Cin + (v & 3) * 4 : 0;
     inside |= uint32_t(ok) << i;
   }
+  // Every copy is issued, the ones outside the image or past the halo zero-filled (a zero-fill
+  // reads nothing, so its source may lie outside the tensor): with no branch around a copy,
+  // nvcc works out the stage's shared address once per chunk, not once per copy (the first form
+  // skipped copies past the halo and its loop was 36% integer, mostly those addresses).
   auto load_chunk = [&](int stage, int chunk) {
     float* const ws = Ws + stage * kWStage + w_dst0;
     const float* const wsrc = w_src0 + chunk * kCC;
@@ -131,19 +135,15 @@ __global__ void __launch_bounds__(kThreads, 1) conv3x3_halo_stream_kernel(Params
 #pragma unroll
       for (int i = 0; i < (kBN + 6) / 7; ++i) {
         const int row = wrow0 + 7 * i;
-        if (row < kBN) {
-          const bool ok = n0 + row < p.Nout;
-          cp_async16(ws + 7 * i * kLdw, ok ? wsrc + int64_t(7 * i) * (9 * p.Cin) : p.w, ok);
-        }
+        if (7 * i + 6 < kBN || row < kBN) cp_async16(ws + 7 * i * kLdw, wsrc + int64_t(7 * i) * (9 * p.Cin), n0 + row < p.Nout);
       }
     }
     float* const hs = Hs + stage * kHStage + (tid >> 2) * kLdh + (tid & 3) * 4;
     const float* const xsrc = x_base + chunk * kCC;
 #pragma unroll
-    for (int i = 0; i < kCopies; ++i) {
-      const int pix = (tid + i * kThreads) >> 2;
-      if (pix < hpix) cp_async16(hs + i * (kThreads / 4) * kLdh, xsrc + h_off[i], (inside >> i) & 1u);
-    }
+    for (int i = 0; i < kCopies; ++i)
+      if (i < kCopies - 1 || tid < kHaloPix * 4 - (kCopies - 1) * kThreads)
+        cp_async16(hs + i * (kThreads / 4) * kLdh, xsrc + h_off[i], (inside >> i) & 1u);
   };
 
   // This warp: tile pixels wm * 64 .. + 63 (m16 tile i: + 16 i), channels n0 + wn * 32 .. + 31.

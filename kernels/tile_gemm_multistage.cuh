@@ -688,17 +688,32 @@ tile_gemm_multistage_mn_kernel(int M, int N, int Kred, int kt_per_split, PA pa, 
 
 // ---- host side ----------------------------------------------------------------------------------
 
-// Split count from the shape only (never the device, so results are the same on every GPU):
-// about two blocks per SM of a 132-SM H100, each split at least 4 k-steps, at most max_splits.
+// Split count from the shape only (never the device, so results are the same on every GPU): the
+// count that minimises an H100 cost model, as the streamed halo tile's (conv2d_halo_stream_cuda.cuh):
+// waves of blocks (132 SMs x the blocks an SM holds: 1 for 128 x 128, 2 for 128 x 64, 3 for
+// 64 x 128) x k-steps a block x a k-step's time at the TF32 rate (0.35 us for 128 x 128 x 32,
+// shared by the SM's blocks), plus, with more than one split, the partials' DRAM traffic
+// ((splits + 1) x M x N floats at 2.9 TB/s). Each split at least 4 k-steps, at most max_splits.
+// (The first rule, about two blocks per SM, split the discriminator's 6 x 6 512->512 forward 14
+// ways, and its partials then cost more than the GEMM.) Small problems, whose partials are
+// cheap, still split as far as the k-steps allow.
 inline tg::SplitPlan plan_splits(int M, int N, int Kred, int BM, int BN, int max_splits) {
   const int64_t tiles = int64_t((M + BM - 1) / BM) * ((N + BN - 1) / BN);
   const int ktiles = (Kred + kBK - 1) / kBK;
-  int64_t s = (264 + tiles - 1) / tiles;
-  s = std::min<int64_t>({s, (ktiles + 3) / 4, int64_t(max_splits)});
-  if (s < 1) s = 1;
+  const int per_sm = BM * BN >= 128 * 128 ? 1 : (BM == 128 ? 2 : 3);
+  const double kstep_us = double(BM) * BN * kBK / 1.508e6;  // at 398 TFLOP/s over 132 SMs
+  const int max_s = std::max(1, std::min((ktiles + 3) / 4, max_splits));
   tg::SplitPlan sp;
-  sp.kt_per_split = std::max(1, int((ktiles + s - 1) / s));
-  sp.splits = std::max(1, (ktiles + sp.kt_per_split - 1) / sp.kt_per_split);
+  sp.kt_per_split = std::max(1, ktiles);
+  sp.splits = 1;
+  double best_us = 0;
+  for (int s = 1; s <= max_s; ++s) {
+    const int kps = std::max(1, (ktiles + s - 1) / s);
+    if ((ktiles + kps - 1) / kps != s && s > 1) continue;  // the same as a smaller count
+    const int64_t waves = (tiles * s + 132 * per_sm - 1) / (132 * per_sm);
+    const double us = double(waves) * kps * kstep_us * per_sm + (s > 1 ? double(s + 1) * M * N * 4 / 2.9e6 : 0.0);
+    if (s == 1 || us < best_us) best_us = us, sp.kt_per_split = kps, sp.splits = s;
+  }
   return sp;
 }
 
