@@ -696,13 +696,15 @@ tile_gemm_multistage_mn_kernel(int M, int N, int Kred, int kt_per_split, PA pa, 
 // ((splits + 1) x M x N floats at 2.9 TB/s). Each split at least 4 k-steps, at most max_splits.
 // (The first rule, about two blocks per SM, split the discriminator's 6 x 6 512->512 forward 14
 // ways, and its partials then cost more than the GEMM.) Small problems, whose partials are
-// cheap, still split as far as the k-steps allow.
+// cheap, still split as far as the k-steps allow. Where the tiles alone fill every SM there is
+// no split: such launches are bound by L2 or DRAM, which the model leaves out, and by wave
+// rounding alone it split VGG conv1_1's backward-data (1,152 tiles) in 2, making it slower.
 inline tg::SplitPlan plan_splits(int M, int N, int Kred, int BM, int BN, int max_splits) {
   const int64_t tiles = int64_t((M + BM - 1) / BM) * ((N + BN - 1) / BN);
   const int ktiles = (Kred + kBK - 1) / kBK;
   const int per_sm = BM * BN >= 128 * 128 ? 1 : (BM == 128 ? 2 : 3);
   const double kstep_us = double(BM) * BN * kBK / 1.508e6;  // at 398 TFLOP/s over 132 SMs
-  const int max_s = std::max(1, std::min((ktiles + 3) / 4, max_splits));
+  const int max_s = tiles >= 132 * per_sm ? 1 : std::max(1, std::min((ktiles + 3) / 4, max_splits));
   tg::SplitPlan sp;
   sp.kt_per_split = std::max(1, ktiles);
   sp.splits = 1;
