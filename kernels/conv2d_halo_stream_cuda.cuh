@@ -208,26 +208,16 @@ inline bool applies(int N, int Hin, int Win, int Cin, int Hout, int Wout, int No
   return (images + 1) * Hin * Win * int64_t(Cin) < 2147483647;
 }
 
-// Splits of the chunks, from the shape only (so the sums' order does not depend on the device):
-// the count that minimises an H100 cost model, waves of 132 blocks (one an SM) x chunks a
-// block x 1.6 us (a chunk's 2.4 M multiply-adds at TF32's rate per SM), plus, with more than
-// one split, the partials' DRAM traffic ((splits + 1) x M x Nout floats at 2.9 TB/s). Each
-// split takes at least 2 chunks; at most 16 splits. (16 x 24 x 24 128->256: 1 split, 144
-// blocks in 2 waves; 16 x 6 x 6 512->512: 5 splits of 7 chunks, 120 blocks in one wave.)
+// Chunks a split takes, from the shape only: tg::plan_split_k's cost model with this kernel's
+// blocks (one an SM) and chunks (1.6 us: a chunk's 2.4 M multiply-adds at TF32's rate per SM).
+// Each split at least 2 chunks, at most 16 splits. Unlike v4's plan it splits launches that
+// fill the SMs already: they are bound by the tensor cores, where the model's wave rounding
+// holds. (16 x 24 x 24 128->256: 1 split, 144 blocks in 2 waves; 16 x 6 x 6 512->512: 5 splits
+// of 7 chunks, 120 blocks in one wave.)
 inline int chunks_per_split(int64_t M, int Nout, int Cin) {
   const int64_t blocks = (M + kBM - 1) / kBM * ((Nout + kBN - 1) / kBN);
-  const int chunks = Cin / kCC, max_splits = std::min(16, chunks / 2);
-  if (max_splits < 2) return std::max(chunks, 1);  // one split (or a shape the kernel refuses)
-  int best = chunks;
-  double best_us = 0;
-  for (int s = 1; s <= max_splits; ++s) {
-    const int cps = (chunks + s - 1) / s;
-    if ((chunks + cps - 1) / cps != s) continue;  // the same as a smaller count
-    const int64_t waves = (blocks * s + 131) / 132;
-    const double us = double(waves) * cps * 1.6 + (s > 1 ? double(s + 1) * M * Nout * 4 / 2.9e6 : 0.0);
-    if (s == 1 || us < best_us) best_us = us, best = cps;
-  }
-  return best;
+  const int chunks = Cin / kCC;
+  return tg::plan_split_k(blocks, 1, chunks, 1.6, M * Nout, std::min(16, chunks / 2)).kt_per_split;
 }
 inline int splits_of(const Params& p) {
   const int chunks = p.Cin / kCC;

@@ -301,6 +301,29 @@ struct SplitPlan {
   int splits = 1, kt_per_split = 1;
 };
 
+// The split-K plan that minimises an H100 cost model, from the shape only (so the sums' order,
+// and the bits, are the same on every GPU): waves of `blocks` x splits over 132 SMs holding
+// per_sm blocks each, x steps a block x step_us (one step's time with the SM to itself, so
+// per_sm blocks sharing an SM take per_sm times as long), plus, with more than one split, the
+// partials' DRAM traffic ((splits + 1) x out_elems floats at 2.9 TB/s). 1 to max_splits splits
+// of `steps` reduction steps; a count that leaves the same steps a split as a smaller one is
+// skipped. Used by v4's multistage GEMM and the streamed halo tile (their callers choose
+// max_splits: the steps a split must keep, and when not to split at all).
+inline SplitPlan plan_split_k(int64_t blocks, int per_sm, int steps, double step_us, int64_t out_elems,
+                              int max_splits) {
+  SplitPlan sp;
+  sp.kt_per_split = steps > 1 ? steps : 1;
+  double best_us = 0;
+  for (int s = 1; s <= max_splits || s == 1; ++s) {
+    const int per = (steps + s - 1) / s > 1 ? (steps + s - 1) / s : 1;
+    if (s > 1 && (steps + per - 1) / per != s) continue;
+    const int64_t waves = (blocks * s + 132 * per_sm - 1) / (132 * per_sm);
+    const double us = double(waves) * per * step_us * per_sm + (s > 1 ? double(s + 1) * out_elems * 4 / 2.9e6 : 0.0);
+    if (s == 1 || us < best_us) best_us = us, sp.kt_per_split = per, sp.splits = s;
+  }
+  return sp;
+}
+
 // Split count from the problem shape only (never the device), so results are reproducible
 // across GPUs: enough blocks for about two waves on a 132-SM H100, each split >= 4 k-steps,
 // at most max_splits; then no split is left empty.

@@ -688,35 +688,20 @@ tile_gemm_multistage_mn_kernel(int M, int N, int Kred, int kt_per_split, PA pa, 
 
 // ---- host side ----------------------------------------------------------------------------------
 
-// Split count from the shape only (never the device, so results are the same on every GPU): the
-// count that minimises an H100 cost model, as the streamed halo tile's (conv2d_halo_stream_cuda.cuh):
-// waves of blocks (132 SMs x the blocks an SM holds: 1 for 128 x 128, 2 for 128 x 64, 3 for
-// 64 x 128) x k-steps a block x a k-step's time at the TF32 rate (0.35 us for 128 x 128 x 32,
-// shared by the SM's blocks), plus, with more than one split, the partials' DRAM traffic
-// ((splits + 1) x M x N floats at 2.9 TB/s). Each split at least 4 k-steps, at most max_splits.
-// (The first rule, about two blocks per SM, split the discriminator's 6 x 6 512->512 forward 14
-// ways, and its partials then cost more than the GEMM.) Small problems, whose partials are
-// cheap, still split as far as the k-steps allow. Where the tiles alone fill every SM there is
-// no split: such launches are bound by L2 or DRAM, which the model leaves out, and by wave
-// rounding alone it split VGG conv1_1's backward-data (1,152 tiles) in 2, making it slower.
+// Split count from the shape only: tg::plan_split_k's cost model with this GEMM's blocks (1 an
+// SM for 128 x 128, 2 for 128 x 64, 3 for 64 x 128) and k-steps (0.35 us for 128 x 128 x 32 at
+// 398 TFLOP/s over 132 SMs). Each split at least 4 k-steps, at most max_splits. (The first rule,
+// about two blocks per SM, split the discriminator's 6 x 6 512->512 forward 14 ways, and its
+// partials then cost more than the GEMM.) Small problems, whose partials are cheap, still split
+// as far as the k-steps allow. Where the tiles alone fill every SM there is no split: these
+// launches are bound by L2 or DRAM, which the model leaves out, and by wave rounding alone it
+// split VGG conv1_1's backward-data (1,152 tiles) in 2, making it slower.
 inline tg::SplitPlan plan_splits(int M, int N, int Kred, int BM, int BN, int max_splits) {
   const int64_t tiles = int64_t((M + BM - 1) / BM) * ((N + BN - 1) / BN);
   const int ktiles = (Kred + kBK - 1) / kBK;
   const int per_sm = BM * BN >= 128 * 128 ? 1 : (BM == 128 ? 2 : 3);
-  const double kstep_us = double(BM) * BN * kBK / 1.508e6;  // at 398 TFLOP/s over 132 SMs
-  const int max_s = tiles >= 132 * per_sm ? 1 : std::max(1, std::min((ktiles + 3) / 4, max_splits));
-  tg::SplitPlan sp;
-  sp.kt_per_split = std::max(1, ktiles);
-  sp.splits = 1;
-  double best_us = 0;
-  for (int s = 1; s <= max_s; ++s) {
-    const int kps = std::max(1, (ktiles + s - 1) / s);
-    if ((ktiles + kps - 1) / kps != s && s > 1) continue;  // the same as a smaller count
-    const int64_t waves = (tiles * s + 132 * per_sm - 1) / (132 * per_sm);
-    const double us = double(waves) * kps * kstep_us * per_sm + (s > 1 ? double(s + 1) * M * N * 4 / 2.9e6 : 0.0);
-    if (s == 1 || us < best_us) best_us = us, sp.kt_per_split = kps, sp.splits = s;
-  }
-  return sp;
+  const int max_s = tiles >= 132 * per_sm ? 1 : std::min((ktiles + 3) / 4, max_splits);
+  return tg::plan_split_k(tiles, per_sm, ktiles, double(BM) * BN * kBK / 1.508e6, int64_t(M) * N, max_s);
 }
 
 // 128 x 128 tiles when N > 64, else 128 x 64.

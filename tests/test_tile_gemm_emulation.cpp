@@ -8,6 +8,7 @@
 // every shared-memory element the compute reads (shared memory starts as NaN), that each
 // mma operand element comes from exactly one lane register, and that every output is written.
 // What it cannot check (needs a GPU): cp.async timing, barriers, the real mma instruction.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -309,4 +310,34 @@ TEST_CASE("tile GEMM emulation: gemm transposes, padding, alpha/beta, split-K", 
       }
     }
   }
+}
+
+// tg::plan_split_k, the split-K cost model of v4's multistage GEMM and the streamed halo tile:
+// every step in exactly one non-empty split, within the limit; with free partials and one block
+// the fewest steps a split that the limit allows; and dearer partials never more splits.
+TEST_CASE("split-K cost model: coverage, limits, and the partials' price", "[kernels][tile_gemm]") {
+  for (int steps : {0, 1, 2, 3, 7, 16, 32, 72, 144, 1000})
+    for (int max_splits : {0, 1, 2, 5, 16, 64})
+      for (int64_t blocks : {1, 5, 72, 131, 132, 264, 1152})
+        for (int per_sm : {1, 2, 3}) {
+          int last_splits = 1 << 30;
+          for (int64_t out_elems : {int64_t(0), int64_t(1000), int64_t(1) << 20, int64_t(1) << 24, int64_t(1) << 34}) {
+            const SplitPlan sp = plan_split_k(blocks, per_sm, steps, 0.35, out_elems, max_splits);
+            INFO("steps " << steps << " max " << max_splits << " blocks " << blocks << " per_sm " << per_sm
+                          << " out " << out_elems);
+            REQUIRE(sp.splits >= 1);
+            REQUIRE(sp.splits <= std::max(1, max_splits));
+            REQUIRE(sp.kt_per_split >= 1);
+            REQUIRE(int64_t(sp.splits) * sp.kt_per_split >= steps);           // every step covered
+            if (steps > 0) REQUIRE(int64_t(sp.splits - 1) * sp.kt_per_split < steps);  // none empty
+            if (max_splits <= 1) REQUIRE(sp.splits == 1);
+            REQUIRE(sp.splits <= last_splits);  // dearer partials: never more splits
+            last_splits = sp.splits;
+            if (out_elems == int64_t(1) << 34) REQUIRE(sp.splits == 1);  // 64 GiB of partials a split
+            if (out_elems == 0 && blocks == 1 && steps > 0 && max_splits >= 1) {
+              const int s = std::min(max_splits, steps);
+              REQUIRE(sp.kt_per_split == (steps + s - 1) / s);
+            }
+          }
+        }
 }
