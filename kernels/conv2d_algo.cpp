@@ -12,6 +12,7 @@ const char* conv_algo_name(ConvAlgo a) {
     case ConvAlgo::v5_implicit_gemm_bf16_multistage: return "v5_implicit_gemm_bf16_multistage";
     case ConvAlgo::v6_halo_tile_tf32: return "v6_halo_tile_tf32";
     case ConvAlgo::v7_halo_tile_bf16: return "v7_halo_tile_bf16";
+    case ConvAlgo::v8_halo_wgmma_tf32: return "v8_halo_wgmma_tf32";
     case ConvAlgo::cudnn: return "cudnn";
   }
   return "unknown";
@@ -44,6 +45,11 @@ const std::vector<ConvVariant>& conv_variants() {
       {ConvAlgo::v7_halo_tile_bf16, "v7_halo_tile_bf16", ConvMath::bf16, false,
        "v6's 3x3 halo paths in BF16 (the same shapes) and its tail and narrow-C paths (TF32); v5 (and its "
        "fallbacks) for the rest"},
+      {ConvAlgo::v8_halo_wgmma_tf32, "v8_halo_wgmma_tf32", ConvMath::tf32, false,
+       "on a device of compute capability 9.0, 3x3 stride-1 forward and backward-data with 64 gathered "
+       "channels into 64 (SRResNet's body; 16-byte aligned activations and weights; 226 KiB of shared memory) "
+       "on wgmma (TF32) fed by the bulk tensor copy engine; v6 (and its fallbacks) for the rest, and "
+       "everywhere on other devices"},
       {ConvAlgo::cudnn, "cudnn", ConvMath::fp32, true, "every shape cuDNN supports"},
   };
   return v;

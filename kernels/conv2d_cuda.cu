@@ -47,6 +47,10 @@
 //                          TF32 by truncation, like v4, which runs every other shape and pass.
 //   v7_halo_tile_bf16      v6 with BF16 operands (mma.m16n8k16, v5's packing), its tail and narrow-C
 //                          paths in TF32; v5 runs the rest.
+//   v8_halo_wgmma_tf32     v6 with its 3x3 64 -> 64 forward and backward-data on Hopper's own path:
+//                          the halo brought by the bulk tensor copy engine (TMA) and multiplied by
+//                          wgmma from shared memory (conv2d_halo_wgmma_cuda.cu, sm_90a, so only on
+//                          compute capability 9.0); v6 runs the rest, and everything elsewhere.
 //   cudnn                  baseline, conv2d_cudnn.cu.
 //
 // The convolution as a GEMM (M x N, reduction Kred):
@@ -79,6 +83,7 @@
 #include "kernels/conv2d_narrow_n_wgrad_cuda.cuh"
 #include "kernels/conv2d_strided_dgrad_cuda.cuh"
 #include "kernels/conv2d_halo_cuda.cuh"
+#include "kernels/conv2d_halo_wgmma.h"
 #include "kernels/conv2d_halo_stream_cuda.cuh"
 #include "kernels/conv2d_tail_halo_cuda.cuh"
 #include "kernels/conv2d_tail_wgrad_cuda.cuh"
@@ -225,7 +230,9 @@ void transpose_weight(const tg::ConvGeom& g, const cuda::dgrad::Taps& taps, cons
 namespace tg4 = cuda::tg4;
 
 // v6 and v7: the halo tile (conv2d_halo_cuda.cuh), with TF32 or BF16 operands.
-bool halo_tile(ConvAlgo algo) { return algo == ConvAlgo::v6_halo_tile_tf32 || algo == ConvAlgo::v7_halo_tile_bf16; }
+bool halo_tile(ConvAlgo algo) {
+  return algo == ConvAlgo::v6_halo_tile_tf32 || algo == ConvAlgo::v7_halo_tile_bf16 || algo == ConvAlgo::v8_halo_wgmma_tf32;
+}
 
 // v4 and v5: the multistage engine (the same paths), with TF32 or BF16 operands; v6 and v7 run
 // v4's and v5's paths where their own does not apply.
@@ -398,13 +405,16 @@ template <bool FLIP>
 void run_v6(ConvAlgo algo, int N, int Hin, int Win, int cin, int Hout, int Wout, int nout, int pad,
             const float* gathered, const float* w, const tg::BiasActEpi& epi, cudaStream_t s) {
   namespace hl = cuda::halo;
+  namespace hw = cuda::halo_wgmma;
+  const int sms = cuda::sm_count();
+  if (algo == ConvAlgo::v8_halo_wgmma_tf32 && hw::applies(3, 3, 1, cin, nout, gathered, w) && hw::runs_here())
+    return hw::launch<FLIP>(hw::Params{gathered, w, N, Hin, Win, Hout, Wout, pad}, epi, sms, s);
   hl::Params hp;
   hp.x = gathered, hp.w = w;
   hp.Hin = Hin, hp.Win = Win, hp.Hout = Hout, hp.Wout = Wout, hp.Nout = nout, hp.pad = pad;
   hp.tiles_w = (Wout + hl::kTile - 1) / hl::kTile;
   hp.tiles_img = (Hout + hl::kTile - 1) / hl::kTile * hp.tiles_w;
   hp.tiles = N * hp.tiles_img;
-  const int sms = cuda::sm_count();
   if (bf16_operands(algo)) {
     if (cin == 64) return hl::launch_conv3x3_halo<tg4::Mma::bf16, 64, FLIP>(hp, epi, sms, s);
     return hl::launch_conv3x3_halo<tg4::Mma::bf16, 32, FLIP>(hp, epi, sms, s);
@@ -563,6 +573,7 @@ void check_algo(ConvAlgo algo, const char* who) {
     case ConvAlgo::v5_implicit_gemm_bf16_multistage:
     case ConvAlgo::v6_halo_tile_tf32:
     case ConvAlgo::v7_halo_tile_bf16:
+    case ConvAlgo::v8_halo_wgmma_tf32:
     case ConvAlgo::cudnn: return;
   }
   throw std::invalid_argument(std::string(who) + ": unknown ConvAlgo " + std::to_string(int(algo)));

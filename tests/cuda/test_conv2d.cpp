@@ -105,8 +105,10 @@ bool use_gemm_ref(const Conv2dParams& p) { return p.flops() > 2e8; }
 Tol tol_for(ConvAlgo a, double k) {
   if (a == ConvAlgo::v3_implicit_gemm_tf32) return tol_tf32(k);
   // v4 truncates its inputs to TF32 (relative error <= 2^-10, one-sided) where v3 rounds them
-  // (<= 2^-11): twice v3's tolerance. Its fallbacks (v3) pass the same bound. v6 truncates too.
-  if (a == ConvAlgo::v4_implicit_gemm_tf32_multistage || a == ConvAlgo::v6_halo_tile_tf32) {
+  // (<= 2^-11): twice v3's tolerance. Its fallbacks (v3) pass the same bound. v6 and v8 (the
+  // tensor core reads the TF32 bits of wgmma's shared-memory operands) truncate too.
+  if (a == ConvAlgo::v4_implicit_gemm_tf32_multistage || a == ConvAlgo::v6_halo_tile_tf32 ||
+      a == ConvAlgo::v8_halo_wgmma_tf32) {
     const Tol t = tol_tf32(k);
     return {2 * t.atol, 2 * t.rtol};
   }

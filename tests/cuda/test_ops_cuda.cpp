@@ -200,12 +200,13 @@ TEST_CASE("conv2d op on CUDA matches float64 CPU for every ConvAlgo", "[cuda][op
       const double kf = R * double(c.x[3]), kd = R * double(c.w[0]);
       const double kw = double(c.x[0]) * double(c.x[1]) * double(c.x[2]);  // >= the output pixels
       // cuDNN may use Winograd/FFT: 10x looser (test_conv2d.cu); TF32: the sqrt(k) formula.
-      // v4 and v6 truncate to TF32 (2^-10 per input where v3 rounds, 2^-11): twice the TF32 bound. v5:
-      // the BF16 bound.
+      // v4, v6 and v8 truncate to TF32 (2^-10 per input where v3 rounds, 2^-11): twice the TF32 bound.
+      // v5: the BF16 bound.
       auto tol = [&](double k) {
         if (v.math == kern::ConvMath::bf16) return tol_bf16(k);
         Tol t = v.math == kern::ConvMath::tf32 ? tol_tf32(k) : tol_fp32(k);
-        if (a == kern::ConvAlgo::v4_implicit_gemm_tf32_multistage || a == kern::ConvAlgo::v6_halo_tile_tf32)
+        if (a == kern::ConvAlgo::v4_implicit_gemm_tf32_multistage || a == kern::ConvAlgo::v6_halo_tile_tf32 ||
+            a == kern::ConvAlgo::v8_halo_wgmma_tf32)
           return Tol{2 * t.atol, 2 * t.rtol};
         return a == kern::ConvAlgo::cudnn ? Tol{10 * t.atol, 10 * t.rtol} : t;
       };

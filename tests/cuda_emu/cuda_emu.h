@@ -39,6 +39,7 @@
 // Qualifiers: must be defined before the CUDA headers, which keep definitions they find.
 #define __shared__ static thread_local
 #define __launch_bounds__(...)
+#define __grid_constant__
 
 #include <cuda_runtime.h>
 
@@ -117,6 +118,39 @@ void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b
 // receives in r[i] the 32-bit word l % 4 of row l / 4 of matrix i (PTX ISA, "Warp-level matrix
 // load instruction: ldmatrix"). count = 1, 2 or 4.
 void ldmatrix(uint32_t* r, int count, const void* row_addr);
+
+// ---- Hopper (sm_90a) instructions, emu_hopper.cpp: only on the launch's dynamic shared memory ----
+// A shared-memory address as the PTX state space sees it (cvta.to.shared): here the offset of p
+// in the launch's dynamic shared memory (a fault if p lies outside it).
+uint32_t shared_address(const void* p);
+// mbarrier.init.shared::cta.b64 [bar], count: a barrier of `count` arrivals per phase, phase 0.
+// The emulated mbarrier keeps its state in its own 8 bytes: arrivals left (16 bits), arrivals
+// per phase (16), transaction bytes left (31) and the phase's parity (1).
+void mbarrier_init(void* bar, int count);
+// mbarrier.arrive.expect_tx.shared::cta.b64 _, [bar], bytes: adds `bytes` to the transaction
+// count of the current phase, then arrives.
+void mbarrier_arrive_expect_tx(void* bar, uint32_t bytes);
+// mbarrier.try_wait.parity.shared::cta.b64 p, [bar], parity: lands the bulk copies issued on the
+// barrier (cp_async_bulk_tensor below), then true when the phase of that parity has completed.
+// A GPU thread would spin until then; a fiber cannot (the others run only at a barrier), so a
+// wait that cannot complete with the arrivals made so far is a fault ("would wait forever").
+bool mbarrier_try_wait_parity(void* bar, uint32_t parity);
+// cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+// [dst], [tmap, {c0, c1, c2, c3}], [bar]: the box at coordinates c (innermost first; elements
+// outside the tensor read as zero) into dst, box dimension 0 innermost. dst reads as NaN until
+// the copy lands, at a wait on bar; the whole box's bytes count against bar's transaction count.
+// tmap: a CUtensorMap written by the emulated cuTensorMapEncodeTiled (cudaGetDriverEntryPoint*).
+void cp_async_bulk_tensor_4d(void* dst, const void* tmap, const int (&c)[4], void* bar);
+// wgmma.fence / commit_group / wait_group n (warpgroup collectives: every thread calls them).
+void wgmma_fence();
+void wgmma_commit();
+void wgmma_wait(int n);
+// wgmma.mma_async.sync.aligned.m64n{n}k8.f32.tf32.tf32 {d}, desc_a, desc_b, scale_d, 1, 1: both
+// operands in shared memory, K-major, no swizzle (PTX ISA, "Matrix Descriptor Format" and
+// "Shared Memory Matrix Layout"), d = the n / 2 accumulators of this thread. Queued in the open
+// group; the product is formed at wgmma_wait from shared memory as it is then, so a tile
+// overwritten before the wait gives a wrong result.
+void wgmma_m64k8_tf32(float* d, int n, uint64_t desc_a, uint64_t desc_b, bool scale_d);
 
 // ---- launches -----------------------------------------------------------------------------------
 

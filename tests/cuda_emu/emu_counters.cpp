@@ -33,6 +33,7 @@ const char* mem_kind_name(MemKind k) {
     case MemKind::shared_load: return "shared_load";
     case MemKind::shared_store: return "shared_store";
     case MemKind::ldsm: return "ldsm";
+    case MemKind::tma: return "tma";
     case MemKind::count_: break;
   }
   return "?";
@@ -137,7 +138,7 @@ void hook(bool store, uintptr_t addr, size_t bytes, void* pc) {
 }
 
 bool is_global_kind(MemKind k) {
-  return k == MemKind::global_load || k == MemKind::global_store || k == MemKind::ldgsts;
+  return k == MemKind::global_load || k == MemKind::global_store || k == MemKind::ldgsts || k == MemKind::tma;
 }
 
 // Groups warp w's traces into requests (n-th execution of a call site by each lane = one request).
@@ -290,6 +291,8 @@ void counters_block_end() {
     g_cur.hmma += b->acc.hmma;
     g_cur.hmma_bf16 += b->acc.hmma_bf16;
     g_cur.ldmatrix += b->acc.ldmatrix;
+    g_cur.hgmma += b->acc.hgmma;
+    g_cur.hgmma_macs += b->acc.hgmma_macs;
     g_cur.barriers += b->acc.barriers;
     g_footprint.insert(b->footprint.begin(), b->footprint.end());
     for (uint64_t sec : b->footprint) {
@@ -309,6 +312,13 @@ void counters_note(WarpInstr what) {
     case WarpInstr::ldmatrix: b->acc.ldmatrix += 1; break;
     case WarpInstr::barrier: b->acc.barriers += 1; break;
   }
+}
+
+void counters_note_wgmma(double macs) {
+  BlockState* b = tl_block;
+  if (!b || lane_id() != 0) return;
+  b->acc.hgmma += 1;
+  b->acc.hgmma_macs += macs / 4;
 }
 
 void counters_record(MemKind kind, const void* pc, const void* addr, int bytes) {

@@ -14,8 +14,8 @@
 // CUDA thread appends (call site, address, size) to its trace; when every thread of the block is
 // suspended (a barrier or warp collective) the traces of a warp are grouped into requests: the
 // n-th execution of a call site by each lane is one request (lanes that branch around it simply
-// drop out, as on a GPU). cp.async, ldmatrix, mma and barriers are counted by the emulator's own
-// implementations of those instructions. Accesses outside device memory and shared memory (the
+// drop out, as on a GPU). cp.async, ldmatrix, mma, wgmma, the bulk tensor copy and barriers are counted
+// by the emulator's own implementations of those instructions. Accesses outside device memory and shared memory (the
 // thread's locals) are ignored.
 // Counts are those of the accesses the host compiler emits, which follow the CUDA source; nvcc may
 // merge or drop a few (it keeps values in registers just the same), so the SASS is the judge of the
@@ -50,6 +50,7 @@ enum class MemKind : uint8_t {
   shared_load,    // LDS
   shared_store,   // STS
   ldsm,           // ldmatrix (LDSM): one 16-byte row per lane
+  tma,            // cp.async.bulk.tensor (UTMALDG): its global side, one request per 16-byte box row
   count_
 };
 const char* mem_kind_name(MemKind k);
@@ -65,6 +66,8 @@ struct LaunchCounts {
   double hmma = 0;                   // mma.sync warp instructions (TF32 and BF16)
   double hmma_bf16 = 0;              // ... of them m16n8k16 BF16 (twice the multiply-adds of m16n8k8)
   double ldmatrix = 0;               // ldmatrix warp instructions (also in mem[ldsm].requests)
+  double hgmma = 0;                  // wgmma warp instructions (HGMMA: a warpgroup's counts once per warp)
+  double hgmma_macs = 0;             // ... their multiply-adds (m64 n k8 each: 16 n 8 per warp)
   double barriers = 0;               // __syncthreads executed, per warp (a warp instruction each)
   double footprint_sectors = 0;      // distinct global sectors touched by the blocks that ran
   double allocation_bytes = 0;       // bytes of the device allocations the launch touched at all

@@ -3,6 +3,7 @@
 //   emu_tensor_core.cpp  cvt.rna.tf32, cvt.rn.bf16x2, mma.m16n8k8 (TF32) and mma.m16n8k16 (BF16)
 //   emu_runtime_api.cpp  the device's error state, stream capture, launch, the CUDA runtime API
 //   emu_device_memory.cpp device allocations, fenced off from host code outside device work
+//   emu_hopper.cpp       sm_90a: mbarrier, the bulk tensor copy (TMA) and wgmma
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -53,6 +54,13 @@ std::string run_grid(const std::function<void()>& body, dim3 grid, dim3 block, s
 // mangled name; a launch asking for more than 48 KiB checks it when its first thread starts.
 void set_max_dynamic_smem(const std::string& mangled, int bytes);
 
+// ---- what emu_hopper.cpp needs of the scheduler ----
+[[noreturn]] void kernel_fault(const std::string& why);  // the running thread faults
+uint64_t block_serial();         // a number that changes whenever this host thread starts a block
+size_t dynamic_shared_bytes();   // the running launch's dynamic shared memory
+// What cudaGetDriverEntryPointByVersion returns for a driver symbol (emu_hopper.cpp), or null.
+void* driver_entry_point(const char* symbol);
+
 // ---- counters (emu_counters.cpp; see emu_counters.h) ----
 // A launch that runs while counting: returns the block limit (0: all blocks).
 int64_t counters_launch_begin(const std::string& kernel, dim3 grid, dim3 block, size_t smem);
@@ -64,6 +72,9 @@ void counters_shared_range(const void* p, size_t bytes);  // shared memory of th
 void counters_kernel_name(const char* tag);
 enum class WarpInstr { hmma, hmma_bf16, ldmatrix, barrier };
 void counters_note(WarpInstr what);      // called by every lane; lane 0 counts it
+// One wgmma instruction of the calling warp's warpgroup (called by every lane; lane 0 of each warp
+// counts it as one warp instruction doing macs / 4 of its multiply-adds, as HGMMA issues per warp).
+void counters_note_wgmma(double macs);
 void counters_record(MemKind kind, const void* pc, const void* addr, int bytes);
 // The kernel's mangled name from its entry tag: typeid of a local struct EmuKernelTag names the
 // enclosing function ("Z<encoding>E12EmuKernelTag"); "" if it does not look like one.

@@ -192,6 +192,7 @@ class BlockRunner {
     return reinterpret_cast<void*>((p + 127) & ~uintptr_t(127));
   }
   size_t smem_bytes() const { return smem_bytes_; }
+  uint64_t serial() const { return block_serial_; }
   // The first thread of a block to start checks a dynamic shared-memory request above 48 KiB
   // against cudaFuncSetAttribute's limit for this kernel.
   bool smem_checked_ = true;
@@ -486,6 +487,15 @@ void* dynamic_shared() {
   BlockRunner& r = runner_in_kernel("extern __shared__");
   return r.smem_bytes() ? r.dyn_smem_ptr() : nullptr;
 }
+
+void kernel_fault(const std::string& why) {
+  runner_in_kernel("a faulting instruction").fault(why);
+  std::abort();  // fault() never returns
+}
+
+uint64_t block_serial() { return runner_in_kernel("block_serial").serial(); }
+
+size_t dynamic_shared_bytes() { return runner_in_kernel("extern __shared__").smem_bytes(); }
 
 namespace {
 std::mutex g_smem_attr_mu;

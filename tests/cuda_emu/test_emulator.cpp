@@ -9,6 +9,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -262,4 +263,93 @@ TEST_CASE("emulator: streams are separate queues, so a missing cross-stream depe
   CHECK(cudaStreamDestroy(blocking) == cudaSuccess);
   CHECK(cudaFree(a) == cudaSuccess);
   CHECK(cudaFree(b) == cudaSuccess);
+}
+
+// wgmma.m64n64k8 (TF32) from unswizzled K-major tiles (PTX ISA, "Shared Memory Matrix Layout"):
+// each product reads the upper 19 bits of its operands (truncation), the second wgmma of the
+// group adds to the first's accumulators. Expected: the truncated products summed in double
+// (exact) and rounded once per wgmma.
+TEST_CASE("emulator: wgmma multiplies unswizzled K-major tiles through their descriptors", "[emulator][hopper]") {
+  std::vector<float> a(64 * 8), b(64 * 8);
+  uint32_t st = 12345u;
+  auto next = [&st] {
+    st = st * 1664525u + 1013904223u;
+    return float(int(st >> 8) - (1 << 23)) / float(1 << 23);
+  };
+  for (float& v : a) v = next();
+  for (float& v : b) v = next();
+  auto trunc = [](float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    u &= 0xffffe000u;
+    std::memcpy(&f, &u, 4);
+    return double(f);
+  };
+  float *da = nullptr, *db = nullptr, *dout = nullptr;
+  REQUIRE(cudaMalloc(&da, a.size() * 4) == cudaSuccess);
+  REQUIRE(cudaMalloc(&db, b.size() * 4) == cudaSuccess);
+  REQUIRE(cudaMalloc(&dout, 64 * 64 * 4) == cudaSuccess);
+  REQUIRE(cudaMemcpy(da, a.data(), a.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess);
+  REQUIRE(cudaMemcpy(db, b.data(), b.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess);
+  srgan::emu::selftest::launch_wgmma_tile(da, db, dout);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  std::vector<float> out(64 * 64);
+  REQUIRE(cudaMemcpy(out.data(), dout, out.size() * 4, cudaMemcpyDeviceToHost) == cudaSuccess);
+  int wrong = 0;
+  for (int m = 0; m < 64; ++m)
+    for (int n = 0; n < 64; ++n) {
+      double s = 0;
+      for (int k = 0; k < 8; ++k) s += trunc(a[m * 8 + k]) * trunc(b[n * 8 + k]);
+      const float once = float(s), twice = float(double(once) + s);
+      wrong += out[size_t(m) * 64 + n] != twice;
+    }
+  CHECK(wrong == 0);
+  CHECK(cudaFree(da) == cudaSuccess);
+  CHECK(cudaFree(db) == cudaSuccess);
+  CHECK(cudaFree(dout) == cudaSuccess);
+}
+
+// cp.async.bulk.tensor.4d: the box lands at the mbarrier wait (before, it reads as NaN), dimension 0
+// innermost, zeros where it leaves the tensor (a negative column, rows past the bottom).
+TEST_CASE("emulator: the bulk tensor copy lands its box at the mbarrier wait, zeros outside the tensor",
+          "[emulator][hopper]") {
+  const int H = 7, W = 9;
+  std::vector<float> x(size_t(H) * W * 8);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i + 1);
+  float *dx = nullptr, *dout = nullptr;
+  REQUIRE(cudaMalloc(&dx, x.size() * 4) == cudaSuccess);
+  REQUIRE(cudaMalloc(&dout, 121 * 4) == cudaSuccess);
+  REQUIRE(cudaMemcpy(dx, x.data(), x.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess);
+  const int c = 4, xc = -2, yc = H - 3;  // channels 4..7, columns -2..3, rows 4..8
+  REQUIRE(srgan::emu::selftest::launch_tma_box(dx, H, W, c, xc, yc, dout));
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  std::vector<float> out(121);
+  REQUIRE(cudaMemcpy(out.data(), dout, out.size() * 4, cudaMemcpyDeviceToHost) == cudaSuccess);
+  CHECK(std::isnan(out[0]));
+  int wrong = 0, zeros = 0;
+  for (int r = 0; r < 5; ++r)
+    for (int q = 0; q < 6; ++q)
+      for (int e = 0; e < 4; ++e) {
+        const int y = yc + r, xx = xc + q;
+        const bool inside = y >= 0 && y < H && xx >= 0 && xx < W;
+        const float want = inside ? x[(size_t(y) * W + xx) * 8 + c + e] : 0.f;
+        zeros += !inside;
+        wrong += out[1 + size_t((r * 6 + q) * 4 + e)] != want;
+      }
+  CHECK(wrong == 0);
+  CHECK(zeros == 4 * (5 * 6 - 3 * 4));  // rows 4..6 x columns 0..3 inside
+  CHECK(cudaFree(dx) == cudaSuccess);
+  CHECK(cudaFree(dout) == cudaSuccess);
+}
+
+TEST_CASE("emulator: an mbarrier wait that no arrival can complete fails the launch", "[emulator][hopper]") {
+  float* out = nullptr;
+  REQUIRE(cudaMalloc(&out, 32 * sizeof(float)) == cudaSuccess);
+  srgan::emu::selftest::launch_mbarrier_short(out);
+  CHECK(cudaDeviceSynchronize() == cudaErrorLaunchFailure);
+  const std::string why = srgan::emu::take_fault_for_selftest();
+  INFO(why);
+  CHECK(why.find("would wait forever") != std::string::npos);
+  CHECK(why.find("1 arrivals") != std::string::npos);
+  CHECK(cudaFree(out) == cudaSuccess);
 }

@@ -182,7 +182,9 @@ Json launch_json(const emu::LaunchCounts& c, const SassKernel* k, const LaunchEs
   d["shared_load"] = mem_json(c[MemKind::shared_load], s, false);
   d["shared_store"] = mem_json(c[MemKind::shared_store], s, false);
   d["ldsm"] = mem_json(c[MemKind::ldsm], s, false);
+  d["tma"] = mem_json(c[MemKind::tma], s, true);
   d["hmma"] = c.hmma * s;
+  d["hgmma"] = c.hgmma * s;
   d["hmma_bf16"] = c.hmma_bf16 * s;
   d["barriers"] = c.barriers * s;
   d["warps"] = e.warps;

@@ -17,7 +17,7 @@ LaunchEstimate estimate_launch(const emu::LaunchCounts& c, const SassKernel* sas
   // Main-loop passes, from the dynamic count of the instruction that picked the loop.
   if (sass && sass->has_loop) {
     const SassMix& L = sass->loop;
-    if (L[SassClass::mma] > 0 && c.hmma > 0) e.loop_iterations = c.hmma * s / L[SassClass::mma];
+    if (L[SassClass::mma] > 0 && c.hmma + c.hgmma > 0) e.loop_iterations = (c.hmma + c.hgmma) * s / L[SassClass::mma];
     else if (L.bar_sync > 0 && c.barriers > 0) e.loop_iterations = c.barriers * s / L.bar_sync;
     else if (const int mem = L[SassClass::ldg] + L[SassClass::stg] + L[SassClass::ldgsts]; mem > 0)
       e.loop_iterations = global_requests / mem;
@@ -49,13 +49,17 @@ LaunchEstimate estimate_launch(const emu::LaunchCounts& c, const SassKernel* sas
     if (sass && sass->whole[SassClass::mma] > 0) per = sass->whole.macs / sass->whole[SassClass::mma];
     e.issued_macs = c.hmma * s * per;
     e.tensor = true;
+  } else if (c.hgmma > 0) {
+    e.issued_macs = c.hgmma_macs * s;  // wgmma (HGMMA): the emulator counts each one's m x n x k
+    e.tensor = true;
   } else if (sass) {
     const double loop_ffma = sass->has_loop ? sass->loop[SassClass::ffma] : 0;
     e.issued_macs = 32.0 * (e.loop_iterations * loop_ffma + e.warps * (sass->whole[SassClass::ffma] - loop_ffma));
   }
 
   e.l2_bytes = 32.0 * s *
-               (c[MemKind::global_load].sectors + c[MemKind::global_store].sectors + c[MemKind::ldgsts].sectors);
+               (c[MemKind::global_load].sectors + c[MemKind::global_store].sectors + c[MemKind::ldgsts].sectors +
+                c[MemKind::tma].sectors);
   e.dram_bytes = std::min(32.0 * c.footprint_sectors * s, c.allocation_bytes);
 
   // Blocks resident per SM (reported), and the share of the SMs' time the grid keeps busy: the

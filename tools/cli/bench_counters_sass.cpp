@@ -3,6 +3,7 @@
 #include "tools/cli/bench_counters_sass.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -70,11 +71,17 @@ SassClass classify_sass(const std::string& opcode) {
 double sass_macs(const std::string& opcode) {
   const std::string b = base_of(opcode);
   if (b == "FFMA") return 32;
-  if (b != "HMMA" && b != "IMMA" && b != "DMMA") return 0;  // HGMMA: shapes in its operands; not used yet
-  // HMMA.<m><n><k>: 1688 = 16x8x8, 16816 = 16x8x16, 16832 = 16x8x32, 884 = 8x8x4.
   const size_t dot = opcode.find('.');
   if (dot == std::string::npos) return 0;
   const std::string s = opcode.substr(dot + 1, opcode.find('.', dot + 1) - dot - 1);
+  if (b == "HGMMA") {
+    // HGMMA.<m>x<n>x<k>: a warpgroup's m x n x k, issued by each of its 4 warps (a quarter each).
+    int m = 0, n = 0, k = 0;
+    if (std::sscanf(s.c_str(), "%dx%dx%d", &m, &n, &k) != 3) return 0;
+    return double(m) * n * k / 4;
+  }
+  if (b != "HMMA" && b != "IMMA" && b != "DMMA") return 0;
+  // HMMA.<m><n><k>: 1688 = 16x8x8, 16816 = 16x8x16, 16832 = 16x8x32, 884 = 8x8x4.
   if (s == "1688") return 16 * 8 * 8;
   if (s == "16816") return 16 * 8 * 16;
   if (s == "16832") return 16 * 8 * 32;

@@ -2,7 +2,11 @@
 // rewriting as kernels/*.cu.
 #include "tests/cuda_emu/selftest/selftest_kernels.h"
 
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
 #include "kernels/cuda_util.cuh"
+#include "kernels/hopper_cuda.cuh"
 
 namespace srgan::emu::selftest {
 namespace {
@@ -88,6 +92,69 @@ __global__ void two_barriers(float* out) {
   out[threadIdx.x] = 0.f;
 }
 
+// ---- Hopper (emu_hopper.cpp) ----
+namespace hp = srgan::kern::cuda::hopper;
+
+// A (64 x 8) and B (64 x 8), row-major in global memory, into K-major unswizzled core matrices with
+// gaps between them (A: next 8 rows 256 bytes on, next 4 of K 2,048 bytes on; B: 128 and 1,024),
+// then d = A B^T + A B^T by two chained wgmma in one group; thread (warp w, lane 4 g + t) writes
+// its d[i] to out[row][col] (row 16 w + g + 8 ((i / 2) % 2), column 8 (i / 4) + 2 t + i % 2).
+__global__ void wgmma_tile(const float* a, const float* b, float* out) {
+  extern __shared__ __align__(128) unsigned char sm[];
+  unsigned char* const as = sm;          // 4,096 bytes
+  unsigned char* const bs = sm + 4096;   // 2,048 bytes
+  const int tid = int(threadIdx.x);
+  for (int i = tid; i < 64 * 8; i += 128) {
+    const int r = i / 8, k = i % 8;
+    *reinterpret_cast<float*>(as + (r / 8) * 256 + (r % 8) * 16 + (k / 4) * 2048 + (k % 4) * 4) = a[i];
+    *reinterpret_cast<float*>(bs + (r / 8) * 128 + (r % 8) * 16 + (k / 4) * 1024 + (k % 4) * 4) = b[i];
+  }
+  hp::fence_proxy_async();
+  __syncthreads();
+  float d[32];
+  for (int i = 0; i < 32; ++i) d[i] = 0.f;
+  const uint64_t da = hp::wgmma_desc(hp::shared_u32(as), 2048, 256), db = hp::wgmma_desc(hp::shared_u32(bs), 1024, 128);
+  hp::wgmma_fence();
+  hp::wgmma_m64n64k8_tf32(d, da, db);
+  hp::wgmma_m64n64k8_tf32(d, da, db);
+  hp::wgmma_commit();
+  hp::wgmma_wait<0>();
+  const int w = tid / 32, g = (tid % 32) / 4, t = tid % 4;
+  for (int i = 0; i < 32; ++i) out[(16 * w + g + 8 * ((i / 2) % 2)) * 64 + 8 * (i / 4) + 2 * t + i % 2] = d[i];
+}
+
+// Thread 0 brings the box (4 channels, 6 columns, 5 rows, 1 image) at (c, x, y, 0) of map into
+// shared memory on an mbarrier; out[0] = what the box's first float reads before the wait, then
+// every thread waits and the box (120 floats) goes to out[1 ..].
+__global__ void tma_box(const __grid_constant__ CUtensorMap map, int c, int x, int y, float* out) {
+  extern __shared__ __align__(128) unsigned char sm[];
+  float* const box = reinterpret_cast<float*>(sm);  // [5][6][4]
+  uint64_t* const bar = reinterpret_cast<uint64_t*>(sm + 512);
+  if (threadIdx.x == 0) {
+    hp::mbarrier_init(bar, 1);
+    hp::fence_barrier_init();
+    hp::mbarrier_arrive_expect_tx(bar, 120 * 4);
+    hp::tma_load_4d(box, &map, c, x, y, 0, bar);
+    out[0] = box[0];
+  }
+  __syncthreads();
+  hp::mbarrier_wait(bar, 0);
+  for (int i = int(threadIdx.x); i < 120; i += int(blockDim.x)) out[1 + i] = box[i];
+}
+
+// A barrier of 2 arrivals that gets 1: every thread's wait would never end.
+__global__ void mbarrier_short(float* out) {
+  extern __shared__ __align__(128) unsigned char sm[];
+  uint64_t* const bar = reinterpret_cast<uint64_t*>(sm);
+  if (threadIdx.x == 0) {
+    hp::mbarrier_init(bar, 2);
+    hp::mbarrier_arrive_expect_tx(bar, 0);
+  }
+  __syncthreads();
+  hp::mbarrier_wait(bar, 0);
+  out[threadIdx.x] = 1.f;
+}
+
 }  // namespace
 
 // Outside the anonymous namespace: its exported name is how cudaFuncSetAttribute finds it in the
@@ -117,5 +184,25 @@ void launch_partly_written_shared(float* out, int blocks) { partly_written_share
 void launch_conflicting_writes(float* out, int blocks) { conflicting_writes<<<blocks, 32>>>(out); }
 void launch_divergent_barrier(float* out) { divergent_barrier<<<1, 64>>>(out); }
 void launch_float4_copy(const float* in, float* out) { float4_copy<<<1, 1>>>(in, out); }
+
+void launch_wgmma_tile(const float* a, const float* b, float* out) { wgmma_tile<<<1, 128, 6144>>>(a, b, out); }
+bool launch_tma_box(const float* x, int H, int W, int c, int xc, int yc, float* out) {
+  void* f = nullptr;
+  cudaDriverEntryPointQueryResult q{};
+  if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q) != cudaSuccess || !f)
+    return false;
+  CUtensorMap map;
+  const cuuint64_t dims[4] = {8, cuuint64_t(W), cuuint64_t(H), 1};
+  const cuuint64_t strides[3] = {8 * 4, cuuint64_t(W) * 8 * 4, cuuint64_t(H) * W * 8 * 4};
+  const cuuint32_t box[4] = {4, 6, 5, 1}, ones[4] = {1, 1, 1, 1};
+  if (reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f)(
+          &map, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 4, const_cast<float*>(x), dims, strides, box, ones,
+          CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_NONE,
+          CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
+    return false;
+  tma_box<<<1, 32, 1024>>>(map, c, xc, yc, out);
+  return true;
+}
+void launch_mbarrier_short(float* out) { mbarrier_short<<<1, 32, 128>>>(out); }
 
 }  // namespace srgan::emu::selftest

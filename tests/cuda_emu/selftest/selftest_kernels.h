@@ -31,4 +31,15 @@ void launch_two_barriers(float* out, int blocks);                  // blocks x 6
 // with cudaFuncSetAttribute or not (then the launch must fail). out: 2 floats.
 void launch_big_dynamic_smem(float* out, bool raise_limit);
 
+// ---- Hopper instructions (emu_hopper.cpp) ----
+// out (64, 64) = 2 A B^T from a (64, 8) and b (64, 8), row-major, by two chained wgmma.m64n64k8
+// (TF32) of one warpgroup from unswizzled K-major tiles with gaps between their core matrices.
+void launch_wgmma_tile(const float* a, const float* b, float* out);
+// x (1, H, W, 8) as a tensor map (8, W, H, 1); the box (4, 6, 5, 1) at (c, xc, yc, 0) by the bulk
+// tensor copy: out[0] = its first float read before the wait, out[1 .. 120] = the box. False if
+// the tensor map could not be encoded.
+bool launch_tma_box(const float* x, int H, int W, int c, int xc, int yc, float* out);
+// Waits on an mbarrier of 2 arrivals that gets 1: the launch must fail. out: 32 floats.
+void launch_mbarrier_short(float* out);
+
 }  // namespace srgan::emu::selftest

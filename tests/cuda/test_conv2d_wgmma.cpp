@@ -1,0 +1,158 @@
+// conv2d v8 (kernels/conv2d_halo_wgmma_cuda.cu: the 3x3 64 -> 64 halo tile on wgmma, fed by the
+// bulk tensor copy engine) against the double-precision CPU reference: its kernel alone, with a
+// persistent grid of fewer blocks than tiles (each block's barriers go through several phases), the
+// filters turned half a turn (backward-data) and pads 1 and 2; then through the conv2d entry
+// points, where it must differ from v6's bits (it runs itself) for the forward and backward-data
+// of a 64 -> 64 layer and equal them everywhere else (v6 runs those).
+// The emulator (tests/cuda_emu/emu_hopper.cpp) models wgmma, the mbarrier and the tensor copy from
+// the PTX ISA; passing there is not passing on an H100 (tools/scripts/gpu_check.sh runs these).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/conv2d.h"
+#include "kernels/conv2d_halo_wgmma.h"
+#include "kernels/cuda_context.h"
+#include "tests/cuda/cuda_test_util.h"
+
+using namespace srgan::kern;
+using namespace srgan::test;
+
+namespace {
+
+namespace hw = srgan::kern::cuda::halo_wgmma;
+
+// The TF32 bound doubled: the tensor core reads the upper 19 bits of each float (truncation,
+// <= 2^-10 relative, where rounding gives 2^-11), as v4 and v6 (test_conv2d.cpp, tol_for).
+Tol tol_trunc_tf32(double k) {
+  const Tol t = tol_tf32(k);
+  return {2 * t.atol, 2 * t.rtol};
+}
+
+struct KernelCase {
+  const char* what;
+  int N, Hin, Win, pad;
+  bool flip;
+  int sms;  // blocks of the persistent grid
+};
+
+// out[n, y, x, o] = b[o] + sum over (r, s, c) of in[n, y - pad + r, x - pad + s, c] * w[o, r', s', c],
+// (r', s') = (r, s), or (2 - r, 2 - s) turned; in double.
+std::vector<double> reference(const KernelCase& k, const std::vector<float>& in, const std::vector<float>& w,
+                              const std::vector<float>& b, int Hout, int Wout) {
+  std::vector<double> out(size_t(k.N) * Hout * Wout * 64);
+  for (int n = 0; n < k.N; ++n)
+    for (int y = 0; y < Hout; ++y)
+      for (int x = 0; x < Wout; ++x)
+        for (int o = 0; o < 64; ++o) {
+          double s = b[size_t(o)];
+          for (int r = 0; r < 3; ++r)
+            for (int q = 0; q < 3; ++q) {
+              const int iy = y - k.pad + r, ix = x - k.pad + q;
+              if (iy < 0 || iy >= k.Hin || ix < 0 || ix >= k.Win) continue;
+              const int wr = k.flip ? 2 - r : r, wq = k.flip ? 2 - q : q;
+              const float* ip = &in[((size_t(n) * k.Hin + iy) * k.Win + ix) * 64];
+              const float* wp = &w[((size_t(o) * 3 + wr) * 3 + wq) * 64];
+              for (int c = 0; c < 64; ++c) s += double(ip[c]) * double(wp[c]);
+            }
+          out[((size_t(n) * Hout + y) * Wout + x) * 64 + size_t(o)] = s;
+        }
+  return out;
+}
+
+struct Shape {
+  const char* what;
+  int N, H, W, C, K, pad;
+};
+
+Conv2dParams params(const Shape& s) {
+  Conv2dParams p;
+  p.N = s.N, p.H = s.H, p.W = s.W, p.C = s.C, p.K = s.K, p.R = 3, p.S = 3, p.stride = 1, p.pad = s.pad;
+  return p;
+}
+
+// The three passes of a layer by one algorithm, from NaN-poisoned outputs.
+std::vector<std::vector<float>> run_passes(const Conv2dParams& p, DevBuf& x, DevBuf& w, DevBuf& b, DevBuf& dy,
+                                           ConvAlgo a) {
+  DevBuf y(size_t(p.N) * p.P() * p.Q() * p.K), dx(size_t(p.N) * p.H * p.W * p.C), dw(size_t(p.K) * 9 * p.C),
+      db(size_t(p.K));
+  y.poison(), dx.poison(), dw.poison(), db.poison();
+  conv2d_forward_cuda(p, x, w, b, y, a, nullptr);
+  conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
+  conv2d_backward_weight_cuda(p, x, dy, dw, db, a, nullptr);
+  return {y.download(), dx.download(), dw.download()};
+}
+
+}  // namespace
+
+TEST_CASE("conv2d v8: the wgmma halo kernel against the reference", "[cuda][conv2d][v8]") {
+  // 2 images of 20 x 20 are 8 tiles (cut at 16) over 3 blocks: 3, 3 and 2 tiles a block. 13 x 17
+  // at pad 2 is a 15 x 19 output: 2 tiles, both on one block.
+  const KernelCase cases[] = {
+      {"forward, pad 1, 8 tiles on 3 blocks", 2, 20, 20, 1, false, 3},
+      {"turned filters (backward-data), pad 2, 2 tiles on 1 block", 1, 13, 17, 2, true, 1},
+  };
+  uint64_t seed = 9100;
+  for (const KernelCase& k : cases) {
+    INFO(k.what);
+    const int Hout = k.Hin + 2 * k.pad - 2, Wout = k.Win + 2 * k.pad - 2;
+    const auto in = random_vector<float>(size_t(k.N) * k.Hin * k.Win * 64, seed += 10);
+    const auto w = random_vector<float>(size_t(64) * 9 * 64, seed + 1), b = random_vector<float>(64, seed + 2);
+    const std::vector<double> ref = reference(k, in, w, b, Hout, Wout);
+    DevBuf din(in), dw(w), db(b), out(ref.size());
+    if (!hw::runs_here()) {
+      // Not a compute capability 9.0 device: the kernel cannot run here (v8's entry points fall
+      // back to v6 instead, which the next test case checks).
+#if defined(CATCH_VERSION_MAJOR) && CATCH_VERSION_MAJOR >= 3
+      SKIP("conv2d v8's kernel needs compute capability 9.0");
+#else
+      WARN("conv2d v8's kernel needs compute capability 9.0: not run on this device");
+      return;
+#endif
+    }
+    auto run = [&] {
+      out.poison();
+      const hw::Params p{din, dw, k.N, k.Hin, k.Win, Hout, Wout, k.pad};
+      const cuda::tg::BiasActEpi epi{out, 64, db, nullptr, 0, nullptr};
+      if (k.flip) hw::launch<true>(p, epi, k.sms, nullptr);
+      else hw::launch<false>(p, epi, k.sms, nullptr);
+      return out.download();
+    };
+    const auto got = run();
+    SRGAN_CHECK_CLOSE(compare(got, ref, tol_trunc_tf32(9 * 64)));
+    CHECK(run() == got);  // the same bits again
+  }
+}
+
+TEST_CASE("conv2d v8 through the entry points: its kernel for 64 -> 64, v6 elsewhere", "[cuda][conv2d][v8]") {
+  const ConvAlgo v8 = ConvAlgo::v8_halo_wgmma_tf32, v6 = ConvAlgo::v6_halo_tile_tf32;
+  const Shape shapes[] = {
+      {"G body 64->64, 19 x 21 (tiles cut by both sides)", 1, 19, 21, 64, 64, 1},
+      {"64->32 (v6's halo tile forward; backward-data gathers 32)", 1, 10, 12, 64, 32, 1},
+      {"32->64 (v6's halo tile)", 1, 10, 12, 32, 64, 1},
+  };
+  uint64_t seed = 9200;
+  for (const Shape& s : shapes) {
+    INFO(s.what);
+    const Conv2dParams p = params(s);
+    const auto x = random_vector<float>(size_t(p.N) * p.H * p.W * p.C, seed += 10);
+    const auto w = random_vector<float>(size_t(p.K) * 9 * p.C, seed + 1), b = random_vector<float>(size_t(p.K), seed + 2);
+    const auto dy = random_vector<float>(size_t(p.N) * p.P() * p.Q() * p.K, seed + 3);
+    std::vector<double> y_ref(size_t(p.N) * p.P() * p.Q() * p.K), dx_ref(x.size()), dw_ref(w.size()), db_ref(size_t(p.K));
+    const auto xd = to_double(x), wd = to_double(w), bd = to_double(b), dyd = to_double(dy);
+    conv2d_forward_cpu_ref(p, xd.data(), wd.data(), bd.data(), y_ref.data());
+    conv2d_backward_data_cpu_ref(p, dyd.data(), wd.data(), dx_ref.data());
+    conv2d_backward_weight_cpu_ref(p, xd.data(), dyd.data(), dw_ref.data(), db_ref.data());
+    DevBuf dx_(x), dw_(w), db_(b), ddy(dy);
+    const auto r8 = run_passes(p, dx_, dw_, db_, ddy, v8), r6 = run_passes(p, dx_, dw_, db_, ddy, v6);
+    SRGAN_CHECK_CLOSE(compare(r8[0], y_ref, tol_trunc_tf32(9.0 * p.C)));
+    SRGAN_CHECK_CLOSE(compare(r8[1], dx_ref, tol_trunc_tf32(9.0 * p.K)));
+    SRGAN_CHECK_CLOSE(compare(r8[2], dw_ref, tol_trunc_tf32(double(p.N) * p.P() * p.Q())));
+    // Its own kernel sums in another order than v6's (a silent fallback would give v6's bits).
+    const bool own = s.C == 64 && s.K == 64 && hw::runs_here();
+    CHECK((r8[0] != r6[0]) == own);
+    CHECK((r8[1] != r6[1]) == own);
+    CHECK(r8[2] == r6[2]);  // the weight gradient is v6's
+    CHECK(run_passes(p, dx_, dw_, db_, ddy, v8) == r8);
+  }
+}
