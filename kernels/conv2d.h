@@ -64,8 +64,9 @@ enum class ConvAlgo {
                                 // streamed with it from 128 channels on), and the
                                 // <= 4-output tail on tensor cores; v4 elsewhere
   v7_halo_tile_bf16 = 7,        // v6 with BF16 operands (mma.m16n8k16; its tail path stays TF32); v5 elsewhere
-  v8_halo_wgmma_tf32 = 8,       // v6 with its 3x3 64->64 forward and backward-data on Hopper's wgmma fed by
-                                // the bulk tensor copy engine (sm_90a, compute capability 9.0 only); v6 elsewhere
+  v8_halo_wgmma_tf32 = 8,       // v6 with its 3x3 passes gathering 64 channels into 64 k (forward and
+                                // backward-data) on Hopper's wgmma fed by the bulk tensor copy engine (sm_90a,
+                                // compute capability 9.0 only); v6 elsewhere
   cudnn = 100,                  // baseline behind the same signature
 };
 const char* conv_algo_name(ConvAlgo a);

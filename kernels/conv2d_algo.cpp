@@ -47,7 +47,8 @@ const std::vector<ConvVariant>& conv_variants() {
        "fallbacks) for the rest"},
       {ConvAlgo::v8_halo_wgmma_tf32, "v8_halo_wgmma_tf32", ConvMath::tf32, false,
        "on a device of compute capability 9.0, 3x3 stride-1 forward and backward-data with 64 gathered "
-       "channels into 64 (SRResNet's body; 16-byte aligned activations and weights; 226 KiB of shared memory) "
+       "channels into a multiple of 64 (SRResNet's body and upsampling, VGG's conv1_2 and conv2_1, D's 64->128; "
+       "16-byte aligned activations and weights; 226 KiB of shared memory) "
        "on wgmma (TF32) fed by the bulk tensor copy engine; v6 (and its fallbacks) for the rest, and "
        "everywhere on other devices"},
       {ConvAlgo::cudnn, "cudnn", ConvMath::fp32, true, "every shape cuDNN supports"},

@@ -47,7 +47,8 @@
 //                          TF32 by truncation, like v4, which runs every other shape and pass.
 //   v7_halo_tile_bf16      v6 with BF16 operands (mma.m16n8k16, v5's packing), its tail and narrow-C
 //                          paths in TF32; v5 runs the rest.
-//   v8_halo_wgmma_tf32     v6 with its 3x3 64 -> 64 forward and backward-data on Hopper's own path:
+//   v8_halo_wgmma_tf32     v6 with its 3x3 passes gathering 64 channels into a multiple of 64 (forward
+//                          and backward-data) on Hopper's own path:
 //                          the halo brought by the bulk tensor copy engine (TMA) and multiplied by
 //                          wgmma from shared memory (conv2d_halo_wgmma_cuda.cu, sm_90a, so only on
 //                          compute capability 9.0); v6 runs the rest, and everything elsewhere.
@@ -408,7 +409,7 @@ void run_v6(ConvAlgo algo, int N, int Hin, int Win, int cin, int Hout, int Wout,
   namespace hw = cuda::halo_wgmma;
   const int sms = cuda::sm_count();
   if (algo == ConvAlgo::v8_halo_wgmma_tf32 && hw::applies(3, 3, 1, cin, nout, gathered, w) && hw::runs_here())
-    return hw::launch<FLIP>(hw::Params{gathered, w, N, Hin, Win, Hout, Wout, pad}, epi, sms, s);
+    return hw::launch<FLIP>(hw::Params{gathered, w, N, Hin, Win, Hout, Wout, nout, pad}, epi, sms, s);
   hl::Params hp;
   hp.x = gathered, hp.w = w;
   hp.Hin = Hin, hp.Win = Win, hp.Hout = Hout, hp.Wout = Wout, hp.Nout = nout, hp.pad = pad;

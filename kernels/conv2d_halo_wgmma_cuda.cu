@@ -1,8 +1,9 @@
-// conv2d v8 (see conv2d_halo_wgmma.h): the 3x3 stride-1 64 -> 64 halo tile on wgmma and TMA.
+// conv2d v8 (see conv2d_halo_wgmma.h): the 3x3 stride-1 halo tile gathering 64 channels on wgmma
+// and TMA, 64 outputs a block (a slice of the filters: blockIdx.y).
 // Built for sm_90a only (kernels/CMakeLists.txt); the host runs it only on a device of compute
 // capability 9.0.
 //
-// The computation is v6's (conv2d_halo_cuda.cuh): a block keeps all 64 filters in shared memory
+// The computation is v6's (conv2d_halo_cuda.cuh): a block keeps its 64 filters in shared memory
 // for its life (a persistent grid), walks 16 x 16 output tiles, and every tap (r, s) reads its A
 // operand from the tile's 18 x 18 input halo shifted by (r, s). What changes is who moves and who
 // multiplies:
@@ -34,6 +35,7 @@
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -47,7 +49,7 @@ namespace srgan::kern::cuda::halo_wgmma {
 namespace hp = hopper;
 
 constexpr int kC = 64;                          // gathered channels (the reduction of a tap)
-constexpr int kN = 64;                          // output channels
+constexpr int kN = 64;                          // output channels a block (one slice)
 constexpr int kTile = 16, kHalo = kTile + 2;    // 16 x 16 output tile, 18 x 18 input halo
 constexpr int kPlanePix = 328;                  // 324 halo pixels, padded to a 128-byte multiple
 constexpr int kPlaneBytes = kPlanePix * 16;     // 5,248
@@ -89,10 +91,12 @@ __global__ void __launch_bounds__(kThreads, 1)
   __syncthreads();
   if (tid == 0 && int(blockIdx.x) < tiles) fill(int(blockIdx.x), 0), fill(int(blockIdx.x), 1);
 
-  // The filters, once: float4 j of filter n (k = 4 j .. 4 j + 3) to chunk j, row n.
+  // The slice's filters, once: float4 j of filter n (k = 4 j .. 4 j + 3) to chunk j, row n.
+  const int n0 = int(blockIdx.y) * kN;  // the slice's first output channel
+  const float* const wslice = p.w + int64_t(n0) * 9 * kC;
   for (int i = tid; i < kN * 9 * kC / 4; i += kThreads) {
     const int n = i / (9 * kC / 4), j = i - n * (9 * kC / 4);
-    const float4 v = ld4(p.w, i);
+    const float4 v = ld4(wslice, i);
     *reinterpret_cast<float4*>(wsm + j * (kN * 16) + n * 16) = v;
   }
   hp::fence_proxy_async();  // the filters, written by ordinary stores, are read by wgmma
@@ -140,7 +144,8 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
       for (int i = 0; i < 32; ++i) {
         const int oy = ty * kTile + 8 * wg + 2 * warp + ((i >> 1) & 1), ox = tx * kTile + 8 * m + g;
-        if (oy < p.Hout && ox < p.Wout) epi((img * p.Hout + oy) * p.Wout + ox, 8 * (i >> 2) + 2 * tq + (i & 1), acc[m][i], 0);
+        if (oy < p.Hout && ox < p.Wout)
+          epi((img * p.Hout + oy) * p.Wout + ox, n0 + 8 * (i >> 2) + 2 * tq + (i & 1), acc[m][i], 0);
       }
   }
 }
@@ -183,7 +188,8 @@ bool runs_here() {
 }
 
 bool applies(int R, int S, int stride, int cin, int nout, const void* x, const void* w) {
-  return R == 3 && S == 3 && stride == 1 && cin == kC && nout == kN && tg::is_aligned16(x) && tg::is_aligned16(w);
+  return R == 3 && S == 3 && stride == 1 && cin == kC && nout >= kN && nout % kN == 0 && tg::is_aligned16(x) &&
+         tg::is_aligned16(w);
 }
 
 template <bool FLIP>
@@ -193,7 +199,11 @@ void launch(const Params& p, const tg::BiasActEpi& epi, int sms, cudaStream_t s)
   if (tiles < 1) return;
   const CUtensorMap map = halo_map(p);
   allow_dynamic_smem<&conv3x3_halo_wgmma_kernel<FLIP, tg::BiasActEpi>>(kSmemBytes);
-  const int grid = tiles < sms ? tiles : sms;
+  // About one block an SM in all, split over the slices, each slice's blocks an equal share of
+  // the tiles (as v6's grid_for).
+  const int slices = p.Nout / kN, per_slice = std::max(1, std::min(tiles, sms / slices));
+  const int waves = (tiles + per_slice - 1) / per_slice;
+  const dim3 grid(unsigned((tiles + waves - 1) / waves), unsigned(slices));
   conv3x3_halo_wgmma_kernel<FLIP, tg::BiasActEpi><<<grid, kThreads, kSmemBytes, s>>>(map, p, epi, tiles_w, tiles_img, tiles);
   SRGAN_LAUNCH_CHECK(s);
 }

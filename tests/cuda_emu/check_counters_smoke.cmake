@@ -1,6 +1,6 @@
 # ctest script (cmake -P) of `srgan bench counters --tiny` in the CUDA emulator: every row of our
 # own variants launched kernels that the emulator named and counted, and has a positive H100
-# estimate; every tensor-core row issued mma instructions (but v4's fp32 narrow-N path for at most
+# estimate; every tensor-core row issued mma or wgmma instructions (but v4's fp32 narrow-N path for at most
 # 4 output channels; v6 runs its own TF32 tail path there); where the build dumped the SASS, every
 # launch found its kernel there. The cuDNN/cuBLAS rows must be marked as not counted.
 # Variables: SRGAN (the binary), JSON (where the run writes its rows).
@@ -65,7 +65,8 @@ foreach(i RANGE ${last})
       message(FATAL_ERROR "${row}: launch ${j} has no kernel name")
     endif()
     string(JSON h GET "${launch}" dynamic hmma)
-    if(h GREATER 0)
+    string(JSON hg GET "${launch}" dynamic hgmma)  # wgmma (v8)
+    if(h GREATER 0 OR hg GREATER 0)
       set(hmma 1)
     endif()
     if(with_sass)
