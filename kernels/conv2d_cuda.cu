@@ -64,6 +64,11 @@
 // The bias gradient db[k] = sum over pixels of dy[., k] is a two-stage column reduction
 // (column_sum_cuda).
 // Nothing here uses floating-point atomics: every result is bitwise reproducible.
+// Where each part lives: the v1 kernels in conv2d_v1_cuda.cu; the filter transpose of the
+// backward-data paths in conv2d_weight_transpose_cuda.cu; the passes of v6, v7 and v8's own
+// kernels (halo tiles, tail, narrow-C, halo weight gradient) in conv2d_halo_paths_cuda.cu; here the
+// checks, v2 to v5's paths (tile_gemm.cuh, tile_gemm_multistage.cuh and their narrow-N and strided
+// backward-data forms) and the dispatch of the three passes.
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -83,19 +88,13 @@
 #include "kernels/conv2d_narrow_n_cuda.cuh"
 #include "kernels/conv2d_narrow_n_wgrad_cuda.cuh"
 #include "kernels/conv2d_strided_dgrad_cuda.cuh"
-#include "kernels/conv2d_halo_cuda.cuh"
-#include "kernels/conv2d_halo_wgmma.h"
-#include "kernels/conv2d_halo_stream_cuda.cuh"
-#include "kernels/conv2d_tail_halo_cuda.cuh"
-#include "kernels/conv2d_tail_wgrad_cuda.cuh"
-#include "kernels/conv2d_narrow_c_cuda.cuh"
-#include "kernels/conv2d_narrow_c_wgrad_cuda.cuh"
-#include "kernels/conv2d_halo_wgrad_cuda.cuh"
+#include "kernels/conv2d_halo_paths.h"
+#include "kernels/conv2d_v1.h"
+#include "kernels/conv2d_weight_transpose.h"
 
 namespace srgan::kern {
 namespace {
 
-using cuda::kThreads;
 namespace tg = cuda::tg;
 
 void check_params(const Conv2dParams& p, const char* who) {
@@ -111,135 +110,13 @@ void check_params(const Conv2dParams& p, const char* who) {
 
 tg::ConvGeom geom(const Conv2dParams& p) { return tg::conv_geom(p); }
 
-// ---- v1: direct -------------------------------------------------------------------------------
-
-// y[n,p,q,k] = act(b[k] + sum_{r,s,c} x[n, p*st-pad+r, q*st-pad+s, c] * w[k,r,s,c]).
-// One thread per output element; k is the fastest index, so a warp shares one input pixel.
-__global__ void conv2d_forward_kernel_v1_direct(tg::ConvGeom g, const float* __restrict__ x,
-                                                const float* __restrict__ w,
-                                                tg::BiasActEpi epi) {
-  const int64_t total = int64_t(g.N) * g.P * g.Q * g.K;
-  const int64_t step = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
-    const int k = int(i % g.K);
-    const int pix = int(i / g.K);  // (n, p, q)
-    const int q = pix % g.Q, p = (pix / g.Q) % g.P, n = pix / (g.P * g.Q);
-    float acc = 0.f;
-    for (int r = 0; r < g.R; ++r) {
-      const int h = p * g.stride - g.pad + r;
-      if (h < 0 || h >= g.H) continue;
-      for (int s = 0; s < g.S; ++s) {
-        const int wc = q * g.stride - g.pad + s;
-        if (wc < 0 || wc >= g.W) continue;
-        const float* xp = x + ((int64_t(n) * g.H + h) * g.W + wc) * g.C;
-        const float* wp = w + ((int64_t(k) * g.R + r) * g.S + s) * g.C;
-        for (int c = 0; c < g.C; ++c) acc = fmaf(xp[c], wp[c], acc);
-      }
-    }
-    epi(pix, k, acc, 0);
-  }
-}
-
-// dx[n,h,w,c] = sum_{r,s,k} dy[n,p,q,k] * w[k,r,s,c] over the (p,q) with p*st-pad+r = h and
-// q*st-pad+s = w. One thread per input element; c fastest, so weight reads are coalesced.
-__global__ void conv2d_backward_data_kernel_v1_direct(tg::ConvGeom g, const float* __restrict__ dy,
-                                                      const float* __restrict__ w,
-                                                      float* __restrict__ dx) {
-  const int64_t total = int64_t(g.N) * g.H * g.W * g.C;
-  const int64_t step = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
-    const int c = int(i % g.C);
-    const int pix = int(i / g.C);
-    const int wc = pix % g.W, h = (pix / g.W) % g.H, n = pix / (g.W * g.H);
-    float acc = 0.f;
-    for (int r = 0; r < g.R; ++r) {
-      const int pn = h + g.pad - r;  // = p * stride
-      if (pn < 0 || pn % g.stride != 0) continue;
-      const int p = pn / g.stride;
-      if (p >= g.P) continue;
-      for (int s = 0; s < g.S; ++s) {
-        const int qn = wc + g.pad - s;
-        if (qn < 0 || qn % g.stride != 0) continue;
-        const int q = qn / g.stride;
-        if (q >= g.Q) continue;
-        const float* dyp = dy + ((int64_t(n) * g.P + p) * g.Q + q) * g.K;
-        const float* wp = w + (int64_t(r) * g.S + s) * g.C + c;  // + k * R*S*C
-        const int64_t wk = int64_t(g.R) * g.S * g.C;
-        for (int k = 0; k < g.K; ++k) acc = fmaf(dyp[k], wp[k * wk], acc);
-      }
-    }
-    dx[i] = acc;
-  }
-}
-
-// dw[k,r,s,c] = sum_{n,p,q} dy[n,p,q,k] * x[n, p*st-pad+r, q*st-pad+s, c].
-// One warp per weight element: lane l sums pixels l, l+32, ...; then a shuffle reduction.
-__global__ void conv2d_backward_weight_kernel_v1_direct(tg::ConvGeom g, const float* __restrict__ x,
-                                                        const float* __restrict__ dy,
-                                                        float* __restrict__ dw) {
-  const int64_t total = int64_t(g.K) * g.R * g.S * g.C;
-  const int lane = threadIdx.x & 31;
-  const int64_t warps = (int64_t(gridDim.x) * blockDim.x) >> 5;
-  const int npix = g.N * g.P * g.Q;
-  for (int64_t i = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; i < total; i += warps) {
-    const int c = int(i % g.C), s = int((i / g.C) % g.S), r = int((i / (int64_t(g.C) * g.S)) % g.R);
-    const int k = int(i / (int64_t(g.C) * g.S * g.R));
-    float acc = 0.f;
-    for (int pix = lane; pix < npix; pix += 32) {
-      const int q = pix % g.Q, p = (pix / g.Q) % g.P, n = pix / (g.P * g.Q);
-      const int h = p * g.stride - g.pad + r, wc = q * g.stride - g.pad + s;
-      if (h < 0 || h >= g.H || wc < 0 || wc >= g.W) continue;
-      acc = fmaf(dy[int64_t(pix) * g.K + k], x[((int64_t(n) * g.H + h) * g.W + wc) * g.C + c], acc);
-    }
-    acc = cuda::warp_sum(acc);
-    if (lane == 0) dw[i] = acc;
-  }
-}
-
-// wT[c][t][u][k] = w[k][r0 + step*t][s0 + step*u][c] over the taps' (t, u) (for the backward-data
-// GEMM, whose B operand wants k innermost; all taps: wT[c][r][s][k] = w[k][r][s][c]). Per tap it
-// is a transpose of a K x C matrix: a block moves a 32 x 32 tile through shared memory (pitch
-// 33: conflict-free both ways), so both the reads (32 consecutive c) and the writes (32
-// consecutive k) are whole 128-byte lines. (A thread per element read w with a stride of
-// R S C floats: 1 useful float in 8 of each sector.)
-// grid: (ceil(C / 32), ceil(K / 32), taps R x S); block (32, 8).
-__global__ void conv2d_transpose_weight_kernel(tg::ConvGeom g, cuda::dgrad::Taps taps, const float* __restrict__ w,
-                                               float* __restrict__ wT) {
-  __shared__ float tile[32][33];  // [k - k0][c - c0]
-  const int t = int(blockIdx.z) / taps.S, u = int(blockIdx.z) - t * taps.S;
-  const int r = taps.r0 + taps.step * t, s = taps.s0 + taps.step * u;
-  const int c0 = int(blockIdx.x) * 32, k0 = int(blockIdx.y) * 32, tx = int(threadIdx.x);
-  for (int j = int(threadIdx.y); j < 32; j += 8) {
-    const int k = k0 + j, c = c0 + tx;
-    if (k < g.K && c < g.C) tile[j][tx] = w[((int64_t(k) * g.R + r) * g.S + s) * g.C + c];
-  }
-  __syncthreads();
-  for (int j = int(threadIdx.y); j < 32; j += 8) {
-    const int c = c0 + j, k = k0 + tx;
-    if (c < g.C && k < g.K) wT[((int64_t(c) * taps.R + t) * taps.S + u) * g.K + k] = tile[tx][j];
-  }
-}
-
-// Launches it: wT from w for the taps, on stream s.
-void transpose_weight(const tg::ConvGeom& g, const cuda::dgrad::Taps& taps, const float* w, float* wT,
-                      cudaStream_t s) {
-  const dim3 grid(unsigned((g.C + 31) / 32), unsigned((g.K + 31) / 32), unsigned(taps.R * taps.S));
-  conv2d_transpose_weight_kernel<<<grid, dim3(32, 8), 0, s>>>(g, taps, w, wT);
-  SRGAN_LAUNCH_CHECK(s);
-}
-
 namespace tg4 = cuda::tg4;
 
-// v6 and v7: the halo tile (conv2d_halo_cuda.cuh), with TF32 or BF16 operands.
-bool halo_tile(ConvAlgo algo) {
-  return algo == ConvAlgo::v6_halo_tile_tf32 || algo == ConvAlgo::v7_halo_tile_bf16 || algo == ConvAlgo::v8_halo_wgmma_tf32;
-}
-
-// v4 and v5: the multistage engine (the same paths), with TF32 or BF16 operands; v6 and v7 run
-// v4's and v5's paths where their own does not apply.
+// v4 and v5: the multistage engine (the same paths), with TF32 or BF16 operands; v6, v7 and v8 run
+// v4's and v5's paths where their own (conv2d_halo_paths.h) do not apply.
 bool multistage(ConvAlgo algo) {
   return algo == ConvAlgo::v4_implicit_gemm_tf32_multistage || algo == ConvAlgo::v5_implicit_gemm_bf16_multistage ||
-         halo_tile(algo);
+         conv2d_halo::is_halo_algo(algo);
 }
 // Whether the tensor cores take BF16 operands (v5, v7) rather than TF32.
 bool bf16_operands(ConvAlgo algo) {
@@ -381,188 +258,12 @@ void backward_data_v4_strided(const Conv2dParams& p, const float* dy, const floa
   const tg::ConvGeom g = geom(p);
   for (const Job& j : jobs) {
     float* wT = reinterpret_cast<float*>(ws + j.wt_off);
-    transpose_weight(g, j.ph.taps, w, wT, s);
+    cuda::transpose_conv_weight(g, j.ph.taps, w, wT, s);
     const tg4::ImplicitA::Params a{dy, j.M, p.P(), p.Q(), p.K, j.ph.taps.R, j.ph.taps.S, j.ph.Hp, j.ph.Wp,
                                    1, j.ph.oh, j.ph.ow, -1};
     const dg::PhaseScatterEpi epi{dx, p.C, p.H, p.W, p.stride, j.ph.a, j.ph.b, j.ph.Hp, j.ph.Wp};
     run_v4(algo, j.M, p.C, j.Kred, j.sp, a, wT, epi, part, s);
   }
-}
-
-// ---- v6: the halo tile (conv2d_halo_cuda.cuh) ------------------------------------------------
-
-// A 3x3 stride-1 pass gathering cin channels into nout outputs: cin = 32 or 64 (within the
-// device's shared memory), at least 16 outputs (fewer would waste most of the 64-wide block),
-// 16-byte aligned input.
-bool v6_applies(const Conv2dParams& p, int cin, int nout, const float* gathered) {
-  return p.R == 3 && p.S == 3 && p.stride == 1 && nout >= 16 && tg::is_aligned16(gathered) &&
-         cuda::halo::fits(cin, cuda::smem_optin_bytes());
-}
-
-// The halo-tile pass: out (N, Hout, Wout, nout) from the gathered (N, Hin, Win, cin) and filters
-// (nout, 3, 3, cin), 16-byte aligned; FLIP turns them half a turn (backward-data). TF32 operands
-// for v6, BF16 for v7.
-template <bool FLIP>
-void run_v6(ConvAlgo algo, int N, int Hin, int Win, int cin, int Hout, int Wout, int nout, int pad,
-            const float* gathered, const float* w, const tg::BiasActEpi& epi, cudaStream_t s) {
-  namespace hl = cuda::halo;
-  namespace hw = cuda::halo_wgmma;
-  const int sms = cuda::sm_count();
-  if (algo == ConvAlgo::v8_halo_wgmma_tf32 && hw::applies(3, 3, 1, cin, nout, gathered, w) && hw::runs_here())
-    return hw::launch<FLIP>(hw::Params{gathered, w, N, Hin, Win, Hout, Wout, nout, pad}, epi, sms, s);
-  hl::Params hp;
-  hp.x = gathered, hp.w = w;
-  hp.Hin = Hin, hp.Win = Win, hp.Hout = Hout, hp.Wout = Wout, hp.Nout = nout, hp.pad = pad;
-  hp.tiles_w = (Wout + hl::kTile - 1) / hl::kTile;
-  hp.tiles_img = (Hout + hl::kTile - 1) / hl::kTile * hp.tiles_w;
-  hp.tiles = N * hp.tiles_img;
-  if (bf16_operands(algo)) {
-    if (cin == 64) return hl::launch_conv3x3_halo<tg4::Mma::bf16, 64, FLIP>(hp, epi, sms, s);
-    return hl::launch_conv3x3_halo<tg4::Mma::bf16, 32, FLIP>(hp, epi, sms, s);
-  }
-  if (cin == 64) return hl::launch_conv3x3_halo<tg4::Mma::tf32, 64, FLIP>(hp, epi, sms, s);
-  hl::launch_conv3x3_halo<tg4::Mma::tf32, 32, FLIP>(hp, epi, sms, s);
-}
-
-// ---- v6: the halo tile with streamed filters (conv2d_halo_stream_cuda.cuh) ------------------
-
-// The pass as the kernel sees it: forward gathers x into K outputs; backward-data gathers dy
-// into C outputs with the transposed filters, the pad mirrored (2 - pad).
-cuda::halo_stream::Params stream_params(const Conv2dParams& p, bool data, const float* gathered, const float* w) {
-  cuda::halo_stream::Params hp;
-  hp.x = gathered, hp.w = w, hp.N = p.N;
-  if (data) {
-    hp.Hin = p.P(), hp.Win = p.Q(), hp.Cin = p.K, hp.Hout = p.H, hp.Wout = p.W, hp.Nout = p.C, hp.pad = 2 - p.pad;
-  } else {
-    hp.Hin = p.H, hp.Win = p.W, hp.Cin = p.C, hp.Hout = p.P(), hp.Wout = p.Q(), hp.Nout = p.K, hp.pad = p.pad;
-  }
-  hp.chunks_per_split = cuda::halo_stream::chunks_per_split(int64_t(hp.N) * hp.Hout * hp.Wout, hp.Nout, hp.Cin);
-  return hp;
-}
-
-// A 3x3 stride-1 pass gathering 128 or more channels (those with 32 or 64 take the resident
-// filters above) into at least 16 outputs (fewer would waste most of the 64-wide block), from a
-// 16-byte aligned tensor.
-bool v6_stream_applies(const Conv2dParams& p, bool data) {
-  if (p.R != 3 || p.S != 3 || p.stride != 1) return false;
-  const cuda::halo_stream::Params hp = stream_params(p, data, nullptr, nullptr);
-  return hp.Cin >= 128 && hp.Nout >= 16 &&
-         cuda::halo_stream::applies(hp.N, hp.Hin, hp.Win, hp.Cin, hp.Hout, hp.Wout, hp.Nout, cuda::smem_optin_bytes());
-}
-
-// Bytes of split-K partials the pass needs (0 with one split).
-size_t stream_part_bytes(const cuda::halo_stream::Params& hp) {
-  const int splits = cuda::halo_stream::splits_of(hp);
-  return splits > 1 ? sizeof(float) * size_t(splits) * hp.N * hp.Hout * hp.Wout * hp.Nout : 0;
-}
-
-// The pass through epi, with the split-K partials in `part` (stream_part_bytes of them) when
-// the chunks are split. TF32 operands for v6, BF16 for v7.
-template <bool FLIP>
-void run_v6_stream(ConvAlgo algo, const cuda::halo_stream::Params& hp, const tg::BiasActEpi& epi, float* part,
-                   cudaStream_t s) {
-  namespace hs = cuda::halo_stream;
-  auto launch = [&](const auto& e) {
-    if (bf16_operands(algo)) hs::launch_conv3x3_halo_stream<tg4::Mma::bf16, FLIP>(hp, e, s);
-    else hs::launch_conv3x3_halo_stream<tg4::Mma::tf32, FLIP>(hp, e, s);
-  };
-  const int splits = hs::splits_of(hp), M = hp.N * hp.Hout * hp.Wout;
-  if (splits == 1) return launch(epi);
-  launch(tg::PartialEpi{part, hp.Nout, int64_t(M) * hp.Nout});
-  tg::launch_splitk_reduce(M, hp.Nout, splits, part, epi, s);
-}
-
-// The tail path of v6 and v7 (conv2d_tail_halo_cuda.cuh, TF32 for both): at most 4 output
-// channels, the 9x9 64->3 tail, forward only.
-bool v6_tail_applies(const Conv2dParams& p, const float* x) {
-  return cuda::tail::applies(p.K, p.R, p.S, p.C, p.stride) && p.N <= 65535 && tg::is_aligned16(x) &&
-         cuda::tail::kSmemBytes <= cuda::smem_optin_bytes();
-}
-void run_v6_tail(const Conv2dParams& p, const float* x, const float* w, const tg::BiasActEpi& epi, cudaStream_t s) {
-  cuda::tail::Params tp;
-  tp.x = x, tp.w = w;
-  tp.N = p.N, tp.H = p.H, tp.W = p.W, tp.C = p.C, tp.K = p.K, tp.R = p.R, tp.S = p.S, tp.pad = p.pad;
-  tp.P = p.P(), tp.Q = p.Q(), tp.cols_out = cuda::tail::kCols - p.S + 1;
-  cuda::tail::launch_conv_tail_halo(tp, epi, s);
-}
-
-// Its weight gradient (conv2d_tail_wgrad_cuda.cuh, TF32 for v6 and v7): per-block partials,
-// added in split order.
-bool v6_tail_wgrad_applies(const Conv2dParams& p, const float* x) {
-  return cuda::tail::wgrad_applies(p.K, p.R, p.S, p.C, p.stride) && p.N <= 65535 && tg::is_aligned16(x) &&
-         cuda::tail::kWgSmemBytes <= cuda::smem_optin_bytes();
-}
-void run_v6_tail_wgrad(const Conv2dParams& p, const float* x, const float* dy, float* dw, cudaStream_t s) {
-  cuda::tail::WgradParams tp = cuda::tail::wgrad_plan(p.N, p.H, p.W, p.C, p.K, p.R, p.S, p.pad, p.P(), p.Q());
-  const int rsc = p.R * p.S * p.C, splits = cuda::tail::wgrad_splits(tp);
-  tp.x = x, tp.dy = dy;
-  tp.part = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(splits) * p.K * rsc, s));
-  cuda::tail::launch_conv_tail_wgrad(tp, s);
-  tg::launch_splitk_reduce(p.K, rsc, splits, tp.part, tg::BiasActEpi{dw, rsc, nullptr, nullptr, 0, nullptr}, s);
-}
-
-// The narrow-C path of v6 and v7 (conv2d_narrow_c_cuda.cuh, TF32 for both): at most 4 input
-// channels and 64k outputs (the 9x9 3->64 head's forward), and the same shape seen from
-// backward-data (the 9x9 64->3 tail's: dy has 3 channels, dx 64), weights read through strides.
-bool v6_narrow_c_applies(int cin, int cout, const Conv2dParams& p) {
-  return p.stride == 1 && cuda::narrow_c::applies(cin, cout, p.R, p.S) && p.N <= 65535 &&
-         cuda::narrow_c::kSmemBytes <= cuda::smem_optin_bytes();
-}
-void run_v6_narrow_c_forward(const Conv2dParams& p, const float* x, const float* w, const tg::BiasActEpi& epi,
-                             cudaStream_t s) {
-  cuda::narrow_c::Params np{};
-  np.x = x, np.w = w;
-  np.w_base = 0, np.sK = int64_t(p.R) * p.S * p.C, np.sR = int64_t(p.S) * p.C, np.sS = p.C, np.sC = 1;
-  np.N = p.N, np.H = p.H, np.W = p.W, np.C = p.C, np.K = p.K, np.R = p.R, np.S = p.S;
-  np.pad_h = np.pad_w = p.pad, np.P = p.P(), np.Q = p.Q();
-  cuda::narrow_c::launch_conv_narrow_c(np, epi, s);
-}
-// dx (N, H, W, C) = dy (N, P, Q, K) correlated with w'[c][r][s][k] = w[k][R-1-r][S-1-s][c] and
-// padding (R - 1 - pad, S - 1 - pad).
-bool v6_narrow_c_dgrad_applies(const Conv2dParams& p) {
-  return v6_narrow_c_applies(p.K, p.C, p) && p.pad <= p.R - 1 && p.pad <= p.S - 1;
-}
-void run_v6_narrow_c_dgrad(const Conv2dParams& p, const float* dy, const float* w, float* dx, cudaStream_t s) {
-  cuda::narrow_c::Params np{};
-  np.x = dy, np.w = w;
-  const int64_t sc = int64_t(p.S) * p.C;
-  np.w_base = (p.R - 1) * sc + int64_t(p.S - 1) * p.C, np.sK = 1, np.sR = -sc, np.sS = -p.C, np.sC = p.R * sc;
-  np.N = p.N, np.H = p.P(), np.W = p.Q(), np.C = p.K, np.K = p.C, np.R = p.R, np.S = p.S;
-  np.pad_h = p.R - 1 - p.pad, np.pad_w = p.S - 1 - p.pad, np.P = p.H, np.Q = p.W;
-  cuda::narrow_c::launch_conv_narrow_c(np, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr}, s);
-}
-
-// The 3x3 64-channel weight gradient of v6 and v7 (conv2d_halo_wgrad_cuda.cuh, TF32 for both):
-// one dy tile and one x halo per unit for all nine taps, per-block partials added in split order.
-bool v6_halo_wgrad_applies(const Conv2dParams& p, const float* x, const float* dy) {
-  return cuda::halo_wgrad::applies(p.R, p.S, p.stride, p.pad, p.C, p.K, p.W) && tg::is_aligned16(x) &&
-         tg::is_aligned16(dy) && p.K / cuda::halo_wgrad::kSlice <= 65535 &&
-         cuda::halo_wgrad::kSmemBytes <= cuda::smem_optin_bytes();
-}
-void run_v6_halo_wgrad(const Conv2dParams& p, const float* x, const float* dy, float* dw, cudaStream_t s) {
-  namespace hw = cuda::halo_wgrad;
-  hw::Params hp = hw::plan(p.N, p.H, p.W, p.K);
-  hp.x = x, hp.dy = dy;
-  hp.part = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(hp.splits) * p.K * hw::kRSC, s));
-  hw::launch_conv3x3_halo_wgrad(hp, s);
-  tg::launch_splitk_reduce(p.K, hw::kRSC, hp.splits, hp.part,
-                           tg::BiasActEpi{dw, hw::kRSC, nullptr, nullptr, 0, nullptr}, s);
-}
-
-// Their weight gradient (conv2d_narrow_c_wgrad_cuda.cuh, TF32 for v6 and v7): per-warp partials,
-// added in split order.
-bool v6_narrow_c_wgrad_applies(const Conv2dParams& p, const float* dy) {
-  return p.stride == 1 && cuda::narrow_c::wgrad_applies(p.C, p.K, p.R, p.S) && p.N <= 65535 &&
-         tg::is_aligned16(dy) && cuda::narrow_c::kWgMaxSmemBytes <= cuda::smem_optin_bytes();
-}
-void run_v6_narrow_c_wgrad(const Conv2dParams& p, const float* x, const float* dy, float* dw, cudaStream_t s) {
-  cuda::narrow_c::WgradParams np =
-      cuda::narrow_c::wgrad_plan(p.N, p.H, p.W, p.C, p.K, p.R, p.S, p.pad, p.P(), p.Q());
-  const int rsc = p.R * p.S * p.C, splits = cuda::narrow_c::wgrad_splits(np);
-  np.x = x, np.dy = dy;
-  np.part = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(splits) * p.K * rsc, s));
-  cuda::narrow_c::launch_conv_narrow_c_wgrad(np, s);
-  tg::launch_splitk_reduce(p.K, rsc, splits, np.part, tg::BiasActEpi{dw, rsc, nullptr, nullptr, 0, nullptr}, s);
 }
 
 void check_algo(ConvAlgo algo, const char* who) {
@@ -595,39 +296,9 @@ struct ApplyEpilogueF {
 // tg::BiasActEpi), which every path applies where it stores the result.
 void forward_impl(const Conv2dParams& p, const float* x, const float* w, const tg::BiasActEpi& epi, ConvAlgo algo,
                   cudaStream_t s) {
-  const tg::ConvGeom g = geom(p);
-  if (algo == ConvAlgo::v1_direct) {
-    const int64_t total = int64_t(p.N) * p.P() * p.Q() * p.K;
-    conv2d_forward_kernel_v1_direct<<<cuda::grid_for(total, kThreads, 65536), kThreads, 0, s>>>(g, x, w, epi);
-    SRGAN_LAUNCH_CHECK(s);
-    return;
-  }
-  const bool tail = halo_tile(algo) && v6_tail_applies(p, x);
-  if (multistage(algo) && v4_narrow_n_applies(p) && !tail) return run_narrow_n(p, x, w, epi, s);
-  if (tail || (halo_tile(algo) && v6_applies(p, p.C, p.K, x))) {
-    // Misaligned weights (the parameter arena) go to the workspace first, as for v4.
-    if (!tg::is_aligned16(w)) {
-      const size_t w_bytes = sizeof(float) * size_t(p.K) * p.R * p.S * p.C;
-      void* ws = cuda::workspace(w_bytes, s);
-      CUDA_CHECK(cudaMemcpyAsync(ws, w, w_bytes, cudaMemcpyDeviceToDevice, s));
-      w = static_cast<const float*>(ws);
-    }
-    if (tail) return run_v6_tail(p, x, w, epi, s);
-    return run_v6<false>(algo, p.N, p.H, p.W, p.C, p.P(), p.Q(), p.K, p.pad, x, w, epi, s);
-  }
-  if (halo_tile(algo) && tg::is_aligned16(x) && v6_stream_applies(p, false)) {
-    // One workspace call: an aligned copy of misaligned weights, then the split-K partials.
-    cuda::halo_stream::Params hp = stream_params(p, false, x, w);
-    const size_t w_bytes = tg::is_aligned16(w) ? 0 : cuda::align256(sizeof(float) * size_t(p.K) * 9 * p.C);
-    const size_t part_bytes = stream_part_bytes(hp);
-    char* ws = w_bytes + part_bytes ? static_cast<char*>(cuda::workspace(w_bytes + part_bytes, s)) : nullptr;
-    if (w_bytes) {
-      CUDA_CHECK(cudaMemcpyAsync(ws, w, sizeof(float) * size_t(p.K) * 9 * p.C, cudaMemcpyDeviceToDevice, s));
-      hp.w = reinterpret_cast<const float*>(ws);
-    }
-    return run_v6_stream<false>(algo, hp, epi, reinterpret_cast<float*>(ws + w_bytes), s);
-  }
-  if (halo_tile(algo) && v6_narrow_c_applies(p.C, p.K, p)) return run_v6_narrow_c_forward(p, x, w, epi, s);
+  if (algo == ConvAlgo::v1_direct) return cuda::conv_v1::forward(geom(p), x, w, epi, s);
+  if (conv2d_halo::forward(p, x, w, epi, algo, s)) return;
+  if (multistage(algo) && v4_narrow_n_applies(p)) return run_narrow_n(p, x, w, epi, s);
   if (multistage(algo) && v4_forward_applies(p, x)) {
     const int M = p.N * p.P() * p.Q(), Kred = p.R * p.S * p.C;
     const tg::SplitPlan sp = v4_plan(M, p.K, Kred);
@@ -705,33 +376,9 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
   if (p.N == 0) return;
   if (algo == ConvAlgo::cudnn) return conv2d_backward_data_cudnn(p, dy, w, dx, s);
   const tg::ConvGeom g = geom(p);
-  if (algo == ConvAlgo::v1_direct) {
-    const int64_t total = int64_t(p.N) * p.H * p.W * p.C;
-    conv2d_backward_data_kernel_v1_direct<<<cuda::grid_for(total, kThreads, 65536), kThreads, 0, s>>>(g, dy, w, dx);
-    SRGAN_LAUNCH_CHECK(s);
-    return;
-  }
+  if (algo == ConvAlgo::v1_direct) return cuda::conv_v1::backward_data(g, dy, w, dx, s);
+  if (conv2d_halo::backward_data(p, dy, w, dx, algo, s)) return;
   const int64_t wsize = int64_t(p.K) * p.R * p.S * p.C;
-  if (halo_tile(algo) && v6_applies(p, p.K, p.C, dy)) {
-    // dx = dy correlated with the transposed filter (C, 3, 3, K) turned half a turn; dy's pixel
-    // (h - (2 - pad) + r, w - (2 - pad) + s) meets tap (2 - r, 2 - s).
-    float* wT = static_cast<float*>(cuda::workspace(sizeof(float) * size_t(wsize), s));
-    transpose_weight(g, cuda::dgrad::Taps{0, 0, 1, 3, 3}, w, wT, s);
-    return run_v6<true>(algo, p.N, p.P(), p.Q(), p.K, p.H, p.W, p.C, 2 - p.pad,
-                        dy, wT, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr}, s);
-  }
-  if (halo_tile(algo) && tg::is_aligned16(dy) && v6_stream_applies(p, true)) {
-    // One workspace call: wT (C, 3, 3, K) as above, then the split-K partials.
-    const size_t wt_bytes = cuda::align256(sizeof(float) * size_t(wsize));
-    cuda::halo_stream::Params hp = stream_params(p, true, dy, nullptr);
-    char* ws = static_cast<char*>(cuda::workspace(wt_bytes + stream_part_bytes(hp), s));
-    float* wT = reinterpret_cast<float*>(ws);
-    transpose_weight(g, cuda::dgrad::Taps{0, 0, 1, 3, 3}, w, wT, s);
-    hp.w = wT;
-    return run_v6_stream<true>(algo, hp, tg::BiasActEpi{dx, p.C, nullptr, nullptr, 0, nullptr},
-                               reinterpret_cast<float*>(ws + wt_bytes), s);
-  }
-  if (halo_tile(algo) && v6_narrow_c_dgrad_applies(p)) return run_v6_narrow_c_dgrad(p, dy, w, dx, s);
   const bool v4 = multistage(algo) && v4_backward_data_applies(p, dy);
   if (v4 && p.stride > 1) return backward_data_v4_strided(p, dy, w, dx, algo, s);
   const int M = p.N * p.H * p.W, Kred = p.R * p.S * p.K;
@@ -742,7 +389,7 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const float* dy, const flo
   char* ws = static_cast<char*>(cuda::workspace(wt_bytes + part_bytes, s));
   float* wT = reinterpret_cast<float*>(ws);
   const cuda::dgrad::Taps all_taps{0, 0, 1, p.R, p.S};
-  transpose_weight(g, all_taps, w, wT, s);
+  cuda::transpose_conv_weight(g, all_taps, w, wT, s);
   const tg::BiasActEpi epi{dx, p.C, nullptr, nullptr, 0, nullptr};
   if (v4) return run_v4(algo, M, p.C, Kred, sp4, bwd_data_a(p, dy), wT, epi, reinterpret_cast<float*>(ws + wt_bytes), s);
   const auto pr = tg::conv_bwd_data_problem(p, dy, wT);
@@ -765,21 +412,12 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
   const tg::ConvGeom g = geom(p);
   const int npix = p.N * p.P() * p.Q();
   const int RSC = p.R * p.S * p.C;
+  if (conv2d_halo::backward_weight(p, x, dy, dw, algo, s)) {
+    if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
+    return;
+  }
   if (multistage(algo) && p.K <= 4) {
-    if (halo_tile(algo) && v6_tail_wgrad_applies(p, x))
-      run_v6_tail_wgrad(p, x, dy, dw, s);
-    else
-      run_narrow_n_wgrad(p, x, dy, dw, s);
-    if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
-    return;
-  }
-  if (halo_tile(algo) && v6_halo_wgrad_applies(p, x, dy)) {
-    run_v6_halo_wgrad(p, x, dy, dw, s);
-    if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
-    return;
-  }
-  if (halo_tile(algo) && v6_narrow_c_wgrad_applies(p, dy)) {
-    run_v6_narrow_c_wgrad(p, x, dy, dw, s);
+    run_narrow_n_wgrad(p, x, dy, dw, s);
     if (db) column_sum_cuda(dy, npix, p.K, db, s);  // after the reduction that read the partials
     return;
   }
@@ -813,9 +451,7 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
                     : nullptr;
 
   if (algo == ConvAlgo::v1_direct) {
-    const int64_t warps = int64_t(p.K) * RSC;
-    conv2d_backward_weight_kernel_v1_direct<<<cuda::grid_for(warps * 32, kThreads, 65536), kThreads, 0, s>>>(g, x, dy, dw);
-    SRGAN_LAUNCH_CHECK(s);
+    cuda::conv_v1::backward_weight(g, x, dy, dw, s);
   } else {
     const auto pr = tg::conv_bwd_weight_problem(p, x, dy);
     const tg::BiasActEpi out{dw, RSC, nullptr, nullptr, 0, nullptr};

@@ -1,4 +1,4 @@
-// conv2d v6 (internal to conv2d_cuda.cu): 3x3 stride-1 convolutions that read each input once per
+// conv2d v6 (internal to conv2d_halo_paths_cuda.cu): 3x3 stride-1 convolutions that read each input once per
 // output tile, not once per filter tap, on TF32 tensor cores.
 //
 // v4's implicit GEMM gathers a fresh im2col row for every tap, so each input element crosses L2

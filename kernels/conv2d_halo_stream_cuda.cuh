@@ -1,4 +1,4 @@
-// conv2d v6 (internal to conv2d_cuda.cu): 3x3 stride-1 convolutions with 128 or more gathered
+// conv2d v6 (internal to conv2d_halo_paths_cuda.cu): 3x3 stride-1 convolutions with 128 or more gathered
 // channels, each input read once per output tile and the filters streamed with it, on TF32
 // (v6) or BF16 (v7) tensor cores.
 //

@@ -3,7 +3,7 @@
 // 64-channel layers), forward and backward-data, as v6's halo
 // tile (conv2d_halo_cuda.cuh) on Hopper's own path: the input halo brought by the bulk tensor copy
 // engine (TMA, cp.async.bulk.tensor on an mbarrier) and multiplied by wgmma (HGMMA, TF32) straight
-// from shared memory. The host API, plain C++ (conv2d_cuda.cu calls it).
+// from shared memory. The host API, plain C++ (conv2d_halo_paths_cuda.cu calls it).
 #pragma once
 #include <cuda_runtime.h>
 

@@ -1,4 +1,4 @@
-// conv2d v6's halo weight gradient (internal to conv2d_cuda.cu): dW of 3x3 stride-1 convolutions
+// conv2d v6's halo weight gradient (internal to conv2d_halo_paths_cuda.cu): dW of 3x3 stride-1 convolutions
 // with 64 input channels and 64k outputs (SRGAN's generator body, 64->64, and its upsampling
 // layers, 64->256), on TF32 tensor cores, reading each input once per tile instead of once per tap.
 //

@@ -1,4 +1,4 @@
-// conv2d v6's narrow-C path (internal to conv2d_cuda.cu): stride-1 convolutions with at most 4
+// conv2d v6's narrow-C path (internal to conv2d_halo_paths_cuda.cu): stride-1 convolutions with at most 4
 // input channels and 64 k outputs, on TF32 tensor cores: SRGAN's 9x9 3->64 head (forward) and
 // the 9x9 64->3 tail's backward-data (a 3->64 convolution of dy with the filter turned half a
 // turn), which v4 cannot take (C, resp. K, under 32) and v3 ran with 4-byte gathers.

@@ -1,4 +1,4 @@
-// conv2d v6's narrow-C path, weight gradient (internal to conv2d_cuda.cu): dW of stride-1
+// conv2d v6's narrow-C path, weight gradient (internal to conv2d_halo_paths_cuda.cu): dW of stride-1
 // convolutions with at most 4 input channels and 64k outputs, on TF32 tensor cores: SRGAN's 9x9
 // 3->64 head and the discriminator's first 3x3 3->64 layer, which v4 cannot take (C % 4 != 0)
 // and v3 ran with 4-byte gathers.

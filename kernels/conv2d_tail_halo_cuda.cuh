@@ -1,4 +1,4 @@
-// conv2d v6's tail path (internal to conv2d_cuda.cu): the forward of convolutions with at most 4
+// conv2d v6's tail path (internal to conv2d_halo_paths_cuda.cu): the forward of convolutions with at most 4
 // output channels and wide filters, SRGAN's 9x9 64->3 tail, on TF32 tensor cores.
 //
 // An mma tile is 8 output channels wide, so the tail's 3 channels would use 3/8 of it, and v4's

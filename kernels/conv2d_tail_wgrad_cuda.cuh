@@ -1,4 +1,4 @@
-// conv2d v6's tail path, weight gradient (internal to conv2d_cuda.cu): dW of convolutions with at
+// conv2d v6's tail path, weight gradient (internal to conv2d_halo_paths_cuda.cu): dW of convolutions with at
 // most 4 output channels and wide filters, SRGAN's 9x9 64->3 tail, on TF32 tensor cores.
 //
 // v4's fp32 path (conv2d_narrow_n_wgrad_cuda.cuh) does 3 FFMA per input load on the fp32 pipe

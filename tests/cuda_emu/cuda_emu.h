@@ -6,8 +6,9 @@
 // The build first rewrites each launch (tests/cuda_emu/rewrite_launches.cpp):
 //   k<<<grid, block, smem, stream>>>(args)  ->
 //   ::srgan::emu::LaunchConfig(grid, block, smem, stream).run("k", [](auto... a) { k(a...); }, args)
-// and the few PTX instructions we use (cp.async, cvt.rna.tf32, cvt.rn.bf16x2, mma.sync) have an SRGAN_CUDA_EMU
-// branch beside their inline assembly that calls the functions declared here.
+// and the few PTX instructions we use (cp.async, cvt.rna.tf32, cvt.rn.bf16x2, mma.sync, ldmatrix, and
+// Hopper's mbarrier, cp.async.bulk.tensor and wgmma) have an SRGAN_CUDA_EMU branch beside their
+// inline assembly that calls the functions declared here.
 //
 // Execution model (emu_scheduler.cpp; the runtime API is emu_runtime_api.cpp): a launch runs its blocks one after another (spread
 // over a few host threads); inside a block every CUDA thread is a fiber (ucontext) with its own
@@ -28,8 +29,10 @@
 //     so a race between blocks shows up the same way;
 //   * device memory is inaccessible to host code except while device work runs
 //     (emu_device_memory.cpp): a host dereference of a device pointer faults, as on a GPU.
-// What it cannot show: speed, memory-model subtleties beyond barriers, and anything of cuDNN or
-// cuBLAS (their entry points fail with a clear error). Passing here is not passing on a GPU.
+// What it cannot show: speed, memory-model subtleties beyond barriers (the async proxy's fences
+// included), whether all four warps of a warpgroup issue each wgmma, a misreading of the PTX ISA
+// shared by a kernel and this model of it, and anything of cuDNN or cuBLAS (their entry points fail
+// with a clear error). Passing here is not passing on a GPU.
 #pragma once
 
 #ifndef SRGAN_CUDA_EMU
