@@ -205,7 +205,8 @@ void run_v6_narrow_c_wgrad(const Conv2dParams& p, const float* x, const float* d
 }  // namespace
 
 bool is_halo_algo(ConvAlgo algo) {
-  return algo == ConvAlgo::v6_halo_tile_tf32 || algo == ConvAlgo::v7_halo_tile_bf16 || algo == ConvAlgo::v8_halo_wgmma_tf32;
+  return algo == ConvAlgo::v6_halo_tile_tf32 || algo == ConvAlgo::v7_halo_tile_bf16 ||
+         algo == ConvAlgo::v8_halo_wgmma_tf32;
 }
 
 bool forward(const Conv2dParams& p, const float* x, const float* w, const tg::BiasActEpi& epi, ConvAlgo algo,

@@ -125,8 +125,10 @@ __global__ void __launch_bounds__(kThreads, 1)
         for (int kk = 0; kk < 4; ++kk) {
           const uint64_t b = hp::wgmma_desc(b0 + 2 * kk * (kN * 16), kN * 16, 8 * 16);
 #pragma unroll
-          for (int m = 0; m < 2; ++m)
-            hp::wgmma_m64n64k8_tf32(acc[m], hp::wgmma_desc(a0 + 2 * kk * kPlaneBytes + 8 * m * 16, kPlaneBytes, kHalo * 16), b);
+          for (int m = 0; m < 2; ++m) {
+            const uint64_t a = hp::wgmma_desc(a0 + 2 * kk * kPlaneBytes + 8 * m * 16, kPlaneBytes, kHalo * 16);
+            hp::wgmma_m64n64k8_tf32(acc[m], a, b);
+          }
         }
       }
       hp::wgmma_commit();
@@ -169,9 +171,10 @@ static CUtensorMap halo_map(const Params& p) {
   const cuuint64_t dims[4] = {cuuint64_t(kC), cuuint64_t(p.Win), cuuint64_t(p.Hin), cuuint64_t(p.N)};
   const cuuint64_t strides[3] = {cuuint64_t(kC) * 4, cuuint64_t(p.Win) * kC * 4, cuuint64_t(p.Hin) * p.Win * kC * 4};
   const cuuint32_t box[4] = {4, kHalo, kHalo, 1}, ones[4] = {1, 1, 1, 1};
-  const CUresult r = encoder()(&map, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 4, const_cast<float*>(p.x), dims, strides, box, ones,
-                               CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
-                               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  const CUresult r =
+      encoder()(&map, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 4, const_cast<float*>(p.x), dims, strides, box, ones,
+                CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS)
     throw std::runtime_error("conv2d v8: cuTensorMapEncodeTiled failed (CUresult " + std::to_string(int(r)) +
                              ") for an input of " + std::to_string(p.N) + " x " + std::to_string(p.Hin) + " x " +
@@ -181,7 +184,8 @@ static CUtensorMap halo_map(const Params& p) {
 
 bool runs_here() {
   int dev = 0, major = 0, minor = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
       cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess)
     return false;
   return major == 9 && minor == 0 && smem_optin_bytes() >= kSmemBytes && encoder() != nullptr;
@@ -204,7 +208,8 @@ void launch(const Params& p, const tg::BiasActEpi& epi, int sms, cudaStream_t s)
   const int slices = p.Nout / kN, per_slice = std::max(1, std::min(tiles, sms / slices));
   const int waves = (tiles + per_slice - 1) / per_slice;
   const dim3 grid(unsigned((tiles + waves - 1) / waves), unsigned(slices));
-  conv3x3_halo_wgmma_kernel<FLIP, tg::BiasActEpi><<<grid, kThreads, kSmemBytes, s>>>(map, p, epi, tiles_w, tiles_img, tiles);
+  conv3x3_halo_wgmma_kernel<FLIP, tg::BiasActEpi>
+      <<<grid, kThreads, kSmemBytes, s>>>(map, p, epi, tiles_w, tiles_img, tiles);
   SRGAN_LAUNCH_CHECK(s);
 }
 

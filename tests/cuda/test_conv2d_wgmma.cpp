@@ -99,7 +99,8 @@ TEST_CASE("conv2d v8: the wgmma halo kernel against the reference", "[cuda][conv
     INFO(k.what);
     const int Hout = k.Hin + 2 * k.pad - 2, Wout = k.Win + 2 * k.pad - 2;
     const auto in = random_vector<float>(size_t(k.N) * k.Hin * k.Win * 64, seed += 10);
-    const auto w = random_vector<float>(size_t(k.Nout) * 9 * 64, seed + 1), b = random_vector<float>(size_t(k.Nout), seed + 2);
+    const auto w = random_vector<float>(size_t(k.Nout) * 9 * 64, seed + 1);
+    const auto b = random_vector<float>(size_t(k.Nout), seed + 2);
     const std::vector<double> ref = reference(k, in, w, b, Hout, Wout);
     DevBuf din(in), dw(w), db(b), out(ref.size());
     if (!hw::runs_here()) {
@@ -141,9 +142,11 @@ TEST_CASE("conv2d v8 through the entry points: its kernel where 64 channels are 
     INFO(s.what);
     const Conv2dParams p = params(s);
     const auto x = random_vector<float>(size_t(p.N) * p.H * p.W * p.C, seed += 10);
-    const auto w = random_vector<float>(size_t(p.K) * 9 * p.C, seed + 1), b = random_vector<float>(size_t(p.K), seed + 2);
+    const auto w = random_vector<float>(size_t(p.K) * 9 * p.C, seed + 1);
+    const auto b = random_vector<float>(size_t(p.K), seed + 2);
     const auto dy = random_vector<float>(size_t(p.N) * p.P() * p.Q() * p.K, seed + 3);
-    std::vector<double> y_ref(size_t(p.N) * p.P() * p.Q() * p.K), dx_ref(x.size()), dw_ref(w.size()), db_ref(size_t(p.K));
+    std::vector<double> y_ref(size_t(p.N) * p.P() * p.Q() * p.K), dx_ref(x.size()), dw_ref(w.size());
+    std::vector<double> db_ref(size_t(p.K));
     const auto xd = to_double(x), wd = to_double(w), bd = to_double(b), dyd = to_double(dy);
     conv2d_forward_cpu_ref(p, xd.data(), wd.data(), bd.data(), y_ref.data());
     conv2d_backward_data_cpu_ref(p, dyd.data(), wd.data(), dx_ref.data());

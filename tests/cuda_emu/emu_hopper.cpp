@@ -163,7 +163,8 @@ double tf32_operand(uint64_t desc, int row, int k) {
   const unsigned base_offset = unsigned(desc >> 49) & 7u, swizzle = unsigned(desc >> 62);
   if (swizzle != 0 || base_offset != 0)
     kernel_fault("wgmma descriptor with a swizzle mode or base offset: the emulator knows only the unswizzled layout");
-  const uint64_t at = start + uint64_t(row / 8) * sbo + uint64_t(row % 8) * 16 + uint64_t(k / 4) * lbo + uint64_t(k % 4) * 4;
+  const uint64_t at =
+      start + uint64_t(row / 8) * sbo + uint64_t(row % 8) * 16 + uint64_t(k / 4) * lbo + uint64_t(k % 4) * 4;
   if (at + 4 > dynamic_shared_bytes()) kernel_fault("wgmma operand outside the dynamic shared memory");
   uint32_t u;
   std::memcpy(&u, shared_base() + at, 4);
@@ -213,7 +214,8 @@ void* driver_entry_point(const char* symbol) {
 
 uint32_t shared_address(const void* p) {
   const uintptr_t a = reinterpret_cast<uintptr_t>(p), base = reinterpret_cast<uintptr_t>(shared_base());
-  if (a < base || a >= base + dynamic_shared_bytes()) kernel_fault("a shared-memory address outside the dynamic shared memory");
+  if (a < base || a >= base + dynamic_shared_bytes())
+    kernel_fault("a shared-memory address outside the dynamic shared memory");
   return uint32_t(a - base);
 }
 
@@ -266,22 +268,27 @@ void cp_async_bulk_tensor_4d(void* dst, const void* tmap, const int (&c)[4], voi
   std::memcpy(&m, tmap, sizeof m);
   if (m.magic != kMapMagic) kernel_fault("cp.async.bulk.tensor with a tensor map cuTensorMapEncodeTiled did not write");
   if (m.rank != 4) kernel_fault("cp.async.bulk.tensor.4d with a tensor map of rank " + std::to_string(m.rank));
-  if (reinterpret_cast<uintptr_t>(dst) % 128 != 0) kernel_fault("cp.async.bulk.tensor destination not 128-byte aligned");
+  if (reinterpret_cast<uintptr_t>(dst) % 128 != 0)
+    kernel_fault("cp.async.bulk.tensor destination not 128-byte aligned");
   const uint64_t bytes = box_bytes(m);
   const uintptr_t a = reinterpret_cast<uintptr_t>(dst), base = reinterpret_cast<uintptr_t>(shared_base());
-  if (a < base || a + bytes > base + dynamic_shared_bytes()) kernel_fault("cp.async.bulk.tensor box outside the dynamic shared memory");
+  if (a < base || a + bytes > base + dynamic_shared_bytes())
+    kernel_fault("cp.async.bulk.tensor box outside the dynamic shared memory");
   // The global side, for the counters: one 16-byte request per box row piece inside the tensor.
   if (counting()) {
     for (uint32_t i3 = 0; i3 < m.box[3]; ++i3)
       for (uint32_t i2 = 0; i2 < m.box[2]; ++i2)
         for (uint32_t i1 = 0; i1 < m.box[1]; ++i1) {
           const int64_t x1 = int64_t(c[1]) + i1, x2 = int64_t(c[2]) + i2, x3 = int64_t(c[3]) + i3;
-          if (x1 < 0 || x1 >= int64_t(m.dim[1]) || x2 < 0 || x2 >= int64_t(m.dim[2]) || x3 < 0 || x3 >= int64_t(m.dim[3]))
-            continue;
-          const unsigned char* row = m.base + x1 * int64_t(m.stride[1]) + x2 * int64_t(m.stride[2]) + x3 * int64_t(m.stride[3]);
+          const bool inside = x1 >= 0 && x1 < int64_t(m.dim[1]) && x2 >= 0 && x2 < int64_t(m.dim[2]) && x3 >= 0 &&
+                              x3 < int64_t(m.dim[3]);
+          if (!inside) continue;
+          const unsigned char* row =
+              m.base + x1 * int64_t(m.stride[1]) + x2 * int64_t(m.stride[2]) + x3 * int64_t(m.stride[3]);
           for (uint32_t e = 0; e < m.box[0]; e += 4) {
             const int64_t x0 = int64_t(c[0]) + e;
-            if (x0 >= 0 && x0 < int64_t(m.dim[0])) counters_record(MemKind::tma, __builtin_return_address(0), row + x0 * 4, 16);
+            if (x0 >= 0 && x0 < int64_t(m.dim[0]))
+              counters_record(MemKind::tma, __builtin_return_address(0), row + x0 * 4, 16);
           }
         }
   }
