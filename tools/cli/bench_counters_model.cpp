@@ -42,15 +42,16 @@ LaunchEstimate estimate_launch(const emu::LaunchCounts& c, const SassKernel* sas
     e.issued_instructions = e.loop_iterations * loop_instr + rest;
   }
 
-  // Multiply-adds issued: every mma counted by the emulator; FFMA from the SASS and the passes.
-  if (c.hmma > 0) {
+  // Multiply-adds issued: every mma and wgmma counted by the emulator (wgmma with its own m x n x
+  // k); FFMA from the SASS and the passes.
+  if (c.hmma > 0 || c.hgmma > 0) {
     e.bf16 = c.hmma_bf16 > 0;
-    double per = e.bf16 ? 2048 : 1024;  // HMMA.16816 (m16n8k16 BF16) or HMMA.1688 (m16n8k8 TF32)
-    if (sass && sass->whole[SassClass::mma] > 0) per = sass->whole.macs / sass->whole[SassClass::mma];
-    e.issued_macs = c.hmma * s * per;
-    e.tensor = true;
-  } else if (c.hgmma > 0) {
-    e.issued_macs = c.hgmma_macs * s;  // wgmma (HGMMA): the emulator counts each one's m x n x k
+    if (c.hmma > 0) {
+      double per = e.bf16 ? 2048 : 1024;  // HMMA.16816 (m16n8k16 BF16) or HMMA.1688 (m16n8k8 TF32)
+      if (sass && c.hgmma == 0 && sass->whole[SassClass::mma] > 0) per = sass->whole.macs / sass->whole[SassClass::mma];
+      e.issued_macs = c.hmma * s * per;
+    }
+    e.issued_macs += c.hgmma_macs * s;
     e.tensor = true;
   } else if (sass) {
     const double loop_ffma = sass->has_loop ? sass->loop[SassClass::ffma] : 0;
