@@ -11,8 +11,8 @@
 // inline assembly that calls the functions declared here.
 //
 // Execution model (emu_scheduler.cpp; the runtime API is emu_runtime_api.cpp): a launch runs its blocks one after another (spread
-// over a few host threads); inside a block every CUDA thread is a fiber (ucontext) with its own
-// stack, and the fibers run one at a time until they reach __syncthreads, a warp collective or
+// over a few host threads); inside a block every CUDA thread is a fiber (emu_context.h) with its
+// own stack, and the fibers run one at a time until they reach __syncthreads, a warp collective or
 // the end. So:
 //   * __shared__ variables are per-host-thread statics, reused block after block, and filled with
 //     0xFF bytes (NaN) when a block first reaches their declaration;

@@ -2,13 +2,9 @@
 // its own stack; the fibers take turns until they reach __syncthreads, a warp collective or the
 // end of the kernel. Blocks run one after another on a pool of host threads. Also here: the warp
 // exchange behind shuffles and mma, and the per-thread cp.async queues.
-// Switches use _setjmp/_longjmp between stacks (swapcontext would make two system calls per
-// switch to save the signal mask); the fortified longjmp would refuse to jump to another stack.
-#undef _FORTIFY_SOURCE
+// A switch between stacks is emu_context.h's context_switch.
 #include "tests/cuda_emu/cuda_emu.h"  // first: it defines __shared__ before the CUDA headers do
 
-#include <setjmp.h>
-#include <ucontext.h>
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
 #endif
@@ -25,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tests/cuda_emu/emu_context.h"
 #include "tests/cuda_emu/emu_internal.h"
 
 thread_local uint3 threadIdx{};
@@ -62,9 +59,8 @@ struct CpCopy {
   int bytes, src_bytes;
 };
 
-struct Fiber {
-  ucontext_t ctx;   // only to start the fiber on its stack
-  jmp_buf jb;       // where it resumes
+struct Fiber {  // kept small: the scheduler walks all of a block's fibers between two switches
+  StackContext ctx;  // where it resumes
   void* asan_fake_stack = nullptr;
   bool started = false;
   uint3 tid;
@@ -127,6 +123,7 @@ class BlockRunner {
       stacks_.push_back(s);
     }
     if (fibers_.size() < size_t(n)) fibers_.resize(size_t(n));
+    if (!cur_) cur_ = &fibers_[0];
     n_ = n;
     // Every lane writes its slot before any lane of its mask reads it: no zeroing needed.
     const size_t xbytes = size_t((n + 31) / 32) * 2 * 32 * kSlotBytes;
@@ -148,7 +145,7 @@ class BlockRunner {
         const int i = rev ? n - 1 - k : k;
         Fiber& f = fibers_[size_t(i)];
         if (f.st != State::ready) continue;
-        cur_ = i;
+        cur_ = &f;
         threadIdx = f.tid;
         resume(f);
         if (!error_.empty()) {
@@ -198,16 +195,14 @@ class BlockRunner {
   bool smem_checked_ = true;
 
   const std::string& error() const { return error_; }
-  Fiber& current() { return fibers_[size_t(cur_)]; }
+  Fiber& current() { return *cur_; }
 
   // Suspends the calling fiber in state s until the scheduler releases it.
   void suspend(State s) {
     Fiber& f = current();
     f.st = s;
-    if (!_setjmp(f.jb)) {
-      asan_start_switch(&f.asan_fake_stack, sched_bottom_, sched_size_);
-      _longjmp(sched_jb_, 1);
-    }
+    asan_start_switch(&f.asan_fake_stack, sched_bottom_, sched_size_);
+    context_switch(f.ctx, sched_ctx_);  // returns when the scheduler resumes f
     asan_finish_switch(f.asan_fake_stack, &sched_bottom_, &sched_size_);
   }
 
@@ -228,7 +223,8 @@ class BlockRunner {
     error_ = "thread (" + std::to_string(current().tid.x) + "," + std::to_string(current().tid.y) + "," +
              std::to_string(current().tid.z) + "): " + why;
     asan_start_switch(nullptr, sched_bottom_, sched_size_);  // nullptr: this stack is abandoned
-    _longjmp(sched_jb_, 1);  // never resumed: the scheduler abandons the block
+    StackContext abandoned;
+    context_switch(abandoned, sched_ctx_);  // never resumed: the scheduler abandons the block
   }
 
  private:
@@ -236,19 +232,17 @@ class BlockRunner {
 
   // Runs fiber f until it suspends or finishes the block's body.
   void resume(Fiber& f) {
-    if (_setjmp(sched_jb_)) {  // the fiber jumped back
-      asan_finish_switch(sched_fake_stack_, nullptr, nullptr);
-      return;
+    if (!f.started) {
+      // Stacks are 256 KiB apart, so their tops, where each fiber's frames live, would all fall
+      // in the same cache sets; starting each a different number of cache lines below its top
+      // spreads the fibers' frames over the sets.
+      f.started = true;
+      context_start(f.ctx, stacks_[size_t(f.linear)], kStackBytes - size_t(f.linear % 64) * 1088,
+                    &BlockRunner::fiber_main);
     }
     asan_start_switch(&sched_fake_stack_, stacks_[size_t(f.linear)], kStackBytes);
-    if (f.started) _longjmp(f.jb, 1);
-    f.started = true;
-    getcontext(&f.ctx);
-    f.ctx.uc_stack.ss_sp = stacks_[size_t(f.linear)];
-    f.ctx.uc_stack.ss_size = kStackBytes;
-    f.ctx.uc_link = nullptr;  // fiber_main never returns
-    makecontext(&f.ctx, &BlockRunner::fiber_main, 0);
-    setcontext(&f.ctx);
+    context_switch(sched_ctx_, f.ctx);  // returns when the fiber suspends or faults
+    asan_finish_switch(sched_fake_stack_, nullptr, nullptr);
   }
 
   // Releases every warp whose collective is complete. Records an error for one that can never
@@ -299,12 +293,12 @@ class BlockRunner {
   std::vector<unsigned char> xbuf_;  // [warp][2][32 lanes][kSlotBytes]
   uint64_t block_serial_ = 0;        // blocks run so far by this runner
   std::unordered_map<void*, uint64_t> shared_seen_;  // __shared__ variable -> block that last poisoned it
-  jmp_buf sched_jb_;
+  StackContext sched_ctx_;  // the scheduler's, while a fiber runs
   void* sched_fake_stack_ = nullptr;
   const void* sched_bottom_ = nullptr;  // the scheduler's stack, for AddressSanitizer
   size_t sched_size_ = 0;
   int n_ = 0;  // threads of the current block (fibers_ may hold more, from earlier blocks)
-  int cur_ = 0;
+  Fiber* cur_ = nullptr;  // the fiber running now (set before each resume; fibers_ never moves it)
   const std::function<void()>* body_ = nullptr;
   std::string error_;
 };

@@ -39,15 +39,20 @@ void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)
   //   C/D (16x8):    c0 (g, 2t), c1 (g, 2t+1), c2 (g+8, 2t), c3 (g+8, 2t+1)
   // so A[r][k] is register (r >= 8) + 2 (k >= 4) of lane 4 (r % 8) + k % 4, and B[k][c] is
   // register (k >= 4) of lane 4 c + k % 4.
+  // This lane's outputs need rows g and g + 8 of A and columns 2t and 2t + 1 of B: gathered
+  // once (16 + 16 operands), then each output sums its 8 products in k order.
   const int lane = lane_id(), g = lane >> 2, t = lane & 3;
-  for (int e = 0; e < 4; ++e) {
-    const int r = e < 2 ? g : g + 8, c = 2 * t + (e & 1);
-    double s = d[e];  // C = D: each lane's accumulators are its own. TF32 products are exact in double; one rounding at the end
-    for (int k = 0; k < 8; ++k) {
-      const float av = tf32_word(4 * (r % 8) + k % 4, (r >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0));
-      const float bv = tf32_word(4 * c + k % 4, 4 + (k >= 4 ? 1 : 0));
-      s += double(av) * double(bv);
+  double av[2][8], bv[2][8];  // av[h][k] = A[g + 8h][k], bv[j][k] = B[k][2t + j]
+  for (int k = 0; k < 8; ++k)
+    for (int h = 0; h < 2; ++h) {
+      av[h][k] = tf32_word(4 * g + k % 4, h + (k >= 4 ? 2 : 0));
+      bv[h][k] = tf32_word(4 * (2 * t + h) + k % 4, 4 + (k >= 4 ? 1 : 0));
     }
+  for (int e = 0; e < 4; ++e) {
+    const double* a_row = av[e >> 1];
+    const double* b_col = bv[e & 1];
+    double s = d[e];  // C = D: each lane's accumulators are its own. TF32 products are exact in double; one rounding at the end
+    for (int k = 0; k < 8; ++k) s += a_row[k] * b_col[k];
     d[e] = float(s);
   }
 }
@@ -94,14 +99,17 @@ void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b
   // so A[r][k] is half k % 2 of register (r >= 8) + 2 (k >= 8) of lane 4 (r % 8) + (k % 8) / 2,
   // and B[k][c] is half k % 2 of register (k >= 8) of lane 4 c + (k % 8) / 2.
   const int lane = lane_id(), g = lane >> 2, t = lane & 3;
-  for (int e = 0; e < 4; ++e) {
-    const int r = e < 2 ? g : g + 8, c = 2 * t + (e & 1);
-    double s = d[e];  // bf16 products are exact in double; one rounding at the end
-    for (int k = 0; k < 16; ++k) {
-      const float av = bf16_half(4 * (r % 8) + (k % 8) / 2, (r >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0), k % 2);
-      const float bv = bf16_half(4 * c + (k % 8) / 2, 4 + (k >= 8 ? 1 : 0), k % 2);
-      s += double(av) * double(bv);
+  double av[2][16], bv[2][16];  // av[h][k] = A[g + 8h][k], bv[j][k] = B[k][2t + j], gathered once
+  for (int k = 0; k < 16; ++k)
+    for (int h = 0; h < 2; ++h) {
+      av[h][k] = bf16_half(4 * g + (k % 8) / 2, h + (k >= 8 ? 2 : 0), k % 2);
+      bv[h][k] = bf16_half(4 * (2 * t + h) + (k % 8) / 2, 4 + (k >= 8 ? 1 : 0), k % 2);
     }
+  for (int e = 0; e < 4; ++e) {
+    const double* a_row = av[e >> 1];
+    const double* b_col = bv[e & 1];
+    double s = d[e];  // bf16 products are exact in double; one rounding at the end
+    for (int k = 0; k < 16; ++k) s += a_row[k] * b_col[k];
     d[e] = float(s);
   }
 }
