@@ -5,7 +5,7 @@
 // The hand-written variants (v1, v2, v3) apply bias and PReLU in the epilogue that stores the
 // convolution result, saving one read and one write of the output. ConvAlgo::cudnn runs the
 // unfused composition (cuDNN convolution, then prelu_forward_cuda) as the baseline.
-// Tested against that composition in tests/cuda/test_conv2d.cpp.
+// Tested against that composition in tests/cuda/test_conv2d_fused.cpp.
 #pragma once
 #include "kernels/conv2d.h"
 

@@ -2,7 +2,7 @@
 // SRResNet's fused eval forward) on the CPU: each against the layers run one by one, in double
 // (equal to rounding) and in float (the bundled model's precision); where the fusion must not
 // run (autograd on, training, a summary being recorded). The CUDA epilogue is held to the same
-// reference in tests/cuda/test_conv2d.cpp.
+// reference in tests/cuda/test_conv2d_fused.cpp.
 #include <algorithm>
 #include <cmath>
 

@@ -13,21 +13,17 @@
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_halo_wgmma.h"
 #include "kernels/cuda_context.h"
-#include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/conv2d_test_fixtures.h"
 
 using namespace srgan::kern;
 using namespace srgan::test;
+using namespace srgan::test::conv;
 
 namespace {
 
 namespace hw = srgan::kern::cuda::halo_wgmma;
 
-// The TF32 bound doubled: the tensor core reads the upper 19 bits of each float (truncation,
-// <= 2^-10 relative, where rounding gives 2^-11), as v4 and v6 (test_conv2d.cpp, tol_for).
-Tol tol_trunc_tf32(double k) {
-  const Tol t = tol_tf32(k);
-  return {2 * t.atol, 2 * t.rtol};
-}
+constexpr ConvAlgo kV8 = ConvAlgo::v8_halo_wgmma_tf32;
 
 struct KernelCase {
   const char* what;
@@ -58,29 +54,6 @@ std::vector<double> reference(const KernelCase& k, const std::vector<float>& in,
           out[((size_t(n) * Hout + y) * Wout + x) * k.Nout + size_t(o)] = s;
         }
   return out;
-}
-
-struct Shape {
-  const char* what;
-  int N, H, W, C, K, pad;
-};
-
-Conv2dParams params(const Shape& s) {
-  Conv2dParams p;
-  p.N = s.N, p.H = s.H, p.W = s.W, p.C = s.C, p.K = s.K, p.R = 3, p.S = 3, p.stride = 1, p.pad = s.pad;
-  return p;
-}
-
-// The three passes of a layer by one algorithm, from NaN-poisoned outputs.
-std::vector<std::vector<float>> run_passes(const Conv2dParams& p, DevBuf& x, DevBuf& w, DevBuf& b, DevBuf& dy,
-                                           ConvAlgo a) {
-  DevBuf y(size_t(p.N) * p.P() * p.Q() * p.K), dx(size_t(p.N) * p.H * p.W * p.C), dw(size_t(p.K) * 9 * p.C),
-      db(size_t(p.K));
-  y.poison(), dx.poison(), dw.poison(), db.poison();
-  conv2d_forward_cuda(p, x, w, b, y, a, nullptr);
-  conv2d_backward_data_cuda(p, dy, w, dx, a, nullptr);
-  conv2d_backward_weight_cuda(p, x, dy, dw, db, a, nullptr);
-  return {y.download(), dx.download(), dw.download()};
 }
 
 }  // namespace
@@ -122,40 +95,33 @@ TEST_CASE("conv2d v8: the wgmma halo kernel against the reference", "[cuda][conv
       return out.download();
     };
     const auto got = run();
-    SRGAN_CHECK_CLOSE(compare(got, ref, tol_trunc_tf32(9 * 64)));
+    SRGAN_CHECK_CLOSE(compare(got, ref, tol_for(kV8, 9 * 64)));  // TF32 truncation
     CHECK(run() == got);  // the same bits again
   }
 }
 
 TEST_CASE("conv2d v8 through the entry points: its kernel where 64 channels are gathered, v6 elsewhere",
           "[cuda][conv2d][v8]") {
-  const ConvAlgo v8 = ConvAlgo::v8_halo_wgmma_tf32, v6 = ConvAlgo::v6_halo_tile_tf32;
+  const ConvAlgo v6 = ConvAlgo::v6_halo_tile_tf32;
   const Shape shapes[] = {
-      {"G body 64->64, 19 x 21 (tiles cut by both sides)", 1, 19, 21, 64, 64, 1},
-      {"64->128 (its kernel forward, 2 slices; backward-data gathers 128: v6's streamed tile)", 1, 10, 12, 64, 128, 1},
-      {"128->64 (v6's streamed tile forward; its kernel backward-data, 2 slices)", 1, 10, 12, 128, 64, 1},
-      {"64->32 (v6's halo tile forward; backward-data gathers 32)", 1, 10, 12, 64, 32, 1},
-      {"32->64 (v6's halo tile)", 1, 10, 12, 32, 64, 1},
+      {"G body 64->64, 19 x 21 (tiles cut by both sides)", 1, 19, 21, 64, 64, 3, 3, 1, 1},
+      {"64->128 (its kernel forward, 2 slices; backward-data gathers 128: v6's streamed tile)", 1, 10, 12, 64, 128, 3,
+       3, 1, 1},
+      {"128->64 (v6's streamed tile forward; its kernel backward-data, 2 slices)", 1, 10, 12, 128, 64, 3, 3, 1, 1},
+      {"64->32 (v6's halo tile forward; backward-data gathers 32)", 1, 10, 12, 64, 32, 3, 3, 1, 1},
+      {"32->64 (v6's halo tile)", 1, 10, 12, 32, 64, 3, 3, 1, 1},
   };
   uint64_t seed = 9200;
   for (const Shape& s : shapes) {
     INFO(s.what);
-    const Conv2dParams p = params(s);
-    const auto x = random_vector<float>(size_t(p.N) * p.H * p.W * p.C, seed += 10);
-    const auto w = random_vector<float>(size_t(p.K) * 9 * p.C, seed + 1);
-    const auto b = random_vector<float>(size_t(p.K), seed + 2);
-    const auto dy = random_vector<float>(size_t(p.N) * p.P() * p.Q() * p.K, seed + 3);
-    std::vector<double> y_ref(size_t(p.N) * p.P() * p.Q() * p.K), dx_ref(x.size()), dw_ref(w.size());
-    std::vector<double> db_ref(size_t(p.K));
-    const auto xd = to_double(x), wd = to_double(w), bd = to_double(b), dyd = to_double(dy);
-    conv2d_forward_cpu_ref(p, xd.data(), wd.data(), bd.data(), y_ref.data());
-    conv2d_backward_data_cpu_ref(p, dyd.data(), wd.data(), dx_ref.data());
-    conv2d_backward_weight_cpu_ref(p, xd.data(), dyd.data(), dw_ref.data(), db_ref.data());
-    DevBuf dx_(x), dw_(w), db_(b), ddy(dy);
-    const auto r8 = run_passes(p, dx_, dw_, db_, ddy, v8), r6 = run_passes(p, dx_, dw_, db_, ddy, v6);
-    SRGAN_CHECK_CLOSE(compare(r8[0], y_ref, tol_trunc_tf32(9.0 * p.C)));
-    SRGAN_CHECK_CLOSE(compare(r8[1], dx_ref, tol_trunc_tf32(9.0 * p.K)));
-    SRGAN_CHECK_CLOSE(compare(r8[2], dw_ref, tol_trunc_tf32(double(p.N) * p.P() * p.Q())));
+    const Data d = make(s, seed += 10);
+    const Conv2dParams& p = d.p;
+    DevBuf x(d.x), w(d.w), bias(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
+    PassBufs bufs{p, x, w, bias, dy, y, dx, dw, db};
+    const auto r8 = bufs.run(kV8), r6 = bufs.run(v6);
+    SRGAN_CHECK_CLOSE(compare(r8[0], d.y_ref, tol_for(kV8, 9.0 * p.C)));
+    SRGAN_CHECK_CLOSE(compare(r8[1], d.dx_ref, tol_for(kV8, 9.0 * p.K)));
+    SRGAN_CHECK_CLOSE(compare(r8[2], d.dw_ref, tol_for(kV8, double(p.N) * p.P() * p.Q())));
     // Its own kernel sums in another order than v6's (a silent fallback would give v6's bits):
     // forward where it gathers x's 64 channels into a multiple of 64, backward-data where it
     // gathers dy's 64 into a multiple of 64.
@@ -164,6 +130,6 @@ TEST_CASE("conv2d v8 through the entry points: its kernel where 64 channels are 
     CHECK((r8[0] != r6[0]) == fwd_own);
     CHECK((r8[1] != r6[1]) == data_own);
     CHECK(r8[2] == r6[2]);  // the weight gradient is v6's
-    CHECK(run_passes(p, dx_, dw_, db_, ddy, v8) == r8);
+    CHECK(bufs.run(kV8) == r8);
   }
 }

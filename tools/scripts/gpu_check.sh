@@ -165,8 +165,9 @@ sanitize() {  # sanitize TOOL TEST: one time-boxed stage
   run_stage "$1_$2" 45 20 "$OUT/tests.log" \
     env SRGAN_TEST_SMALL=1 compute-sanitizer --tool "$1" --error-exitcode 9 "$BUILD/tests/$2"
 }
-# conv2d v8 (wgmma + the bulk tensor copy: its tests are a few launches) after the two sweeps.
-first_sanitized="cuda_test_conv2d cuda_test_gemm cuda_test_conv2d_wgmma"
+# The conv tests (the halo paths in their own file since test_conv2d.cpp was split), then conv2d v8
+# (wgmma + the bulk tensor copy: its tests are a few launches).
+first_sanitized="cuda_test_conv2d cuda_test_conv2d_halo cuda_test_gemm cuda_test_conv2d_wgmma"
 if built && command -v compute-sanitizer >/dev/null; then
   for t in $first_sanitized; do sanitize memcheck "$t"; sanitize racecheck "$t"; done
 fi
