@@ -37,12 +37,12 @@ double median_ms(const std::function<void()>& f, int warmup, int repeats) {
   return t[t.size() / 2];
 }
 
-// Median time of a benchmark step (the batch upload included). Graph runners get at least three
-// warm-up steps, so the capture happens before the clock starts; eager ones o.step_warmup (none
-// in a --tiny smoke run, where each emulated GAN step costs a minute).
+// Median time of a benchmark step (the batch upload included). Graph runners get their eager
+// steps and the capture step as warm-up, so every timed step is a replay; eager ones
+// o.step_warmup (none in a --tiny smoke run, where each emulated GAN step costs a minute).
 double time_steps(BenchStep& b, GraphMode mode, Rng& rng, const StepBenchOptions& o) {
-  return median_ms([&] { b.step(rng); }, mode == GraphMode::off ? o.step_warmup : std::max(o.step_warmup, 3),
-                   o.repeats);
+  const int warmup = mode == GraphMode::off ? o.step_warmup : std::max(o.step_warmup, std::max(o.graph_warmup, 1) + 1);
+  return median_ms([&] { b.step(rng); }, warmup, o.repeats);
 }
 
 struct MseBenchStep : BenchStep {  // SRResNet MSE step
@@ -50,11 +50,12 @@ struct MseBenchStep : BenchStep {  // SRResNet MSE step
   ParamArena arena;
   std::unique_ptr<Adam> opt;
   std::unique_ptr<StepRunner> r;
-  MseBenchStep(Device dev, const Shape& lr, const Shape& hr, GraphMode mode, Rng& rng) : g({16, 64}, rng) {
+  MseBenchStep(Device dev, const Shape& lr, const Shape& hr, GraphMode mode, int graph_warmup, Rng& rng)
+      : g({16, 64}, rng) {
     g.to(dev);
     arena.adopt(g.parameters(), dev);
     opt = std::make_unique<Adam>(arena, 1e-4);
-    r = std::make_unique<StepRunner>(dev, lr, hr, mode);
+    r = std::make_unique<StepRunner>(dev, lr, hr, mode, graph_warmup);
     r->set_plan(pretrain_plan(g, *opt, r->low_res(), r->high_res(), LossWeights{}));
   }
   StepRunner& runner() override { return *r; }
@@ -72,7 +73,7 @@ struct GanBenchStep : BenchStep {  // SRGAN step: D update, then G update with V
     dc.crop = crop;
     return dc;
   }
-  GanBenchStep(Device dev, const Shape& lr, const Shape& hr, GraphMode mode, Rng& rng)
+  GanBenchStep(Device dev, const Shape& lr, const Shape& hr, GraphMode mode, int graph_warmup, Rng& rng)
       : g({16, 64}, rng), d(d_config(int(hr[1])), rng), vgg(VGG19Config::phi54(), rng) {
     vgg.freeze();
     g.to(dev);
@@ -82,7 +83,7 @@ struct GanBenchStep : BenchStep {  // SRGAN step: D update, then G update with V
     da.adopt(d.parameters(), dev);
     og = std::make_unique<Adam>(ga, 1e-4);
     od = std::make_unique<Adam>(da, 1e-4);
-    r = std::make_unique<StepRunner>(dev, lr, hr, mode);
+    r = std::make_unique<StepRunner>(dev, lr, hr, mode, graph_warmup);
     r->set_plan(gan_plan({g, d, &vgg, *og, *od, LossWeights{}}, r->low_res(), r->high_res()));
   }
   StepRunner& runner() override { return *r; }
@@ -107,8 +108,8 @@ void BenchStep::step(Rng& rng) {
 std::unique_ptr<BenchStep> make_bench_step(bool gan, Device dev, const StepBenchOptions& o, GraphMode mode, Rng& rng) {
   const int lr_side = o.hr / 4;
   const Shape lr{o.batch, lr_side, lr_side, 3}, hr{o.batch, o.hr, o.hr, 3};
-  if (gan) return std::make_unique<GanBenchStep>(dev, lr, hr, mode, rng);
-  return std::make_unique<MseBenchStep>(dev, lr, hr, mode, rng);
+  if (gan) return std::make_unique<GanBenchStep>(dev, lr, hr, mode, o.graph_warmup, rng);
+  return std::make_unique<MseBenchStep>(dev, lr, hr, mode, o.graph_warmup, rng);
 }
 
 std::vector<StepBenchRow> bench_steps(const StepBenchOptions& o, const std::function<void(const StepBenchRow&)>& on_row) {

@@ -23,7 +23,8 @@ struct StepBenchOptions {
   int hr = 96;          // HR crop; LR is hr / 4
   int repeats = 5;
   int warmup = 1;        // untimed inference runs
-  int step_warmup = 3;   // untimed training steps of an eager row (graph rows: at least 3)
+  int step_warmup = 3;   // untimed training steps of an eager row (graph rows: at least graph_warmup + 1)
+  int graph_warmup = 2;  // eager steps of a graph row before its capture (StepRunner's warm-up, >= 1)
   bool gan = false;     // also time the SRGAN step (needs a lot more work on a CPU)
   std::vector<int> infer_sizes = {64, 128};  // LR sides for inference
   std::vector<std::string> precisions = {"fp32"};  // CUDA: any of "fp32", "tf32", "bf16"

@@ -35,6 +35,7 @@ int run_steps(const cli::Args& a) {
     o.repeats = 1;
     o.warmup = 0;
     o.step_warmup = 0;
+    o.graph_warmup = 1;  // a graph row: one eager step, the capture, one timed replay
     o.infer_sizes = {8};
   }
   const std::string prec = a.get("precision", "all");
