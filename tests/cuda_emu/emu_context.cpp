@@ -7,7 +7,9 @@
 #if defined(__x86_64__)
 // srgan_emu_swap_stack(void** save_sp, void* load_sp): pushes rbp, rbx, r12-r15 (the System V
 // callee-saved registers), stores rsp in *save_sp, loads load_sp into rsp, pops the six
-// registers saved there and returns to the address above them.
+// registers saved there and returns to the address above them. Both stacks have the same shape
+// at the switch (six registers above the stack pointer), so one call-frame description covers
+// the function: a debugger or profiler can walk out of it on either side.
 extern "C" void srgan_emu_swap_stack(void** save_sp, void* load_sp);
 asm(R"(
   .text
@@ -16,19 +18,43 @@ asm(R"(
 srgan_emu_swap_stack:
   .cfi_startproc
   pushq %rbp
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %rbp, 0
   pushq %rbx
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %rbx, 0
   pushq %r12
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %r12, 0
   pushq %r13
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %r13, 0
   pushq %r14
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %r14, 0
   pushq %r15
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %r15, 0
   movq %rsp, (%rdi)
   movq %rsi, %rsp
   popq %r15
+  .cfi_adjust_cfa_offset -8
+  .cfi_restore %r15
   popq %r14
+  .cfi_adjust_cfa_offset -8
+  .cfi_restore %r14
   popq %r13
+  .cfi_adjust_cfa_offset -8
+  .cfi_restore %r13
   popq %r12
+  .cfi_adjust_cfa_offset -8
+  .cfi_restore %r12
   popq %rbx
+  .cfi_adjust_cfa_offset -8
+  .cfi_restore %rbx
   popq %rbp
+  .cfi_adjust_cfa_offset -8
+  .cfi_restore %rbp
   ret
   .cfi_endproc
   .size srgan_emu_swap_stack, .-srgan_emu_swap_stack
