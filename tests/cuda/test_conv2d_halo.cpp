@@ -4,6 +4,7 @@
 // weight gradients; non-finite inputs in the narrow-C path; weights off 16-byte alignment.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -27,11 +28,11 @@ namespace {
 // 256-pixel tile over 3 images of 5 x 7 with the chunks split 4 ways, a 16-channel second
 // slice; two tiles, the second cut, 3 slices, pad 2 forward (0 backward-data); a tile meeting
 // 2 images of 3 x 48 (10 rows of 50 halo pixels); backward-data into 32 channels.
-struct HaloCase {
+struct PathCase {
   Shape sh;
-  bool fwd, data, wgrad;  // which passes the halo tile runs itself
+  bool fwd, data, wgrad;  // which passes the paths under test run themselves
 };
-const HaloCase kHaloCases[] = {
+const PathCase kHaloCases[] = {
     {{"halo C64 K64 partial tiles", 1, 19, 21, 64, 64, 3, 3, 1, 1}, true, true, false},  // W % 8 != 0
     {{"halo C32 K32 pad 0", 2, 18, 17, 32, 32, 3, 3, 1, 0}, true, true, false},
     {{"halo C64 K130 pad 2 (3 slices)", 1, 7, 9, 64, 130, 3, 3, 1, 2}, true, false, false},  // data gathers 130
@@ -46,29 +47,36 @@ const HaloCase kHaloCases[] = {
     {{"halo wgrad 140 images of 4 x 8, 2 units a block", 140, 4, 8, 64, 64, 3, 3, 1, 1}, true, true, true},
     {{"halo wgrad C64 K128, 2 slices, 16 columns", 1, 6, 16, 64, 128, 3, 3, 1, 1}, true, true, true},
 };
+
+// v6 on one case: its three passes against the double reference within the TF32 bound, twice
+// with the same bits, and not v4's bits where its own paths run (they sum in another order, so a
+// silent fallback to v4 would show); v4's bits where they do not. `then` gets the buffers and
+// v6's results for more checks.
+void check_v6_paths(const PathCase& c, uint64_t seed,
+                    const std::function<void(PassBufs&, const std::vector<std::vector<float>>&)>& then = {}) {
+  const ConvAlgo a = ConvAlgo::v6_halo_tile_tf32, v4 = ConvAlgo::v4_implicit_gemm_tf32_multistage;
+  INFO(describe(c.sh));
+  const Data d = make(c.sh, seed);
+  const Conv2dParams& p = d.p;
+  DevBuf x(d.x), w(d.w), bias(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
+  PassBufs bufs{p, x, w, bias, dy, y, dx, dw, db};
+  const auto r1 = bufs.run(a), r2 = bufs.run(a), r4 = bufs.run(v4);
+  const std::vector<double>* ref[3] = {&d.y_ref, &d.dx_ref, &d.dw_ref};
+  const double k[3] = {double(p.R) * p.S * p.C, double(p.R) * p.S * p.K, double(p.N) * p.P() * p.Q()};
+  const bool runs[3] = {c.fwd, c.data, c.wgrad};
+  for (int pass = 0; pass < 3; ++pass) {
+    INFO("pass " << pass << " (forward, backward-data, weight gradient)");
+    SRGAN_CHECK_CLOSE(compare(r1[pass], *ref[pass], tol_for(a, k[pass])));
+    CHECK((r1[pass] != r4[pass]) == runs[pass]);
+  }
+  CHECK(r1 == r2);
+  if (then) then(bufs, r1);
+}
 }  // namespace
 
-// v6 against the double reference, twice with the same bits, and not v4's bits where it runs
-// (it sums in another order, so a silent fallback to v4 would show); v4's bits where it does not.
 TEST_CASE("conv2d v6: the halo tile against the reference, and v4 where it does not apply", "[cuda][conv2d][v6]") {
-  const ConvAlgo a = ConvAlgo::v6_halo_tile_tf32, v4 = ConvAlgo::v4_implicit_gemm_tf32_multistage;
   uint64_t seed = 8600;
-  for (const HaloCase& c : kHaloCases) {
-    INFO(describe(c.sh));
-    Data d = make(c.sh, seed += 10);
-    const Conv2dParams& p = d.p;
-    const double k_fwd = double(p.R) * p.S * p.C, k_data = double(p.R) * p.S * p.K, k_wgt = double(p.N) * p.P() * p.Q();
-    DevBuf x(d.x), w(d.w), bias(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
-    PassBufs bufs{p, x, w, bias, dy, y, dx, dw, db};
-    const auto r1 = bufs.run(a), r2 = bufs.run(a), r4 = bufs.run(v4);
-    SRGAN_CHECK_CLOSE(compare(r1[0], d.y_ref, tol_for(a, k_fwd)));
-    SRGAN_CHECK_CLOSE(compare(r1[1], d.dx_ref, tol_for(a, k_data)));
-    SRGAN_CHECK_CLOSE(compare(r1[2], d.dw_ref, tol_for(a, k_wgt)));
-    CHECK(r1 == r2);
-    CHECK((r1[0] != r4[0]) == c.fwd);
-    CHECK((r1[1] != r4[1]) == c.data);
-    CHECK((r1[2] != r4[2]) == c.wgrad);
-  }
+  for (const PathCase& c : kHaloCases) check_v6_paths(c, seed += 10);
 }
 
 // v7 (v6 with BF16 operands) where the halo tile runs: against the double reference of the
@@ -78,7 +86,7 @@ TEST_CASE("conv2d v6: the halo tile against the reference, and v4 where it does 
 TEST_CASE("conv2d v7: the halo tile with BF16 operands against the BF16-rounded reference", "[cuda][conv2d][v7]") {
   const ConvAlgo a = ConvAlgo::v7_halo_tile_bf16, v5 = ConvAlgo::v5_implicit_gemm_bf16_multistage;
   uint64_t seed = 8700;
-  for (const HaloCase& c : kHaloCases) {
+  for (const PathCase& c : kHaloCases) {
     INFO(describe(c.sh));
     Data d = make(c.sh, seed += 10);
     const Conv2dParams& p = d.p;
@@ -125,11 +133,7 @@ namespace {
 // (conv2d_narrow_c_wgrad_cuda.cuh): the head's 243 filter places in 8 warps, the discriminator's
 // 3x3 (27 places, 4 output rows at once) with two images over 70 = 2 x 32 + 6 columns and 13 rows
 // (a last step short of rows), 5x5 C3 (3 warps of places, 2 rows at once), and 2 output slices.
-struct TailCase {
-  Shape sh;
-  bool fwd, data, wgrad;  // which passes these paths take
-};
-const TailCase kTailCases[] = {
+const PathCase kTailCases[] = {
     {{"tail 9x9 C64 K3 pad 4, two column tiles", 2, 11, 70, 64, 3, 9, 9, 1, 4}, true, true, true},
     {{"tail 5x5 C16 K4 pad 2", 1, 9, 13, 16, 4, 5, 5, 1, 2}, true, false, false},
     {{"tail 3x3 C8 K1 pad 0", 1, 12, 7, 8, 1, 3, 3, 1, 0}, true, false, false},
@@ -148,28 +152,14 @@ const TailCase kTailCases[] = {
 // not. v7 runs the same TF32 paths: v6's bits.
 TEST_CASE("conv2d v6: the tail and head paths (at most 4 outputs or inputs) against the reference",
           "[cuda][conv2d][v6][tail]") {
-  const ConvAlgo a = ConvAlgo::v6_halo_tile_tf32, v4 = ConvAlgo::v4_implicit_gemm_tf32_multistage;
   uint64_t seed = 8800;
-  for (const TailCase& c : kTailCases) {
-    INFO(describe(c.sh));
-    Data d = make(c.sh, seed += 10);
-    const Conv2dParams& p = d.p;
-    const double k_fwd = double(p.R) * p.S * p.C, k_data = double(p.R) * p.S * p.K, k_wgt = double(p.N) * p.P() * p.Q();
-    DevBuf x(d.x), w(d.w), bias(d.b), dy(d.dy), y(d.ny), dx(d.nx), dw(d.nw), db(size_t(p.K));
-    PassBufs bufs{p, x, w, bias, dy, y, dx, dw, db};
-    const auto r1 = bufs.run(a), r2 = bufs.run(a), r4 = bufs.run(v4);
-    SRGAN_CHECK_CLOSE(compare(r1[0], d.y_ref, tol_for(a, k_fwd)));
-    SRGAN_CHECK_CLOSE(compare(r1[1], d.dx_ref, tol_for(a, k_data)));
-    SRGAN_CHECK_CLOSE(compare(r1[2], d.dw_ref, tol_for(a, k_wgt)));
-    CHECK(r1 == r2);
-    CHECK((r1[0] != r4[0]) == c.fwd);
-    CHECK((r1[1] != r4[1]) == c.data);
-    CHECK((r1[2] != r4[2]) == c.wgrad);
-    const auto r7 = bufs.run(ConvAlgo::v7_halo_tile_bf16);
-    const bool runs[3] = {c.fwd, c.data, c.wgrad};
-    for (int pass = 0; pass < 3; ++pass)
-      if (runs[pass]) CHECK(r7[pass] == r1[pass]);
-  }
+  for (const PathCase& c : kTailCases)
+    check_v6_paths(c, seed += 10, [&c](PassBufs& bufs, const std::vector<std::vector<float>>& v6) {
+      const auto r7 = bufs.run(ConvAlgo::v7_halo_tile_bf16);
+      const bool runs[3] = {c.fwd, c.data, c.wgrad};
+      for (int pass = 0; pass < 3; ++pass)
+        if (runs[pass]) CHECK(r7[pass] == v6[pass]);
+    });
 }
 
 // The narrow-C path reads each output's filter-row window as 32 consecutive floats, 27 of them
