@@ -329,7 +329,9 @@ void counters_record(MemKind kind, const void* pc, const void* addr, int bytes) 
 }  // namespace srgan::emu
 
 // ---- the hooks GCC's -fsanitize=kernel-address calls (call mode) ------------------------------
-// Only while counting and inside a counted block do they do more than test a flag.
+// Only while counting and inside a counted block do they do more than test a flag. Not in an
+// AddressSanitizer build: its runtime defines these functions (and the counters see nothing).
+#if !defined(__SANITIZE_ADDRESS__)
 
 #define SRGAN_EMU_HOOK(n)                                                                              \
   extern "C" void __asan_load##n##_noabort(uintptr_t a) {                                            \
@@ -355,3 +357,4 @@ extern "C" void __asan_storeN_noabort(uintptr_t a, size_t n) {
   srgan::emu::hook_access(true, a, n, __builtin_return_address(0));
 }
 extern "C" void __asan_handle_no_return() {}
+#endif  // !__SANITIZE_ADDRESS__

@@ -6,6 +6,7 @@
 #include "tests/cuda_emu/cuda_emu.h"  // first: it defines __shared__ before the CUDA headers do
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -39,6 +40,15 @@ void asan_start_switch(void** fake_stack, const void* bottom, size_t size) {
   __sanitizer_start_switch_fiber(fake_stack, bottom, size);
 #else
   (void)fake_stack, (void)bottom, (void)size;
+#endif
+}
+// A stack a faulting kernel abandoned keeps its frames' poison (nothing unwound them): cleared
+// before a fiber starts on it again.
+void asan_unpoison(void* p, size_t bytes) {
+#if defined(__SANITIZE_ADDRESS__)
+  __asan_unpoison_memory_region(p, bytes);
+#else
+  (void)p, (void)bytes;
 #endif
 }
 void asan_finish_switch(void* fake_stack, const void** old_bottom, size_t* old_size) {
@@ -237,6 +247,7 @@ class BlockRunner {
       // in the same cache sets; starting each a different number of cache lines below its top
       // spreads the fibers' frames over the sets.
       f.started = true;
+      asan_unpoison(stacks_[size_t(f.linear)], kStackBytes);
       context_start(f.ctx, stacks_[size_t(f.linear)], kStackBytes - size_t(f.linear % 64) * 1088,
                     &BlockRunner::fiber_main);
     }
