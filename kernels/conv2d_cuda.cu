@@ -118,10 +118,6 @@ bool multistage(ConvAlgo algo) {
   return algo == ConvAlgo::v4_implicit_gemm_tf32_multistage || algo == ConvAlgo::v5_implicit_gemm_bf16_multistage ||
          conv2d_halo::is_halo_algo(algo);
 }
-// Whether the tensor cores take BF16 operands (v5, v7) rather than TF32.
-bool bf16_operands(ConvAlgo algo) {
-  return algo == ConvAlgo::v5_implicit_gemm_bf16_multistage || algo == ConvAlgo::v7_halo_tile_bf16;
-}
 
 // The tile_gemm.cuh flavour that runs a variant's other shapes: v3's TF32 for v3 to v7.
 tg::Flavour flavour_of(ConvAlgo algo) {
@@ -220,7 +216,7 @@ void run_multistage(int M, int N, int Kred, const tg::SplitPlan& sp, const tg4::
 template <class Epi>
 void run_v4(ConvAlgo algo, int M, int N, int Kred, const tg::SplitPlan& sp, const tg4::ImplicitA::Params& a,
             const float* b, const Epi& out, float* part, cudaStream_t s) {
-  if (bf16_operands(algo))
+  if (conv2d_halo::bf16_operands(algo))
     return run_multistage<tg4::Mma::bf16>(M, N, Kred, sp, a, b, out, part, s);
   run_multistage<tg4::Mma::tf32>(M, N, Kred, sp, a, b, out, part, s);
 }
@@ -428,7 +424,7 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const float* x, const fl
     const tg4::XCol::Params b{x, p.N, p.H, p.W, p.C, p.R, p.S, p.P(), p.Q(), p.stride, p.pad};
     const tg::BiasActEpi out{dw, RSC, nullptr, nullptr, 0, nullptr};
     auto launch = [&](const auto& epi) {
-      if (bf16_operands(algo))
+      if (conv2d_halo::bf16_operands(algo))
         return tg4::launch_multistage_mn<tg4::Mma::bf16>(p.K, RSC, npix, sp, a, b, epi, s);
       tg4::launch_multistage_mn<tg4::Mma::tf32>(p.K, RSC, npix, sp, a, b, epi, s);
     };

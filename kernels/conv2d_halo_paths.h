@@ -13,6 +13,11 @@ namespace srgan::kern::conv2d_halo {
 
 // v6, v7 or v8.
 bool is_halo_algo(ConvAlgo algo);
+// Whether a variant's tensor cores take BF16 operands (v5, v7) rather than TF32 (v3, v4, v6, v8);
+// read by this file's paths and by conv2d_cuda.cu's.
+inline bool bf16_operands(ConvAlgo algo) {
+  return algo == ConvAlgo::v5_implicit_gemm_bf16_multistage || algo == ConvAlgo::v7_halo_tile_bf16;
+}
 // y through epi from x and w (any alignment of w: a misaligned one is copied to the workspace).
 bool forward(const Conv2dParams& p, const float* x, const float* w, const cuda::tg::BiasActEpi& epi, ConvAlgo algo,
              cudaStream_t s);

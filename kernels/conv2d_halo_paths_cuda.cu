@@ -23,9 +23,6 @@ namespace {
 namespace tg = cuda::tg;
 namespace tg4 = cuda::tg4;
 
-// Whether the tensor cores take BF16 operands (v7) rather than TF32 (v6, v8).
-bool bf16_operands(ConvAlgo algo) { return algo == ConvAlgo::v7_halo_tile_bf16; }
-
 // ---- v6: the halo tile (conv2d_halo_cuda.cuh) ------------------------------------------------
 
 // A 3x3 stride-1 pass gathering cin channels into nout outputs: cin = 32 or 64 (within the
